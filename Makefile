@@ -1,0 +1,28 @@
+# `make demo`: fresh venv, install everything (torch pinned to the CPU build), run the demo.
+# `make test`: fresh venv, install everything, run the whole test suite.
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: setup demo test lint bench clean
+
+$(BIN)/hepatokit: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt torch==2.13.0
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	touch $(BIN)/hepatokit
+
+setup: $(BIN)/hepatokit
+
+demo: setup
+	$(BIN)/hepatokit demo --out hepatokit-demo
+
+test: setup
+	$(BIN)/python -m pytest -q tests
+
+lint: setup
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy hepatokit
+
+clean:
+	rm -rf $(VENV) hepatokit-demo

@@ -1,0 +1,3 @@
+"""hepatokit.baselines."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""hepatokit.curation."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""hepatokit.curation.mri."""
+
+__all__: list[str] = []

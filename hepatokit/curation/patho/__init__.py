@@ -1,0 +1,3 @@
+"""hepatokit.curation.patho."""
+
+__all__: list[str] = []

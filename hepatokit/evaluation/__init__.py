@@ -1,0 +1,3 @@
+"""hepatokit.evaluation."""
+
+__all__: list[str] = []

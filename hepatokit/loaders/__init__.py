@@ -1,0 +1,3 @@
+"""hepatokit.loaders."""
+
+__all__: list[str] = []

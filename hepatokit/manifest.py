@@ -1,0 +1,343 @@
+"""The manifest: a provenance ledger of every input item and what happened to it.
+
+Each stage writes its own ledger file, ``BUILD/manifest/<stage>.parquet``, atomically and
+in full, so re-running a stage replaces its rows instead of appending duplicates. A stage
+that *introduces* items (``mri index``, ``patho ingest``, ``patho tile``, ``mri labels``)
+registers them; later stages only report on items already registered.
+
+The final outcome of an item is ``excluded`` (with the reason of the earliest stage that
+excluded it) if any stage excluded it, else ``kept``. The invariant
+``inputs == kept + excluded`` is checked by :meth:`Manifest.check`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import importlib.metadata
+import json
+import os
+import platform
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from hepatokit._version import __version__
+from hepatokit.atomic import write_parquet_atomic
+from hepatokit.errors import ManifestError
+
+__all__ = [
+    "MANIFEST_SCHEMA",
+    "Manifest",
+    "ManifestRow",
+    "ManifestSummary",
+    "excluded",
+    "file_digest",
+    "kept",
+    "provenance",
+    "stable_id",
+]
+
+Outcome = Literal["kept", "excluded"]
+
+MANIFEST_SCHEMA = pa.schema(
+    [
+        pa.field("item_id", pa.string(), nullable=False),
+        pa.field("kind", pa.string(), nullable=False),
+        pa.field("source", pa.string()),
+        pa.field("size", pa.int64()),
+        pa.field("checksum", pa.string()),
+        pa.field("stage", pa.string(), nullable=False),
+        pa.field("outcome", pa.string(), nullable=False),
+        pa.field("reason", pa.string()),
+        pa.field("detail", pa.string()),
+    ]
+)
+
+_TRACKED_PACKAGES = (
+    "pydicom",
+    "dcm2niix",
+    "nibabel",
+    "SimpleITK",
+    "pillow",
+    "imagehash",
+    "openslide-python",
+    "openslide-bin",
+    "pyarrow",
+    "datasets",
+    "huggingface-hub",
+    "torch",
+    "monai",
+    "scikit-learn",
+    "numpy",
+)
+
+
+@dataclass(frozen=True)
+class ManifestRow:
+    """One item's outcome at one stage.
+
+    ``source`` is a path relative to the raw root (never absolute: the manifest must not leak
+    where the raw data lives); ``checksum`` is ``"<algo>:<hex>"``.
+    """
+
+    item_id: str
+    kind: str
+    stage: str
+    outcome: Outcome
+    source: str | None = None
+    size: int | None = None
+    checksum: str | None = None
+    reason: str | None = None
+    detail: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.outcome not in ("kept", "excluded"):
+            raise ValueError(f"outcome must be 'kept' or 'excluded', got {self.outcome!r}")
+        if self.outcome == "excluded" and not self.reason:
+            raise ValueError(f"excluded item {self.item_id!r} needs a reason")
+
+
+def kept(item_id: str, *, kind: str, stage: str, **fields: Any) -> ManifestRow:
+    """A ``kept`` row (keyword fields: source, size, checksum, detail)."""
+    return ManifestRow(item_id=item_id, kind=kind, stage=stage, outcome="kept", **fields)
+
+
+def excluded(item_id: str, *, kind: str, stage: str, reason: str, **fields: Any) -> ManifestRow:
+    """An ``excluded`` row; ``reason`` is a short code (``corrupt``, ``duplicate_of:<id>``...)."""
+    return ManifestRow(
+        item_id=item_id, kind=kind, stage=stage, outcome="excluded", reason=reason, **fields
+    )
+
+
+@dataclass(frozen=True)
+class ManifestSummary:
+    """Counts of the final outcomes: ``inputs == kept + excluded`` always."""
+
+    inputs: int
+    kept: int
+    excluded: int
+    by_reason: dict[str, int] = field(default_factory=dict)
+    by_kind: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def stable_id(*parts: str, length: int = 16) -> str:
+    """A short, deterministic id from text parts (sha256 hex prefix, ``length`` chars)."""
+    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+    return digest[:length]
+
+
+def file_digest(path: str | os.PathLike[str], algo: str = "sha256") -> str:
+    """``"<algo>:<hex>"`` of a file's bytes, read in 1 MiB blocks."""
+    with open(path, "rb") as fh:
+        digest = hashlib.file_digest(fh, algo)
+    return f"{algo}:{digest.hexdigest()}"
+
+
+def _package_versions() -> dict[str, str]:
+    versions: dict[str, str] = {}
+    for name in _TRACKED_PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def provenance(
+    *,
+    stage: str,
+    recipe_sha256: str | None = None,
+    seed: int | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Run provenance stored with each stage's ledger: versions, recipe hash, seed, time."""
+    info: dict[str, Any] = {
+        "stage": stage,
+        "hepatokit": __version__,
+        "python": platform.python_version(),
+        "packages": _package_versions(),
+        "recipe_sha256": recipe_sha256,
+        "seed": seed,
+        "time_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+    }
+    if extra:
+        info.update(dict(extra))
+    return info
+
+
+class Manifest:
+    """The ledger of a build folder (``BUILD/manifest/``)."""
+
+    def __init__(self, build_dir: str | os.PathLike[str]):
+        self.build_dir = Path(build_dir)
+        self.folder = self.build_dir / "manifest"
+
+    # ---------------------------------------------------------------- writing
+    def record(
+        self,
+        stage: str,
+        rows: Iterable[ManifestRow],
+        *,
+        introduces: bool = False,
+        provenance_info: Mapping[str, Any] | None = None,
+    ) -> Path:
+        """Replace the ledger of ``stage`` with ``rows`` (atomic).
+
+        Parameters
+        ----------
+        stage
+            Stage name; one file per stage, so re-running a stage is idempotent.
+        rows
+            One row per item the stage saw. An item may appear once per stage.
+        introduces
+            True for stages whose rows *are* the inputs (index, ingest, tile, labels).
+        provenance_info
+            Stored in the parquet metadata (see :func:`provenance`).
+        """
+        rows = list(rows)
+        ids = [r.item_id for r in rows]
+        dup = [i for i, n in Counter(ids).items() if n > 1]
+        if dup:
+            raise ManifestError(
+                f"stage {stage!r} reported {len(dup)} item(s) twice, e.g. {dup[0]!r}",
+                hint="a stage must report each item exactly once",
+            )
+        path = self.folder / f"{stage}.parquet"
+        seq = self._seq_of(path)
+        table = pa.Table.from_pylist([asdict(r) for r in rows], schema=MANIFEST_SCHEMA)
+        meta = {
+            b"hepatokit.seq": str(seq).encode(),
+            b"hepatokit.introduces": b"1" if introduces else b"0",
+            b"hepatokit.provenance": json.dumps(provenance_info or {}, sort_keys=True).encode(),
+        }
+        table = table.replace_schema_metadata(meta)
+        return write_parquet_atomic(path, table)
+
+    def _seq_of(self, path: Path) -> int:
+        if path.exists():
+            return int(pq.read_schema(path).metadata[b"hepatokit.seq"])
+        seqs = [s for s, _, _ in self._stage_files()]
+        return max(seqs, default=-1) + 1
+
+    def _stage_files(self) -> list[tuple[int, Path, bool]]:
+        out: list[tuple[int, Path, bool]] = []
+        if not self.folder.is_dir():
+            return out
+        for path in sorted(self.folder.glob("*.parquet")):
+            meta = pq.read_schema(path).metadata or {}
+            seq = int(meta.get(b"hepatokit.seq", b"0"))
+            out.append((seq, path, meta.get(b"hepatokit.introduces") == b"1"))
+        return sorted(out)
+
+    # ---------------------------------------------------------------- reading
+    def stages(self) -> list[str]:
+        """Stage names in the order they were first recorded."""
+        return [p.stem for _, p, _ in self._stage_files()]
+
+    def rows(self) -> pa.Table:
+        """All rows of all stages (stage order), with the schema :data:`MANIFEST_SCHEMA`."""
+        tables = [pq.read_table(p).cast(MANIFEST_SCHEMA) for _, p, _ in self._stage_files()]
+        if not tables:
+            return MANIFEST_SCHEMA.empty_table()
+        return pa.concat_tables(tables).replace_schema_metadata(None)
+
+    def provenance(self) -> dict[str, dict[str, Any]]:
+        """Provenance per stage, as recorded."""
+        out = {}
+        for _, path, _ in self._stage_files():
+            meta = pq.read_schema(path).metadata or {}
+            out[path.stem] = json.loads(meta.get(b"hepatokit.provenance", b"{}"))
+        return out
+
+    def final(self) -> pa.Table:
+        """One row per input item with its final outcome (first exclusion wins)."""
+        final: dict[str, dict[str, Any]] = {}
+        for _, path, _introduces in self._stage_files():
+            for row in pq.read_table(path).to_pylist():
+                prev = final.get(row["item_id"])
+                if prev is None:
+                    final[row["item_id"]] = row
+                    continue
+                if prev["outcome"] == "excluded":
+                    continue
+                merged = dict(row)
+                for key in ("source", "size", "checksum"):
+                    if merged[key] is None:
+                        merged[key] = prev[key]
+                final[row["item_id"]] = merged
+        ordered = [final[k] for k in sorted(final)]
+        return pa.Table.from_pylist(ordered, schema=MANIFEST_SCHEMA)
+
+    def check(self) -> ManifestSummary:
+        """Check ``inputs == kept + excluded`` and that every item was introduced.
+
+        Raises
+        ------
+        ManifestError
+            If an item appears at a stage without being registered by an introducing stage,
+            or if an item has no outcome.
+        """
+        introduced: set[str] = set()
+        seen: dict[str, str] = {}
+        for _, path, introduces in self._stage_files():
+            ids = pq.read_table(path, columns=["item_id"]).column(0).to_pylist()
+            if introduces:
+                introduced.update(ids)
+            for item in ids:
+                seen.setdefault(item, path.stem)
+        orphans = sorted(set(seen) - introduced)
+        if orphans:
+            raise ManifestError(
+                f"{len(orphans)} item(s) reported but never registered as inputs, "
+                f"e.g. {orphans[0]!r} first seen at stage {seen[orphans[0]]!r}",
+                path=self.folder,
+                hint="the introducing stage (index / ingest / tile / labels) must list every input",
+            )
+        table = self.final()
+        outcomes = table.column("outcome").to_pylist()
+        n_kept = outcomes.count("kept")
+        n_excl = outcomes.count("excluded")
+        if n_kept + n_excl != len(introduced) or len(table) != len(introduced):
+            raise ManifestError(
+                f"inputs={len(introduced)} but kept={n_kept} + excluded={n_excl}",
+                path=self.folder,
+            )
+        reasons = Counter(
+            _reason_family(r)
+            for r, o in zip(table.column("reason").to_pylist(), outcomes, strict=True)
+            if o == "excluded"
+        )
+        kinds = Counter(table.column("kind").to_pylist())
+        return ManifestSummary(
+            inputs=len(introduced),
+            kept=n_kept,
+            excluded=n_excl,
+            by_reason=dict(sorted(reasons.items())),
+            by_kind=dict(sorted(kinds.items())),
+        )
+
+    def excluded_ids(self, stages: Sequence[str] | None = None) -> set[str]:
+        """Ids excluded at any of ``stages`` (all stages if None)."""
+        out: set[str] = set()
+        for _, path, _ in self._stage_files():
+            if stages is not None and path.stem not in stages:
+                continue
+            t = pq.read_table(path, columns=["item_id", "outcome"]).to_pylist()
+            out.update(r["item_id"] for r in t if r["outcome"] == "excluded")
+        return out
+
+
+def _reason_family(reason: str | None) -> str:
+    """``duplicate_of:abc`` → ``duplicate_of``; reasons with an id are counted by family."""
+    if reason is None:
+        return "unknown"
+    return reason.split(":", 1)[0]

@@ -1,0 +1,183 @@
+"""Map a function over items on any :class:`concurrent.futures.Executor`.
+
+By default a local process pool of ``workers`` processes; with a Dask scheduler address the
+Dask distributed client's executor (``Client.get_executor()``). One item that raises never
+crashes the run: its :class:`ItemResult` carries the error text, and the stage turns it into
+an ``excluded`` manifest row. A worker process that dies (segfault in a C library on a
+corrupt file) is isolated too: its chunk is retried one item at a time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import multiprocessing
+import os
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from hepatokit.progress import progress_bar
+
+__all__ = ["ItemResult", "default_workers", "make_executor", "map_items"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+log = logging.getLogger("hepatokit.parallel")
+
+
+@dataclass(frozen=True)
+class ItemResult(Generic[T, R]):
+    """The outcome of ``fn(item)``: ``value`` on success, else ``error`` (one line)."""
+
+    item: T
+    value: R | None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def default_workers() -> int:
+    """Workers when none are given: ``HEPATOKIT_WORKERS`` or the usable CPU count."""
+    env = os.environ.get("HEPATOKIT_WORKERS")
+    if env:
+        return max(1, int(env))
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+
+
+def _error_text(exc: BaseException) -> str:
+    last = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+    where = f" ({last[0].filename.rsplit('/', 1)[-1]}:{last[0].lineno})" if last else ""
+    return f"{type(exc).__name__}: {exc}{where}".replace("\n", " ")
+
+
+def _run_chunk(fn: Callable[[Any], Any], chunk: Sequence[Any]) -> list[tuple[Any, str | None]]:
+    """Run ``fn`` over a chunk in a worker, catching each item's exception."""
+    out: list[tuple[Any, str | None]] = []
+    for item in chunk:
+        try:
+            out.append((fn(item), None))
+        except Exception as exc:
+            out.append((None, _error_text(exc)))
+    return out
+
+
+@contextlib.contextmanager
+def make_executor(
+    *, workers: int | None = None, dask_address: str | None = None
+) -> Iterator[Executor | None]:
+    """Yield the executor a run uses; ``None`` means run inline (one worker).
+
+    Parameters
+    ----------
+    workers
+        Local processes; 1 runs inline in this process (no pickling, easiest to debug).
+    dask_address
+        ``tcp://host:port`` of a Dask scheduler; its client's executor is used instead.
+    """
+    if dask_address:
+        from distributed import Client
+
+        with Client(dask_address) as client:
+            yield client.get_executor()
+        return
+    n = default_workers() if workers is None else workers
+    if n <= 1:
+        yield None
+        return
+    ctx = multiprocessing.get_context(os.environ.get("HEPATOKIT_MP_CONTEXT", "forkserver"))
+    with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
+        yield pool
+
+
+def map_items(
+    fn: Callable[[T], R],
+    items: Sequence[T],
+    *,
+    executor: Executor | None = None,
+    workers: int | None = None,
+    chunksize: int | None = None,
+    description: str = "working",
+) -> list[ItemResult[T, R]]:
+    """Apply ``fn`` to every item; results come back in input order.
+
+    Parameters
+    ----------
+    fn
+        A picklable (module-level) function of one item.
+    items
+        The items; each must be picklable.
+    executor
+        Any ``concurrent.futures.Executor`` (process pool, Dask's ``client.get_executor()``).
+        If None, a local pool of ``workers`` is made for this call (inline when 1).
+    chunksize
+        Items per task; default splits the work into ~8 tasks per worker, at most 512 items.
+    description
+        Label of the progress bar.
+    """
+    items = list(items)
+    if not items:
+        return []
+    if executor is None:
+        n = default_workers() if workers is None else workers
+        if n <= 1 or len(items) == 1:
+            return _map_inline(fn, items, description)
+        with make_executor(workers=n) as pool:
+            return map_items(fn, items, executor=pool, chunksize=chunksize, description=description)
+    n_workers = getattr(executor, "_max_workers", None) or workers or default_workers()
+    if chunksize is None:
+        chunksize = max(1, min(512, math.ceil(len(items) / (n_workers * 8))))
+    chunks = [items[i : i + chunksize] for i in range(0, len(items), chunksize)]
+    results: list[list[tuple[Any, str | None]] | None] = [None] * len(chunks)
+    with progress_bar(description, len(items)) as bar:
+        futures: dict[Future[Any], int] = {
+            executor.submit(_run_chunk, fn, chunk): i for i, chunk in enumerate(chunks)
+        }
+        for fut in as_completed(futures):
+            i = futures[fut]
+            try:
+                results[i] = fut.result()
+            except BrokenProcessPool:
+                results[i] = None
+            except Exception as exc:  # the task itself failed (unpicklable result, ...)
+                results[i] = [(None, _error_text(exc))] * len(chunks[i])
+            bar.advance(0, len(chunks[i]))  # type: ignore[arg-type]
+    broken = [i for i, r in enumerate(results) if r is None]
+    if broken:
+        log.warning("a worker process died; retrying %d chunk(s) item by item", len(broken))
+        for i in broken:
+            results[i] = _retry_isolated(fn, chunks[i])
+    out: list[ItemResult[T, R]] = []
+    for chunk, res in zip(chunks, results, strict=True):
+        assert res is not None
+        out.extend(ItemResult(item, v, e) for item, (v, e) in zip(chunk, res, strict=True))
+    return out
+
+
+def _map_inline(fn: Callable[[T], R], items: list[T], description: str) -> list[ItemResult[T, R]]:
+    out: list[ItemResult[T, R]] = []
+    with progress_bar(description, len(items)) as bar:
+        for item in items:
+            ((value, error),) = _run_chunk(fn, [item])
+            out.append(ItemResult(item, value, error))
+            bar.advance(0)  # type: ignore[arg-type]
+    return out
+
+
+def _retry_isolated(fn: Callable[[Any], Any], chunk: Sequence[Any]) -> list[tuple[Any, str | None]]:
+    """Run each item of a chunk in its own one-process pool, so a crash hits only that item."""
+    out: list[tuple[Any, str | None]] = []
+    ctx = multiprocessing.get_context(os.environ.get("HEPATOKIT_MP_CONTEXT", "forkserver"))
+    for item in chunk:
+        with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
+            try:
+                out.extend(pool.submit(_run_chunk, fn, [item]).result())
+            except BrokenProcessPool:
+                out.append((None, "WorkerCrashed: the worker process died on this item"))
+    return out

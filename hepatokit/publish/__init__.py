@@ -1,0 +1,3 @@
+"""hepatokit.publish."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""hepatokit.quant."""
+
+__all__: list[str] = []

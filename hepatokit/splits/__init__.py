@@ -1,0 +1,3 @@
+"""hepatokit.splits."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""hepatokit.synthetic."""
+
+__all__: list[str] = []

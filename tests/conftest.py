@@ -1,0 +1,6 @@
+"""Shared fixtures: the synthetic raw sets and built datasets, made once per session."""
+
+pytest_plugins = [
+    "tests.fixtures.synthetic",
+    "tests.fixtures.builds",
+]
