@@ -8,7 +8,18 @@ import typer
 from rich.logging import RichHandler
 
 from hepatokit._version import __version__
-from hepatokit.cli import baseline, evaluate, mri, patho, pipeline, publish, quant, splits, synth
+from hepatokit.cli import (
+    baseline,
+    evaluate,
+    mri,
+    mri_release,
+    patho,
+    pipeline,
+    publish,
+    quant,
+    splits,
+    synth,
+)
 from hepatokit.cli.common import RunOptions, console
 from hepatokit.progress import configure_progress
 
@@ -38,9 +49,16 @@ app = typer.Typer(
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-audit_app = typer.Typer(help="Audits that must pass before publishing (PHI, leakage).")
-evaluate_app = typer.Typer(help="Score submissions / predictions and summarise results tables.")
-groups = {"audit": audit_app, "evaluate": evaluate_app}
+#: command groups; any family module may add commands to any group (see ``register``)
+groups: dict[str, typer.Typer] = {
+    "synth": typer.Typer(help="Write synthetic raw data (DICOM studies, patches, WSIs)."),
+    "mri": typer.Typer(help="LiFS curation: DICOM index → series → NIfTI → QC → labels."),
+    "patho": typer.Typer(help="HepatoBench curation: ingest / tile → QC → dedup."),
+    "publish": typer.Typer(help="Package a build as a Hugging Face dataset; push it."),
+    "baseline": typer.Typer(help="Reference baselines: 3D staging, linear probe."),
+    "evaluate": typer.Typer(help="Score submissions / predictions; summarise results tables."),
+    "audit": typer.Typer(help="Audits that must pass before publishing (PHI, leakage)."),
+}
 
 
 def _version(value: bool) -> None:
@@ -74,10 +92,21 @@ def root(
     ctx.obj = RunOptions(quiet=quiet, workers=workers, dask=dask)
 
 
-for _family in (synth, mri, patho, splits, publish, evaluate, baseline, quant, pipeline):
+for _family in (
+    synth,
+    mri,
+    mri_release,
+    patho,
+    splits,
+    publish,
+    evaluate,
+    baseline,
+    quant,
+    pipeline,
+):
     _family.register(app, groups)
-app.add_typer(audit_app, name="audit")
-app.add_typer(evaluate_app, name="evaluate")
+for _name, _group in groups.items():
+    app.add_typer(_group, name=_name)
 
 
 def main() -> None:
