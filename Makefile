@@ -1,12 +1,13 @@
 # `make demo`: fresh venv, install everything (torch pinned to the CPU build), run the demo.
 # `make test`: fresh venv, install everything, run the whole test suite.
-PYTHON ?= python3.11
+PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
 .PHONY: setup demo test lint bench clean
 
 $(BIN)/hepatokit: pyproject.toml constraints.txt
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "hepatokit needs Python >= 3.11"'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c constraints.txt torch==2.13.0
@@ -19,6 +20,9 @@ demo: setup
 	$(BIN)/hepatokit demo --out hepatokit-demo
 
 test: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy hepatokit
 	$(BIN)/python -m pytest -q tests
 
 lint: setup

@@ -1,0 +1,123 @@
+"""The manifest ledger: inputs = kept + excluded, first exclusion wins, idempotent re-runs."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hepatokit.errors import ManifestError
+from hepatokit.manifest import Manifest, excluded, file_digest, kept, stable_id
+
+
+def test_final_outcome_first_exclusion_wins(tmp_path):
+    m = Manifest(tmp_path)
+    m.record(
+        "ingest",
+        [kept(f"p{i}", kind="patch", stage="ingest", source=f"a/{i}.png") for i in range(4)],
+        introduces=True,
+    )
+    m.record(
+        "qc",
+        [
+            kept("p0", kind="patch", stage="qc"),
+            excluded("p1", kind="patch", stage="qc", reason="blur", detail="lap=3.1"),
+            kept("p2", kind="patch", stage="qc"),
+            kept("p3", kind="patch", stage="qc"),
+        ],
+    )
+    m.record(
+        "dedup",
+        [
+            kept("p0", kind="patch", stage="dedup"),
+            excluded("p2", kind="patch", stage="dedup", reason="duplicate_of:p0"),
+            kept("p3", kind="patch", stage="dedup"),
+        ],
+    )
+    final = {r["item_id"]: r for r in m.final().to_pylist()}
+    assert final["p1"]["reason"] == "blur" and final["p1"]["stage"] == "qc"
+    assert final["p2"]["reason"] == "duplicate_of:p0"
+    assert final["p0"]["outcome"] == "kept" and final["p0"]["source"] == "a/0.png"
+    summary = m.check()
+    assert (summary.inputs, summary.kept, summary.excluded) == (4, 2, 2)
+    assert summary.by_reason == {"blur": 1, "duplicate_of": 1}
+    assert m.stages() == ["ingest", "qc", "dedup"]
+
+
+def test_rerun_replaces_stage_rows_and_keeps_order(tmp_path):
+    m = Manifest(tmp_path)
+    m.record("index", [kept("a", kind="file", stage="index")], introduces=True)
+    m.record("series", [excluded("a", kind="file", stage="series", reason="localizer")])
+    m.record("index", [kept("a", kind="file", stage="index")], introduces=True)  # re-run
+    assert len(m.rows()) == 2
+    assert m.stages() == ["index", "series"]
+    assert m.check().excluded == 1
+
+
+def test_item_never_introduced_breaks_invariant(tmp_path):
+    m = Manifest(tmp_path)
+    m.record("ingest", [kept("a", kind="patch", stage="ingest")], introduces=True)
+    m.record("qc", [excluded("ghost", kind="patch", stage="qc", reason="blur")])
+    with pytest.raises(ManifestError, match="never registered"):
+        m.check()
+
+
+def test_duplicate_rows_in_one_stage_rejected(tmp_path):
+    m = Manifest(tmp_path)
+    rows = [kept("a", kind="patch", stage="s"), kept("a", kind="patch", stage="s")]
+    with pytest.raises(ManifestError, match="twice"):
+        m.record("s", rows, introduces=True)
+
+
+def test_excluded_needs_reason():
+    with pytest.raises(ValueError, match="reason"):
+        excluded("a", kind="patch", stage="s", reason="")
+
+
+def test_provenance_recorded(tmp_path):
+    from hepatokit.manifest import provenance
+
+    m = Manifest(tmp_path)
+    info = provenance(stage="ingest", recipe_sha256="abc", seed=7)
+    m.record("ingest", [kept("a", kind="patch", stage="ingest")], introduces=True,
+             provenance_info=info)  # fmt: skip
+    got = m.provenance()["ingest"]
+    assert got["seed"] == 7 and got["recipe_sha256"] == "abc"
+    assert "pydicom" in got["packages"] and got["hepatokit"]
+
+
+def test_stable_id_and_digest(tmp_path):
+    assert stable_id("patch", "a/b.png") == stable_id("patch", "a/b.png")
+    assert stable_id("patch", "a/b.png") != stable_id("patch", "a/c.png")
+    f = tmp_path / "x.bin"
+    f.write_bytes(b"abc")
+    assert file_digest(f, "md5") == "md5:900150983cd24fb0d6963f7d28e17f72"
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    outcomes=st.lists(
+        st.tuples(st.booleans(), st.booleans()), min_size=1, max_size=30
+    )  # (excluded at qc, excluded at dedup)
+)
+def test_invariant_property(tmp_path_factory, outcomes):
+    build = tmp_path_factory.mktemp("b")
+    m = Manifest(build)
+    ids = [f"i{n}" for n in range(len(outcomes))]
+    m.record("ingest", [kept(i, kind="patch", stage="ingest") for i in ids], introduces=True)
+    qc_rows, dd_rows = [], []
+    for i, (ex_qc, ex_dd) in zip(ids, outcomes, strict=True):
+        if ex_qc:
+            qc_rows.append(excluded(i, kind="patch", stage="qc", reason="blur"))
+            continue
+        qc_rows.append(kept(i, kind="patch", stage="qc"))
+        dd_rows.append(
+            excluded(i, kind="patch", stage="dedup", reason="duplicate_of:i0")
+            if ex_dd
+            else kept(i, kind="patch", stage="dedup")
+        )
+    m.record("qc", qc_rows)
+    m.record("dedup", dd_rows)
+    s = m.check()
+    assert s.inputs == len(ids) == s.kept + s.excluded
+    assert s.kept == sum(1 for a, b in outcomes if not a and not b)

@@ -1,0 +1,83 @@
+"""Recipes: the reference recipes load; bad recipes give errors naming the file and key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pytest
+
+from hepatokit.errors import RecipeError
+from hepatokit.recipe import build_recipe, load_recipe, parse_dataclass
+
+
+@dataclass(frozen=True)
+class Inner:
+    radius: int = 4
+    method: Literal["phash", "dhash"] = "phash"
+
+
+@dataclass(frozen=True)
+class Section:
+    ratios: dict[str, float]
+    names: list[str] = field(default_factory=list)
+    inner: Inner = field(default_factory=Inner)
+    seed: int | None = None
+
+
+def test_reference_recipes_load():
+    lifs = load_recipe("lifs")
+    hb = load_recipe("hepatobench")
+    assert lifs.kind == "mri" and lifs.classes == ("S1", "S2", "S3", "S4")
+    assert hb.kind == "patho" and hb.classes == ("TUM", "FIB", "INF", "NEC", "NOR", "REA", "STE")
+    assert len(lifs.sha256) == 64
+
+
+def test_parse_nested_section():
+    got = parse_dataclass(
+        Section,
+        {"ratios": {"train": 7, "test": 1}, "inner": {"radius": 6}, "names": ["a"]},
+        where="split",
+    )
+    assert got.ratios == {"train": 7.0, "test": 1.0}
+    assert got.inner == Inner(radius=6)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({}, "split.ratios: required key is missing"),
+        ({"ratios": {"train": "x"}}, "split.ratios.train: expected a number"),
+        ({"ratios": {}, "inner": {"method": "ahash"}}, "split.inner.method: expected one of"),
+        ({"ratios": {}, "inner": {"radius": 1.5}}, "split.inner.radius: expected an integer"),
+        ({"ratios": {}, "ratio": 1}, "split: unknown key(s) ratio"),
+    ],
+)
+def test_errors_name_file_and_key(data, message):
+    with pytest.raises(RecipeError) as info:
+        parse_dataclass(Section, data, where="split", source="my.yaml")
+    assert message in str(info.value)
+    assert str(info.value).startswith("my.yaml:")
+
+
+def test_bad_recipe_files(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nkind: mri\nsplits: {}\n")
+    with pytest.raises(RecipeError, match=r"bad\.yaml: unknown top-level key\(s\): splits"):
+        load_recipe(bad)
+    bad.write_text("name: x\nkind: ct\n")
+    with pytest.raises(RecipeError, match="kind"):
+        load_recipe(bad)
+    bad.write_text("name: [unclosed\n")
+    with pytest.raises(RecipeError, match="not valid YAML"):
+        load_recipe(bad)
+    with pytest.raises(RecipeError, match="recipe not found"):
+        load_recipe(tmp_path / "missing.yaml")
+
+
+def test_build_recipe_is_recorded_and_reused(tmp_path):
+    build = tmp_path / "build"
+    first = build_recipe(build, "hepatobench", default="lifs")
+    assert (build / "recipe.yaml").is_file() and first.name == "hepatobench"
+    again = build_recipe(build, default="lifs")
+    assert again.name == "hepatobench" and again.sha256 == first.sha256
