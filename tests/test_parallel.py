@@ -51,7 +51,7 @@ def test_failing_item_becomes_excluded_manifest_row(tmp_path):
     m.record("square", rows, introduces=True)
     summary = m.check()
     assert summary.excluded == 1 and summary.kept == 9
-    row = [r for r in m.final().to_pylist() if r["outcome"] == "excluded"][0]
+    row = next(r for r in m.final().to_pylist() if r["outcome"] == "excluded")
     assert row["item_id"] == "3" and "item 3 is bad" in row["detail"]
 
 
@@ -67,9 +67,12 @@ def test_dask_local_cluster_gives_same_result_as_process_pool():
     distributed = pytest.importorskip("distributed")
     items = list(range(25))
     pooled = map_items(square_or_fail, items, workers=2)
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-    ) as cluster, make_executor(dask_address=cluster.scheduler_address) as executor:
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        make_executor(dask_address=cluster.scheduler_address) as executor,
+    ):
         on_dask = map_items(square_or_fail, items, executor=executor, workers=2)
     assert [(r.item, r.value, r.error is None) for r in on_dask] == [
         (r.item, r.value, r.error is None) for r in pooled
