@@ -89,3 +89,25 @@ def test_bad_region_files(tmp_path):
         load_regions(other)
     with pytest.raises(DataFormatError, match="downsample"):
         load_regions(tmp_path / "m.png")
+
+
+def test_evaluate_regions_folders_pair_by_slide(tmp_path):
+    from hepatokit.quant import evaluate_regions
+
+    truth_dir, pred_dir = tmp_path / "truth", tmp_path / "pred"
+    truth_dir.mkdir()
+    pred_dir.mkdir()
+    t = np.zeros((4, 4), np.uint8)
+    t[:2, :2] = 255
+    Image.fromarray(t).save(truth_dir / "s1_tumor_ds32.png")
+    Image.fromarray(t).save(pred_dir / "s1_mask.png")  # perfect
+    Image.fromarray(t).save(truth_dir / "s2_tumor_ds32.png")
+    Image.fromarray(np.zeros((4, 4), np.uint8)).save(pred_dir / "s2_mask.png")  # misses all
+    res = evaluate_regions(pred=pred_dir, truth=truth_dir, out=tmp_path / "r",
+                           pred_downsample=32, truth_downsample=32)  # fmt: skip
+    assert res.per_slide["s1"].iou == 1.0 and res.per_slide["s2"].iou == 0.0
+    assert res.overall.iou == pytest.approx(0.5) and res.macro["dice"] == pytest.approx(0.5)
+    assert (tmp_path / "r" / "regions.csv").read_text().startswith("slide,iou")
+    (pred_dir / "s2_mask.png").unlink()
+    with pytest.raises(DataFormatError, match="no prediction for slide"):
+        evaluate_regions(pred=pred_dir, truth=truth_dir, pred_downsample=32, truth_downsample=32)
