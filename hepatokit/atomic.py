@@ -24,6 +24,15 @@ __all__ = [
 ]
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_umask()
+
+
 def _fsync_dir(directory: Path) -> None:
     with contextlib.suppress(OSError):
         fd = os.open(directory, os.O_RDONLY)
@@ -52,6 +61,7 @@ def atomic_path(path: str | os.PathLike[str], *, suffix: str = "") -> Iterator[P
         yield tmp
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+        tmp.chmod(_FILE_MODE)  # mkstemp creates 0600; give the file the usual permissions
         tmp.replace(target)
         _fsync_dir(target.parent)
     except BaseException:

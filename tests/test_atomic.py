@@ -36,3 +36,20 @@ def test_parquet_is_byte_stable_and_creates_parents(tmp_path):
     p2 = write_parquet_atomic(tmp_path / "d2" / "t.parquet", table)
     assert p1.read_bytes() == p2.read_bytes()
     assert pq.read_table(p1).equals(table)
+
+
+def test_written_files_get_normal_permissions(tmp_path):
+    import os
+    import stat
+
+    mask = os.umask(0o022)
+    try:
+        import importlib
+
+        import hepatokit.atomic as atomic
+
+        importlib.reload(atomic)
+        path = atomic.write_bytes_atomic(tmp_path / "f.bin", b"x")
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644

@@ -1,0 +1,1 @@
+"""Tests of hepatokit.evaluation and the evaluate CLI."""
