@@ -88,6 +88,7 @@ def root(
     logger.setLevel(level)
     if not any(isinstance(h, RichHandler) for h in logger.handlers):
         logger.addHandler(RichHandler(console=console, show_path=False, markup=False))
+    logger.propagate = False  # libraries may configure the root logger: print once
     configure_progress(quiet=quiet)
     ctx.obj = RunOptions(quiet=quiet, workers=workers, dask=dask)
 

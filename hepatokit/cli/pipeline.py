@@ -1,11 +1,57 @@
-"""CLI commands of the `pipeline` family (thin wrappers over keyword-only functions)."""
+"""``hepatokit build`` (a recipe's whole chain) and ``hepatokit demo`` (everything)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+
+from hepatokit.cli.common import console, options, reports_errors
 
 __all__ = ["register"]
 
 
 def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
-    """Add this family's commands to the root app and the shared `audit`/`evaluate` groups."""
+    """Add ``build`` and ``demo`` to the root app."""
+
+    @app.command("build")
+    @reports_errors
+    def build(
+        ctx: typer.Context,
+        recipe: str = typer.Argument(..., help="Recipe file or name (lifs, hepatobench)."),
+        raw: Path = typer.Option(..., help="Raw input: DICOM tree, patch folder or slides."),
+        out: Path = typer.Option(..., help="Build folder."),
+        labels: Path | None = typer.Option(None, help="Clinical label CSV (MRI recipes)."),
+        mpp: float | None = typer.Option(None, help="Level-0 µm/px for slides without it."),
+        demo_key: bool = typer.Option(
+            False, help="Synthetic data only: use the built-in de-identification key."
+        ),
+    ) -> None:
+        """Curate a dataset: every stage of the recipe, then the split and the audits."""
+        from hepatokit.build import build_dataset
+        from hepatokit.parallel import make_executor
+
+        opts = options(ctx)
+        with make_executor(workers=opts.workers, dask_address=opts.dask) as executor:
+            summary = build_dataset(recipe=recipe, raw=raw, out=out, labels=labels,
+                                    workers=opts.workers, executor=executor, mpp=mpp,
+                                    demo_key=demo_key)  # fmt: skip
+        console.print(f"[green]{summary}[/]")
+
+    @app.command("demo")
+    @reports_errors
+    def demo(
+        ctx: typer.Context,
+        out: Path = typer.Option(Path("hepatokit-demo"), help="Where everything is written."),
+        seed: int = typer.Option(0, help="Seed of the synthetic data and the baselines."),
+        patients: int = typer.Option(36, min=8, help="Synthetic MRI patients."),
+        patches: int = typer.Option(2000, min=100, help="Synthetic clean patches."),
+        slides: int = typer.Option(2, min=1, help="Synthetic whole-slide images."),
+    ) -> None:
+        """Both datasets end to end from synthetic raw data, baselines and reports."""
+        from hepatokit.demo import run_demo
+
+        opts = options(ctx)
+        summary = run_demo(out=out, seed=seed, workers=opts.workers, patients=patients,
+                           patches=patches, slides=slides)  # fmt: skip
+        console.print(str(summary))

@@ -1,3 +1,31 @@
-"""hepatokit.splits."""
+"""hepatokit.splits: grouped, stratified ID/OOD splits, the split report, the leakage audit."""
 
-__all__: list[str] = []
+from hepatokit.splits.assign import (
+    SplitPlan,
+    assign_splits,
+    group_hash,
+    plan_splits,
+    splits_from_column,
+)
+from hepatokit.splits.leakage import LeakageFinding, LeakageReport, audit_leakage, find_leaks
+from hepatokit.splits.policy import SplitPolicy, normalise_ratios, split_policy
+from hepatokit.splits.rounding import controlled_round
+from hepatokit.splits.stage import SplitResult, split_build
+
+__all__ = [
+    "LeakageFinding",
+    "LeakageReport",
+    "SplitPlan",
+    "SplitPolicy",
+    "SplitResult",
+    "assign_splits",
+    "audit_leakage",
+    "controlled_round",
+    "find_leaks",
+    "group_hash",
+    "normalise_ratios",
+    "plan_splits",
+    "split_build",
+    "split_policy",
+    "splits_from_column",
+]

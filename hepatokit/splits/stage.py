@@ -1,0 +1,289 @@
+"""The ``split`` stage: curated table → ``BUILD/splits.parquet`` + ``reports/splits.{md,png}``."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from hepatokit.atomic import write_parquet_atomic
+from hepatokit.errors import BuildStateError
+from hepatokit.manifest import Manifest, excluded, stable_id
+from hepatokit.recipe import Recipe, build_recipe
+from hepatokit.splits.assign import SplitPlan, plan_splits, splits_from_column
+from hepatokit.splits.policy import SplitPolicy, split_policy
+from hepatokit.splits.report import SplitSummary, write_split_report
+
+__all__ = ["SPLITS_SCHEMA", "SplitResult", "split_build"]
+
+log = logging.getLogger("hepatokit.splits.stage")
+
+SPLITS_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("group", pa.string(), nullable=False),
+        pa.field("split", pa.string(), nullable=False),
+    ]
+)
+_TABLES = {"mri": ("subjects.parquet", "subject_id"), "patho": ("curated.parquet", "id")}
+
+
+@dataclass(frozen=True)
+class SplitResult:
+    """What ``split_build`` wrote and how the assignment went."""
+
+    path: Path
+    report: Path
+    plan: SplitPlan
+    summary: SplitSummary
+    moved: int  # groups whose split changed against the previous splits.parquet
+    new: int  # groups not in the previous splits.parquet
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return dict(self.summary.rows)
+
+
+def _default_recipe(build: Path) -> str:
+    return "lifs" if (build / "subjects.parquet").is_file() else "hepatobench"
+
+
+def _previous(path: Path) -> dict[str, str]:
+    if not path.is_file():
+        return {}
+    t = pq.read_table(path, columns=["group", "split"])
+    return dict(
+        zip(
+            map(str, t.column("group").to_pylist()),
+            map(str, t.column("split").to_pylist()),
+            strict=True,
+        )
+    )
+
+
+def split_build(
+    *,
+    build: str | Path,
+    recipe: str | Path | None = None,
+    seed: int | None = None,
+    keep_existing: bool = False,
+    predefined: bool | None = None,
+) -> SplitResult:
+    """Assign the curated table of ``build`` to splits, as the recipe's ``split`` section says.
+
+    Parameters
+    ----------
+    build
+        Build folder holding ``subjects.parquet`` (MRI) or ``curated.parquet`` (histology).
+    recipe
+        Recipe path or packaged name (default ``BUILD/recipe.yaml``, else by the table found).
+    seed
+        Overrides the recipe's split seed.
+    keep_existing
+        Pin groups already in ``BUILD/splits.parquet`` to their split; only new groups are
+        assigned (growth without moving anyone).
+    predefined
+        Official splits from the recipe's ``predefined`` column (e.g. ``release_split``):
+        None uses them when the table holds that column filled with at least two different
+        splits (an imported release with train and test parts), True requires them, False
+        ignores them and assigns.
+
+    Returns
+    -------
+    SplitResult
+        Paths, the plan and the report summary. ``splits.parquet`` holds ``id``, ``group``,
+        ``split`` sorted by id: same table + seed → byte-identical file.
+
+    Raises
+    ------
+    BuildStateError
+        The curated table is missing.
+    RecipeError
+        No or a bad ``split`` section.
+    """
+    build = Path(build)
+    rec: Recipe = build_recipe(build, recipe, default=_default_recipe(build))
+    policy: SplitPolicy = split_policy(rec)
+    if seed is not None:
+        policy = dataclasses.replace(policy, seed=seed)
+    table_name, default_id = _TABLES[rec.kind]
+    table_path = build / (policy.table or table_name)
+    if not table_path.is_file():
+        raise BuildStateError(
+            f"no curated table {table_path.name}",
+            path=build,
+            hint="run the curation stages first (mri labels / mri import-release / patho dedup)",
+        )
+    id_column = policy.id_column or default_id
+    table = _fill_missing_groups(pq.read_table(table_path), policy.group, id_column)
+    table = _drop_unlabelled(build, table, rec.kind, id_column, policy.stratify)
+    assert policy.seed is not None
+    out_path = build / "splits.parquet"
+    previous = _previous(out_path)
+    if _use_predefined(table, policy.predefined, predefined):
+        assert policy.predefined is not None
+        plan = splits_from_column(
+            table,
+            column=policy.predefined,
+            group=policy.group,
+            stratify=policy.stratify,
+            domain=policy.domain,
+            ood_domains=policy.ood_domains,
+            split_names=list(policy.weights()),
+            ood_split=policy.ood_split,
+            seed=policy.seed,
+        )
+    else:
+        plan = plan_splits(
+            table,
+            group=policy.group,
+            stratify=policy.stratify,
+            domain=policy.domain,
+            ood_domains=policy.ood_domains,
+            ratios=policy.ratios,
+            split_names=policy.splits,
+            seed=policy.seed,
+            ood_split=policy.ood_split,
+            previous=previous if keep_existing else None,
+        )
+    ids = [str(v) for v in table.column(id_column).to_pylist()]
+    groups = [str(v) for v in table.column(policy.group).to_pylist()]
+    order = sorted(range(len(ids)), key=lambda i: (ids[i], groups[i]))
+    out = pa.table(
+        {
+            "id": [ids[i] for i in order],
+            "group": [groups[i] for i in order],
+            "split": [plan.assignment[groups[i]] for i in order],
+        },
+        schema=SPLITS_SCHEMA,
+    )
+    meta = {
+        "method": plan.method,
+        "seed": policy.seed,
+        "policy": dataclasses.asdict(policy),
+        "recipe": rec.name,
+    }
+    out = out.replace_schema_metadata(
+        {b"hepatokit.split": json.dumps(meta, sort_keys=True).encode()}
+    )
+    moved = sum(1 for g, s in plan.assignment.items() if g in previous and previous[g] != s)
+    new = sum(1 for g in plan.assignment if g not in previous)
+    write_parquet_atomic(out_path, out)
+    stability = _stability_lines(plan, previous, moved, new, keep_existing)
+    wanted = [policy.group, policy.stratify, policy.domain, *policy.binary_labels]
+    rows = table.select(list(dict.fromkeys(c for c in wanted if c and c in table.column_names)))
+    rows = rows.append_column("split", pa.array([plan.assignment[g] for g in groups], pa.string()))
+    summary = write_split_report(
+        build / "reports", rows.to_pylist(), plan, policy, classes=rec.classes, stability=stability
+    )
+    log.info("split: %s", ", ".join(f"{s} {n}" for s, n in summary.rows.items()))
+    return SplitResult(out_path, build / "reports" / "splits.md", plan, summary, moved, new)
+
+
+def _drop_unlabelled(
+    build: Path, table: pa.Table, kind: str, id_column: str, label: str | None
+) -> pa.Table:
+    """Rows without a label cannot be scored: no split, ``excluded: unlabelled`` in the
+    manifest (MRI subjects stay in ``subjects.parquet`` as curated, unlabelled data)."""
+    import pyarrow.compute as pc
+
+    if not label or label not in table.column_names or table.column(label).null_count == 0:
+        Manifest(build).record("split", [])
+        return table
+    has_label = pc.is_valid(table.column(label))
+    missing = table.filter(pc.invert(has_label)).column(id_column).to_pylist()
+    rows = [
+        excluded(
+            stable_id("subject", str(i)) if kind == "mri" else str(i),
+            kind="subject" if kind == "mri" else "patch",
+            stage="split",
+            reason="unlabelled",
+            detail=f"no {label}: left out of every split",
+        )
+        for i in sorted(map(str, missing))
+    ]
+    Manifest(build).record("split", rows)
+    log.info("split: %d row(s) without %s left out", len(rows), label)
+    return table.filter(has_label)
+
+
+def _use_predefined(table: pa.Table, column: str | None, wanted: bool | None) -> bool:
+    """Whether the official splits of ``column`` apply (see ``split_build``'s ``predefined``)."""
+    if wanted is False:
+        return False
+    present = bool(column) and column in table.column_names
+    if not present:
+        if wanted:
+            raise BuildStateError(
+                f"the curated table has no official split column {column!r}",
+                hint="run without --predefined to assign splits",
+            )
+        return False
+    assert column is not None
+    values = table.column(column)
+    if values.null_count == table.num_rows and not wanted:
+        log.info("%s is empty: splits are assigned instead", column)
+        return False
+    if values.null_count:
+        raise BuildStateError(
+            f"{values.null_count} of {table.num_rows} rows have no {column}",
+            hint=f"fill {column} for every row, or run with --no-predefined to assign splits",
+        )
+    distinct = set(values.to_pylist())
+    if wanted is None and len(distinct) < 2:
+        log.info("%s holds only %s: splits are assigned instead", column, ", ".join(distinct))
+        return False
+    return True
+
+
+def _fill_missing_groups(table: pa.Table, group: str, id_column: str) -> pa.Table:
+    """Rows without a group (a patch of unknown slide) become their own group, with a warning."""
+    for col in (group, id_column):
+        if col not in table.column_names:
+            raise BuildStateError(
+                f"the curated table has no column {col!r}",
+                hint="fix the recipe's `split` section (group / id_column)",
+            )
+    values = table.column(group).to_pylist()
+    missing = sum(v is None for v in values)
+    if not missing:
+        return table
+    log.warning(
+        "%d row(s) have no %s: each becomes its own group (no grouping protects them)",
+        missing,
+        group,
+    )
+    ids = table.column(id_column).to_pylist()
+    filled = [f"item:{i}" if v is None else v for v, i in zip(values, ids, strict=True)]
+    index = table.column_names.index(group)
+    return table.set_column(index, group, pa.array([str(v) for v in filled], pa.string()))
+
+
+def _stability_lines(
+    plan: SplitPlan, previous: dict[str, str], moved: int, new: int, keep_existing: bool
+) -> list[str]:
+    lines = []
+    if plan.method.startswith("predefined"):
+        lines.append(
+            "Splits are the official ones read from the table: growth never moves a group."
+        )
+    else:
+        lines.append(
+            "Each group's position is sha256(seed, group id): independent of the row order and of "
+            "the other groups. Adding groups moves only groups at block boundaries whose quota "
+            "was re-rounded; `hepatokit split --keep-existing` pins every existing group."
+        )
+        if keep_existing:
+            lines.append(f"Run with --keep-existing: {plan.pinned} group(s) pinned, {new} new.")
+    removed = sum(1 for g in previous if g not in plan.assignment)
+    if previous and (moved or new or removed):  # silent on a plain re-run: same report bytes
+        lines.append(
+            f"Against the previous splits.parquet: {moved} group(s) moved, {new} new, "
+            f"{removed} removed."
+        )
+    return lines
