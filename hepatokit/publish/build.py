@@ -1,0 +1,180 @@
+"""``publish build``: a curated BUILD folder → a complete Hugging Face dataset folder.
+
+HFDIR gets ``data/<config>/<split>-NNNNN-of-NNNNN.parquet`` (files embedded, nothing points
+to a local path), ``README.md`` (YAML front matter + card), ``images/*.png``,
+``dataset_meta.json``, ``croissant.json`` and ``checksums.sha256``. Same BUILD + recipe →
+byte-identical folder. Nothing is read from ``BUILD/private`` except the raw root record
+(HepatoBench patch location); the withheld test truth is written there.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hepatokit.atomic import write_text_atomic
+from hepatokit.errors import BuildStateError
+from hepatokit.publish.checksums import write_checksums
+from hepatokit.publish.croissant import check_croissant
+from hepatokit.publish.docs import prepare_docs, write_docs
+from hepatokit.publish.hepatobench import collect_hepatobench
+from hepatokit.publish.lifs import collect_lifs
+from hepatokit.publish.plan import DatasetPlan
+from hepatokit.publish.sections import card_section, publish_section
+from hepatokit.publish.shards import ShardResult, plan_split, remove_stale_shards, write_shards
+from hepatokit.publish.stats import curation_funnel
+from hepatokit.recipe import build_recipe
+
+__all__ = ["PublishResult", "publish_build"]
+
+log = logging.getLogger("hepatokit.publish.build")
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    """What ``publish build`` wrote: counts per config and split, the files, the truth file."""
+
+    out: Path
+    name: str
+    counts: dict[str, dict[str, int]]
+    files: list[str] = field(default_factory=list)
+    truth_path: Path | None = None
+    croissant_warnings: list[str] = field(default_factory=list)
+
+
+def _default_recipe(build: Path) -> str:
+    return "lifs" if (build / "subjects.parquet").is_file() else "hepatobench"
+
+
+def _check_folders(build: Path, out: Path) -> None:
+    if not build.is_dir():
+        raise BuildStateError("build folder not found", path=build)
+    b, o = build.resolve(), out.resolve()
+    if o == b or b / "private" in (o, *o.parents):
+        raise BuildStateError(
+            "the output folder must not be the build folder or inside BUILD/private",
+            path=out,
+            hint="give a separate folder, e.g. --out hf/lifs",
+        )
+
+
+def _write_truth(build: Path, plan: DatasetPlan) -> Path:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(plan.truth_header), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(plan.truth)
+    return write_text_atomic(build / "private" / "test_truth.csv", buf.getvalue())
+
+
+def publish_build(
+    *,
+    build: str | Path,
+    out: str | Path,
+    recipe: str | Path | None = None,
+    withhold_test_labels: bool = False,
+    raw_root: str | Path | None = None,
+    verify_md5: bool = False,
+    workers: int | None = None,
+) -> PublishResult:
+    """Package a curated build as a Hugging Face dataset folder.
+
+    Parameters
+    ----------
+    build
+        The build folder (LiFS: ``subjects.parquet`` + volumes; HepatoBench:
+        ``curated.parquet`` + patches), with ``splits.parquet`` and ``manifest/``.
+    out
+        The dataset folder to write (created; earlier shards replaced).
+    recipe
+        Recipe name or path (default: ``BUILD/recipe.yaml``, else by the build's content).
+    withhold_test_labels
+        Publish the test splits without labels; write the truth to
+        ``BUILD/private/test_truth.csv`` for the evaluator.
+    raw_root
+        HepatoBench: where the patches were ingested from (default: the build's record).
+    verify_md5
+        HepatoBench: check every patch's MD5 against the curated table while embedding it
+        (the size is always checked); costs a hash of every byte.
+    workers
+        Processes writing shards (default: CPU count; 1 = inline).
+
+    Raises
+    ------
+    BuildStateError, DataFormatError, ManifestError
+        A missing or stale input table, a missing curated file, a broken manifest.
+    """
+    build, out = Path(build), Path(out)
+    _check_folders(build, out)
+    rec = build_recipe(build, recipe, default=_default_recipe(build))
+    section = publish_section(rec)
+    card_section(rec)  # validate the card section before any work
+    funnel = curation_funnel(build)
+    if rec.kind == "mri":
+        plan = collect_lifs(build, rec, section, withhold_test_labels=withhold_test_labels)
+    else:
+        plan = collect_hepatobench(
+            build,
+            rec,
+            section,
+            withhold_test_labels=withhold_test_labels,
+            raw_root=raw_root,
+            verify_md5=verify_md5,
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    split_order = {
+        cfg: [s for s, rows in per_split.items() if rows] for cfg, per_split in plan.configs.items()
+    }
+    if not any(split_order.values()):
+        raise BuildStateError(
+            "nothing to publish: the curated table has no rows",
+            path=build,
+            hint="check the curation stages' reports (everything excluded?)",
+        )
+    tasks, where = [], []
+    for cfg, per_split in plan.configs.items():
+        for split in split_order[cfg]:
+            for task in plan_split(
+                per_split[split],
+                folder=out / "data" / cfg,
+                split=split,
+                schema=plan.features[cfg].arrow_schema,
+                embedded_columns=plan.embedded[cfg],
+                max_shard_bytes=int(section.max_shard_mb * MB),
+                row_group_bytes=int(section.row_group_mb * MB),
+                row_group_max_rows=section.row_group_max_rows,
+            ):
+                tasks.append(task)
+                where.append((cfg, split))
+    with ThreadPoolExecutor(max_workers=1) as pool:  # shards in the background, docs here
+        writing = pool.submit(write_shards, tasks, workers=workers)
+        prep = prepare_docs(out, rec, plan, split_order)
+        shard_results = writing.result()
+    remove_stale_shards(out / "data", [r.path for r in shard_results])
+    results: dict[str, dict[str, list[ShardResult]]] = defaultdict(lambda: defaultdict(list))
+    for (cfg, split), res in zip(where, shard_results, strict=True):
+        results[cfg][split].append(res)
+    known = {Path(r.path).relative_to(out).as_posix(): r.sha256 for r in shard_results}
+    truth_path = _write_truth(build, plan) if withhold_test_labels else None
+    write_docs(out, rec, plan, results, split_order, funnel, prep)
+    write_checksums(out, known)
+    warnings = check_croissant(out / "croissant.json", known=known)
+    first = next(iter(results))
+    counts = {
+        cfg: {s: sum(r.num_rows for r in shards) for s, shards in per_split.items()}
+        for cfg, per_split in results.items()
+    }
+    log.info("published %s: %s", rec.name, counts[first])
+    return PublishResult(
+        out=out,
+        name=rec.name,
+        counts=counts,
+        files=sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()),
+        truth_path=truth_path,
+        croissant_warnings=warnings,
+    )

@@ -1,0 +1,234 @@
+"""LiFS: the curated ``subjects.parquet`` + volumes → rows of the published configs.
+
+One row per subject; per sequence a NIfTI cell with the curated ``.nii.gz`` bytes (embedded
+as they are, so a decoded volume equals the curated one, array and affine) and the curated
+sidecar as sorted JSON. One config per track (recipe ``publish.configs``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from hepatokit.errors import BuildStateError, DataFormatError
+from hepatokit.publish.features import lifs_features, meta_column
+from hepatokit.publish.plan import DatasetPlan, is_test_split
+from hepatokit.publish.sections import PublishSection
+from hepatokit.publish.shards import EmbeddedFile
+from hepatokit.publish.splits_table import read_split_assignment
+from hepatokit.recipe import Recipe
+
+__all__ = ["LIFS_SEQUENCES", "collect_lifs"]
+
+log = logging.getLogger("hepatokit.publish.lifs")
+
+LIFS_SEQUENCES = ("T1W", "T2W", "DWI", "GED1", "GED2", "GED3", "GED4")
+_LABELS = ("stage", "cirrhosis", "significant_fibrosis")
+
+
+def _sidecar_meta(volume: Path) -> str | None:
+    """The curated sidecar of ``volume`` (``.json`` + ``.bval``/``.bvec``) as sorted JSON."""
+    stem = volume.name.removesuffix(".nii.gz").removesuffix(".nii")
+    meta: dict[str, Any] = {}
+    sidecar = volume.with_name(stem + ".json")
+    if sidecar.is_file():
+        try:
+            meta = json.loads(sidecar.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise DataFormatError(f"unreadable sidecar: {exc}", path=sidecar) from exc
+        if not isinstance(meta, dict):
+            raise DataFormatError("sidecar is not a JSON object", path=sidecar)
+    for ext, key in ((".bval", "bvals"), (".bvec", "bvecs")):
+        extra = volume.with_name(stem + ext)
+        if extra.is_file():
+            values = [[float(v) for v in line.split()] for line in extra.read_text().splitlines()]
+            values = [v for v in values if v]
+            meta[key] = values[0] if key == "bvals" and len(values) == 1 else values
+    return json.dumps(meta, sort_keys=True, ensure_ascii=False) if meta else None
+
+
+def _label_index(value: Any, names: Sequence[str], *, what: str, sid: str) -> int | None:
+    if value is None:
+        return None
+    if what == "stage":
+        if value not in names:
+            raise DataFormatError(
+                f"subject {sid}: stage {value!r} is not one of {', '.join(names)}",
+                path="subjects.parquet",
+            )
+        return list(names).index(value)
+    if int(value) not in (0, 1):
+        raise DataFormatError(f"subject {sid}: {what}={value!r}, expected 0/1 or null")
+    return int(value)
+
+
+def collect_lifs(
+    build: Path, recipe: Recipe, section: PublishSection, *, withhold_test_labels: bool
+) -> DatasetPlan:
+    """Read ``BUILD/subjects.parquet`` + ``splits.parquet`` into a :class:`DatasetPlan`.
+
+    Raises
+    ------
+    BuildStateError
+        ``subjects.parquet`` or ``splits.parquet`` missing, or they disagree.
+    DataFormatError
+        A listed volume is missing, a label is out of range, a sidecar is unreadable.
+    """
+    path = build / "subjects.parquet"
+    if not path.is_file():
+        raise BuildStateError(
+            "no subjects.parquet in the build",
+            path=build,
+            hint="run `hepatokit mri labels` (or `mri import-release`) before publishing",
+        )
+    subjects = pq.read_table(path).to_pylist()
+    stages = recipe.classes or ("S1", "S2", "S3", "S4")
+    sequences = list(recipe.data.get("sequences") or LIFS_SEQUENCES)
+    configs_def = section.configs or {"contrast": sequences}
+    for cfg, seqs in configs_def.items():
+        unknown = sorted(set(seqs) - set(sequences))
+        if unknown:
+            raise DataFormatError(
+                f"publish.configs.{cfg}: unknown sequence(s) {', '.join(unknown)}",
+                path=recipe.source,
+            )
+    split_of = read_split_assignment(
+        build, [s["subject_id"] for s in subjects], allowed=section.splits
+    )
+    domain_col = section.domain_column or "vendor"
+    problems: list[str] = []
+    records: list[dict[str, Any]] = []
+    truth: list[dict[str, Any]] = []
+    unscorable: list[str] = []
+    base_rows: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
+    for subj in sorted(subjects, key=lambda s: s["subject_id"]):
+        sid = subj["subject_id"]
+        split = split_of[sid]
+        labels = {
+            "stage": _label_index(subj.get("stage"), stages, what="stage", sid=sid),
+            "cirrhosis": _label_index(subj.get("cirrhosis"), (), what="cirrhosis", sid=sid),
+            "significant_fibrosis": _label_index(
+                subj.get("significant_fibrosis"), (), what="significant_fibrosis", sid=sid
+            ),
+        }
+        files: dict[str, Any] = {}
+        for seq in sequences:
+            rel = subj.get(f"volume_{seq}")
+            if rel is None:
+                files[seq] = None
+                files[meta_column(seq)] = None
+                continue
+            vol = build / rel
+            if not vol.is_file():
+                problems.append(f"{rel}: listed in subjects.parquet but missing")
+                continue
+            files[seq] = EmbeddedFile(str(vol), f"sub-{sid}_{seq}.nii.gz")
+            files[meta_column(seq)] = _sidecar_meta(vol)
+        mask_rel = subj.get("mask_GED4")
+        files["mask_GED4"] = None
+        if mask_rel is not None:
+            if (build / mask_rel).is_file():
+                files["mask_GED4"] = EmbeddedFile(
+                    str(build / mask_rel), f"sub-{sid}_mask_GED4.nii.gz"
+                )
+            else:
+                problems.append(f"{mask_rel}: listed in subjects.parquet but missing")
+        present = [s for s in sequences if files.get(s) is not None]
+        ood = split in section.ood_splits
+        if withhold_test_labels and is_test_split(split) and labels["cirrhosis"] is None:
+            unscorable.append(sid)  # no truth to give the evaluator
+        elif withhold_test_labels and is_test_split(split):
+            truth.append(
+                {
+                    "Case": sid,
+                    "split": split,
+                    "domain": "OOD" if ood else "ID",
+                    "stage": subj.get("stage") or "",
+                    "cirrhosis": labels["cirrhosis"],
+                    "significant_fibrosis": labels["significant_fibrosis"],
+                }
+            )
+        if withhold_test_labels and is_test_split(split):
+            labels = dict.fromkeys(_LABELS)
+        scalars = {
+            "subject_id": sid,
+            "center": subj.get("center"),
+            "vendor": subj.get("vendor"),
+            "scanner": subj.get("scanner"),
+            "field_strength": None
+            if subj.get("field_strength") is None
+            else float(subj["field_strength"]),
+            **labels,
+        }
+        records.append(
+            {
+                "split": split,
+                "domain": str(subj.get(domain_col)),
+                "class": subj.get("stage") if labels["stage"] is not None else None,
+                "sequences": present,
+                "mask": files["mask_GED4"] is not None,
+            }
+        )
+        base_rows.append((split, scalars, {**files, "_present": present}))
+    if unscorable:
+        log.warning(
+            "%d test subject(s) have no label: left out of test_truth.csv (e.g. %s)",
+            len(unscorable),
+            unscorable[0],
+        )
+    if problems:
+        raise DataFormatError(
+            f"{len(problems)} curated file(s) missing; first: {problems[0]}",
+            path=build,
+            hint="re-run the stage that wrote the volumes (mri convert / import-release)",
+        )
+    configs: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    features: dict[str, Any] = {}
+    embedded: dict[str, list[str]] = {}
+    for cfg, seqs in configs_def.items():
+        with_mask = cfg in section.mask_configs
+        features[cfg] = lifs_features(seqs, with_mask=with_mask, stages=stages)
+        embedded[cfg] = [*seqs, *(["mask_GED4"] if with_mask else [])]
+        per_split: dict[str, list[dict[str, Any]]] = {s: [] for s in section.splits or []}
+        for split, scalars, files in base_rows:
+            row = dict(scalars)
+            row["sequences"] = [s for s in files["_present"] if s in seqs]
+            for seq in seqs:
+                row[seq] = files[seq]
+                row[meta_column(seq)] = files[meta_column(seq)]
+            if with_mask:
+                row["mask_GED4"] = files["mask_GED4"]
+            per_split.setdefault(split, []).append(row)
+        configs[cfg] = per_split
+    meta = {
+        "sequences": sequences,
+        "configs": {cfg: list(seqs) for cfg, seqs in configs_def.items()},
+        "domain_column": domain_col,
+        "ood_splits": list(section.ood_splits),
+        "labels": {
+            "stage": list(stages),
+            "cirrhosis": ["S1-S3", "S4"],
+            "significant_fibrosis": ["S1", "S2-S4"],
+        },
+        "loader_grid": {
+            "spacing_mm": list(section.grid.spacing),
+            "spatial_size": list(section.grid.spatial_size),
+            "normalize": section.grid.normalize,
+        },
+        "labels_withheld": bool(withhold_test_labels),
+    }
+    return DatasetPlan(
+        name=recipe.name,
+        configs=configs,
+        features=features,
+        embedded=embedded,
+        records=records,
+        truth_header=("Case", "split", "domain", "stage", "cirrhosis", "significant_fibrosis"),
+        truth=truth,
+        meta=meta,
+    )

@@ -1,0 +1,300 @@
+"""Deterministic, size-capped parquet shards with embedded files.
+
+Rows are planned into shards from the sizes of the files they embed (so the number of
+shards, hence the ``-of-NNNNN`` names, is known before anything is written), then each
+shard is written on its own (``hepatokit.parallel.map_items``) in row groups of bounded
+size. Embedded file bytes are stored uncompressed (they are already gzip/PNG/JPEG), the
+other columns with zstd; no timestamps are written, so the same rows give the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hepatokit.atomic import atomic_path
+from hepatokit.parallel import map_items
+
+__all__ = [
+    "EmbeddedFile",
+    "ShardResult",
+    "ShardTask",
+    "plan_shards",
+    "plan_split",
+    "remove_stale_shards",
+    "shard_name",
+    "write_shard",
+    "write_shards",
+]
+
+log = logging.getLogger("hepatokit.publish.shards")
+
+#: fixed allowance for the non-file columns of a row when planning shard sizes
+ROW_OVERHEAD_BYTES = 512
+
+
+@dataclass(frozen=True)
+class EmbeddedFile:
+    """A file whose bytes go into a ``{"bytes", "path"}`` struct cell.
+
+    ``source`` is read at write time and never stored; ``name`` is the public file name kept
+    in the cell's ``path`` (it carries the extension that tells readers the encoding).
+    """
+
+    source: str
+    name: str
+    md5: str | None = None
+    nbytes: int | None = None  # the file's size if the collector already knows it
+
+    def size(self) -> int:
+        return self.nbytes if self.nbytes is not None else Path(self.source).stat().st_size
+
+
+@dataclass(frozen=True)
+class ShardTask:
+    """One shard to write: its final path, the Arrow schema (``Features.arrow_schema``,
+    serialised: its metadata carries the HF features), the rows."""
+
+    path: str
+    schema: bytes
+    rows: tuple[dict[str, Any], ...]
+    embedded_columns: tuple[str, ...]
+    row_group_bytes: int
+    row_group_max_rows: int
+
+
+@dataclass(frozen=True)
+class ShardResult:
+    """A written shard: rows, in-memory Arrow bytes (``num_bytes``), file size and sha256."""
+
+    path: str
+    num_rows: int
+    num_bytes: int
+    size: int
+    sha256: str
+
+
+def shard_name(split: str, index: int, total: int) -> str:
+    """``train-00000-of-00003.parquet`` (the Hub's naming, sorted by position)."""
+    return f"{split}-{index:05d}-of-{total:05d}.parquet"
+
+
+def row_size(row: dict[str, Any]) -> int:
+    """Estimated stored size of a row in bytes: its embedded files plus a fixed overhead."""
+    return ROW_OVERHEAD_BYTES + sum(v.size() for v in row.values() if isinstance(v, EmbeddedFile))
+
+
+def plan_shards(sizes: Sequence[int], max_shard_bytes: int) -> list[list[int]]:
+    """Cut consecutive rows into shards of at most ``max_shard_bytes`` (a row larger than the
+    cap gets a shard of its own). Returns the row indices of each shard; never empty."""
+    shards: list[list[int]] = [[]]
+    current = 0
+    for i, size in enumerate(sizes):
+        if shards[-1] and current + size > max_shard_bytes:
+            shards.append([])
+            current = 0
+        shards[-1].append(i)
+        current += size
+    return shards
+
+
+def _row_groups(task: ShardTask) -> list[list[dict[str, Any]]]:
+    groups: list[list[dict[str, Any]]] = [[]]
+    current = 0
+    for row in task.rows:
+        size = row_size(row)
+        full = len(groups[-1]) >= task.row_group_max_rows or current + size > task.row_group_bytes
+        if groups[-1] and full:
+            groups.append([])
+            current = 0
+        groups[-1].append(row)
+        current += size
+    return groups
+
+
+class _Arena:
+    """One reusable byte buffer per shard writer: the embedded files of a row group are read
+    into it (fresh memory for every group is slow to fault in on some machines)."""
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+        self.position = 0
+
+    def reset(self, needed: int) -> None:
+        if len(self.buffer) < needed:
+            self.buffer = bytearray(needed)
+        self.position = 0
+
+    def take(self, n: int) -> memoryview:
+        view = memoryview(self.buffer)[self.position : self.position + n]
+        self.position += n
+        return view
+
+
+def _embedded_array(cells: Sequence[EmbeddedFile | None], arena: _Arena) -> Any:
+    """A ``struct<bytes: binary, path: string>`` array read straight into ``arena`` (no
+    per-file Python ``bytes``); checks each file's size and MD5 when the plan has one."""
+    import numpy as np
+    import pyarrow as pa
+
+    sizes = [0 if c is None else c.size() for c in cells]
+    region = arena.take(sum(sizes))
+    offset = 0
+    for cell, size in zip(cells, sizes, strict=True):
+        if cell is not None:
+            chunk = region[offset : offset + size]
+            with open(cell.source, "rb", buffering=0) as fh:
+                got = fh.readinto(chunk)
+            if got != size:
+                raise ValueError(f"{cell.source}: size changed while reading")
+            if cell.md5 is not None and hashlib.md5(chunk).hexdigest() != cell.md5:
+                raise ValueError(f"{cell.source}: md5 differs from the curated table's (changed)")
+        offset += size
+    present = pa.array([c is not None for c in cells], type=pa.bool_())
+    offsets = pa.py_buffer(np.cumsum([0, *sizes], dtype=np.int64).astype(np.int32))
+    data = pa.py_buffer(region)
+    blobs = pa.Array.from_buffers(pa.binary(), len(cells), [present.buffers()[1], offsets, data])
+    names = pa.array([None if c is None else c.name for c in cells], type=pa.string())
+    return pa.StructArray.from_arrays(
+        [blobs, names],
+        fields=[pa.field("bytes", pa.binary()), pa.field("path", pa.string())],
+        mask=pa.compute.invert(present),
+    )
+
+
+def _group_table(
+    rows: Sequence[dict[str, Any]], schema: Any, embedded: Sequence[str], arena: _Arena
+) -> Any:
+    import pyarrow as pa
+
+    arena.reset(sum(row_size(r) for r in rows))
+    arrays = []
+    for field in schema:
+        values = [r.get(field.name) for r in rows]
+        if field.name in embedded:
+            arrays.append(_embedded_array(values, arena))
+        else:
+            arrays.append(pa.array(values, type=field.type))
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def write_shard(task: ShardTask) -> ShardResult:
+    """Write one shard atomically; return its counts and checksum."""
+    import pyarrow as pa
+    import pyarrow.compute
+    import pyarrow.parquet as pq
+
+    schema = pa.ipc.read_schema(pa.py_buffer(task.schema))
+    plain = [name for name in schema.names if name not in task.embedded_columns]
+    compression = {
+        leaf: "NONE" if leaf.split(".")[0] in task.embedded_columns else "ZSTD"
+        for leaf in _leaf_paths(schema)
+    }
+    num_bytes = 0
+    with (
+        atomic_path(task.path, suffix=".parquet") as tmp,
+        pq.ParquetWriter(
+            tmp,
+            schema,
+            compression=compression,
+            use_dictionary=plain,
+            write_statistics=plain,
+        ) as writer,
+    ):
+        arena = _Arena()
+        groups = _row_groups(task)
+        arena.reset(max(sum(row_size(r) for r in g) for g in groups))  # one allocation
+        for group in groups:
+            table = _group_table(group, schema, task.embedded_columns, arena)
+            num_bytes += table.nbytes
+            writer.write_table(table, row_group_size=max(1, len(group)))
+            del table  # releases the arena's views before the next group reuses it
+    with open(task.path, "rb") as fh:  # from the page cache: cheaper than hashing in Python
+        sha256 = hashlib.file_digest(fh, "sha256").hexdigest()
+    return ShardResult(
+        path=task.path,
+        num_rows=len(task.rows),
+        num_bytes=num_bytes,
+        size=Path(task.path).stat().st_size,
+        sha256=sha256,
+    )
+
+
+def _leaf_paths(schema: Any) -> list[str]:
+    """Parquet column paths of every leaf of ``schema`` (``col.bytes``, ``col.list.element``)."""
+    import pyarrow.parquet as pq
+
+    buf = io.BytesIO()
+    pq.write_table(schema.empty_table(), buf)
+    parquet_schema = pq.ParquetFile(io.BytesIO(buf.getvalue())).schema
+    return [parquet_schema.column(i).path for i in range(len(parquet_schema))]
+
+
+def plan_split(
+    rows: Sequence[dict[str, Any]],
+    *,
+    folder: Path,
+    split: str,
+    schema: Any,
+    embedded_columns: Sequence[str],
+    max_shard_bytes: int,
+    row_group_bytes: int,
+    row_group_max_rows: int,
+) -> list[ShardTask]:
+    """The shard tasks of one split (rows in the given order) into ``folder``; ``schema`` is
+    the ``pyarrow.Schema`` of the rows (``datasets.Features(...).arrow_schema``)."""
+    plan = plan_shards([row_size(r) for r in rows], max_shard_bytes)
+    serialized = schema.serialize().to_pybytes()
+    return [
+        ShardTask(
+            path=str(folder / shard_name(split, i, len(plan))),
+            schema=serialized,
+            rows=tuple(rows[j] for j in idx),
+            embedded_columns=tuple(embedded_columns),
+            row_group_bytes=row_group_bytes,
+            row_group_max_rows=row_group_max_rows,
+        )
+        for i, idx in enumerate(plan)
+    ]
+
+
+def write_shards(tasks: Sequence[ShardTask], *, workers: int | None = None) -> list[ShardResult]:
+    """Write every shard (in parallel); results in task order.
+
+    Raises
+    ------
+    DataFormatError
+        If a shard could not be written (an embedded file unreadable or changed since
+        curation); the message names the shard and the first error.
+    """
+    from hepatokit.errors import DataFormatError
+
+    results = map_items(write_shard, list(tasks), workers=workers, description="parquet shards")
+    failed = [r for r in results if not r.ok]
+    if failed:
+        for r in failed:
+            log.error("%s: %s", r.item.path, r.error)
+        raise DataFormatError(
+            f"{len(failed)} shard(s) could not be written; first: {failed[0].error}",
+            path=failed[0].item.path,
+            hint="check that every file the curated tables list exists and is unchanged "
+            "(re-run the curation stage that wrote it)",
+        )
+    return [r.value for r in results if r.value is not None]
+
+
+def remove_stale_shards(data_dir: Path, keep: Sequence[str]) -> list[Path]:
+    """Delete ``*.parquet`` under ``data_dir`` that are not in ``keep`` (an earlier run's
+    shards with other counts or splits); returns what was removed."""
+    keep_set = {str(Path(p).resolve()) for p in keep}
+    removed = []
+    for path in sorted(data_dir.rglob("*.parquet")) if data_dir.is_dir() else []:
+        if str(path.resolve()) not in keep_set:
+            path.unlink()
+            removed.append(path)
+    return removed

@@ -1,0 +1,58 @@
+"""Read ``BUILD/splits.parquet`` (``id``, ``group``, ``split``) for publishing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from hepatokit.errors import BuildStateError
+
+__all__ = ["read_split_assignment"]
+
+
+def read_split_assignment(
+    build: Path, ids: Sequence[str], *, allowed: Sequence[str] = ()
+) -> dict[str, str]:
+    """The split of every curated item ``ids`` (id → split name).
+
+    Raises
+    ------
+    BuildStateError
+        No ``splits.parquet``; an item without a split; a split id that is not a curated
+        item (the splits are stale); a split name outside ``allowed`` (if given).
+    """
+    path = build / "splits.parquet"
+    if not path.is_file():
+        raise BuildStateError(
+            "no splits.parquet in the build",
+            path=build,
+            hint="run `hepatokit split BUILD` before publishing",
+        )
+    table = pq.read_table(path, columns=["id", "split"]).to_pylist()
+    split_of: dict[str, str] = {}
+    for row in table:
+        if row["id"] in split_of and split_of[row["id"]] != row["split"]:
+            raise BuildStateError(f"item {row['id']!r} is in two splits", path=path)
+        split_of[row["id"]] = row["split"]
+    wanted = set(ids)
+    missing = sorted(wanted - set(split_of))
+    stale = sorted(set(split_of) - wanted)
+    if missing or stale:
+        example = (missing or stale)[0]
+        raise BuildStateError(
+            f"splits.parquet does not match the curated table: {len(missing)} item(s) "
+            f"without a split, {len(stale)} split id(s) not curated (e.g. {example!r})",
+            path=path,
+            hint="re-run `hepatokit split` after the last curation stage",
+        )
+    if allowed:
+        bad = sorted({s for s in split_of.values() if s not in allowed})
+        if bad:
+            raise BuildStateError(
+                f"unknown split name(s) {', '.join(bad)}; the recipe allows {', '.join(allowed)}",
+                path=path,
+                hint="fix the recipe's publish.splits or re-run the split stage",
+            )
+    return {i: split_of[i] for i in ids}
