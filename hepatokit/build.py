@@ -73,6 +73,7 @@ def build_dataset(
     from hepatokit.manifest import Manifest
     from hepatokit.splits import audit_leakage, split_build
 
+    recipe = recipe if isinstance(recipe, str) else Path(recipe)
     rec = load_recipe(recipe)
     out = Path(out)
     phi = None

@@ -114,9 +114,10 @@ def _lifs(s: DemoSummary, raw: Path, root: Path, *, workers: int | None, seed: i
     subs = root / "submissions"
     rows: list[dict[str, str]] = []
     for track in ("contrast", "noncontrast"):
-        report = _step(s, f"lifs staging {track}", lambda t=track: run_staging(
-            data=hf, model="resnet3d", track=t, out=root / "baselines" / f"resnet3d-{t}",
-            tiny=True, epochs=epochs, seed=seed))  # fmt: skip
+        train = functools.partial(run_staging, data=hf, model="resnet3d", track=track,
+                                  out=root / "baselines" / f"resnet3d-{track}", tiny=True,
+                                  epochs=epochs, seed=seed)  # fmt: skip
+        report = _step(s, f"lifs staging {track}", train)
         with open(report.submission) as fh:
             rows.extend(csv.DictReader(fh))
     _write_csv(subs / "ResNet3D.csv", rows)

@@ -121,7 +121,6 @@ def split_build(
         )
     id_column = policy.id_column or default_id
     table = _fill_missing_groups(pq.read_table(table_path), policy.group, id_column)
-    table = _drop_unlabelled(build, table, rec.kind, id_column, policy.stratify)
     assert policy.seed is not None
     out_path = build / "splits.parquet"
     previous = _previous(out_path)
@@ -139,6 +138,10 @@ def split_build(
             seed=policy.seed,
         )
     else:
+        if not (policy.predefined and policy.predefined in table.column_names):
+            # a curated build (not a release, whose test labels are hidden, not missing):
+            # a row without a label cannot be scored, so it gets no split
+            table = _drop_unlabelled(build, table, rec.kind, id_column, policy.stratify)
         plan = plan_splits(
             table,
             group=policy.group,
@@ -189,7 +192,8 @@ def _drop_unlabelled(
     build: Path, table: pa.Table, kind: str, id_column: str, label: str | None
 ) -> pa.Table:
     """Rows without a label cannot be scored: no split, ``excluded: unlabelled`` in the
-    manifest (MRI subjects stay in ``subjects.parquet`` as curated, unlabelled data)."""
+    manifest (MRI subjects stay in ``subjects.parquet`` as curated, unlabelled data).
+    Imported releases keep theirs: their validation/test labels are withheld, not missing."""
     import pyarrow.compute as pc
 
     if not label or label not in table.column_names or table.column(label).null_count == 0:

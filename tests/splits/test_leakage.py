@@ -6,6 +6,7 @@ import io
 import json
 import math
 from itertools import combinations
+from pathlib import Path
 
 import imagehash
 import numpy as np
@@ -62,10 +63,12 @@ def test_clean_hepatobench_build_has_no_leak_and_cli_exits_0(tmp_path):
     build, _, _ = _patho(tmp_path)
     report = audit_leakage(build=build)
     assert report.ok, report.findings
-    near = [
-        v for k, v in report.checks.items() if k.startswith("near (pHash ≤ 10 bits, dHash ≤ 12")
-    ]
-    assert near == [72]  # the recipe's dedup rule: pHash within 10 bits and dHash within 12
+    import yaml
+
+    rule = yaml.safe_load(Path("recipes/hepatobench.yaml").read_text())["dedup"]
+    key = f"near (pHash ≤ {rule['phash_radius']} bits, dHash ≤ {rule['dhash_radius']}"
+    near = [v for k, v in report.checks.items() if k.startswith(key)]
+    assert near == [72]  # pairs checked under the recipe's dedup rule
     res = runner.invoke(app, ["-q", "audit", "leakage", str(build)])
     assert res.exit_code == 0, res.output
     assert (build / "reports" / "leakage.md").read_text().startswith("# Leakage audit")
