@@ -43,12 +43,16 @@ def _fsync_dir(directory: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike[str], *, suffix: str = "") -> Iterator[Path]:
+def atomic_path(
+    path: str | os.PathLike[str], *, suffix: str = "", durable: bool = True
+) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
 
     Use it when another library writes the file (nibabel, pyarrow, matplotlib): pass it the
     yielded path. ``suffix`` keeps an extension the writer needs (``.nii.gz``, ``.png``).
     On an exception the temporary file is removed and ``path`` is untouched.
+    ``durable=False`` skips the fsyncs (still atomic: readers and killed runs never see a
+    partial file); for many small files of a stage that flushes once at its end.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -59,11 +63,13 @@ def atomic_path(path: str | os.PathLike[str], *, suffix: str = "") -> Iterator[P
     tmp = Path(tmp_name)
     try:
         yield tmp
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
+        if durable:
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
         tmp.chmod(_FILE_MODE)  # mkstemp creates 0600; give the file the usual permissions
         tmp.replace(target)
-        _fsync_dir(target.parent)
+        if durable:
+            _fsync_dir(target.parent)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
@@ -72,32 +78,34 @@ def atomic_path(path: str | os.PathLike[str], *, suffix: str = "") -> Iterator[P
 
 @contextlib.contextmanager
 def atomic_write(
-    path: str | os.PathLike[str], mode: str = "wb", **kwargs: Any
+    path: str | os.PathLike[str], mode: str = "wb", *, durable: bool = True, **kwargs: Any
 ) -> Iterator[IO[Any]]:
     """Open a temporary file for writing; it replaces ``path`` atomically when closed."""
     if "w" not in mode:
         raise ValueError(f"atomic_write needs a write mode, got {mode!r}")
-    with atomic_path(path) as tmp, open(tmp, mode, **kwargs) as fh:
+    with atomic_path(path, durable=durable) as tmp, open(tmp, mode, **kwargs) as fh:
         yield fh
         fh.flush()
 
 
-def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes, *, durable: bool = True) -> Path:
     """Write ``data`` to ``path`` atomically and return the path."""
-    with atomic_write(path, "wb") as fh:
+    with atomic_write(path, "wb", durable=durable) as fh:
         fh.write(data)
     return Path(path)
 
 
-def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
+def write_text_atomic(path: str | os.PathLike[str], text: str, *, durable: bool = True) -> Path:
     """Write UTF-8 ``text`` to ``path`` atomically (``\\n`` line ends) and return the path."""
-    return write_bytes_atomic(path, text.encode("utf-8"))
+    return write_bytes_atomic(path, text.encode("utf-8"), durable=durable)
 
 
-def write_json_atomic(path: str | os.PathLike[str], obj: Any, *, indent: int = 2) -> Path:
+def write_json_atomic(
+    path: str | os.PathLike[str], obj: Any, *, indent: int = 2, durable: bool = True
+) -> Path:
     """Write ``obj`` as sorted, indented JSON (byte-stable across runs) atomically."""
     text = json.dumps(obj, indent=indent, sort_keys=True, ensure_ascii=False, default=str)
-    return write_text_atomic(path, text + "\n")
+    return write_text_atomic(path, text + "\n", durable=durable)
 
 
 def write_parquet_atomic(path: str | os.PathLike[str], table: Any, **kwargs: Any) -> Path:

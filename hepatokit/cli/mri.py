@@ -1,11 +1,165 @@
-"""CLI commands of the `mri` family (thin wrappers over keyword-only functions)."""
+"""CLI commands of the `mri` family (thin wrappers over keyword-only functions).
+
+``mri index|series|convert|qc|labels`` on ``groups["mri"]`` and ``audit phi`` on
+``groups["audit"]``; each calls the function of the same job in ``hepatokit.curation.mri``.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
+from hepatokit.cli.common import console, options, reports_errors
+
 __all__ = ["register"]
+
+_RECIPE = typer.Option(
+    None, "--recipe", "-r", help="Recipe (default: BUILD/recipe.yaml, else the packaged lifs)."
+)
 
 
 def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     """Add this family's commands to the root app and the shared `audit`/`evaluate` groups."""
+    mri = groups["mri"]
+
+    @mri.command("index")
+    @reports_errors
+    def index(
+        ctx: typer.Context,
+        raw: Path = typer.Argument(..., help="Root of the DICOM export (any folder layout)."),
+        out: Path = typer.Option(..., "--out", "-o", help="Build folder."),
+        recipe: str | None = _RECIPE,
+        key_file: Path | None = typer.Option(
+            None, "--key-file", help="File holding the pseudonym key (else $HEPATOKIT_DEID_KEY)."
+        ),
+        demo_key: bool = typer.Option(
+            False, "--demo-key", help="Public demo key: for synthetic data only."
+        ),
+    ) -> None:
+        """Read every file's header once → instances.parquet (+ private PHI table)."""
+        from hepatokit.curation.mri import index_dicom
+        from hepatokit.parallel import make_executor
+
+        opts = options(ctx)
+        with make_executor(workers=opts.workers, dask_address=opts.dask) as pool:
+            s = index_dicom(
+                raw=raw,
+                out=out,
+                recipe=recipe,
+                workers=opts.workers,
+                executor=pool,
+                key_file=key_file,
+                demo_key=demo_key,
+            )
+        console.print(
+            f"[green]indexed[/] {s.files} files: {s.kept} images kept ({s.subjects} subjects), "
+            f"{s.excluded} excluded, {s.headers_read} headers read → {s.instances_path}"
+        )
+
+    @mri.command("series")
+    @reports_errors
+    def series(
+        build: Path = typer.Argument(..., help="Build folder (after `mri index`)."),
+        recipe: str | None = _RECIPE,
+    ) -> None:
+        """Group, split and recognise series → series.parquet (label or ignore reason)."""
+        from hepatokit.curation.mri import recognise_series
+
+        s = recognise_series(build=build, recipe=recipe)
+        labels = ", ".join(f"{k} {v}" for k, v in sorted(s.by_label.items()))
+        reasons = ", ".join(f"{k} {v}" for k, v in sorted(s.by_reason.items()))
+        console.print(f"[green]{s.series} series[/]: {labels}; ignored: {reasons or 'none'}")
+
+    @mri.command("convert")
+    @reports_errors
+    def convert(
+        ctx: typer.Context,
+        build: Path = typer.Argument(..., help="Build folder (after `mri series`)."),
+        recipe: str | None = _RECIPE,
+        all_series: bool = typer.Option(
+            False, "--all-series", help="Convert every image series to BUILD/all_series/."
+        ),
+    ) -> None:
+        """dcm2niix each recognised series → volumes/sub-<id>/sub-<id>_<SEQ>.nii.gz + sidecar."""
+        from hepatokit.curation.mri import convert_volumes
+        from hepatokit.parallel import make_executor
+
+        opts = options(ctx)
+        with make_executor(workers=opts.workers, dask_address=opts.dask) as pool:
+            s = convert_volumes(
+                build=build,
+                recipe=recipe,
+                all_series=all_series,
+                workers=opts.workers,
+                executor=pool,
+            )
+        console.print(
+            f"[green]converted[/] {s.converted}, up to date {s.skipped}, failed {s.failed}"
+        )
+        if s.failed:
+            raise typer.Exit(code=1)
+
+    @mri.command("qc")
+    @reports_errors
+    def qc(
+        ctx: typer.Context,
+        build: Path = typer.Argument(..., help="Build folder (after `mri convert`)."),
+        recipe: str | None = _RECIPE,
+    ) -> None:
+        """Per-volume QC + missing-modality matrix (CSV and PNG heat map)."""
+        from hepatokit.curation.mri import qc_volumes
+
+        opts = options(ctx)
+        s = qc_volumes(build=build, recipe=recipe, workers=opts.workers)
+        console.print(
+            f"[green]QC[/] {s.volumes} volumes: {s.failed} failed, {s.flagged} flagged → "
+            f"{s.qc_path}, {s.matrix_path}"
+        )
+
+    @mri.command("labels")
+    @reports_errors
+    def labels(
+        build: Path = typer.Argument(..., help="Build folder (after `mri convert` / `mri qc`)."),
+        labels_csv: Path = typer.Option(..., "--labels", "-l", help="Clinical labels CSV."),
+        recipe: str | None = _RECIPE,
+    ) -> None:
+        """Join the clinical stages → subjects.parquet (stage, cirrhosis, significant_fibrosis)."""
+        from hepatokit.curation.mri import join_labels
+
+        s = join_labels(build=build, labels=labels_csv, recipe=recipe)
+        stages = ", ".join(f"{k} {v}" for k, v in s.by_stage.items())
+        console.print(
+            f"[green]{s.subjects} subjects[/] ({stages}); label rows kept {s.rows_kept}, "
+            f"excluded {s.rows_excluded} → {s.subjects_path}"
+        )
+
+    @groups["audit"].command("phi")
+    @reports_errors
+    def audit_phi_cmd(
+        ctx: typer.Context,
+        build: Path = typer.Argument(..., help="Build folder to audit (private/ is skipped)."),
+        raw: Path | None = typer.Option(
+            None, "--raw", help="Raw DICOM root (default: the one recorded by `mri index`)."
+        ),
+        labels_csv: Path | None = typer.Option(
+            None, "--labels", help="Also look for the IDs and dates of this clinical CSV."
+        ),
+    ) -> None:
+        """Scan every non-private output byte for raw-header PHI; exit 1 on any hit."""
+        from hepatokit.curation.mri import audit_phi
+        from hepatokit.curation.mri.phi_audit import csv_values
+
+        opts = options(ctx)
+        extra = csv_values(labels_csv) if labels_csv is not None else []
+        r = audit_phi(build=build, raw=raw, workers=opts.workers, extra_values=extra)
+        if r.ok:
+            console.print(
+                f"[green]PHI audit passed[/]: {r.values} values, {r.files_scanned} files, "
+                f"{r.bytes_scanned} bytes scanned, 0 hits"
+            )
+            return
+        console.print(f"[bold red]PHI audit FAILED[/]: {len(r.hits)} hit(s)")
+        for h in r.hits[:200]:
+            console.print(f"  {h.file} @ {h.offset}: {h.tag} {h.value}")
+        raise typer.Exit(code=1)

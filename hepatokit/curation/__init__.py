@@ -1,3 +1,58 @@
-"""hepatokit.curation."""
+"""hepatokit.curation: raw clinical data → curated tables (``mri``: LiFS, ``patho``: HepatoBench).
 
-__all__: list[str] = []
+Names are resolved lazily, so importing one family does not import the other.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+#: public name → subpackage that defines it
+_EXPORTS: dict[str, str] = {
+    # MRI (LiFS)
+    **{
+        name: "hepatokit.curation.mri"
+        for name in (
+            "audit_phi",
+            "build_lifs",
+            "collect_phi_values",
+            "convert_volumes",
+            "index_dicom",
+            "join_labels",
+            "load_deid_key",
+            "qc_volumes",
+            "read_header",
+            "recognise_series",
+        )
+    },
+    # histology (HepatoBench)
+    **{
+        name: "hepatokit.curation.patho"
+        for name in (
+            "build_hepatobench",
+            "calibrate_dedup",
+            "calibrate_qc",
+            "ingest_patches",
+            "run_dedup",
+            "run_qc",
+            "tile_slide",
+            "tile_slides",
+        )
+    },
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hepatokit.curation' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -107,6 +107,8 @@ def collect_hepatobench(
     truth: list[dict[str, Any]] = []
     sizes: Counter[tuple[int, int]] = Counter()
     for row in sorted(curated, key=lambda r: r["id"]):
+        if row["id"] not in split_of:  # left out by the split stage
+            continue
         # ingested patches carry ``class``; tiles their region's class as ``label`` (or none)
         cls = row.get("class") if row.get("class") is not None else row.get("label")
         if cls is not None and cls not in classes:

@@ -108,6 +108,8 @@ def collect_lifs(
     base_rows: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
     for subj in sorted(subjects, key=lambda s: s["subject_id"]):
         sid = subj["subject_id"]
+        if sid not in split_of:  # left out by the split stage (unlabelled)
+            continue
         split = split_of[sid]
         labels = {
             "stage": _label_index(subj.get("stage"), stages, what="stage", sid=sid),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,6 +18,9 @@ def read_split_assignment(
 ) -> dict[str, str]:
     """The split of every curated item ``ids`` (id → split name).
 
+    Items the split stage deliberately left out (``left_out`` in the file's metadata, e.g.
+    unlabelled subjects) are absent from the result: they are not published.
+
     Raises
     ------
     BuildStateError
@@ -30,13 +34,15 @@ def read_split_assignment(
             path=build,
             hint="run `hepatokit split BUILD` before publishing",
         )
+    meta = (pq.read_schema(path).metadata or {}).get(b"hepatokit.split", b"{}")
+    left_out = set(json.loads(meta).get("left_out", []))
     table = pq.read_table(path, columns=["id", "split"]).to_pylist()
     split_of: dict[str, str] = {}
     for row in table:
         if row["id"] in split_of and split_of[row["id"]] != row["split"]:
             raise BuildStateError(f"item {row['id']!r} is in two splits", path=path)
         split_of[row["id"]] = row["split"]
-    wanted = set(ids)
+    wanted = set(ids) - left_out
     missing = sorted(wanted - set(split_of))
     stale = sorted(set(split_of) - wanted)
     if missing or stale:
@@ -55,4 +61,4 @@ def read_split_assignment(
                 path=path,
                 hint="fix the recipe's publish.splits or re-run the split stage",
             )
-    return {i: split_of[i] for i in ids}
+    return {i: split_of[i] for i in ids if i in split_of}

@@ -121,6 +121,7 @@ def split_build(
         )
     id_column = policy.id_column or default_id
     table = _fill_missing_groups(pq.read_table(table_path), policy.group, id_column)
+    left_out: list[str] = []
     assert policy.seed is not None
     out_path = build / "splits.parquet"
     previous = _previous(out_path)
@@ -141,7 +142,7 @@ def split_build(
         if not (policy.predefined and policy.predefined in table.column_names):
             # a curated build (not a release, whose test labels are hidden, not missing):
             # a row without a label cannot be scored, so it gets no split
-            table = _drop_unlabelled(build, table, rec.kind, id_column, policy.stratify)
+            table, left_out = _drop_unlabelled(build, table, rec.kind, id_column, policy.stratify)
         plan = plan_splits(
             table,
             group=policy.group,
@@ -170,6 +171,7 @@ def split_build(
         "seed": policy.seed,
         "policy": dataclasses.asdict(policy),
         "recipe": rec.name,
+        "left_out": left_out,  # curated ids deliberately without a split (unlabelled)
     }
     out = out.replace_schema_metadata(
         {b"hepatokit.split": json.dumps(meta, sort_keys=True).encode()}
@@ -190,7 +192,7 @@ def split_build(
 
 def _drop_unlabelled(
     build: Path, table: pa.Table, kind: str, id_column: str, label: str | None
-) -> pa.Table:
+) -> tuple[pa.Table, list[str]]:
     """Rows without a label cannot be scored: no split, ``excluded: unlabelled`` in the
     manifest (MRI subjects stay in ``subjects.parquet`` as curated, unlabelled data).
     Imported releases keep theirs: their validation/test labels are withheld, not missing."""
@@ -198,9 +200,9 @@ def _drop_unlabelled(
 
     if not label or label not in table.column_names or table.column(label).null_count == 0:
         Manifest(build).record("split", [])
-        return table
+        return table, []
     has_label = pc.is_valid(table.column(label))
-    missing = table.filter(pc.invert(has_label)).column(id_column).to_pylist()
+    missing = sorted(map(str, table.filter(pc.invert(has_label)).column(id_column).to_pylist()))
     rows = [
         excluded(
             stable_id("subject", str(i)) if kind == "mri" else str(i),
@@ -209,11 +211,11 @@ def _drop_unlabelled(
             reason="unlabelled",
             detail=f"no {label}: left out of every split",
         )
-        for i in sorted(map(str, missing))
+        for i in missing
     ]
     Manifest(build).record("split", rows)
     log.info("split: %d row(s) without %s left out", len(rows), label)
-    return table.filter(has_label)
+    return table.filter(has_label), missing
 
 
 def _use_predefined(table: pa.Table, column: str | None, wanted: bool | None) -> bool:

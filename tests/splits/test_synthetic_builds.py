@@ -134,6 +134,10 @@ def test_lifs_unlabelled_subjects_get_no_split(lifs_build, mri_raw, tmp_path):
     }
     assert unlabelled, "the generator plants an imaged patient without a label"
     assert not unlabelled & set(_splits(build))
+    meta = json.loads(pq.read_schema(build / "splits.parquet").metadata[b"hepatokit.split"])
+    subjects = pq.read_table(build / "subjects.parquet").to_pylist()
+    no_stage = {r["subject_id"] for r in subjects if r["stage"] is None}
+    assert unlabelled <= no_stage == set(meta["left_out"])  # + unknown / conflicting labels
     final = {r["item_id"]: r for r in Manifest(build).final().to_pylist()}
     for sid in unlabelled:
         row = final[stable_id("subject", sid)]

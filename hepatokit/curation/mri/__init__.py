@@ -1,3 +1,53 @@
-"""hepatokit.curation.mri."""
+"""LiFS curation: DICOM index → series recognition → NIfTI (dcm2niix) → de-identification →
+volume QC → labels. Each stage is a keyword-only function over a build folder.
 
-__all__: list[str] = []
+Names are resolved lazily: a worker process that only reads headers imports pydicom, not
+pandas / nibabel / matplotlib.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS: dict[str, str] = {
+    "LifsBuildSummary": "build",
+    "build_lifs": "build",
+    "MriConfig": "config",
+    "mri_config": "config",
+    "ConvertSummary": "convert",
+    "convert_volumes": "convert",
+    "run_dcm2niix": "dcm2niix_runner",
+    "DEMO_KEY": "deid",
+    "load_deid_key": "deid",
+    "subject_pseudonym": "deid",
+    "b_value_of": "dicom_values",
+    "read_header": "dicom_tags",
+    "IndexSummary": "index",
+    "index_dicom": "index",
+    "LabelsSummary": "labels",
+    "join_labels": "labels",
+    "normalise_stage": "labels",
+    "PhiAuditResult": "phi_audit",
+    "audit_phi": "phi_audit",
+    "collect_phi_values": "phi_values",
+    "SeriesSummary": "series",
+    "recognise_series": "series",
+    "QcSummary": "volume_qc",
+    "qc_volumes": "volume_qc",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hepatokit.curation.mri' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"hepatokit.curation.mri.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

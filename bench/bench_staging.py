@@ -1,0 +1,151 @@
+"""Staging baseline training throughput: samples/s, epoch time, peak memory.
+
+Trains on in-memory synthetic volumes ``[C, X, Y, Z]`` through the real training loop
+(:func:`hepatokit.baselines.train_staging`: DataLoader, class-weighted loss, AdamW + cosine,
+autocast + channels_last_3d on CUDA, validation, checkpoint per epoch) and compares its
+samples/s with a bare forward+backward+step loop on one pre-loaded batch (reference: the
+model's own speed; ratio = what the loop, validation and checkpoints cost).
+
+    python bench/bench_staging.py --device cpu --config tiny
+    python bench/bench_staging.py --device cuda --config full --model resnet3d --n 64 --epochs 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+class Volumes:
+    def __init__(self, n: int, channels: int, grid: tuple[int, ...], seed: int = 0) -> None:
+        import torch
+
+        rng = np.random.default_rng(seed)
+        self.labels = rng.integers(0, 4, size=n)
+        self.x = torch.from_numpy(rng.normal(size=(n, channels, *grid)).astype(np.float32))
+        self.x += torch.from_numpy(self.labels.astype(np.float32))[:, None, None, None, None]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int):
+        return self.x[i], int(self.labels[i])
+
+
+def bare_step(model_name, cfg, channels, plan, steps: int = 5) -> float:
+    import torch
+
+    from hepatokit.baselines.staging_models import build_staging_model
+
+    model = build_staging_model(model_name, in_channels=channels, n_classes=4, config=cfg)
+    model.to(plan.torch_device()).train()
+    if plan.channels_last:
+        model = model.to(memory_format=torch.channels_last_3d)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    x = torch.randn(cfg.batch_size, channels, *cfg.grid, device=plan.torch_device())
+    if plan.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last_3d)
+    y = torch.randint(0, 4, (cfg.batch_size,), device=plan.torch_device())
+    loss_fn = torch.nn.CrossEntropyLoss()
+    for i in range(steps + 1):
+        if i == 1:
+            if plan.is_cuda:
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+        opt.zero_grad()
+        with plan.autocast():
+            out = model(x)
+        loss_fn(out.float(), y).backward()
+        opt.step()
+    if plan.is_cuda:
+        torch.cuda.synchronize()
+    return steps * cfg.batch_size / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--model", default="resnet3d", choices=["resnet3d", "vit3d"])
+    ap.add_argument("--config", default="tiny", choices=["tiny", "full"])
+    ap.add_argument("--channels", type=int, default=7)
+    ap.add_argument("--n", type=int, default=64, help="training volumes")
+    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--batch-size", type=int, default=None)
+    ap.add_argument("--workers", type=int, default=0)
+    ap.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None)
+    ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
+    args = ap.parse_args()
+
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    from hepatokit.baselines.devices import select_device
+    from hepatokit.baselines.staging import train_staging
+    from hepatokit.baselines.staging_config import (
+        StagingSection,
+        baselines_section,
+        with_overrides,
+    )
+    from hepatokit.baselines.staging_models import build_staging_model, count_parameters
+    from hepatokit.recipe import load_recipe
+
+    sec: StagingSection = baselines_section(load_recipe("lifs")).staging
+    cfg = with_overrides(
+        sec.tiny if args.config == "tiny" else sec.full,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        num_workers=args.workers,
+    )
+    plan = select_device(args.device, amp=args.amp)
+    train = Volumes(args.n, args.channels, cfg.grid, seed=0)
+    val = Volumes(max(8, args.n // 4), args.channels, cfg.grid, seed=1)
+    n_params = count_parameters(
+        build_staging_model(args.model, in_channels=args.channels, n_classes=4, config=cfg)
+    )
+    ref = bare_step(args.model, cfg, args.channels, plan)
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        run = train_staging(
+            train,
+            val,
+            model_name=args.model,
+            config=cfg,
+            out_dir=tmp,
+            in_channels=args.channels,
+            plan=plan,
+            seed=0,
+        )
+        wall = time.perf_counter() - t0
+    last = run.history[-1]
+    epoch_s = float(np.mean([h["epoch_seconds"] for h in run.history]))
+    sps = float(np.mean([h["samples_per_second"] for h in run.history[1:] or run.history]))
+    print(
+        f"device            {plan.device} (amp={plan.amp} {plan.amp_dtype}, "
+        f"channels_last={plan.channels_last}, threads={torch.get_num_threads()})"
+    )
+    print(
+        f"model             {args.model} ({n_params / 1e6:.2f} M params), config {args.config}: "
+        f"grid {cfg.grid}, {args.channels} channels, batch {cfg.batch_size}"
+    )
+    print(f"bare step         {ref:10.2f} samples/s (forward+backward+AdamW, one batch)")
+    print(f"training loop     {sps:10.2f} samples/s (train phase of an epoch)")
+    print(f"ratio loop/bare   {sps / ref:10.3f}")
+    print(
+        f"epoch time        {epoch_s:10.2f} s train, "
+        f"{wall / len(run.history):.2f} s with validation + checkpoint ({args.n} volumes)"
+    )
+    peak = last["peak_memory_bytes"] / 2**20
+    print(f"peak memory       {peak:10.1f} MiB ({'device' if plan.is_cuda else 'host RSS'})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""``build_lifs``: the whole LiFS curation chain, index → series → convert → qc → labels."""
+
+from __future__ import annotations
+
+import logging
+import os
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from pathlib import Path
+
+from hepatokit.curation.mri.convert import ConvertSummary, convert_volumes
+from hepatokit.curation.mri.index import IndexSummary, index_dicom
+from hepatokit.curation.mri.labels import LabelsSummary, join_labels
+from hepatokit.curation.mri.series import SeriesSummary, recognise_series
+from hepatokit.curation.mri.volume_qc import QcSummary, qc_volumes
+from hepatokit.manifest import Manifest, ManifestSummary
+from hepatokit.parallel import make_executor
+
+__all__ = ["LifsBuildSummary", "build_lifs"]
+
+log = logging.getLogger("hepatokit.curation.mri.build")
+
+
+@dataclass(frozen=True)
+class LifsBuildSummary:
+    """The summaries of every stage plus the manifest check."""
+
+    index: IndexSummary
+    series: SeriesSummary
+    convert: ConvertSummary
+    qc: QcSummary
+    labels: LabelsSummary | None
+    manifest: ManifestSummary
+
+
+def build_lifs(
+    *,
+    recipe: str | os.PathLike[str] | None,
+    raw: str | os.PathLike[str],
+    labels: str | os.PathLike[str] | None,
+    out: str | os.PathLike[str],
+    workers: int | None = None,
+    executor: Executor | None = None,
+    dask_address: str | None = None,
+    key_file: str | os.PathLike[str] | None = None,
+    demo_key: bool = False,
+) -> LifsBuildSummary:
+    """Run the LiFS curation of ``raw`` into ``out`` (every stage resumable).
+
+    Parameters
+    ----------
+    recipe
+        Recipe path or name (None: ``BUILD/recipe.yaml`` or the packaged ``lifs``).
+    raw
+        DICOM root. ``labels``: the clinical CSV (None: no ``labels`` stage, no subjects table).
+    workers, executor, dask_address
+        Parallelism: one executor (local pool or Dask) is shared by all stages.
+    key_file, demo_key
+        Pseudonym key source (see :func:`hepatokit.curation.mri.deid.load_deid_key`).
+    """
+    out = Path(out)
+    if executor is None:
+        with make_executor(workers=workers, dask_address=dask_address) as pool:
+            return build_lifs(
+                recipe=recipe,
+                raw=raw,
+                labels=labels,
+                out=out,
+                workers=workers,
+                executor=pool,
+                key_file=key_file,
+                demo_key=demo_key,
+            )
+    idx = index_dicom(
+        raw=raw,
+        out=out,
+        recipe=recipe,
+        workers=workers,
+        executor=executor,
+        key_file=key_file,
+        demo_key=demo_key,
+    )
+    ser = recognise_series(build=out)
+    conv = convert_volumes(build=out, workers=workers, executor=executor)
+    qc = qc_volumes(build=out, workers=workers, executor=executor)
+    lab = join_labels(build=out, labels=labels) if labels is not None else None
+    summary = Manifest(out).check()
+    log.info(
+        "LiFS build: %d inputs, %d kept, %d excluded",
+        summary.inputs,
+        summary.kept,
+        summary.excluded,
+    )
+    return LifsBuildSummary(idx, ser, conv, qc, lab, summary)

@@ -1,0 +1,226 @@
+"""The MRI sections of a recipe (``index``, ``series``, ``convert``, ``deid``, ``mri_qc``,
+``labels``) as validated dataclasses; see ``recipes/lifs.yaml`` and ``docs/lifs_curation.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from hepatokit.recipe import Recipe
+
+__all__ = [
+    "ConvertConfig",
+    "DeidConfig",
+    "IndexConfig",
+    "LabelsConfig",
+    "MriConfig",
+    "MriQcConfig",
+    "Override",
+    "PhaseWindow",
+    "Pseudonym",
+    "Rule",
+    "ScannerPseudonym",
+    "SeriesConfig",
+    "mri_config",
+]
+
+SEQUENCES = ("T1W", "T2W", "DWI", "GED1", "GED2", "GED3", "GED4")
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """``index``: the header index."""
+
+    cache: bool = True  # reuse rows of unchanged files (path + size + mtime)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One recognition rule: every condition given must hold (regexes use ``re.search``).
+
+    ``label`` is a sequence name or ``dynamic`` (post-contrast T1: phase from timing);
+    ``ignore`` is a reason instead (``localizer``, ``derived``, ``other``...).
+    """
+
+    label: str | None = None
+    ignore: str | None = None
+    modality: str | None = None
+    description: str | None = None  # SeriesDescription + " | " + ProtocolName
+    not_description: str | None = None
+    image_type: str | None = None
+    not_image_type: str | None = None
+    sequence_name: str | None = None
+    scanning_sequence: str | None = None
+    sequence_variant: str | None = None
+    te: list[float | None] | None = None  # [min, max] ms, None = open
+    tr: list[float | None] | None = None
+    flip: list[float | None] | None = None
+    b_value_max: list[float | None] | None = None  # range of the series' largest b-value
+    b_values_min_count: int | None = None  # at least this many distinct b-values
+    contrast: bool | None = None  # ContrastBolusAgent present
+
+    def __post_init__(self) -> None:
+        if (self.label is None) == (self.ignore is None):
+            raise ValueError("a rule needs exactly one of 'label' or 'ignore'")
+        if self.label is not None and self.label not in (*SEQUENCES, "dynamic"):
+            raise ValueError(f"label {self.label!r} is not one of {', '.join(SEQUENCES)}, dynamic")
+
+
+@dataclass(frozen=True)
+class Override:
+    """Rules tried before the general ones for one center / vendor / scanner pseudonym."""
+
+    rules: list[Rule]
+    center: str | None = None
+    vendor: str | None = None
+    scanner: str | None = None
+
+
+@dataclass(frozen=True)
+class PhaseWindow:
+    """A contrast phase: seconds after injection in ``[start, end)``."""
+
+    phase: str
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class SeriesConfig:
+    """``series``: grouping, splitting and recognition."""
+
+    split_by: list[Literal["orientation", "matrix", "acquisition_number", "temporal_position"]] = (
+        field(
+            default_factory=lambda: [
+                "orientation",
+                "matrix",
+                "acquisition_number",
+                "temporal_position",
+            ]
+        )
+    )
+    rules: list[Rule] = field(default_factory=list)
+    overrides: list[Override] = field(default_factory=list)
+    phases: list[PhaseWindow] = field(default_factory=list)
+    first_post_contrast_s: float = 25.0  # assumed delay of the first post-contrast series
+    pre_contrast_dynamic: str = "T1W"  # label of a `dynamic` series acquired before injection
+    repeat: Literal["last", "first", "most_images"] = "last"
+    min_images: int = 3  # fewer images → ignored as `too_few_images`
+
+
+@dataclass(frozen=True)
+class ConvertConfig:
+    """``convert``: dcm2niix and the curated sidecar."""
+
+    dwi_b_values: Literal["all"] | list[float] = "all"
+    dwi_b_tolerance: float = 25.0
+    timeout_s: float = 600.0
+    gzip_level: int = 1  # 1 is ~4× faster than 6 for a few % larger files
+    sidecar_keys: list[str] = field(
+        default_factory=lambda: [
+            "Modality",
+            "MagneticFieldStrength",
+            "ImagingFrequency",
+            "MRAcquisitionType",
+            "ScanningSequence",
+            "SequenceVariant",
+            "ScanOptions",
+            "SliceThickness",
+            "SpacingBetweenSlices",
+            "EchoTime",
+            "RepetitionTime",
+            "InversionTime",
+            "FlipAngle",
+            "PhaseEncodingDirection",
+            "PartialFourier",
+            "PercentPhaseFOV",
+            "PixelBandwidth",
+            "ImageType",
+            "ImageOrientationPatientDICOM",
+            "ConversionSoftware",
+            "ConversionSoftwareVersion",
+        ]
+    )
+
+
+@dataclass(frozen=True)
+class Pseudonym:
+    """A regex on the real value → the published pseudonym."""
+
+    match: str
+    pseudonym: str
+
+
+@dataclass(frozen=True)
+class ScannerPseudonym:
+    """A scanner: vendor pseudonym + model regex + field strength (T) → pseudonym."""
+
+    pseudonym: str
+    vendor: str | None = None
+    model: str | None = None
+    field_strength: float | None = None
+
+
+@dataclass(frozen=True)
+class DeidConfig:
+    """``deid``: pseudonyms. The HMAC key itself never appears in a recipe."""
+
+    key_env: str = "HEPATOKIT_DEID_KEY"
+    key_file_env: str = "HEPATOKIT_DEID_KEY_FILE"
+    subject_id_length: int = 16
+    subject_key: Literal["patient_id", "institution+patient_id"] = "patient_id"
+    vendors: list[Pseudonym] = field(default_factory=list)
+    scanners: list[ScannerPseudonym] = field(default_factory=list)
+    centers: list[Pseudonym] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class MriQcConfig:
+    """``mri_qc``: per-volume checks; ``fail_on`` checks exclude the volume."""
+
+    min_slices: int = 8
+    min_coverage_mm: float = 60.0
+    max_slice_gap_ratio: float = 0.2  # |gap - median| / median above this → irregular
+    percentiles: list[float] = field(default_factory=lambda: [1.0, 50.0, 99.0])
+    fail_on: list[str] = field(default_factory=lambda: ["non_finite", "empty", "constant"])
+
+
+@dataclass(frozen=True)
+class LabelsConfig:
+    """``labels``: the clinical CSV and the stage mapping."""
+
+    id_column: str = "patient_id"
+    stage_column: str = "stage"
+    center_column: str | None = None  # needed with deid.subject_key institution+patient_id
+    stage_pattern: str = r"^\s*(?:S|F|STAGE\s*)?([1-4])\s*$"  # group 1 → S<n>
+    stage_map: dict[str, str] = field(default_factory=dict)  # extra exact spellings
+    cirrhosis: list[str] = field(default_factory=lambda: ["S4"])
+    significant_fibrosis: list[str] = field(default_factory=lambda: ["S2", "S3", "S4"])
+
+
+@dataclass(frozen=True)
+class MriConfig:
+    """All MRI sections of one recipe."""
+
+    sequences: tuple[str, ...]
+    index: IndexConfig
+    series: SeriesConfig
+    convert: ConvertConfig
+    deid: DeidConfig
+    qc: MriQcConfig
+    labels: LabelsConfig
+
+
+def mri_config(recipe: Recipe) -> MriConfig:
+    """Validate the MRI sections of ``recipe`` (errors name the file and the key)."""
+    seqs = recipe.data.get("sequences") or list(SEQUENCES)
+    return MriConfig(
+        sequences=tuple(str(s) for s in seqs),
+        index=recipe.section("index", IndexConfig),
+        series=recipe.section("series", SeriesConfig),
+        convert=recipe.section("convert", ConvertConfig),
+        deid=recipe.section("deid", DeidConfig),
+        qc=recipe.section("mri_qc", MriQcConfig),
+        labels=recipe.section("labels", LabelsConfig),
+    )

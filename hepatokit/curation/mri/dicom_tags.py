@@ -1,0 +1,282 @@
+"""Read one DICOM file's header once and turn it into an index row.
+
+:func:`read_header` is the only place that opens a raw DICOM file during indexing. It reads the
+header once with pydicom (``specific_tags``: only the elements the index needs; the pixel
+data element is *deferred*, so its bytes are never read but its declared length is checked
+against the file size to catch truncation) and returns a :class:`HeaderRecord`: the outcome
+(``kept`` or an exclusion reason), the technical columns that go to ``instances.parquet``, and
+the identifying values that go only to ``BUILD/private/instances_phi.parquet``.
+
+Diffusion b-values come from the standard tag (0018,9087) and, when it is absent, from the
+vendors' private tags: Siemens (0019,100C), GE (0043,1039) first value modulo 1e9, Philips
+(2001,1003), United Imaging (0065,1009).
+"""
+
+from __future__ import annotations
+
+import struct
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pydicom
+from pydicom.dataelem import RawDataElement
+from pydicom.errors import InvalidDicomError
+from pydicom.tag import BaseTag, Tag
+
+from hepatokit.curation.mri.dicom_values import (
+    BVALUE_PRIVATE_TAGS,
+    b_value_of,
+    float_of,
+    floats_of,
+    int_of,
+    seconds_of_day,
+    text_of,
+)
+
+__all__ = [
+    "BVALUE_PRIVATE_TAGS",
+    "HEADER_TAGS",
+    "PHI_COLUMNS",
+    "PUBLIC_COLUMNS",
+    "HeaderRecord",
+    "b_value_of",
+    "read_header",
+    "seconds_of_day",
+]
+
+#: SOP class of a DICOMDIR (media storage directory)
+DICOMDIR_SOP = "1.2.840.10008.1.3.10"
+
+#: storage SOP classes (images, once the non-image ones below are ruled out)
+IMAGE_SOP_PREFIX = "1.2.840.10008.5.1.4.1.1."
+
+#: SOP class UID prefixes that carry no image for this toolkit (reason ``non_image``)
+NON_IMAGE_SOP_PREFIXES: dict[str, str] = {
+    "1.2.840.10008.5.1.4.1.1.88.": "structured report",
+    "1.2.840.10008.5.1.4.1.1.11.": "presentation state",
+    "1.2.840.10008.5.1.4.1.1.9.": "waveform",
+    "1.2.840.10008.5.1.4.1.1.104.": "encapsulated document",
+    "1.2.840.10008.5.1.4.1.1.481.": "radiotherapy object",
+    "1.2.840.10008.5.1.4.1.1.66": "raw data / segmentation / registration",
+    "1.2.840.10008.5.1.4.1.1.4.2": "MR spectroscopy",
+}
+
+#: header elements read for the index (keywords, or tags for private ones)
+# fmt: off
+HEADER_TAGS: list[BaseTag] = [
+    Tag(k)
+    for k in (
+        "SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID", "Modality",
+        "PatientID", "PatientName", "PatientBirthDate", "StudyDate", "SeriesDate",
+        "AcquisitionDate", "AccessionNumber", "InstitutionName", "StationName",
+        "DeviceSerialNumber", "StudyTime", "SeriesTime", "AcquisitionTime", "ContentTime",
+        "Manufacturer", "ManufacturerModelName", "MagneticFieldStrength", "SeriesDescription",
+        "ProtocolName", "SequenceName", "ScanningSequence", "SequenceVariant", "ImageType",
+        "EchoTime", "RepetitionTime", "FlipAngle", "DiffusionBValue", "AcquisitionNumber",
+        "TemporalPositionIdentifier", "ContrastBolusAgent", "ContrastBolusStartTime",
+        "ImageOrientationPatient", "ImagePositionPatient", "PixelSpacing", "SliceThickness",
+        "Rows", "Columns", "NumberOfFrames", "SeriesNumber", "InstanceNumber", "BitsAllocated",
+        "SamplesPerPixel", "PixelData",
+    )
+] + [Tag(t) for t, _, _ in BVALUE_PRIVATE_TAGS] + [
+    Tag(t & 0xFFFF0000 | 0x0010) for t, _, _ in BVALUE_PRIVATE_TAGS
+]
+
+#: columns of ``instances.parquet`` produced from a header (besides item_id/path/size)
+PUBLIC_COLUMNS = (
+    "sop_class_uid", "modality", "study_uid", "series_uid", "sop_uid", "series_number",
+    "instance_number", "field_strength", "series_description", "protocol_name",
+    "sequence_name", "scanning_sequence", "sequence_variant", "image_type", "echo_time",
+    "repetition_time", "flip_angle", "b_value", "b_value_source", "acquisition_number",
+    "temporal_position", "contrast_agent", "orientation", "position", "pixel_spacing",
+    "slice_thickness", "rows", "columns", "frames",
+)
+
+#: identifying columns, written only to ``BUILD/private/instances_phi.parquet``
+PHI_COLUMNS = (
+    "patient_id", "patient_name", "birth_date", "study_date", "series_date",
+    "acquisition_date", "accession_number", "institution", "station", "device_serial",
+    "manufacturer", "model", "study_time", "series_time", "acquisition_time",
+    "contrast_start_time",
+)
+# fmt: on
+
+
+@dataclass
+class HeaderRecord:
+    """The outcome of reading one file: ``reason`` None means the file is a kept image."""
+
+    reason: str | None
+    detail: str | None = None
+    public: dict[str, Any] = field(default_factory=dict)
+    phi: dict[str, Any] = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------- reading
+def _read(path: Path) -> tuple[pydicom.Dataset, bool]:
+    """Read the header once; returns (dataset, forced)."""
+    try:
+        return pydicom.dcmread(path, defer_size=256, specific_tags=HEADER_TAGS), False
+    except InvalidDicomError:
+        pass
+    ds = pydicom.dcmread(
+        path, defer_size=256, specific_tags=HEADER_TAGS, force=True, stop_before_pixels=True
+    )
+    return ds, True
+
+
+def _short_element(ds: pydicom.Dataset) -> BaseTag | None:
+    """An element whose value has fewer bytes than its length says (the file ends in it)."""
+    for tag, elem in ds._dict.items():
+        if (
+            isinstance(elem, RawDataElement)
+            and elem.value is not None
+            and elem.length != 0xFFFFFFFF
+            and len(elem.value) < elem.length
+        ):
+            return tag
+    return None
+
+
+def _non_image_reason(sop_class: str | None) -> str | None:
+    if not sop_class:
+        return None
+    for prefix, what in NON_IMAGE_SOP_PREFIXES.items():
+        if sop_class.startswith(prefix):
+            return what
+    return None
+
+
+def read_header(path: str | Path) -> HeaderRecord:
+    """Read one file's header and decide whether it is an image to keep (see _read_header)."""
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        return _read_header(Path(path))
+
+
+def _read_header(path: Path) -> HeaderRecord:
+    """Read one file's header and decide whether it is an image to keep.
+
+    Returns
+    -------
+    HeaderRecord
+        ``reason`` is None for a kept image, else one of ``not_dicom``, ``truncated``,
+        ``corrupt``, ``dicomdir``, ``non_image`` (``detail`` says why, one line).
+    """
+    size = path.stat().st_size
+    if size == 0:
+        return HeaderRecord("not_dicom", "empty file")
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ds, forced = _read(path)
+    except (EOFError, struct.error) as exc:
+        return HeaderRecord("truncated", f"header ends early: {type(exc).__name__}: {exc}")
+    except (InvalidDicomError, OSError, ValueError, TypeError, KeyError, OverflowError) as exc:
+        return HeaderRecord("not_dicom", f"{type(exc).__name__}: {exc}"[:300])
+    except Exception as exc:
+        return HeaderRecord("corrupt", f"{type(exc).__name__}: {exc}"[:300])
+    meta_sop = None
+    if getattr(ds, "file_meta", None) is not None:
+        meta_sop = text_of(ds.file_meta, "MediaStorageSOPClassUID")
+    if meta_sop == DICOMDIR_SOP or "DirectoryRecordSequence" in ds:
+        return HeaderRecord("dicomdir", "DICOMDIR (media directory), not an image")
+    if forced and not any(t.group in (0x0008, 0x0010, 0x0020, 0x0028) for t in ds._dict):
+        return HeaderRecord("not_dicom", "no DICOM preamble and no recognisable DICOM elements")
+    short = _short_element(ds)
+    meta = getattr(ds, "file_meta", None)
+    if short is None and meta is not None:
+        short = _short_element(meta)
+    if short is not None:
+        return HeaderRecord("truncated", f"the file ends inside element {short}")
+    for w in caught:
+        text = str(w.message).lower()
+        if "end of file" in text or "truncat" in text:
+            return HeaderRecord("truncated", str(w.message).splitlines()[0][:300])
+    sop_class = text_of(ds, "SOPClassUID") or meta_sop
+    what = _non_image_reason(sop_class)
+    if what is not None:
+        return HeaderRecord("non_image", f"{what} (SOP class {sop_class})")
+    pixel = ds._dict.get(Tag(0x7FE00010))
+    rows, cols = int_of(ds, "Rows"), int_of(ds, "Columns")
+    if pixel is None or not rows or not cols:
+        if sop_class and sop_class.startswith(IMAGE_SOP_PREFIX):
+            return HeaderRecord(
+                "corrupt", f"image object (SOP class {sop_class}) without pixel data: cut short?"
+            )
+        return HeaderRecord("non_image", f"no pixel data (SOP class {sop_class or 'absent'})")
+    length = getattr(pixel, "length", None)
+    tell = getattr(pixel, "value_tell", None)
+    meta = getattr(ds, "file_meta", None)
+    syntax = text_of(meta, "TransferSyntaxUID") if meta is not None else None
+    deflated = syntax == "1.2.840.10008.1.2.1.99"  # offsets refer to the inflated stream
+    if (
+        not deflated
+        and length is not None
+        and tell is not None
+        and length != 0xFFFFFFFF
+        and tell + length > size
+    ):
+        return HeaderRecord(
+            "truncated", f"pixel data declares {length} bytes but the file ends {size - tell} in"
+        )
+    return HeaderRecord(None, None, public=_public(ds, sop_class), phi=_phi(ds))
+
+
+def _public(ds: pydicom.Dataset, sop_class: str | None) -> dict[str, Any]:
+    b_value, b_source = b_value_of(ds)
+    image_type = text_of(ds, "ImageType")
+    return {
+        "sop_class_uid": sop_class,
+        "modality": text_of(ds, "Modality"),
+        "study_uid": text_of(ds, "StudyInstanceUID"),
+        "series_uid": text_of(ds, "SeriesInstanceUID"),
+        "sop_uid": text_of(ds, "SOPInstanceUID"),
+        "series_number": int_of(ds, "SeriesNumber"),
+        "instance_number": int_of(ds, "InstanceNumber"),
+        "field_strength": float_of(ds, "MagneticFieldStrength"),
+        "series_description": text_of(ds, "SeriesDescription"),
+        "protocol_name": text_of(ds, "ProtocolName"),
+        "sequence_name": text_of(ds, "SequenceName"),
+        "scanning_sequence": text_of(ds, "ScanningSequence"),
+        "sequence_variant": text_of(ds, "SequenceVariant"),
+        "image_type": image_type,
+        "echo_time": float_of(ds, "EchoTime"),
+        "repetition_time": float_of(ds, "RepetitionTime"),
+        "flip_angle": float_of(ds, "FlipAngle"),
+        "b_value": b_value,
+        "b_value_source": b_source,
+        "acquisition_number": int_of(ds, "AcquisitionNumber"),
+        "temporal_position": int_of(ds, "TemporalPositionIdentifier"),
+        "contrast_agent": text_of(ds, "ContrastBolusAgent"),
+        "orientation": floats_of(ds, "ImageOrientationPatient", 6),
+        "position": floats_of(ds, "ImagePositionPatient", 3),
+        "pixel_spacing": floats_of(ds, "PixelSpacing", 2),
+        "slice_thickness": float_of(ds, "SliceThickness"),
+        "rows": int_of(ds, "Rows"),
+        "columns": int_of(ds, "Columns"),
+        "frames": int_of(ds, "NumberOfFrames") or 1,
+    }
+
+
+def _phi(ds: pydicom.Dataset) -> dict[str, Any]:
+    return {
+        "patient_id": text_of(ds, "PatientID"),
+        "patient_name": text_of(ds, "PatientName"),
+        "birth_date": text_of(ds, "PatientBirthDate"),
+        "study_date": text_of(ds, "StudyDate"),
+        "series_date": text_of(ds, "SeriesDate"),
+        "acquisition_date": text_of(ds, "AcquisitionDate"),
+        "accession_number": text_of(ds, "AccessionNumber"),
+        "institution": text_of(ds, "InstitutionName"),
+        "station": text_of(ds, "StationName"),
+        "device_serial": text_of(ds, "DeviceSerialNumber"),
+        "manufacturer": text_of(ds, "Manufacturer"),
+        "model": text_of(ds, "ManufacturerModelName"),
+        "study_time": text_of(ds, "StudyTime"),
+        "series_time": text_of(ds, "SeriesTime"),
+        "acquisition_time": text_of(ds, "AcquisitionTime") or text_of(ds, "ContentTime"),
+        "contrast_start_time": text_of(ds, "ContrastBolusStartTime"),
+    }

@@ -1,0 +1,141 @@
+"""Recognition rules: match a series' features against the recipe's ordered rules.
+
+A series is summarised into :class:`SeriesFeatures` (text of SeriesDescription + ProtocolName,
+ImageType, sequence tags, median TE/TR/flip, its b-values, contrast agent presence). The rules
+of the overrides that apply to its scanner, then vendor, then center come first, then the
+general rules; the first rule whose every condition holds decides (a sequence label, or an
+ignore reason). Nothing matched → ignored as ``other``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from hepatokit.curation.mri.config import Rule, SeriesConfig
+
+__all__ = ["Decision", "SeriesFeatures", "decide", "rules_for"]
+
+
+@dataclass(frozen=True)
+class SeriesFeatures:
+    """What the rules look at (values are medians / the most common value of the series)."""
+
+    modality: str | None
+    description: str  # "SeriesDescription | ProtocolName"
+    image_type: str
+    sequence_name: str
+    scanning_sequence: str
+    sequence_variant: str
+    te: float | None
+    tr: float | None
+    flip: float | None
+    b_values: tuple[float, ...]
+    contrast: bool
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome of matching: a label or an ignore reason, and why."""
+
+    label: str | None
+    ignore: str | None
+    evidence: str
+
+
+@lru_cache(maxsize=512)
+def _rx(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def _in_range(value: float | None, bounds: Sequence[float | None] | None) -> bool:
+    if bounds is None:
+        return True
+    if value is None:
+        return False
+    lo = bounds[0] if len(bounds) > 0 else None
+    hi = bounds[1] if len(bounds) > 1 else None
+    return (lo is None or value >= lo) and (hi is None or value <= hi)
+
+
+def _why(rule: Rule, f: SeriesFeatures) -> list[str] | None:
+    """The conditions of ``rule`` that hold, as evidence text; None if one fails."""
+    ev: list[str] = []
+    text_checks = (
+        ("modality", rule.modality, f.modality or "", True),
+        ("description", rule.description, f.description, True),
+        ("description", rule.not_description, f.description, False),
+        ("image_type", rule.image_type, f.image_type, True),
+        ("image_type", rule.not_image_type, f.image_type, False),
+        ("sequence_name", rule.sequence_name, f.sequence_name, True),
+        ("scanning_sequence", rule.scanning_sequence, f.scanning_sequence, True),
+        ("sequence_variant", rule.sequence_variant, f.sequence_variant, True),
+    )
+    for name, pattern, value, want in text_checks:
+        if pattern is None:
+            continue
+        found = _rx(pattern).search(value) is not None
+        if found != want:
+            return None
+        ev.append(f"{name}{'~' if want else '!~'}/{pattern}/ ({value!r})")
+    for name, bounds, number in (
+        ("TE", rule.te, f.te),
+        ("TR", rule.tr, f.tr),
+        ("flip", rule.flip, f.flip),
+        ("b_max", rule.b_value_max, max(f.b_values) if f.b_values else None),
+    ):
+        if bounds is None:
+            continue
+        if not _in_range(number, bounds):
+            return None
+        ev.append(f"{name}={number:g} in {list(bounds)}")
+    if rule.b_values_min_count is not None:
+        if len(f.b_values) < rule.b_values_min_count:
+            return None
+        ev.append(f"{len(f.b_values)} b-values")
+    if rule.contrast is not None:
+        if f.contrast != rule.contrast:
+            return None
+        ev.append("contrast agent present" if f.contrast else "no contrast agent")
+    return ev
+
+
+def rules_for(
+    config: SeriesConfig, *, center: str | None, vendor: str | None, scanner: str | None
+) -> list[tuple[str, Rule]]:
+    """The ordered rules for one series' site.
+
+    An override applies when every selector it gives (center / vendor / scanner) equals the
+    series' pseudonym; scanner overrides come first, then vendor, then center ones (recipe
+    order within each), then the general rules.
+    """
+    site = {"center": center, "vendor": vendor, "scanner": scanner}
+
+    def rank(ov: object) -> int:
+        if getattr(ov, "scanner", None) is not None:
+            return 0
+        return 1 if getattr(ov, "vendor", None) is not None else 2
+
+    applicable = [
+        (k, ov)
+        for k, ov in enumerate(config.overrides)
+        if all(getattr(ov, s) is None or getattr(ov, s) == v for s, v in site.items())
+    ]
+    out: list[tuple[str, Rule]] = []
+    for k, ov in sorted(applicable, key=lambda kv: (rank(kv[1]), kv[0])):
+        out.extend((f"overrides[{k}].rules[{i}]", r) for i, r in enumerate(ov.rules))
+    out.extend((f"rules[{i}]", r) for i, r in enumerate(config.rules))
+    return out
+
+
+def decide(rules: Sequence[tuple[str, Rule]], features: SeriesFeatures) -> Decision:
+    """First matching rule → a label or an ignore reason (``other`` when none matches)."""
+    for where, rule in rules:
+        ev = _why(rule, features)
+        if ev is None:
+            continue
+        what = f"label={rule.label}" if rule.label else f"ignore={rule.ignore}"
+        return Decision(rule.label, rule.ignore, f"{where} {what}: " + "; ".join(ev))
+    return Decision(None, "other", "no rule matched")

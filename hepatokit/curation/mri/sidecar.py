@@ -1,0 +1,83 @@
+"""The curated sidecar of a converted volume and the DWI b-value bookkeeping.
+
+The sidecar is rebuilt, never copied: only the recipe's whitelisted dcm2niix keys (under
+``Acquisition``) plus what hepatokit knows from the index (pseudonyms, contrast timing) and
+from the NIfTI itself (spacing, shape, orientation code). No dates, no names.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import TYPE_CHECKING, Any
+
+import nibabel as nib
+
+from hepatokit._version import __version__
+from hepatokit.curation.mri.config import ConvertConfig
+from hepatokit.curation.mri.dcm2niix_runner import dcm2niix_version
+
+if TYPE_CHECKING:
+    from hepatokit.curation.mri.convert import ConvertJob
+
+__all__ = ["curated_sidecar", "dwi_b_values", "select_b_indices"]
+
+
+def select_b_indices(bvals: list[float], policy: ConvertConfig) -> list[int]:
+    if policy.dwi_b_values == "all":
+        return list(range(len(bvals)))
+    wanted = [float(b) for b in policy.dwi_b_values]
+    return [
+        i for i, b in enumerate(bvals) if any(abs(b - w) <= policy.dwi_b_tolerance for w in wanted)
+    ]
+
+
+def dwi_b_values(
+    from_dcm2niix: list[float], from_index: tuple[float, ...], raw_nii: bytes
+) -> tuple[list[float], str]:
+    """The b-value of each volume: dcm2niix's, unless it found none (all zero / no .bval)
+    while the index read them from a tag it does not know; then the index's, in instance
+    order, when their count matches the volumes."""
+    if any(b > 0 for b in from_dcm2niix) or not any(b > 0 for b in from_index):
+        return from_dcm2niix, "dcm2niix"
+    hdr = nib.Nifti1Header.from_fileobj(io.BytesIO(raw_nii[:352]), check=False)
+    nvol = int(hdr["dim"][4]) if int(hdr["dim"][0]) >= 4 else 1
+    if nvol == len(from_index):
+        return list(from_index), "index"
+    return from_dcm2niix, "dcm2niix"
+
+
+def curated_sidecar(
+    job: ConvertJob, meta: dict[str, Any], img: Any, bvals: list[float]
+) -> dict[str, Any]:
+    """The sidecar of ``job``'s volume ``img`` (``meta``: dcm2niix's JSON; EchoTime and
+    RepetitionTime in seconds as dcm2niix writes them; ``bvals`` in s/mm², one per volume)."""
+    s = job.series
+    zooms = [round(float(z), 6) for z in img.header.get_zooms()[:3]]
+    acquisition = {k: meta[k] for k in job.config.sidecar_keys if k in meta}
+    out: dict[str, Any] = {
+        "Sequence": job.sequence,
+        "SubjectID": s["subject_id"],
+        "SeriesID": s["series_id"],
+        "Center": s["center"],
+        "Vendor": s["vendor"],
+        "Scanner": s["scanner"],
+        "MagneticFieldStrength": s["field_strength"],
+        "EchoTime": meta.get("EchoTime"),
+        "RepetitionTime": meta.get("RepetitionTime"),
+        "FlipAngle": meta.get("FlipAngle"),
+        "BValues": bvals or None,
+        "SecondsAfterInjection": s.get("seconds_after_injection"),
+        "ContrastTimingSource": s.get("timing_source"),
+        "VoxelSpacing": zooms,
+        "Shape": [int(d) for d in img.shape],
+        "OrientationCode": "".join(nib.aff2axcodes(img.affine)),
+        "SourceSeriesCount": 1,
+        "SourceImageCount": len(job.files),
+        "Acquisition": acquisition,
+        "BValueSource": meta.get("BValueSource"),
+        "HepatokitVersion": __version__,
+        "Dcm2niixVersion": dcm2niix_version(),
+    }
+    if job.sequence is None:
+        out["Recognition"] = {"label": s.get("label"), "reason": s.get("reason")}
+    return out
