@@ -18,7 +18,7 @@ import contextlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -47,6 +47,9 @@ class ProbeSettings:
     patience: int = 20
     weight_decay: float = 0.0
     seed: int = 0
+    #: ``balanced`` weights the cross-entropy by n / (k · n_class) (scikit-learn's rule), so a
+    #: rare class (HepatoBench REA: ~1 %) is not sacrificed; ``none`` is the UNI protocol.
+    class_weight: Literal["none", "balanced"] = "none"
 
 
 def regularisation_c(feature_dim: int, n_classes: int) -> float:
@@ -79,6 +82,17 @@ def _small_problem_threads(plan: DevicePlan, n_values: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+def _class_weights(y: np.ndarray, n_classes: int, s: ProbeSettings, device: Any) -> Any:
+    """Per-class loss weights ``n / (k · n_c)`` for ``balanced``, else None (plain mean CE)."""
+    import torch
+
+    if s.class_weight == "none":
+        return None
+    counts = np.bincount(y, minlength=n_classes).astype(np.float64)
+    weights = np.where(counts > 0, len(y) / (n_classes * np.maximum(counts, 1)), 0.0)
+    return torch.as_tensor(weights, dtype=torch.float32, device=device)
+
+
 def _fit_lbfgs(
     x: np.ndarray, y: np.ndarray, n_classes: int, s: ProbeSettings, plan: DevicePlan
 ) -> tuple[np.ndarray, np.ndarray, dict[str, object]]:
@@ -93,7 +107,7 @@ def _fit_lbfgs(
         layer = torch.nn.Linear(x.shape[1], n_classes, bias=True).to(device)
     torch.nn.init.zeros_(layer.weight)
     torch.nn.init.zeros_(layer.bias)
-    ce = torch.nn.CrossEntropyLoss()
+    ce = torch.nn.CrossEntropyLoss(weight=_class_weights(y, n_classes, s, device))
     opt = torch.optim.LBFGS(
         layer.parameters(), lr=1.0, max_iter=s.max_iter, line_search_fn="strong_wolfe"
     )
@@ -146,7 +160,7 @@ def _fit_adamw(
     torch.nn.init.zeros_(layer.weight)
     torch.nn.init.zeros_(layer.bias)
     opt = torch.optim.AdamW(layer.parameters(), lr=s.lr, weight_decay=s.weight_decay)
-    ce = torch.nn.CrossEntropyLoss()
+    ce = torch.nn.CrossEntropyLoss(weight=_class_weights(y, n_classes, s, device))
     gen = torch.Generator().manual_seed(s.seed)
     best = (float("inf"), layer.weight.detach().clone(), layer.bias.detach().clone(), 0)
     train_losses: list[float] = []

@@ -82,6 +82,9 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         out: Path = typer.Option(Path("baselines/probe"), "--out", help="Output folder."),
         method: str | None = typer.Option(None, "--method", help="lbfgs (UNI) | adamw (eva)."),
         max_iter: int | None = typer.Option(None, "--max-iter", min=1, help="L-BFGS iterations."),
+        class_weight: str = typer.Option(
+            "none", "--class-weight", help="none (UNI) | balanced (rare classes; HepatoQuant)."
+        ),
         device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N."),
         amp: bool | None = typer.Option(
             None, "--amp/--no-amp", help="bf16 autocast (default: on for CUDA)."
@@ -108,7 +111,10 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         chosen = method or sec.method
         if chosen not in ("lbfgs", "adamw"):
             raise typer.BadParameter("lbfgs or adamw", param_hint="--method")
+        if class_weight not in ("none", "balanced"):
+            raise typer.BadParameter("none or balanced", param_hint="--class-weight")
         settings = ProbeSettings(
+            class_weight=class_weight,  # type: ignore[arg-type]
             method=chosen,  # type: ignore[arg-type]
             max_iter=max_iter or sec.max_iter,
             combine_trainval=sec.combine_trainval,

@@ -1,0 +1,112 @@
+"""The recipe sections of the histology stages: ``ingest``, ``tiling``, ``qc``, ``dedup``.
+
+Each dataclass is validated from the recipe by :meth:`hepatokit.recipe.Recipe.section`, so a
+typo or a wrong type names the recipe file and the dotted key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = ["DedupConfig", "IngestConfig", "QCConfig", "TilingConfig"]
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    """``ingest:`` how patches are found and what a valid patch is.
+
+    ``slide_id_regex`` is searched in the path relative to the raw root; its named group
+    ``slide_id`` (or ``slide``, or its first group, or the whole match) is the slide id; the
+    default takes the file name up to its first underscore. ``class_aliases``
+    maps folder / table labels to recipe classes (``tumor: TUM``); matching is
+    case-insensitive. ``size_policy``: ``exclude`` files whose size differs from
+    ``expected_size`` (reason ``wrong_size``) or ``resize`` them (bilinear) before hashing/QC.
+    """
+
+    layout: Literal["auto", "folders", "table"] = "auto"
+    slide_id_regex: str = r"(?:^|/)(?P<slide_id>[^/_]+)_[^/]*$"
+    class_aliases: dict[str, str] = field(default_factory=dict)
+    extensions: list[str] = field(
+        default_factory=lambda: [".png", ".jpg", ".jpeg", ".tif", ".tiff"]
+    )
+    expected_size: list[int] | None = field(default_factory=lambda: [150, 150])
+    size_policy: Literal["exclude", "resize"] = "exclude"
+    table_path_column: str = "path"
+    table_label_column: str = "label"
+    table_slide_column: str = "slide_id"
+
+    def __post_init__(self) -> None:
+        if self.expected_size is not None and (
+            len(self.expected_size) != 2 or min(self.expected_size) < 1
+        ):
+            raise ValueError("expected_size must be [width, height] in pixels")
+
+
+@dataclass(frozen=True)
+class TilingConfig:
+    """``tiling:`` whole-slide tiling (magnifications in ×, sizes in pixels, areas in µm²)."""
+
+    target_magnification: float = 20.0
+    patch_size: int = 150
+    tissue_threshold: float = 0.5
+    detection_magnification: float = 1.25
+    saturation_threshold: float | None = None  # None → Otsu on the saturation histogram
+    median_kernel: int = 7
+    closing_um: float = 16.0
+    min_tissue_area_um2: float = 100_000.0
+    min_hole_area_um2: float = 2_000.0
+    label_by: Literal["centre", "overlap"] = "centre"
+    min_overlap: float = 0.5
+    class_aliases: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.patch_size < 8:
+            raise ValueError("patch_size must be at least 8 px")
+        if not 0.0 <= self.tissue_threshold <= 1.0:
+            raise ValueError("tissue_threshold must be a fraction in [0, 1]")
+        if self.target_magnification <= 0 or self.detection_magnification <= 0:
+            raise ValueError("magnifications must be positive")
+
+
+@dataclass(frozen=True)
+class QCConfig:
+    """``qc:`` thresholds per check and the order in which the decisive reason is chosen.
+
+    Scores are defined in :mod:`hepatokit.curation.patho.qc`. ``background`` fails above
+    ``background_max``; ``stain`` fails when the angle to the H&E plane exceeds
+    ``stain_max`` degrees, the stain intensity is below ``stain_intensity_min`` while
+    ``eosin_p90`` is below ``stain_faded_eosin_p90`` (faded),
+    the eosin share is below ``eosin_fraction_min`` or its 90th percentile above
+    ``eosin_p90_max`` (over-stained); ``pen`` fails when ``pen`` exceeds ``pen_max`` or
+    ``ink`` exceeds ``ink_max``; ``blur`` when the sharpness is below
+    ``sharpness_min``. A patch failing several checks gets the first
+    in ``order``. Calibrate with ``hepatokit patho qc-calibrate BUILD``.
+    """
+
+    background_max: float = 0.7
+    stain_max: float = 16.0
+    stain_intensity_min: float = 0.6
+    stain_faded_eosin_p90: float = 0.13
+    eosin_fraction_min: float = 0.08
+    eosin_p90_max: float = 0.45
+    pen_max: float = 0.04
+    ink_max: float = 0.005
+    sharpness_min: float = 80.0
+    order: list[Literal["background", "stain", "pen", "blur"]] = field(
+        default_factory=lambda: ["pen", "blur", "stain", "background"]
+    )
+
+
+@dataclass(frozen=True)
+class DedupConfig:
+    """``dedup:`` near-duplicate radius (bits of the 64-bit pHash) and the optional dHash."""
+
+    phash_radius: int = 6
+    dhash: bool = False
+    dhash_radius: int = 16
+    gallery_clusters: int = 12
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.phash_radius < 64 or not 0 <= self.dhash_radius < 64:
+            raise ValueError("radii must be in [0, 63] bits")

@@ -1,0 +1,352 @@
+"""``patho ingest``: find every patch file, decode it once, record it in the manifest.
+
+Two layouts are read:
+
+* **class folders** ``ROOT/<CLASS>/.../<file>``: the class is the first folder under ROOT
+  (case-insensitive, through ``ingest.class_aliases``); files directly in ROOT are not
+  patches (e.g. a README) and are skipped with a log line.
+* **a table** (CSV or parquet) with a path column (relative to the table's folder), a label
+  column and optionally a slide column (names in the recipe).
+
+Every file found becomes one manifest row (kept, or excluded with ``corrupt``,
+``not_image``, ``unknown_class``, ``wrong_size``, ``missing``...) and one row of
+``BUILD/patches.parquet`` (``ingest_reason`` is null for kept files). Hashes go to
+``hashes.parquet`` and the raw QC scores to ``cache/qc_scores.parquet`` (same decode).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from hepatokit.atomic import write_parquet_atomic
+from hepatokit.curation.patho.analysis import PatchRejected, analyse_patch_bytes
+from hepatokit.curation.patho.config import DedupConfig, IngestConfig
+from hepatokit.curation.patho.features import HASH_SCHEMA, SCORE_SCHEMA
+from hepatokit.curation.patho.hashing import hash_versions
+from hepatokit.curation.patho.ingest_cache import IngestCache
+from hepatokit.curation.patho.layout import HASHES, PATCHES, SCORES, write_raw_root
+from hepatokit.errors import DataFormatError
+from hepatokit.manifest import Manifest, ManifestRow, excluded, kept, provenance, stable_id
+from hepatokit.parallel import map_items
+from hepatokit.recipe import build_recipe
+
+__all__ = ["IngestSummary", "PatchEntry", "discover_patches", "ingest_patches"]
+
+log = logging.getLogger("hepatokit.curation.patho.ingest")
+STAGE = "ingest"
+
+
+@dataclass(frozen=True)
+class PatchEntry:
+    """One file to ingest: path relative to the raw root, label as found, slide id."""
+
+    rel: str
+    label: str | None
+    slide_id: str | None
+
+
+@dataclass(frozen=True)
+class _Task:
+    path: str
+    expected_size: tuple[int, int] | None
+    size_policy: str
+    dhash: bool
+    image_extensions: frozenset[str]
+
+
+@dataclass(frozen=True)
+class IngestSummary:
+    """Counts of one ingest run."""
+
+    files: int
+    kept: int
+    excluded: dict[str, int]
+
+    def __str__(self) -> str:
+        ex = ", ".join(f"{k}={v}" for k, v in sorted(self.excluded.items())) or "none"
+        return f"{self.files} files: {self.kept} kept, excluded: {ex}"
+
+
+def _slide_from_path(rel: str, regex: re.Pattern[str]) -> str | None:
+    m = regex.search(rel)
+    if not m:
+        return None
+    named = m.groupdict()
+    for key in ("slide", "slide_id"):
+        if key in named:
+            return m.group(key)
+    return m.group(1) if m.groups() else m.group(0)
+
+
+def discover_patches(root: Path, cfg: IngestConfig) -> tuple[Path, list[PatchEntry]]:
+    """The raw root and every file to ingest (sorted by relative path).
+
+    Raises
+    ------
+    DataFormatError
+        ROOT missing, or a table without the configured columns.
+    """
+    root = Path(root)
+    if not root.exists():
+        raise DataFormatError("raw root does not exist", path=root, hint="check the ROOT path")
+    layout = cfg.layout
+    if layout == "auto":
+        layout = "table" if root.is_file() else "folders"
+    regex = re.compile(cfg.slide_id_regex)
+    if layout == "table":
+        return root.parent, _discover_table(root, cfg, regex)
+    if not root.is_dir():
+        raise DataFormatError("the class-folder layout needs a folder", path=root)
+    root = _class_root(root, cfg)
+    entries = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        here = Path(dirpath)
+        for name in sorted(filenames):
+            rel = (here / name).relative_to(root).as_posix()
+            if "/" not in rel:
+                log.info("skipping %s: files directly in ROOT are not patches", rel)
+                continue
+            entries.append(PatchEntry(rel, rel.split("/", 1)[0], _slide_from_path(rel, regex)))
+    return root, sorted(entries, key=lambda e: e.rel)
+
+
+def _class_root(root: Path, cfg: IngestConfig) -> Path:
+    """``root``, or its ``patches/`` subfolder when only that one holds the class folders."""
+    sub = root / "patches"
+    if sub.is_dir() and not any(
+        d.is_dir() and d.name != "patches" and not d.name.startswith(".") for d in root.iterdir()
+    ):
+        log.info("using %s as the class-folder root", sub)
+        return sub
+    return root
+
+
+def _discover_table(path: Path, cfg: IngestConfig, regex: re.Pattern[str]) -> list[PatchEntry]:
+    if path.suffix.lower() == ".parquet":
+        table = pq.read_table(path)
+    elif path.suffix.lower() in (".csv", ".tsv"):
+        import pyarrow.csv as pacsv
+
+        opts = pacsv.ParseOptions(delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
+        table = pacsv.read_csv(path, parse_options=opts)
+    else:
+        raise DataFormatError(
+            "a table layout needs a .csv, .tsv or .parquet file", path=path,
+            hint="give a folder for the class-folder layout",
+        )  # fmt: skip
+    cols = table.column_names
+    for col in (cfg.table_path_column, cfg.table_label_column):
+        if col not in cols:
+            raise DataFormatError(
+                f"column {col!r} missing (columns: {', '.join(cols)})",
+                path=path,
+                hint="set ingest.table_path_column / table_label_column in the recipe",
+            )
+    paths = [str(p) for p in table.column(cfg.table_path_column).to_pylist()]
+    labels = table.column(cfg.table_label_column).to_pylist()
+    slides: list[Any] = (
+        table.column(cfg.table_slide_column).to_pylist()
+        if cfg.table_slide_column in cols
+        else [None] * len(paths)
+    )
+    out = []
+    for rel, label, slide in zip(paths, labels, slides, strict=True):
+        has_slide = slide is not None and str(slide).strip() != ""
+        slide_id = str(slide).strip() if has_slide else _slide_from_path(rel, regex)
+        out.append(PatchEntry(rel, None if label is None else str(label), slide_id))
+    return out
+
+
+def _class_map(classes: tuple[str, ...], aliases: dict[str, str]) -> dict[str, str]:
+    mapping = {c.lower(): c for c in classes}
+    for alias, target in aliases.items():
+        if target in classes:
+            mapping[alias.lower()] = target
+    return mapping
+
+
+def _analyse(task: _Task) -> dict[str, Any]:
+    """Per-file worker: read bytes once, decode once, return the row or the rejection."""
+    try:
+        with open(task.path, "rb") as fh:
+            data = fh.read()
+    except FileNotFoundError:
+        return {"reason": "missing", "detail": "file listed but not found", "bytes": None}
+    except OSError as exc:
+        return {"reason": "unreadable", "detail": str(exc), "bytes": None}
+    import hashlib
+
+    md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
+    try:
+        a = analyse_patch_bytes(
+            data, expected_size=task.expected_size, size_policy=task.size_policy, dhash=task.dhash
+        )
+    except PatchRejected as rej:
+        reason, detail = rej.reason, rej.detail
+        if reason == "not_image" and Path(task.path).suffix.lower() in task.image_extensions:
+            reason = "corrupt"  # named as an image, holds no decodable image
+            detail = "empty file" if not data else f"image extension but {detail}"
+        return {"reason": reason, "detail": detail, "bytes": len(data), "md5": md5}
+    return {
+        "reason": None,
+        "bytes": len(data),
+        "md5": md5,
+        "width": a.width,
+        "height": a.height,
+        "mode": a.mode,
+        "format": a.format,
+        "resized": a.resized,
+        "pixel_sha256": a.hashes.pixel_sha256,
+        "phash": a.hashes.phash,
+        "dhash": a.hashes.dhash,
+        "scores": a.scores.as_dict(),
+    }
+
+
+def ingest_patches(
+    *,
+    root: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    recipe: str | os.PathLike[str] | None = None,
+    workers: int | None = None,
+    executor: Executor | None = None,
+) -> IngestSummary:
+    """Ingest a class-folder tree or a patch table into ``out`` (see the module docstring).
+
+    Parameters
+    ----------
+    root
+        Class-folder root, or a CSV / parquet table of ``path, label[, slide_id]``.
+    out
+        Build folder (created).
+    recipe
+        Recipe path or name (default: ``BUILD/recipe.yaml`` or the packaged hepatobench).
+    workers, executor
+        Parallelism (see :func:`hepatokit.parallel.map_items`).
+    """
+    build = Path(out)
+    build.mkdir(parents=True, exist_ok=True)
+    rec = build_recipe(build, None if recipe is None else Path(recipe), default="hepatobench")
+    cfg = rec.section("ingest", IngestConfig)
+    dcfg = rec.section("dedup", DedupConfig)
+    raw_root, entries = discover_patches(Path(root), cfg)
+    write_raw_root(build, raw_root)
+    classes = _class_map(rec.classes, cfg.class_aliases)
+    exts = {e.lower() for e in cfg.extensions}
+    expected = (cfg.expected_size[0], cfg.expected_size[1]) if cfg.expected_size else None
+
+    opts_key = json.dumps([expected, cfg.size_policy, dcfg.dhash, sorted(exts)])
+    cache = IngestCache(build, opts_key)
+    todo: list[int] = []
+    tasks: list[_Task] = []
+    pre: dict[int, tuple[str, str]] = {}
+    by_index: dict[int, dict[str, Any]] = {}
+    stats: dict[int, tuple[int, int] | None] = {}
+    for k, e in enumerate(entries):
+        if e.label is None or e.label.lower() not in classes:
+            pre[k] = ("unknown_class", f"label {e.label!r} is not one of {', '.join(rec.classes)}")
+            continue
+        stats[k] = IngestCache.stat(raw_root / e.rel)
+        cached = cache.get(e.rel, stats[k])
+        if cached is not None:
+            by_index[k] = cached
+            continue
+        todo.append(k)
+        tasks.append(
+            _Task(str(raw_root / e.rel), expected, cfg.size_policy, dcfg.dhash, frozenset(exts))
+        )
+    if by_index:
+        log.info("ingest: %d unchanged file(s) reused from the cache", len(by_index))
+    results = map_items(_analyse, tasks, workers=workers, executor=executor, description="ingest")
+    for k, res in zip(todo, results, strict=True):
+        by_index[k] = (
+            res.value if res.ok and res.value else {"reason": "corrupt", "detail": res.error}
+        )
+    for k in sorted(by_index):
+        if by_index[k].get("reason") not in ("missing", "unreadable"):
+            cache.put(entries[k].rel, stats.get(k), by_index[k])
+    patch_rows, hash_rows, score_rows, manifest_rows = [], [], [], []
+    counts: dict[str, int] = {}
+    n_kept = 0
+    for k, e in enumerate(entries):
+        pid = stable_id("patch", e.rel)
+        cls = classes.get((e.label or "").lower())
+        if k in pre:
+            pre_reason, pre_detail = pre[k]
+            r: dict[str, Any] = {"reason": pre_reason, "detail": pre_detail, "bytes": None}
+            path = raw_root / e.rel
+            if path.is_file():
+                r["bytes"] = path.stat().st_size
+        else:
+            r = by_index[k]
+            if r["reason"] is None and not any(e.rel.lower().endswith(x) for x in exts):
+                log.info("%s: image with an unexpected extension, kept", e.rel)
+        patch_rows.append(
+            {
+                "id": pid, "path": e.rel, "class": cls, "slide_id": e.slide_id,
+                "width": r.get("width"), "height": r.get("height"), "mode": r.get("mode"),
+                "bytes": r.get("bytes"), "md5": r.get("md5"), "format": r.get("format"),
+                "ingest_reason": r["reason"],
+            }
+        )  # fmt: skip
+        checksum = f"md5:{r['md5']}" if r.get("md5") else None
+        common: dict[str, Any] = {
+            "kind": "patch",
+            "stage": STAGE,
+            "source": e.rel,
+            "size": r.get("bytes"),
+        }
+        if r["reason"] is None:
+            n_kept += 1
+            note = "resized" if r.get("resized") else None
+            manifest_rows.append(kept(pid, checksum=checksum, detail=note, **common))
+            hash_rows.append(
+                {"id": pid, "md5": r["md5"], "pixel_sha256": r["pixel_sha256"],
+                 "phash": r["phash"], "dhash": r["dhash"]}
+            )  # fmt: skip
+            score_rows.append({"id": pid, **r["scores"]})
+        else:
+            counts[r["reason"]] = counts.get(r["reason"], 0) + 1
+            manifest_rows.append(
+                excluded(
+                    pid, reason=r["reason"], checksum=checksum, detail=r.get("detail"), **common
+                )
+            )
+    _write_tables(build, patch_rows, hash_rows, score_rows)
+    _record(build, manifest_rows, rec.sha256, rec.seed)
+    cache.save()
+    return IngestSummary(files=len(entries), kept=n_kept, excluded=counts)
+
+
+PATCH_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()), ("path", pa.string()), ("class", pa.string()),
+        ("slide_id", pa.string()), ("width", pa.int32()), ("height", pa.int32()),
+        ("mode", pa.string()), ("bytes", pa.int64()), ("md5", pa.string()),
+        ("format", pa.string()), ("ingest_reason", pa.string()),
+    ]
+)  # fmt: skip
+
+
+def _write_tables(build: Path, patches: list[dict], hashes: list[dict], scores: list[dict]) -> None:
+    write_parquet_atomic(build / PATCHES, pa.Table.from_pylist(patches, schema=PATCH_SCHEMA))
+    write_parquet_atomic(build / HASHES, pa.Table.from_pylist(hashes, schema=HASH_SCHEMA))
+    write_parquet_atomic(build / SCORES, pa.Table.from_pylist(scores, schema=SCORE_SCHEMA))
+
+
+def _record(build: Path, rows: list[ManifestRow], recipe_sha: str, seed: int) -> None:
+    info = provenance(
+        stage=STAGE, recipe_sha256=recipe_sha, seed=seed, extra={"hash_versions": hash_versions()}
+    )
+    Manifest(build).record(STAGE, rows, introduces=True, provenance_info=info)

@@ -1,0 +1,102 @@
+"""File names of a HepatoBench build folder (see docs/contracts.md) and small readers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from hepatokit.atomic import write_json_atomic
+from hepatokit.errors import BuildStateError
+
+__all__ = [
+    "CLUSTERS",
+    "CURATED",
+    "HASHES",
+    "PATCHES",
+    "QC",
+    "SCORES",
+    "TILES",
+    "read_items",
+    "read_raw_root",
+    "require",
+    "write_raw_root",
+]
+
+PATCHES = "patches.parquet"
+TILES = "tiles.parquet"
+HASHES = "hashes.parquet"
+SCORES = "cache/qc_scores.parquet"  # raw QC scores from the one decode (thresholds not applied)
+QC = "qc.parquet"
+CLUSTERS = "clusters.parquet"
+CURATED = "curated.parquet"
+
+
+def require(build: Path, name: str, *, before: str) -> Path:
+    """``build/name``, or a :class:`BuildStateError` telling which command to run first."""
+    path = Path(build) / name
+    if not path.is_file():
+        raise BuildStateError(
+            f"{name} is missing",
+            path=build,
+            hint=f"run `hepatokit patho ingest ROOT --out {build}` (or `patho tile`) "
+            f"before {before}",
+        )
+    return path
+
+
+def write_raw_root(build: Path, root: Path) -> None:
+    """Record the absolute raw root in ``BUILD/private/raw_root.json`` (never published)."""
+    write_json_atomic(Path(build) / "private" / "raw_root.json", {"raw_root": str(root.resolve())})
+
+
+def read_raw_root(build: Path) -> Path | None:
+    """The raw root recorded by ingest, or None."""
+    path = Path(build) / "private" / "raw_root.json"
+    if not path.is_file():
+        return None
+    return Path(json.loads(path.read_text())["raw_root"])
+
+
+def read_items(build: Path) -> pa.Table:
+    """The items that enter QC / dedup: kept rows of ``patches.parquet`` or ``tiles.parquet``.
+
+    Columns: ``id``, ``path``, ``class`` (nullable), ``slide_id``, ``kind`` (patch / tile).
+    """
+    build = Path(build)
+    tables = []
+    if (build / PATCHES).is_file():
+        t = pq.read_table(build / PATCHES)
+        if "ingest_reason" in t.column_names:
+            mask = pa.compute.is_null(t.column("ingest_reason"))
+            t = t.filter(mask)
+        tables.append(
+            pa.table(
+                {
+                    "id": t.column("id"),
+                    "path": t.column("path"),
+                    "class": t.column("class"),
+                    "slide_id": t.column("slide_id"),
+                    "kind": pa.array(["patch"] * len(t), pa.string()),
+                }
+            )
+        )
+    if (build / TILES).is_file():
+        t = pq.read_table(build / TILES)
+        label = t.column("label") if "label" in t.column_names else pa.nulls(len(t), pa.string())
+        tables.append(
+            pa.table(
+                {
+                    "id": t.column("id"),
+                    "path": t.column("path"),
+                    "class": label.cast(pa.string()),
+                    "slide_id": t.column("slide_id"),
+                    "kind": pa.array(["tile"] * len(t), pa.string()),
+                }
+            )
+        )
+    if not tables:
+        require(build, PATCHES, before="this stage")
+    return pa.concat_tables(tables)

@@ -1,0 +1,206 @@
+"""Patch quality scores (one per check) and the thresholds that turn them into a reason.
+
+The scores are computed from the decoded RGB array (the same decode that feeds the hashes).
+Pixels are *white* when HSV value ≥ 0.82 and saturation ≤ 0.12; *tissue* pixels are the
+others with a mean optical density (OD) above 0.05. Stain amounts come from colour
+deconvolution onto the Ruifrok–Johnston haematoxylin (H) and eosin (E) OD vectors.
+
+``background``
+    Fraction of white pixels (glass).
+``stain``
+    Median angle (degrees) between tissue OD vectors and the H–E plane: any mix of H and E
+    lies in the plane; a wrong stain, a colour cast or a scanner fault leaves it.
+``stain_intensity``
+    99th percentile of the H + E amount over tissue pixels: a faded, washed-out stain is low
+    (judged together with ``eosin_p90``: faded means both are low, so a small fragment of
+    light, nucleus-poor stroma on glass is not mistaken for a stain failure).
+``eosin_fraction``
+    Share of eosin in the total stain of the tissue: near 0 when the eosin failed
+    (haematoxylin only).
+``eosin_p90``
+    90th percentile of the eosin amount: over-staining (magenta) is high.
+``pen``
+    Blue / black ink: the fraction of the patch in *thick* blue or dark components (mean
+    inscribed radius ≥ 4.5 px after an opening of radius 3 px; 0 when such pixels cover
+    < 2 %). Nuclei are small blobs and do not count; a felt-pen stroke is a wide band.
+    (Radii in pixels of a 20× patch, 0.5 µm/px.)
+``ink``
+    Fraction of pixels no H&E stain produces: green (hue 75–170°, saturation ≥ 0.2) or
+    near-black and unsaturated (value < 0.22, saturation < 0.6; nuclei are purple).
+``sharpness``
+    Variance of the Laplacian of the grey image over tissue pixels (low = blurred).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image
+from scipy import ndimage
+
+from hepatokit.curation.patho.config import QCConfig
+
+__all__ = ["QC_CHECKS", "QCScores", "qc_reason", "qc_scores", "quality_rank"]
+
+#: the score columns of ``qc.parquet`` (besides ``id`` and ``qc_reason``)
+QC_CHECKS = (
+    "background",
+    "stain",
+    "stain_intensity",
+    "eosin_fraction",
+    "eosin_p90",
+    "pen",
+    "ink",
+    "sharpness",
+)
+
+# Ruifrok & Johnston (2001) H&E optical-density vectors (R, G, B), normalised.
+_H = np.array([0.650, 0.704, 0.286])
+_E = np.array([0.072, 0.990, 0.105])
+_NORMAL = np.cross(_H / np.linalg.norm(_H), _E / np.linalg.norm(_E))
+_NORMAL /= np.linalg.norm(_NORMAL)
+_UNMIX = np.linalg.pinv(np.stack([_H / np.linalg.norm(_H), _E / np.linalg.norm(_E)], axis=1))
+
+
+@dataclass(frozen=True)
+class QCScores:
+    """The QC scores of one patch (see the module docstring for units)."""
+
+    background: float
+    stain: float
+    stain_intensity: float
+    eosin_fraction: float
+    eosin_p90: float
+    pen: float
+    ink: float
+    sharpness: float
+
+    def as_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+_OD_LUT = (-np.log10((np.arange(256, dtype=np.float64) + 1.0) / 256.0)).astype(np.float32)
+_GRAY = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+def _hsv(rgb: NDArray[np.uint8]) -> tuple[NDArray[np.float32], ...]:
+    """Hue (degrees), saturation and value in [0, 1] (Pillow's HSV conversion, in C)."""
+    hsv = np.asarray(Image.fromarray(rgb, "RGB").convert("HSV"), dtype=np.float32)
+    return hsv[..., 0] * np.float32(360.0 / 255.0), hsv[..., 1] / 255.0, hsv[..., 2] / 255.0
+
+
+def _pen_score(
+    hue: NDArray[np.float32], sat: NDArray[np.float32], val: NDArray[np.float32]
+) -> tuple[float, float]:
+    """(fraction of thick blue / dark ink components, fraction of green / black ink pixels)."""
+    green = (sat >= 0.2) & (hue >= 75) & (hue <= 170)
+    black = (val < 0.22) & (sat < 0.6)
+    colour = float((green | black).mean())
+    ink = ((sat >= 0.3) & (hue >= 195) & (hue <= 265)) | (val < 0.3)
+    if ink.mean() < 0.02:
+        return 0.0, colour
+    # opening by a disk of radius 3 through distance transforms, then keep components
+    # whose mean inscribed radius is at least 4.5 px (strokes; nuclei are thinner)
+    eroded = ndimage.distance_transform_edt(ink) > 3
+    opened = ndimage.distance_transform_edt(~eroded) <= 3
+    labels, n = ndimage.label(opened)
+    if not n:
+        return 0.0, colour
+    dist = ndimage.distance_transform_edt(opened)
+    flat = labels.ravel()
+    area = np.bincount(flat, minlength=n + 1)[1:]
+    mean_r = np.bincount(flat, weights=dist.ravel(), minlength=n + 1)[1:] / np.maximum(area, 1)
+    thick = float(area[mean_r >= 4.5].sum() / opened.size)
+    return thick, colour
+
+
+def qc_scores(rgb: NDArray[np.uint8]) -> QCScores:
+    """All QC scores of one patch.
+
+    Parameters
+    ----------
+    rgb
+        ``(H, W, 3)`` uint8 RGB array.
+    """
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"expected an (H, W, 3) RGB array, got shape {rgb.shape}")
+    rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
+    hue, sat, val = _hsv(rgb)
+    white = (val >= 0.82) & (sat <= 0.12)
+    background = float(white.mean())
+    pen, ink = _pen_score(hue, sat, val)
+
+    od = _OD_LUT[rgb.reshape(-1, 3)]
+    tissue = (od.mean(axis=1) > 0.05) & ~white.reshape(-1)
+    stain = intensity = e_frac = e_p90 = 0.0
+    if tissue.sum() >= max(50, 0.02 * tissue.size):
+        t = od[tissue].astype(np.float64)
+        norms = np.linalg.norm(t, axis=1)
+        cos_n = np.abs(t @ _NORMAL) / np.maximum(norms, 1e-9)
+        stain = float(np.degrees(np.arcsin(np.clip(np.median(cos_n), 0.0, 1.0))))
+        conc = t @ _UNMIX.T  # (N, 2): H and E amounts
+        pos = np.clip(conc, 0.0, None)
+        intensity = float(np.percentile(pos.sum(axis=1), 99))
+        e_frac = float(pos[:, 1].sum() / max(pos.sum(), 1e-9))
+        e_p90 = float(np.percentile(conc[:, 1], 90))
+
+    gray = rgb.astype(np.float32) @ _GRAY
+    lap = ndimage.laplace(gray, mode="reflect")
+    inside = ~ndimage.binary_dilation(white, iterations=2)
+    lap_t = lap[inside]
+    sharpness = float(lap_t.var()) if lap_t.size >= 200 else float(lap.var())
+    return QCScores(
+        background=round(background, 6),
+        stain=round(stain, 4),
+        stain_intensity=round(intensity, 5),
+        eosin_fraction=round(e_frac, 5),
+        eosin_p90=round(e_p90, 5),
+        pen=round(pen, 6),
+        ink=round(ink, 6),
+        sharpness=round(sharpness, 3),
+    )
+
+
+def _fails(check: str, s: dict[str, float], cfg: QCConfig) -> bool:
+    if check == "background":
+        return s["background"] > cfg.background_max
+    if check == "pen":
+        return s["pen"] > cfg.pen_max or s["ink"] > cfg.ink_max
+    if check == "stain":
+        if s["stain_intensity"] == 0.0:  # too little tissue to judge the stain
+            return False
+        return (
+            s["stain"] > cfg.stain_max
+            or (
+                s["stain_intensity"] < cfg.stain_intensity_min
+                and s["eosin_p90"] < cfg.stain_faded_eosin_p90
+            )
+            or s["eosin_fraction"] < cfg.eosin_fraction_min
+            or s["eosin_p90"] > cfg.eosin_p90_max
+        )
+    if check == "blur":  # glass-only patches are left to the background check
+        return s["sharpness"] < cfg.sharpness_min and s["background"] < 0.95
+    raise ValueError(f"unknown QC check {check!r}")
+
+
+def qc_reason(scores: dict[str, float], cfg: QCConfig) -> str | None:
+    """The decisive failing check (first in ``cfg.order``), or None if the patch passes."""
+    for check in cfg.order:
+        if _fails(check, scores, cfg):
+            return check
+    return None
+
+
+def quality_rank(scores: dict[str, float]) -> float:
+    """A single "higher is better" quality score used to pick duplicate representatives.
+
+    The sharpness on a log scale, penalised by the background fraction and the ink
+    fraction; ties are broken by the caller (path order).
+    """
+    return float(
+        np.log1p(max(scores.get("sharpness", 0.0), 0.0))
+        - 2.0 * scores.get("background", 0.0)
+        - 5.0 * (scores.get("pen", 0.0) + scores.get("ink", 0.0))
+    )

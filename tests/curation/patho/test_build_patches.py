@@ -1,0 +1,169 @@
+"""The patch chain ingest → qc → dedup against the planted truth of ``synth patho``."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from hepatokit.curation.patho import (
+    brute_force_pairs,
+    build_hepatobench,
+    calibrate_dedup,
+    calibrate_qc,
+    ingest_patches,
+    near_pairs,
+    run_dedup,
+)
+from hepatokit.curation.patho.hashing import hex_to_uint64
+from hepatokit.manifest import Manifest
+
+pytestmark = pytest.mark.slow
+
+QC_KINDS = {"blur": "blur", "background": "background", "off_stain": "stain", "pen": "pen"}
+BAD_KINDS = {"corrupt": "corrupt", "not_image": "not_image", "wrong_size": "wrong_size",
+             "unknown_class": "unknown_class", "label_conflict": "label_conflict"}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def truth(patho_raw: Path) -> dict:
+    return json.loads((patho_raw / "truth.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def built(patho_raw: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("hepatobench_build")
+    build_hepatobench(recipe=None, raw=patho_raw, out=out, workers=2)
+    return out
+
+
+@pytest.fixture(scope="module")
+def final(built: Path) -> dict[str, dict]:
+    return {r["item_id"]: r for r in Manifest(built).final().to_pylist()}
+
+
+def test_every_file_once_and_invariant(built: Path, truth: dict, final: dict) -> None:
+    summary = Manifest(built).check()
+    assert summary.inputs == truth["counts"]["files"] == len(final)
+    assert {f["id"] for f in truth["files"]} == set(final)
+    patches = pq.read_table(built / "patches.parquet")
+    assert len(patches) == len(truth["files"])
+    assert len(set(patches.column("id").to_pylist())) == len(patches)
+
+
+def test_bad_inputs_right_reason(truth: dict, final: dict) -> None:
+    for f in truth["files"]:
+        want = BAD_KINDS.get(f["kind"])
+        if want:
+            assert final[f["id"]]["reason"] == want, f
+
+
+def test_qc_recall_and_clean_false_exclusions(truth: dict, final: dict) -> None:
+    for kind, reason in QC_KINDS.items():
+        planted = [f for f in truth["files"] if f["kind"] == kind]
+        hits = sum(final[f["id"]]["reason"] == reason for f in planted)
+        assert planted and hits / len(planted) >= 0.95, (kind, hits, len(planted))
+    clean = [f for f in truth["files"] if f["kind"] == "clean"]
+    qc_excluded = sum(final[f["id"]]["reason"] in set(QC_KINDS.values()) for f in clean)
+    assert qc_excluded / len(clean) <= 0.01
+
+
+def _groups(truth: dict) -> dict[str, str]:
+    """id → planted duplicate group (source id); others map to themselves."""
+    group = {f["id"]: f["id"] for f in truth["files"]}
+    for f in truth["files"]:
+        if f["kind"] in ("exact_dup_of", "reencoded_of", "near_dup_of"):
+            group[f["id"]] = f["source_id"]
+    return group
+
+
+def test_duplicates_recall_precision(built: Path, truth: dict, final: dict) -> None:
+    group = _groups(truth)
+    clusters = pq.read_table(built / "clusters.parquet").to_pylist()
+    cluster_of = {c["id"]: c["cluster_id"] for c in clusters}
+    for kind, need in (("exact_dup_of", 1.0), ("reencoded_of", 1.0), ("near_dup_of", 0.98)):
+        pairs = [(f["id"], f["source_id"]) for f in truth["files"] if f["kind"] == kind]
+        found = sum(a in cluster_of and cluster_of.get(a) == cluster_of.get(b) for a, b in pairs)
+        assert found / len(pairs) >= need, (kind, found, len(pairs))
+    removed = [(i, r["reason"].split(":", 1)[1]) for i, r in final.items()
+               if (r["reason"] or "").startswith("duplicate_of:")]  # fmt: skip
+    correct = sum(group[a] == group[b] for a, b in removed)
+    assert removed and correct / len(removed) >= 0.99
+    exact_removed = [(a, b) for a, b in removed if cluster_of and group[a] == group[b]]
+    assert len(exact_removed) == correct
+    # each planted group keeps exactly one member
+    kept_per_group = Counter(group[i] for i, r in final.items() if r["outcome"] == "kept")
+    assert max(kept_per_group.values()) == 1
+
+
+def test_same_pairs_with_brute_force(built: Path) -> None:
+    hashes = pq.read_table(built / "hashes.parquet")
+    h = hex_to_uint64(hashes.column("phash").to_pylist())
+    d = hex_to_uint64(hashes.column("dhash").to_pylist())
+    for radius in (6, 10, 14):
+        got = near_pairs(h, radius, second=d, second_radius=16)
+        want = brute_force_pairs(h, radius, second=d, second_radius=16)
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_array_equal(g, w)
+
+
+def test_outputs_and_provenance(built: Path) -> None:
+    curated = pq.read_table(built / "curated.parquet")
+    for col in ("id", "path", "class", "slide_id", "width", "height", "mode", "bytes", "md5",
+                "format", "phash", "sharpness", "background"):  # fmt: skip
+        assert col in curated.column_names
+    assert "ingest_reason" not in curated.column_names
+    assert set(curated.column("class").to_pylist()) <= {
+        "TUM",
+        "FIB",
+        "INF",
+        "NEC",
+        "NOR",
+        "REA",
+        "STE",
+    }
+    assert all(s and s.startswith("slide-") for s in curated.column("slide_id").to_pylist())
+    assert all(len(p) == 16 for p in curated.column("phash").to_pylist())
+    prov = Manifest(built).provenance()
+    assert {"imagehash", "pillow"} <= set(prov["ingest"]["hash_versions"])
+    assert prov["dedup"]["phash_radius"] == 10
+    assert (built / "reports" / "dedup_clusters.png").stat().st_size > 1000
+    assert (built / "qc.parquet").is_file()
+
+
+def test_dedup_is_idempotent_on_the_build(built: Path, tmp_path: Path) -> None:
+    again = tmp_path / "b"
+    shutil.copytree(built, again)
+    first = run_dedup(build=again, gallery=False)
+    curated = (again / "curated.parquet").read_bytes()
+    clusters = (again / "clusters.parquet").read_bytes()
+    second = run_dedup(build=again, gallery=False)
+    assert first == second
+    assert (again / "curated.parquet").read_bytes() == curated
+    assert (again / "clusters.parquet").read_bytes() == clusters
+
+
+def test_table_layout_gives_same_ids(patho_raw: Path, built: Path, tmp_path: Path) -> None:
+    summary = ingest_patches(root=patho_raw / "patches_table.csv", out=tmp_path / "t", workers=1)
+    a = pq.read_table(built / "patches.parquet").to_pylist()
+    b = pq.read_table(tmp_path / "t" / "patches.parquet").to_pylist()
+    assert summary.files == len(a) == len(b)
+    ids_a = {r["path"]: (r["class"], r["slide_id"], r["ingest_reason"]) for r in a}
+    ids_b = {r["path"].removeprefix("patches/"): (r["class"], r["slide_id"], r["ingest_reason"])
+             for r in b}  # fmt: skip
+    assert ids_a == ids_b
+
+
+def test_calibrations(built: Path) -> None:
+    cal = calibrate_qc(build=built, workers=1)
+    assert "sharpness" in cal.text and cal.png.is_file()
+    assert {"TUM", "ALL"} <= set(cal.table.column("class").to_pylist())
+    dcal = calibrate_dedup(build=built, sample=200, reencode_sample=20)
+    assert sum(dcal.reencoded.values()) == 20 * 7
+    assert 0 <= dcal.suggested_radius <= 12
+    assert min(dcal.nearest) > dcal.suggested_radius or "neighbour" in dcal.text

@@ -1,0 +1,90 @@
+"""Hashes of one decode: imagehash-identical pHash, pixel hash equal across lossless formats."""
+
+from __future__ import annotations
+
+import io
+
+import imagehash
+import numpy as np
+from PIL import Image
+
+from hepatokit.curation.patho.analysis import PatchRejected, analyse_patch_bytes
+from hepatokit.curation.patho.hashing import (
+    hamming,
+    hash_versions,
+    hex_to_uint64,
+    image_hashes,
+    phash_hex,
+    uint64_to_hex,
+)
+from tests.curation.patho.helpers import he_patch
+
+
+def _encode(rgb: np.ndarray, fmt: str, **kw: object) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, fmt, **kw)
+    return buf.getvalue()
+
+
+def test_phash_hex_is_imagehash_phash() -> None:
+    rng = np.random.default_rng(3)
+    images = [Image.fromarray(he_patch(s)).convert("L") for s in range(40)]
+    images += [Image.fromarray(rng.integers(0, 256, (150, 150), dtype=np.uint8))]
+    images += [Image.new("L", (150, 150), v) for v in (0, 128, 255)]  # flat: ties → fallback
+    images += [Image.fromarray(np.tile(np.arange(150, dtype=np.uint8), (150, 1)))]
+    for img in images:
+        assert phash_hex(img) == str(imagehash.phash(img))
+
+
+def test_lossless_reencoding_keeps_pixel_hash_changes_md5() -> None:
+    rgb = he_patch(1)
+    png = _encode(rgb, "PNG", compress_level=6)
+    png9 = _encode(rgb, "PNG", compress_level=9)
+    tif = _encode(rgb, "TIFF", compression="tiff_adobe_deflate")
+    jpg = _encode(rgb, "JPEG", quality=90)
+    a = [analyse_patch_bytes(d).hashes for d in (png, png9, tif, jpg)]
+    assert len({h.md5 for h in a}) == 4
+    assert a[0].pixel_sha256 == a[1].pixel_sha256 == a[2].pixel_sha256 != a[3].pixel_sha256
+    assert a[0].phash == a[1].phash == a[2].phash
+    assert hamming(a[0].phash, a[3].phash) <= 4
+    assert len(a[0].phash) == 16
+
+
+def test_dhash_optional_and_versions() -> None:
+    rgb = he_patch(2)
+    img = Image.fromarray(rgb)
+    data = _encode(rgb, "PNG")
+    assert image_hashes(img, data).dhash is None
+    h = image_hashes(img, data, dhash=True)
+    assert h.dhash == str(imagehash.dhash(img))
+    assert set(hash_versions()) >= {"imagehash", "pillow"}
+
+
+def test_hex_uint64_roundtrip() -> None:
+    hexes = ["0000000000000000", "ffffffffffffffff", "8000000000000001", "0123456789abcdef"]
+    assert uint64_to_hex(hex_to_uint64(hexes)) == hexes
+
+
+def test_rejections() -> None:
+    rgb = he_patch(4)
+    png = _encode(rgb, "PNG")
+    for data, reason in [
+        (b"hello, this is text", "not_image"),
+        (png[: len(png) // 3], "corrupt"),
+        (_encode(he_patch(4, size=120), "PNG"), "wrong_size"),
+    ]:
+        try:
+            analyse_patch_bytes(data, expected_size=(150, 150))
+        except PatchRejected as rej:
+            assert rej.reason == reason
+        else:  # pragma: no cover - the assertion below reports it
+            raise AssertionError(f"expected {reason}")
+    resized = analyse_patch_bytes(
+        _encode(he_patch(4, size=120), "PNG"), expected_size=(150, 150), size_policy="resize"
+    )
+    assert resized.resized and (resized.width, resized.height) == (120, 120)
+    rgba = np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
+    assert (
+        analyse_patch_bytes(_encode(rgba, "PNG")).hashes.phash
+        == analyse_patch_bytes(png).hashes.phash
+    )
