@@ -135,12 +135,14 @@ def _readers_by_case(readers_csv: Path, build: Path) -> Path:
     import pyarrow.parquet as pq
 
     pseud = pq.read_table(build / "private" / "pseudonyms.parquet").to_pylist()
+    with open(build / "private" / "test_truth.csv") as fh:
+        test_cases = {r["Case"] for r in csv.DictReader(fh)}
     by_key = {str(r["original_key"]).split("|")[-1]: r["subject_id"] for r in pseud}
     rows = []
     with open(readers_csv) as fh:
         for r in csv.DictReader(fh):
             case = by_key.get(r["patient_id"])
-            if case is None:
+            if case is None or case not in test_cases:  # readers score the test cases
                 continue
             for reader in sorted(k for k in r if k.startswith("reader")):
                 rows.append({"Case": case, "Reader": reader, "score": r[reader]})
@@ -195,6 +197,33 @@ def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
     write_text_atomic(path, buf.getvalue())
 
 
+def _include(path: Path) -> str:
+    """A report's markdown, its own title demoted one level (or a note if it is missing)."""
+    if not path.is_file():
+        return f"_({path.name} was not written)_"
+    text = path.read_text()
+    return "\n".join("#" + line if line.startswith("#") else line for line in text.splitlines())
+
+
+def _quant_table(report_csv: Path) -> list[str]:
+    """Headline proportions (by tile count) per slide from HepatoQuant's ``report.csv``."""
+    if not report_csv.is_file():
+        return []
+    with open(report_csv) as fh:
+        rows = list(csv.DictReader(fh))
+    cols = [
+        ("non_tumor", "STE"), ("non_tumor", "REA"), ("non_tumor", "FIB"), ("non_tumor", "INF"),
+        ("tumor", "NEC"), ("tumor", "FIB"), ("tumor", "INF"),
+    ]  # fmt: skip
+    head = "| slide | tiles | " + " | ".join(f"{r} {c}" for r, c in cols) + " |"
+    lines = [head, "|---" * (len(cols) + 2) + "|"]
+    for row in rows:
+        vals = [row.get(f"{r}_{c}_by_count", "") for r, c in cols]
+        pct = [f"{100 * float(v):.1f} %" if v else "" for v in vals]
+        lines.append(f"| {row['slide_id']} | {row['n_tiles']} | " + " | ".join(pct) + " |")
+    return lines
+
+
 def _write_report(s: DemoSummary) -> None:
     f = s.facts
     lines = [
@@ -212,15 +241,21 @@ def _write_report(s: DemoSummary) -> None:
         "- dataset: `lifs/hf/` (load with `hepatokit.load_lifs('lifs/hf', track='contrast')`)",
         "- leaderboard and figures: `lifs/report/`",
         "",
+        _include(s.out / "lifs" / "report" / "leaderboard.md"),
+        "",
         "## HepatoBench",
         f"- curation funnel: {f.get('hepatobench_manifest')}",
         f"- splits: {f.get('hepatobench_splits')}",
         "- dataset: `hepatobench/hf/`; linear probe report: `hepatobench/probe/`",
         "",
+        _include(s.out / "hepatobench" / "probe" / "comparison.md"),
+        "",
         "## HepatoQuant",
         f"- {f.get('quant')}",
         "- per-slide `report.json`, `tissue_map.png`, `regions.png`: `quant/<slide>/`; all: "
         "`quant/report.csv`",
+        "",
+        *_quant_table(s.out / "quant" / "report.csv"),
         "",
     ]
     write_text_atomic(s.out / "REPORT.md", "\n".join(lines))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
@@ -27,8 +28,15 @@ _console = Console(stderr=True)
 
 
 def configure_progress(*, quiet: bool) -> None:
-    """Turn progress bars off (``quiet=True``) or on for this process."""
+    """Turn progress bars off (``quiet=True``) or on for this process.
+
+    Quiet also silences the bars of Hugging Face ``datasets`` (through its environment
+    switch, read when ``datasets`` is imported, so the CLI need not import it here).
+    """
     _STATE["quiet"] = quiet
+    if quiet:
+        os.environ["HF_DATASETS_DISABLE_PROGRESS_BARS"] = "1"
+        os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
 
 
 def progress_enabled() -> bool:
