@@ -13,6 +13,8 @@ from typing import Any
 _EXPORTS: dict[str, str] = {
     "LifsBuildSummary": "build",
     "build_lifs": "build",
+    "import_release": "release",
+    "ReleaseImportSummary": "release",
     "MriConfig": "config",
     "mri_config": "config",
     "ConvertSummary": "convert",
