@@ -6,10 +6,9 @@ The public API is listed in ``__all__``. Names are imported lazily on first use,
 
 from __future__ import annotations
 
-import importlib
 import logging
-from typing import Any
 
+from hepatokit._lazy import lazy_exports
 from hepatokit._version import __version__
 
 logging.getLogger("hepatokit").addHandler(logging.NullHandler())
@@ -85,14 +84,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = ["__version__", *sorted(_EXPORTS)]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'hepatokit' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -5,8 +5,7 @@ Names are resolved lazily, so importing one family does not import the other.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from hepatokit._lazy import lazy_exports
 
 #: public name → subpackage that defines it
 _EXPORTS: dict[str, str] = {
@@ -45,14 +44,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'hepatokit.curation' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -7,8 +7,7 @@ pandas / nibabel / matplotlib.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from hepatokit._lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "LifsBuildSummary": "build",
@@ -42,14 +41,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'hepatokit.curation.mri' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"hepatokit.curation.mri.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

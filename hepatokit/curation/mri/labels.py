@@ -28,6 +28,7 @@ import pyarrow as pa
 
 from hepatokit.atomic import write_parquet_atomic
 from hepatokit.curation.mri.config import LabelsConfig, mri_config
+from hepatokit.curation.mri.subjects import SEQUENCES, SUBJECTS_SCHEMA
 from hepatokit.errors import BuildStateError, DataFormatError
 from hepatokit.manifest import Manifest, ManifestRow, excluded, kept, provenance, stable_id
 from hepatokit.recipe import build_recipe
@@ -35,23 +36,6 @@ from hepatokit.recipe import build_recipe
 __all__ = ["SUBJECTS_SCHEMA", "LabelsSummary", "join_labels", "normalise_stage"]
 
 log = logging.getLogger("hepatokit.curation.mri.labels")
-
-SEQUENCES = ("T1W", "T2W", "DWI", "GED1", "GED2", "GED3", "GED4")
-SUBJECTS_SCHEMA = pa.schema(
-    [
-        ("subject_id", pa.string()),
-        ("center", pa.string()),
-        ("vendor", pa.string()),
-        ("scanner", pa.string()),
-        ("field_strength", pa.float64()),
-        ("stage", pa.string()),
-        ("cirrhosis", pa.int8()),
-        ("significant_fibrosis", pa.int8()),
-        ("sequences", pa.list_(pa.string())),
-        *[(f"volume_{s}", pa.string()) for s in SEQUENCES],
-        ("mask_GED4", pa.string()),
-    ]
-)
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ from hepatokit.curation.mri.release_layout import (
     scan_release,
 )
 from hepatokit.curation.mri.release_volumes import CaseJob, CaseResult, FileOutcome, import_case
+from hepatokit.curation.mri.subjects import subjects_schema
 from hepatokit.errors import DataFormatError
 from hepatokit.manifest import Manifest, ManifestRow, excluded, kept, provenance, stable_id
 from hepatokit.parallel import map_items
@@ -271,22 +272,7 @@ def _private_row(job: CaseJob) -> dict[str, Any]:
 
 
 def _subjects_schema(sequences: tuple[str, ...]) -> pa.Schema:
-    return pa.schema(
-        [
-            ("subject_id", pa.string()),
-            ("center", pa.string()),
-            ("vendor", pa.string()),
-            ("scanner", pa.string()),
-            ("field_strength", pa.float64()),
-            ("stage", pa.string()),
-            ("cirrhosis", pa.int8()),
-            ("significant_fibrosis", pa.int8()),
-            ("sequences", pa.list_(pa.string())),
-            *[(f"volume_{s}", pa.string()) for s in sequences],
-            ("mask_GED4", pa.string()),
-            ("release_split", pa.string()),
-        ]
-    )
+    return subjects_schema(sequences, release=True)
 
 
 def _summary(

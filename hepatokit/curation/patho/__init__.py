@@ -10,8 +10,7 @@ Heavy submodules are imported on first use.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from hepatokit._lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "ingest_patches": "ingest",
@@ -61,14 +60,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'hepatokit.curation.patho' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"hepatokit.curation.patho.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
