@@ -189,12 +189,13 @@ class _SlideJob:
     make_classifier: Callable[[], TileClassifier]
 
 
-_CLASSIFIERS: dict[int, TileClassifier] = {}
+_CLASSIFIERS: dict[str, TileClassifier] = {}
 
 
 def _run_job(job: _SlideJob) -> dict[str, Any]:
-    # one classifier per worker process (loading an encoder is the expensive part)
-    key = id(job.make_classifier)
+    # one classifier per worker process (loading an encoder is the expensive part); each job
+    # arrives unpickled, so key on the factory's repr (its class and arguments), not its id
+    key = repr(job.make_classifier)
     clf = _CLASSIFIERS.get(key)
     if clf is None:
         clf = _CLASSIFIERS[key] = job.make_classifier()
