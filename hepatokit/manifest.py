@@ -213,7 +213,10 @@ class Manifest:
             )
         path = self.folder / f"{stage}.parquet"
         seq = self._seq_of(path)
-        table = pa.Table.from_pylist([asdict(r) for r in rows], schema=MANIFEST_SCHEMA)
+        table = pa.table(
+            {name: [getattr(r, name) for r in rows] for name in MANIFEST_SCHEMA.names},
+            schema=MANIFEST_SCHEMA,
+        )
         meta = {
             b"hepatokit.seq": str(seq).encode(),
             b"hepatokit.introduces": b"1" if introduces else b"0",

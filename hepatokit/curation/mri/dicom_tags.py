@@ -23,11 +23,15 @@ from typing import Any
 import pydicom
 from pydicom.dataelem import RawDataElement
 from pydicom.errors import InvalidDicomError
+from pydicom.filereader import data_element_generator
 from pydicom.tag import BaseTag, Tag
+from pydicom.uid import PrivateTransferSyntaxes
 
 from hepatokit.curation.mri.dicom_values import (
     BVALUE_PRIVATE_TAGS,
+    Elements,
     b_value_of,
+    elements_of,
     float_of,
     floats_of,
     int_of,
@@ -48,6 +52,11 @@ __all__ = [
 
 #: SOP class of a DICOMDIR (media storage directory)
 DICOMDIR_SOP = "1.2.840.10008.1.3.10"
+
+#: (0004,1220) Directory Record Sequence: only a DICOMDIR has one
+_DIRECTORY_RECORDS = 0x00041220
+#: (7FE0,0010) Pixel Data
+_PIXEL_DATA = 0x7FE00010
 
 #: storage SOP classes (images, once the non-image ones below are ruled out)
 IMAGE_SOP_PREFIX = "1.2.840.10008.5.1.4.1.1."
@@ -115,21 +124,80 @@ class HeaderRecord:
 
 
 # ----------------------------------------------------------------------------- reading
-def _read(path: Path) -> tuple[pydicom.Dataset, bool]:
-    """Read the header once; returns (dataset, forced)."""
+_IMPLICIT_LITTLE = "1.2.840.10008.1.2"
+_EXPLICIT_BIG = "1.2.840.10008.1.2.2"
+_DEFLATED = "1.2.840.10008.1.2.1.99"
+_HEADER_TAG_INTS = [int(t) for t in HEADER_TAGS]
+_DEFER_BYTES = 256
+
+
+def _not_file_meta(tag: BaseTag, vr: str | None, length: int) -> bool:
+    return tag >> 16 != 0x0002
+
+
+def _read_fast(path: Path) -> tuple[Elements, Elements] | None:
+    """``(file meta, dataset)`` element mappings of a Part-10 file, read with pydicom's element
+    generator and no ``Dataset`` around them (that wrapping costs as much as the parsing).
+
+    Only the common case: a 128-byte preamble + ``DICM``, a file meta group with a transfer
+    syntax, a dataset that is not deflated. Anything else, or any error, returns None and
+    :func:`_read_slow` (``dcmread``) decides.
+    """
     try:
-        return pydicom.dcmread(path, defer_size=256, specific_tags=HEADER_TAGS), False
-    except InvalidDicomError:
-        pass
-    ds = pydicom.dcmread(
-        path, defer_size=256, specific_tags=HEADER_TAGS, force=True, stop_before_pixels=True
-    )
-    return ds, True
+        with open(path, "rb") as fh:
+            if fh.read(132)[128:] != b"DICM":
+                return None
+            meta = {
+                int(e.tag): e
+                for e in data_element_generator(fh, False, True, stop_when=_not_file_meta)
+            }
+            syntax = text_of(meta, "TransferSyntaxUID")
+            if syntax is None or syntax == _DEFLATED or syntax in PrivateTransferSyntaxes:
+                return None
+            elements = {
+                int(e.tag): e
+                for e in data_element_generator(
+                    fh,
+                    syntax == _IMPLICIT_LITTLE,
+                    syntax != _EXPLICIT_BIG,
+                    defer_size=_DEFER_BYTES,
+                    specific_tags=_HEADER_TAG_INTS,
+                )
+            }
+    except Exception:
+        return None
+    return meta, elements
 
 
-def _short_element(ds: pydicom.Dataset) -> BaseTag | None:
+def _read_slow(path: Path) -> tuple[Elements, Elements, bool] | HeaderRecord:
+    """``dcmread`` (forced when there is no preamble): ``(file meta, dataset, forced)``, or the
+    exclusion when pydicom cannot read the header."""
+    try:
+        try:
+            ds = pydicom.dcmread(path, defer_size=_DEFER_BYTES, specific_tags=HEADER_TAGS)
+            forced = False
+        except InvalidDicomError:
+            ds = pydicom.dcmread(
+                path,
+                defer_size=_DEFER_BYTES,
+                specific_tags=HEADER_TAGS,
+                force=True,
+                stop_before_pixels=True,
+            )
+            forced = True
+    except (EOFError, struct.error) as exc:
+        return HeaderRecord("truncated", f"header ends early: {type(exc).__name__}: {exc}")
+    except (InvalidDicomError, OSError, ValueError, TypeError, KeyError, OverflowError) as exc:
+        return HeaderRecord("not_dicom", f"{type(exc).__name__}: {exc}"[:300])
+    except Exception as exc:
+        return HeaderRecord("corrupt", f"{type(exc).__name__}: {exc}"[:300])
+    meta = getattr(ds, "file_meta", None)
+    return elements_of(meta) if meta is not None else {}, elements_of(ds), forced
+
+
+def _short_element(elements: Elements) -> int | None:
     """An element whose value has fewer bytes than its length says (the file ends in it)."""
-    for tag, elem in ds._dict.items():
+    for tag, elem in elements.items():
         if (
             isinstance(elem, RawDataElement)
             and elem.value is not None
@@ -150,14 +218,7 @@ def _non_image_reason(sop_class: str | None) -> str | None:
 
 
 def read_header(path: str | Path) -> HeaderRecord:
-    """Read one file's header and decide whether it is an image to keep (see _read_header)."""
-    with warnings.catch_warnings(record=True):
-        warnings.simplefilter("always")
-        return _read_header(Path(path))
-
-
-def _read_header(path: Path) -> HeaderRecord:
-    """Read one file's header and decide whether it is an image to keep.
+    """Read one file's header once and decide whether it is an image to keep.
 
     Returns
     -------
@@ -165,42 +226,54 @@ def _read_header(path: Path) -> HeaderRecord:
         ``reason`` is None for a kept image, else one of ``not_dicom``, ``truncated``,
         ``corrupt``, ``dicomdir``, ``non_image`` (``detail`` says why, one line).
     """
-    size = path.stat().st_size
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        return HeaderRecord("not_dicom", f"{type(exc).__name__}: {exc}"[:300])
     if size == 0:
         return HeaderRecord("not_dicom", "empty file")
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            ds, forced = _read(path)
-    except (EOFError, struct.error) as exc:
-        return HeaderRecord("truncated", f"header ends early: {type(exc).__name__}: {exc}")
-    except (InvalidDicomError, OSError, ValueError, TypeError, KeyError, OverflowError) as exc:
-        return HeaderRecord("not_dicom", f"{type(exc).__name__}: {exc}"[:300])
-    except Exception as exc:
-        return HeaderRecord("corrupt", f"{type(exc).__name__}: {exc}"[:300])
-    meta_sop = None
-    if getattr(ds, "file_meta", None) is not None:
-        meta_sop = text_of(ds.file_meta, "MediaStorageSOPClassUID")
-    if meta_sop == DICOMDIR_SOP or "DirectoryRecordSequence" in ds:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fast = _read_fast(path)
+        if fast is not None:
+            read: tuple[Elements, Elements, bool] | HeaderRecord = (*fast, False)
+        else:
+            read = _read_slow(path)
+    if isinstance(read, HeaderRecord):
+        return read
+    meta, elements, forced = read
+    return _classify(meta, elements, forced=forced, size=size, warned=caught)
+
+
+def _classify(
+    meta: Elements,
+    elements: Elements,
+    *,
+    forced: bool,
+    size: int,
+    warned: list[warnings.WarningMessage],
+) -> HeaderRecord:
+    meta_sop = text_of(meta, "MediaStorageSOPClassUID")
+    if meta_sop == DICOMDIR_SOP or _DIRECTORY_RECORDS in elements:
         return HeaderRecord("dicomdir", "DICOMDIR (media directory), not an image")
-    if forced and not any(t.group in (0x0008, 0x0010, 0x0020, 0x0028) for t in ds._dict):
+    if forced and not any(t >> 16 in (0x0008, 0x0010, 0x0020, 0x0028) for t in elements):
         return HeaderRecord("not_dicom", "no DICOM preamble and no recognisable DICOM elements")
-    short = _short_element(ds)
-    meta = getattr(ds, "file_meta", None)
-    if short is None and meta is not None:
+    short = _short_element(elements)
+    if short is None:
         short = _short_element(meta)
     if short is not None:
-        return HeaderRecord("truncated", f"the file ends inside element {short}")
-    for w in caught:
+        return HeaderRecord("truncated", f"the file ends inside element {Tag(short)}")
+    for w in warned:
         text = str(w.message).lower()
         if "end of file" in text or "truncat" in text:
             return HeaderRecord("truncated", str(w.message).splitlines()[0][:300])
-    sop_class = text_of(ds, "SOPClassUID") or meta_sop
+    sop_class = text_of(elements, "SOPClassUID") or meta_sop
     what = _non_image_reason(sop_class)
     if what is not None:
         return HeaderRecord("non_image", f"{what} (SOP class {sop_class})")
-    pixel = ds._dict.get(Tag(0x7FE00010))
-    rows, cols = int_of(ds, "Rows"), int_of(ds, "Columns")
+    pixel = elements.get(_PIXEL_DATA)
+    rows, cols = int_of(elements, "Rows"), int_of(elements, "Columns")
     if pixel is None or not rows or not cols:
         if sop_class and sop_class.startswith(IMAGE_SOP_PREFIX):
             return HeaderRecord(
@@ -209,9 +282,7 @@ def _read_header(path: Path) -> HeaderRecord:
         return HeaderRecord("non_image", f"no pixel data (SOP class {sop_class or 'absent'})")
     length = getattr(pixel, "length", None)
     tell = getattr(pixel, "value_tell", None)
-    meta = getattr(ds, "file_meta", None)
-    syntax = text_of(meta, "TransferSyntaxUID") if meta is not None else None
-    deflated = syntax == "1.2.840.10008.1.2.1.99"  # offsets refer to the inflated stream
+    deflated = text_of(meta, "TransferSyntaxUID") == _DEFLATED  # offsets: inflated stream
     if (
         not deflated
         and length is not None
@@ -222,10 +293,10 @@ def _read_header(path: Path) -> HeaderRecord:
         return HeaderRecord(
             "truncated", f"pixel data declares {length} bytes but the file ends {size - tell} in"
         )
-    return HeaderRecord(None, None, public=_public(ds, sop_class), phi=_phi(ds))
+    return HeaderRecord(None, None, public=_public(elements, sop_class), phi=_phi(elements))
 
 
-def _public(ds: pydicom.Dataset, sop_class: str | None) -> dict[str, Any]:
+def _public(ds: Elements, sop_class: str | None) -> dict[str, Any]:
     b_value, b_source = b_value_of(ds)
     image_type = text_of(ds, "ImageType")
     return {
@@ -261,7 +332,7 @@ def _public(ds: pydicom.Dataset, sop_class: str | None) -> dict[str, Any]:
     }
 
 
-def _phi(ds: pydicom.Dataset) -> dict[str, Any]:
+def _phi(ds: Elements) -> dict[str, Any]:
     return {
         "patient_id": text_of(ds, "PatientID"),
         "patient_name": text_of(ds, "PatientName"),

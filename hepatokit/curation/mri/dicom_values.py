@@ -1,8 +1,14 @@
 """Decode DICOM header values cheaply, and find the diffusion b-value of an image.
 
-pydicom's attribute access converts a value through several layers (~20 µs an element); the
-index reads ~45 elements per file, so decoding the raw bytes directly is what keeps it near
-a bare ``dcmread`` loop. Odd cases (deferred, binary VRs, sequences) use pydicom's conversion.
+The index reads ~50 elements of every file. pydicom's attribute access converts each value
+through several layers (~20 µs an element), so these helpers decode the raw bytes of a
+:class:`~pydicom.dataelem.RawDataElement` directly (text VRs, and the binary number VRs
+``US``/``SS``/``UL``/``SL``/``FL``/``FD``) and use pydicom's own conversion only for the
+rest (sequences, other binary VRs, elements pydicom already converted).
+
+Every helper takes the elements of one header as a mapping ``tag (int) → element``: a
+``Dataset`` (its ``_dict``) or the mapping that :func:`~.dicom_tags.read_header` builds
+without one.
 
 Diffusion b-values come from the standard tag (0018,9087) and, when it is absent, from the
 vendors' private tags: Siemens (0019,100C), GE (0043,1039) first value modulo 1e9, Philips
@@ -12,17 +18,20 @@ vendors' private tags: Siemens (0019,100C), GE (0043,1039) first value modulo 1e
 from __future__ import annotations
 
 import struct
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
 import pydicom
 from pydicom.datadict import dictionary_VR
-from pydicom.dataelem import RawDataElement
-from pydicom.tag import BaseTag, Tag
+from pydicom.dataelem import RawDataElement, convert_raw_data_element
+from pydicom.tag import Tag
 
 __all__ = [
     "BVALUE_PRIVATE_TAGS",
+    "Elements",
     "b_value_of",
+    "elements_of",
     "float_of",
     "floats_of",
     "int_of",
@@ -31,7 +40,10 @@ __all__ = [
     "values_of",
 ]
 
-#: (tag, private creator element, VR hint, transform) for vendor private b-value tags
+#: the elements of one header: tag → pydicom ``RawDataElement`` or ``DataElement``
+Elements = Mapping[int, Any]
+
+#: (tag, vendor, VR hint) of the vendors' private b-value tags
 BVALUE_PRIVATE_TAGS: tuple[tuple[int, str, str], ...] = (
     (0x0019100C, "siemens", "IS"),
     (0x00431039, "ge", "IS"),
@@ -48,41 +60,57 @@ _STRUCT = {
     "FL": ("f", 4),
     "FD": ("d", 8),
 }
-_SLOW_VRS = frozenset({"OB", "OW", "OF", "OD", "OL", "UN", "SQ", "AT"})
+#: VRs whose raw bytes are not text (decoded by pydicom, or by :data:`_STRUCT`)
+_BINARY_VRS = frozenset({"OB", "OW", "OF", "OD", "OL", "OV", "UN", "SQ", "AT", "SV", "UV"})
+#: padding stripped from text values (DICOM pads with space or NUL; some writers add more)
+_PAD = "\x00 \t\n\r\x0b\x0c"
 
 
-@lru_cache(maxsize=256)
-def _tag(keyword: str) -> BaseTag:
-    return Tag(keyword)
+@lru_cache(maxsize=512)
+def _tag(keyword: str) -> int:
+    return int(Tag(keyword))
 
 
-def values_of(ds: pydicom.Dataset, keyword: str) -> list[Any] | None:
-    """The values of one element, decoded straight from the raw bytes when possible.
-
-    pydicom's attribute access converts through several layers (~20 µs an element); the
-    index reads ~45 elements per file, so raw decoding is what keeps it near a bare
-    ``dcmread`` loop. Odd cases (deferred, binary VRs, sequences) use pydicom's conversion.
-    """
-    tag = _tag(keyword)
-    elem = ds._dict.get(tag)
-    if elem is None:
+@lru_cache(maxsize=512)
+def _vr_of(tag: int) -> str | None:
+    """The dictionary VR of a standard tag (implicit-VR files carry none); None if unknown."""
+    try:
+        return str(dictionary_VR(tag)).split(" or ")[0]
+    except KeyError:
         return None
-    if isinstance(elem, RawDataElement) and elem.value is not None:
-        vr = elem.VR or dictionary_VR(tag)
-        raw: bytes = elem.value
-        if vr in _STRUCT:
-            code, size = _STRUCT[vr]
-            n = len(raw) // size
-            order = "<" if elem.is_little_endian else ">"
-            return list(struct.unpack(f"{order}{n}{code}", raw[: n * size]))
-        if vr not in _SLOW_VRS:
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                text = raw.decode("latin-1")
-            text = text.strip("\x00 ")
-            return [p.strip("\x00 ") for p in text.split("\\")] if text else []
-    value = ds[tag].value
+
+
+def elements_of(ds: pydicom.Dataset | Elements) -> Elements:
+    """The tag → element mapping of a ``Dataset`` (or the mapping itself)."""
+    if isinstance(ds, pydicom.Dataset):
+        return ds._dict  # type: ignore[return-value]  # BaseTag is an int
+    return ds
+
+
+def _raw_text(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def _raw_parts(elem: Any, tag: int) -> tuple[str | None, list[Any] | None]:
+    """Decode a raw element: ``(text, None)`` for a text VR, ``(None, numbers)`` for a binary
+    number VR, ``(None, None)`` when pydicom must convert it."""
+    vr = elem.VR or _vr_of(tag)
+    raw: bytes = elem.value
+    if vr in _STRUCT:
+        code, size = _STRUCT[vr]
+        n = len(raw) // size
+        order = "<" if elem.is_little_endian else ">"
+        return None, list(struct.unpack(f"{order}{n}{code}", raw[: n * size]))
+    if vr is None or vr in _BINARY_VRS:
+        return None, None
+    return _raw_text(raw), None
+
+
+def _converted(elem: Any) -> list[Any]:
+    value = convert_raw_data_element(elem).value if isinstance(elem, RawDataElement) else elem.value
     if value is None:
         return []
     if isinstance(value, pydicom.multival.MultiValue | list | tuple):
@@ -90,17 +118,62 @@ def values_of(ds: pydicom.Dataset, keyword: str) -> list[Any] | None:
     return [value]
 
 
-def text_of(ds: pydicom.Dataset, keyword: str) -> str | None:
-    values = values_of(ds, keyword)
+def values_of(ds: pydicom.Dataset | Elements, keyword: str) -> list[Any] | None:
+    """The values of one element (None if absent), decoded from the raw bytes when possible."""
+    tag = _tag(keyword)
+    elem = elements_of(ds).get(tag)
+    if elem is None:
+        return None
+    if type(elem) is RawDataElement and elem.value is not None:
+        text, numbers = _raw_parts(elem, tag)
+        if numbers is not None:
+            return numbers
+        if text is not None:
+            text = text.strip("\x00 ")
+            return [p.strip("\x00 ") for p in text.split("\\")] if text else []
+    return _converted(elem)
+
+
+def text_of(ds: pydicom.Dataset | Elements, keyword: str) -> str | None:
+    """An element's value as one text (multiple values joined by ``\\``); None if empty."""
+    tag = _tag(keyword)
+    elem = elements_of(ds).get(tag)
+    if elem is None:
+        return None
+    if type(elem) is RawDataElement and elem.value is not None:
+        text, numbers = _raw_parts(elem, tag)
+        if text is not None:
+            text = text.strip(_PAD)
+            if "\\" in text:
+                text = "\\".join(p.strip("\x00 ") for p in text.split("\\")).strip(_PAD)
+            return text or None
+        values = numbers if numbers is not None else _converted(elem)
+    else:
+        values = _converted(elem)
     if not values:
         return None
     parts = [v.decode("latin-1", "replace") if isinstance(v, bytes) else str(v) for v in values]
-    text = "\\".join(parts).strip().strip("\x00").strip()
-    return text or None
+    joined = "\\".join(parts).strip().strip("\x00").strip()
+    return joined or None
 
 
-def float_of(ds: pydicom.Dataset, keyword: str) -> float | None:
-    values = values_of(ds, keyword)
+def float_of(ds: pydicom.Dataset | Elements, keyword: str) -> float | None:
+    """An element's first value as a float; None if absent, empty or not a number."""
+    tag = _tag(keyword)
+    elem = elements_of(ds).get(tag)
+    if elem is None:
+        return None
+    if type(elem) is RawDataElement and elem.value is not None:
+        text, numbers = _raw_parts(elem, tag)
+        if text is not None:
+            first = text.split("\\", 1)[0].strip("\x00 ")
+            try:
+                return float(first) if first else None
+            except ValueError:
+                return None
+        values = numbers if numbers is not None else _converted(elem)
+    else:
+        values = _converted(elem)
     if not values or values[0] in ("", None):
         return None
     try:
@@ -109,12 +182,14 @@ def float_of(ds: pydicom.Dataset, keyword: str) -> float | None:
         return None
 
 
-def int_of(ds: pydicom.Dataset, keyword: str) -> int | None:
+def int_of(ds: pydicom.Dataset | Elements, keyword: str) -> int | None:
+    """An element's first value as an int (DS values truncated); None if not a number."""
     number = float_of(ds, keyword)
     return None if number is None else int(number)
 
 
-def floats_of(ds: pydicom.Dataset, keyword: str, n: int) -> list[float] | None:
+def floats_of(ds: pydicom.Dataset | Elements, keyword: str, n: int) -> list[float] | None:
+    """Exactly ``n`` float values of an element, or None."""
     values = values_of(ds, keyword)
     if not values:
         return None
@@ -149,7 +224,7 @@ def _number_from_raw(value: Any, vr: str, hint: str) -> float | None:
             return None
     if isinstance(value, bytes):
         if vr in ("FL", "FD") or (vr in ("UN", "OB") and hint in ("FL", "FD")):
-            if len(value) >= 8 and hint == "FD":
+            if len(value) >= 8 and (vr == "FD" or (vr != "FL" and hint == "FD")):
                 return float(struct.unpack("<d", value[:8])[0])
             if len(value) >= 4:
                 return float(struct.unpack("<f", value[:4])[0])
@@ -166,22 +241,23 @@ def _number_from_raw(value: Any, vr: str, hint: str) -> float | None:
         return None
 
 
-def b_value_of(ds: pydicom.Dataset) -> tuple[float | None, str | None]:
+def b_value_of(ds: pydicom.Dataset | Elements) -> tuple[float | None, str | None]:
     """The diffusion b-value (s/mm²) of an image and the tag it came from.
 
     Standard (0018,9087) first, then the vendor private tags of :data:`BVALUE_PRIVATE_TAGS`.
     Values outside 0–10000 s/mm² are ignored (a private tag reused for something else).
     """
-    standard = values_of(ds, "DiffusionBValue")
+    elements = elements_of(ds)
+    standard = values_of(elements, "DiffusionBValue")
     if standard:
         number = _number_from_raw(standard[0], "FD", "FD")
         if number is not None and 0 <= number <= 10000:
             return number, "standard"
     for tag, vendor, hint in BVALUE_PRIVATE_TAGS:
-        elem = ds.get(Tag(tag))
+        elem = elements.get(tag)
         if elem is None:
             continue
-        number = _number_from_raw(elem.value, elem.VR, hint)
+        number = _number_from_raw(elem.value, elem.VR or "UN", hint)
         if number is None:
             continue
         if vendor == "ge":

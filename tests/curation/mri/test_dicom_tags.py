@@ -129,3 +129,44 @@ def test_private_tag_binary_fl_in_implicit(tmp_path: Path) -> None:
     )
     rec = read_header(_write(ds, tmp_path / "p.dcm"))
     assert rec.public["b_value"] == pytest.approx(1000.0)
+
+
+def test_fast_reader_agrees_with_dcmread(
+    tmp_path: Path, mri_raw: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The generator-only read gives exactly what ``dcmread`` gives, on every bundled pydicom
+    file, the synthetic studies (good and planted-bad files) and big-endian / implicit files."""
+    import pydicom.data
+    from pydicom.uid import ExplicitVRBigEndian
+
+    from hepatokit.curation.mri import dicom_tags
+
+    root = Path(pydicom.data.get_testdata_file("MR_small.dcm")).parent
+    files = sorted(Path(d, f) for d, _, fs in os.walk(root) for f in fs)
+    files += sorted(Path(d, f) for d, _, fs in os.walk(mri_raw / "dicom") for f in fs)
+    for name, implicit in (("implicit.dcm", True), ("explicit.dcm", False)):
+        ds = _mr(implicit)
+        ds.EchoTime, ds.ImageOrientationPatient = "4.5", [1, 0, 0, 0, 1, 0]
+        files.append(_write(ds, tmp_path / name))
+    big = _mr()
+    big.file_meta.TransferSyntaxUID = ExplicitVRBigEndian
+    big.EchoTime = "80"
+    files.append(_write(big, tmp_path / "big.dcm"))
+
+    taken = []
+    fast_read = dicom_tags._read_fast
+
+    def counting(path: Path):  # type: ignore[no-untyped-def]
+        got = fast_read(path)
+        taken.append(got is not None)
+        return got
+
+    monkeypatch.setattr(dicom_tags, "_read_fast", counting)
+    fast = [read_header(f) for f in files]
+    monkeypatch.setattr(dicom_tags, "_read_fast", lambda path: None)
+    slow = [read_header(f) for f in files]
+    for f, a, b in zip(files, fast, slow, strict=True):
+        assert a == b, f
+    assert sum(taken) > 0.9 * len(files)  # the fast path is the common one
+    assert fast[-1].public["echo_time"] == 80.0 and fast[-2].public["echo_time"] == 4.5
+    assert fast[-3].public["orientation"] == [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
