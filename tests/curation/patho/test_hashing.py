@@ -6,8 +6,10 @@ import io
 
 import imagehash
 import numpy as np
+import pytest
 from PIL import Image
 
+from hepatokit.curation.patho import hashing
 from hepatokit.curation.patho.analysis import PatchRejected, analyse_patch_bytes
 from hepatokit.curation.patho.hashing import (
     hamming,
@@ -26,14 +28,55 @@ def _encode(rgb: np.ndarray, fmt: str, **kw: object) -> bytes:
     return buf.getvalue()
 
 
+def _resize_cases() -> list[Image.Image]:
+    """Grey images of many sizes and contents: noise, black/white, smooth, H&E-like."""
+    rng = np.random.default_rng(7)
+    sizes = [(150, 150), (120, 120), (224, 224), (151, 149), (33, 33), (32, 32), (16, 16)]
+    sizes += [(31, 45), (45, 31), (5, 300), (300, 5), (1, 1), (1, 150), (150, 1), (64, 100)]
+    images = []
+    for w, h in sizes:
+        images.append(Image.fromarray(rng.integers(0, 256, (h, w), dtype=np.uint8)))
+        images.append(Image.fromarray(rng.choice(np.array([0, 255], np.uint8), (h, w))))
+        yy, xx = np.mgrid[0:h, 0:w]
+        wave = 128 + 100 * np.sin(xx / rng.uniform(1, 20) + yy / rng.uniform(1, 20))
+        images.append(Image.fromarray(np.clip(wave, 0, 255).astype(np.uint8)))
+    images += [
+        Image.fromarray(he_patch(s, size=n)).convert("L") for s in range(20) for n in (150, 96)
+    ]
+    return images
+
+
+def test_fast_lanczos_resize_is_pillows_bit_for_bit() -> None:
+    for img in _resize_cases():
+        assert hashing._lanczos_32_for(img.width, img.height) is not None, img.size  # fast path
+        expected = np.asarray(img.resize((32, 32), Image.Resampling.LANCZOS))
+        assert np.array_equal(hashing._lanczos_32(img), expected), img.size
+
+
 def test_phash_hex_is_imagehash_phash() -> None:
     rng = np.random.default_rng(3)
     images = [Image.fromarray(he_patch(s)).convert("L") for s in range(40)]
     images += [Image.fromarray(rng.integers(0, 256, (150, 150), dtype=np.uint8))]
     images += [Image.new("L", (150, 150), v) for v in (0, 128, 255)]  # flat: ties → fallback
     images += [Image.fromarray(np.tile(np.arange(150, dtype=np.uint8), (150, 1)))]
+    images += _resize_cases()
     for img in images:
         assert phash_hex(img) == str(imagehash.phash(img))
+
+
+def test_phash_falls_back_to_pillow_resize_when_weights_disagree(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    exact = hashing._lanczos_weights
+    monkeypatch.setattr(hashing, "_lanczos_weights", lambda n, m: exact(n, m) * 1.01)
+    hashing._lanczos_32_for.cache_clear()
+    try:
+        assert hashing._lanczos_32_for(150, 150) is None
+        for s in range(5):
+            img = Image.fromarray(he_patch(s)).convert("L")
+            assert phash_hex(img) == str(imagehash.phash(img))
+    finally:
+        hashing._lanczos_32_for.cache_clear()
 
 
 def test_lossless_reencoding_keeps_pixel_hash_changes_md5() -> None:
