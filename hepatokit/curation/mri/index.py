@@ -16,6 +16,7 @@ them, and turns the columns into the ledger, pseudonyms and tables in one pass.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import os
@@ -45,7 +46,7 @@ from hepatokit.curation.mri.dicom_tags import (
 )
 from hepatokit.errors import DataFormatError
 from hepatokit.manifest import Manifest, ManifestRow, excluded, kept, provenance, stable_id
-from hepatokit.parallel import map_items
+from hepatokit.parallel import default_workers, make_executor, map_items
 from hepatokit.recipe import build_recipe
 
 __all__ = ["INSTANCE_SCHEMA", "IndexSummary", "index_dicom", "list_raw_files"]
@@ -264,7 +265,29 @@ def index_dicom(
         raise DataFormatError(
             "raw input is not a folder", path=os.fspath(raw), hint="give the DICOM root"
         )
-    build = Path(out)
+    with contextlib.ExitStack() as stack:
+        if executor is None and (workers if workers is not None else default_workers()) > 1:
+            executor = stack.enter_context(make_executor(workers=workers))
+            if executor is not None:  # workers import the readers while this process lists
+                for _ in range(getattr(executor, "_max_workers", 1)):
+                    executor.submit(_warm_worker)
+        return _index(raw_root, Path(out), recipe, executor, workers, key_file, demo_key)
+
+
+def _warm_worker() -> None:
+    """A no-op task: unpickling it imports this module (pydicom, pyarrow) in the worker."""
+
+
+def _index(
+    raw_root: Path,
+    build: Path,
+    recipe: str | os.PathLike[str] | None,
+    executor: Executor | None,
+    workers: int | None,
+    key_file: str | os.PathLike[str] | None,
+    demo_key: bool,
+) -> IndexSummary:
+    """:func:`index_dicom` once its executor is settled."""
     rec = build_recipe(build, None if recipe is None else os.fspath(recipe), default="lifs")
     cfg = mri_config(rec)
     key = load_deid_key(config=cfg.deid, key_file=key_file, demo_key=demo_key)
@@ -313,8 +336,10 @@ def _in_file_order(tables: list[pa.Table], files: Sequence[tuple[str, int, int]]
     table = pa.concat_tables([t.cast(_RECORD_SCHEMA) for t in tables]) if tables else None
     if table is None:
         return _RECORD_SCHEMA.empty_table()
-    position = {rel: i for i, (rel, _, _) in enumerate(files)}
     paths = table["path"].to_pylist()
+    if paths == [rel for rel, _, _ in files]:  # the usual case: read chunks in listing order
+        return table
+    position = {rel: i for i, (rel, _, _) in enumerate(files)}
     if len(paths) != len(files) or len(position) != len(files):
         raise AssertionError("index: records and listed files differ")  # a bug, not bad data
     order = np.empty(len(files), dtype=np.int64)
