@@ -1,8 +1,8 @@
 """hepatokit.publish: a curated build → a Hugging Face dataset folder (parquet shards with
 embedded files, README card, Croissant, checksums) → the Hub.
 
-Heavy dependencies (datasets, huggingface_hub, mlcroissant, matplotlib) are imported inside
-the functions that need them.
+Heavy dependencies (datasets, huggingface_hub, mlcroissant) are imported inside the
+functions that need them.
 """
 
 from hepatokit.publish.build import PublishResult, publish_build

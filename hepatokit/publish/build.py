@@ -1,10 +1,11 @@
 """``publish build``: a curated BUILD folder → a complete Hugging Face dataset folder.
 
 HFDIR gets ``data/<config>/<split>-NNNNN-of-NNNNN.parquet`` (files embedded, nothing points
-to a local path), ``README.md`` (YAML front matter + card), ``images/*.png``,
-``dataset_meta.json``, ``croissant.json`` and ``checksums.sha256``. Same BUILD + recipe →
-byte-identical folder. Nothing is read from ``BUILD/private`` except the raw root record
-(HepatoBench patch location); the withheld test truth is written there.
+to a local path; a config whose columns are all in another config's reads that config's
+shards, so every file is stored once), ``README.md`` (YAML front matter + card),
+``images/*.png``, ``dataset_meta.json``, ``croissant.json`` and ``checksums.sha256``. Same
+BUILD + recipe → byte-identical folder. Nothing is read from ``BUILD/private`` except the
+raw root record (HepatoBench patch location); the withheld test truth is written there.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from hepatokit.atomic import write_text_atomic
 from hepatokit.errors import BuildStateError
+from hepatokit.parallel import default_workers, make_executor
 from hepatokit.publish.checksums import write_checksums
 from hepatokit.publish.croissant import check_croissant
 from hepatokit.publish.docs import prepare_docs, write_docs
@@ -26,7 +28,13 @@ from hepatokit.publish.hepatobench import collect_hepatobench
 from hepatokit.publish.lifs import collect_lifs
 from hepatokit.publish.plan import DatasetPlan
 from hepatokit.publish.sections import card_section, publish_section
-from hepatokit.publish.shards import ShardResult, plan_split, remove_stale_shards, write_shards
+from hepatokit.publish.shards import (
+    ShardResult,
+    plan_split,
+    remove_stale_shards,
+    warm_up,
+    write_shards,
+)
 from hepatokit.publish.stats import curation_funnel
 from hepatokit.recipe import build_recipe
 
@@ -114,51 +122,59 @@ def publish_build(
     rec = build_recipe(build, recipe, default=_default_recipe(build))
     section = publish_section(rec)
     card_section(rec)  # validate the card section before any work
-    funnel = curation_funnel(build)
-    if rec.kind == "mri":
-        plan = collect_lifs(build, rec, section, withhold_test_labels=withhold_test_labels)
-    else:
-        plan = collect_hepatobench(
-            build,
-            rec,
-            section,
-            withhold_test_labels=withhold_test_labels,
-            raw_root=raw_root,
-            verify_md5=verify_md5,
-        )
-    out.mkdir(parents=True, exist_ok=True)
-    split_order = {
-        cfg: [s for s, rows in per_split.items() if rows] for cfg, per_split in plan.configs.items()
-    }
-    if not any(split_order.values()):
-        raise BuildStateError(
-            "nothing to publish: the curated table has no rows",
-            path=build,
-            hint="check the curation stages' reports (everything excluded?)",
-        )
-    tasks, where = [], []
-    for cfg, per_split in plan.configs.items():
-        for split in split_order[cfg]:
-            for task in plan_split(
-                per_split[split],
-                folder=out / "data" / cfg,
-                split=split,
-                schema=plan.features[cfg].arrow_schema,
-                embedded_columns=plan.embedded[cfg],
-                max_shard_bytes=int(section.max_shard_mb * MB),
-                row_group_bytes=int(section.row_group_mb * MB),
-                row_group_max_rows=section.row_group_max_rows,
-            ):
-                tasks.append(task)
-                where.append((cfg, split))
-    with ThreadPoolExecutor(max_workers=1) as pool:  # shards in the background, docs here
-        writing = pool.submit(write_shards, tasks, workers=workers)
-        prep = prepare_docs(out, rec, plan, split_order)
-        shard_results = writing.result()
+    with make_executor(workers=workers) as pool:
+        if pool is not None:  # the workers start (and import pyarrow) while the plan is made
+            for _ in range(default_workers() if workers is None else workers):
+                pool.submit(warm_up)
+        funnel = curation_funnel(build)
+        if rec.kind == "mri":
+            plan = collect_lifs(build, rec, section, withhold_test_labels=withhold_test_labels)
+        else:
+            plan = collect_hepatobench(
+                build,
+                rec,
+                section,
+                withhold_test_labels=withhold_test_labels,
+                raw_root=raw_root,
+                verify_md5=verify_md5,
+            )
+        out.mkdir(parents=True, exist_ok=True)
+        split_order = {
+            cfg: [s for s, rows in plan.configs[plan.shard_config(cfg)].items() if rows]
+            for cfg in plan.features
+        }
+        if not any(split_order.values()):
+            raise BuildStateError(
+                "nothing to publish: the curated table has no rows",
+                path=build,
+                hint="check the curation stages' reports (everything excluded?)",
+            )
+        tasks, where = [], []
+        for cfg, per_split in plan.configs.items():
+            for split in split_order[cfg]:
+                for task in plan_split(
+                    per_split[split],
+                    folder=out / "data" / cfg,
+                    split=split,
+                    schema=plan.features[cfg].arrow_schema,
+                    embedded_columns=plan.embedded[cfg],
+                    max_shard_bytes=int(section.max_shard_mb * MB),
+                    row_group_bytes=int(section.row_group_mb * MB),
+                    row_group_max_rows=section.row_group_max_rows,
+                ):
+                    tasks.append(task)
+                    where.append((cfg, split))
+        with ThreadPoolExecutor(max_workers=1) as background:  # shards there, docs here
+            writing = background.submit(
+                write_shards, tasks, workers=1 if pool is None else None, executor=pool
+            )
+            prep = prepare_docs(out, rec, plan, split_order)
+            shard_results = writing.result()
     remove_stale_shards(out / "data", [r.path for r in shard_results])
-    results: dict[str, dict[str, list[ShardResult]]] = defaultdict(lambda: defaultdict(list))
+    written: dict[str, dict[str, list[ShardResult]]] = defaultdict(lambda: defaultdict(list))
     for (cfg, split), res in zip(where, shard_results, strict=True):
-        results[cfg][split].append(res)
+        written[cfg][split].append(res)
+    results = {cfg: written[plan.shard_config(cfg)] for cfg in plan.features}
     known = {Path(r.path).relative_to(out).as_posix(): r.sha256 for r in shard_results}
     truth_path = _write_truth(build, plan) if withhold_test_labels else None
     write_docs(out, rec, plan, results, split_order, funnel, prep)

@@ -81,22 +81,27 @@ def front_matter(
     infos: Mapping[str, Any],
     split_order: Mapping[str, Sequence[str]],
     total_examples: int,
+    subsets: Mapping[str, str] | None = None,
 ) -> str:
     """The card's YAML (without the ``---`` fences): what ``DatasetCard`` and the Hub parse.
 
     ``infos`` maps config → ``datasets.DatasetInfo`` (features, splits with
-    ``num_bytes``/``num_examples``, download and dataset sizes).
+    ``num_bytes``/``num_examples``, download and dataset sizes). A config in ``subsets``
+    (config → the config whose shards it reads) gets that config's ``data_files`` and the
+    parquet builder's ``columns`` (its features' names): ``load_dataset`` reads only those.
     """
     from datasets.info import DatasetInfosDict
     from huggingface_hub import DatasetCardData
 
+    subsets = subsets or {}
     configs = [
         {
             "config_name": cfg,
             "data_files": [
-                {"split": split, "path": f"data/{cfg}/{split}-*.parquet"}
+                {"split": split, "path": f"data/{subsets.get(cfg, cfg)}/{split}-*.parquet"}
                 for split in split_order[cfg]
             ],
+            **({"columns": list(infos[cfg].features)} if cfg in subsets else {}),
             **({"default": True} if i == 0 else {}),
         }
         for i, cfg in enumerate(infos)

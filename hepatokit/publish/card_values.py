@@ -19,7 +19,7 @@ _DESCRIPTIONS = {
     "stage": "Scheuer fibrosis stage",
     "cirrhosis": "subtask 1: cirrhosis (S4 vs S1–S3)",
     "significant_fibrosis": "subtask 2: significant fibrosis (S2–S4 vs S1)",
-    "sequences": "sequences present for this subject",
+    "sequences": "every sequence present for this subject (also those of other configs)",
     "mask_GED4": "liver mask on GED4, when available",
     "id": "patch id (content-derived)",
     "image": "the patch, original encoding",

@@ -1,8 +1,10 @@
 """``croissant.json``: Croissant 1.1 metadata with the RAI fields, built with mlcroissant.
 
-One ``cr:FileObject`` per parquet shard (with its sha256), one ``cr:FileSet`` per config,
-one ``cr:RecordSet`` per config whose fields read the parquet columns (embedded files via the
-``bytes`` path of their struct) and a ``split`` field taken from the shard's file name.
+One ``cr:FileObject`` per parquet shard (with its sha256), one ``cr:FileSet`` per config
+with shards of its own, one ``cr:RecordSet`` per config whose fields read the parquet columns
+(embedded files via the ``bytes`` path of their struct) and a ``split`` field taken from the
+shard's file name; a config that reads a subset of another config's columns reads that
+config's file set.
 :func:`check_croissant` validates offline with mlcroissant and adds the checks its validator
 lets pass: a name, a license, and a sha256 per file that matches the file.
 """
@@ -89,6 +91,7 @@ def build_croissant(
     features: Mapping[str, Any],
     shards: Mapping[str, Sequence[tuple[str, str, int]]],
     splits: Mapping[str, Sequence[str]],
+    subsets: Mapping[str, str] | None = None,
     url: str | None = None,
 ) -> dict[str, Any]:
     """The Croissant JSON-LD of a published folder.
@@ -98,36 +101,42 @@ def build_croissant(
     features
         config → ``datasets.Features``.
     shards
-        config → ``(relative path, sha256, size in bytes)`` of each parquet shard.
+        config → ``(relative path, sha256, size in bytes)`` of each parquet shard, for the
+        configs with shards of their own.
     splits
         config → split names (in order).
+    subsets
+        config → the config whose shards (file set) it reads its columns from.
     """
     import mlcroissant as mlc
 
+    subsets = subsets or {}
     distribution: list[Any] = []
     record_sets: list[Any] = []
     for cfg, feats in features.items():
-        for rel, sha, size in shards[cfg]:
+        owner = subsets.get(cfg, cfg)
+        fs_id = f"parquet-files-{owner}"
+        if cfg not in subsets:
+            for rel, sha, size in shards[cfg]:
+                distribution.append(
+                    mlc.FileObject(
+                        id=rel,
+                        name=rel,
+                        content_url=rel,
+                        content_size=f"{size} B",
+                        encoding_formats=["application/x-parquet"],
+                        sha256=sha,
+                    )
+                )
             distribution.append(
-                mlc.FileObject(
-                    id=rel,
-                    name=rel,
-                    content_url=rel,
-                    content_size=f"{size} B",
+                mlc.FileSet(
+                    id=fs_id,
+                    name=fs_id,
+                    description=f"Parquet shards of the {cfg!r} config.",
                     encoding_formats=["application/x-parquet"],
-                    sha256=sha,
+                    includes=[f"data/{cfg}/*.parquet"],
                 )
             )
-        fs_id = f"parquet-files-{cfg}"
-        distribution.append(
-            mlc.FileSet(
-                id=fs_id,
-                name=fs_id,
-                description=f"Parquet shards of the {cfg!r} config.",
-                encoding_formats=["application/x-parquet"],
-                includes=[f"data/{cfg}/*.parquet"],
-            )
-        )
         split_names = "|".join(re.escape(s) for s in splits[cfg])
         fields = [
             mlc.Field(
@@ -143,9 +152,10 @@ def build_croissant(
             )
         ]
         fields += [_field_for(mlc, cfg, fs_id, name, feat) for name, feat in feats.items()]
-        record_sets.append(
-            mlc.RecordSet(id=cfg, name=cfg, description=f"Config {cfg!r}.", fields=fields)
+        description = f"Config {cfg!r}." + (
+            f" Its columns are read from the shards of {owner!r}." if cfg in subsets else ""
         )
+        record_sets.append(mlc.RecordSet(id=cfg, name=cfg, description=description, fields=fields))
     license_id = section.license or str(recipe.data.get("license") or "")
     metadata = mlc.Metadata(
         name=recipe.name,

@@ -24,18 +24,20 @@ __all__ = ["dataset_infos", "prepare_docs", "write_docs"]
 def dataset_infos(
     plan: DatasetPlan, results: dict[str, dict[str, list[ShardResult]]]
 ) -> dict[str, Any]:
-    """config → ``datasets.DatasetInfo`` with per-split ``num_bytes`` / ``num_examples``."""
+    """config → ``datasets.DatasetInfo`` with per-split ``num_bytes`` (of the config's
+    columns) / ``num_examples``; ``results`` lists, per config, the shards it reads."""
     from datasets.info import DatasetInfo
     from datasets.splits import SplitDict, SplitInfo
 
     infos = {}
     for cfg, per_split in results.items():
+        columns = list(plan.features[cfg])
         splits = SplitDict()
         for split, shards in per_split.items():
             splits.add(
                 SplitInfo(
                     name=split,
-                    num_bytes=sum(s.num_bytes for s in shards),
+                    num_bytes=sum(s.num_bytes(columns) for s in shards),
                     num_examples=sum(s.num_rows for s in shards),
                 )
             )
@@ -43,8 +45,8 @@ def dataset_infos(
         infos[cfg] = DatasetInfo(
             features=plan.features[cfg],
             splits=splits,
-            download_size=sum(s.size for s in all_shards),
-            dataset_size=sum(s.num_bytes for s in all_shards),
+            download_size=sum(s.size for s in all_shards),  # a subset config reads whole files
+            dataset_size=sum(s.num_bytes(columns) for s in all_shards),
             config_name=cfg,
         )
     return infos
@@ -147,6 +149,7 @@ def write_docs(
         infos=infos,
         split_order=split_order,
         total_examples=len(plan.records),
+        subsets=plan.subsets,
     )
     text = render_card(
         recipe=rec,
@@ -164,7 +167,7 @@ def write_docs(
             for split in split_order[cfg]
             for r in results[cfg][split]
         ]
-        for cfg in results
+        for cfg in plan.configs
     }
     doc = build_croissant(
         recipe=rec,
@@ -173,6 +176,7 @@ def write_docs(
         features=plan.features,
         shards=shards,
         splits=split_order,
+        subsets=plan.subsets,
         url=f"https://huggingface.co/datasets/{section.repo_id}" if section.repo_id else None,
     )
     write_json_atomic(out / "croissant.json", doc)

@@ -37,10 +37,10 @@ def lifs_features(
 
     Columns: ``subject_id``, ``center``, ``vendor``, ``scanner``, ``field_strength`` (T),
     ``stage`` / ``cirrhosis`` / ``significant_fibrosis`` (ClassLabel, null when unlabelled or
-    withheld), ``sequences`` (present ones, recipe order), then per sequence a nullable
-    ``Nifti`` column with the embedded ``.nii.gz`` bytes and ``<SEQ>_meta`` (the curated
-    sidecar as sorted JSON, null when the sequence is missing); ``mask_GED4`` if
-    ``with_mask``.
+    withheld), ``sequences`` (every sequence present for the subject, recipe order, also
+    those of other configs), then per sequence a nullable ``Nifti`` column with the
+    embedded ``.nii.gz`` bytes and ``<SEQ>_meta`` (the curated sidecar as sorted JSON, null
+    when the sequence is missing); ``mask_GED4`` if ``with_mask``.
     """
     from datasets import ClassLabel, Features, List, Nifti, Value
 

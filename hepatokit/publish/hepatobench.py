@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,14 +47,13 @@ def resolve_raw_root(build: Path, raw_root: str | Path | None) -> Path | None:
     return None
 
 
-def _locate(rel: str, build: Path, raw_root: Path | None) -> tuple[Path, int] | None:
-    """A patch file and its size: relative to the raw root (ingested patches) or to BUILD
-    (tiles)."""
-    for base in (raw_root, build):
-        if base is None:
-            continue
+def _locate(rel: str, bases: Sequence[str]) -> tuple[str, int] | None:
+    """A patch file and its size: relative to the first of ``bases`` that has it (the raw
+    root for ingested patches, BUILD for tiles). Plain strings: called once per patch."""
+    for base in bases:
+        path = os.path.join(base, rel)  # noqa: PTH118 (hot loop)
         try:
-            return base / rel, (base / rel).stat().st_size
+            return path, os.stat(path).st_size  # noqa: PTH116 (hot loop)
         except OSError:
             continue
     return None
@@ -100,6 +101,7 @@ def collect_hepatobench(
     root = resolve_raw_root(build, raw_root)
     split_of = read_split_assignment(build, [r["id"] for r in curated], allowed=section.splits)
     tiled = any(r.get("x") is not None for r in curated)
+    bases = [str(b) for b in (root, build) if b is not None]
     features = hepatobench_features(classes, tiled=tiled)
     problems: list[str] = []
     per_split: dict[str, list[dict[str, Any]]] = {s: [] for s in section.splits}
@@ -117,7 +119,7 @@ def collect_hepatobench(
                 path=path,
                 hint="fix the recipe's classes or the ingest labels",
             )
-        location = _locate(str(row["path"]), build, root)
+        location = _locate(str(row["path"]), bases)
         if location is None:
             problems.append(f"{row['path']}: not found")
             continue
@@ -132,7 +134,7 @@ def collect_hepatobench(
         out = {
             "id": row["id"],
             "image": EmbeddedFile(
-                str(location[0]),
+                location[0],
                 f"{row['id']}.{_ext(row)}",
                 md5=row.get("md5") if verify_md5 else None,
                 nbytes=location[1],

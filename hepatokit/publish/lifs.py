@@ -2,14 +2,16 @@
 
 One row per subject; per sequence a NIfTI cell with the curated ``.nii.gz`` bytes (embedded
 as they are, so a decoded volume equals the curated one, array and affine) and the curated
-sidecar as sorted JSON. One config per track (recipe ``publish.configs``).
+sidecar as sorted JSON; ``sequences`` lists every sequence present for the subject (in all
+configs). One config per track (recipe ``publish.configs``); a config whose sequences are
+all in another config's (``noncontrast`` ⊂ ``contrast``) reads that config's shards.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +67,36 @@ def _label_index(value: Any, names: Sequence[str], *, what: str, sid: str) -> in
     if int(value) not in (0, 1):
         raise DataFormatError(f"subject {sid}: {what}={value!r}, expected 0/1 or null")
     return int(value)
+
+
+def _subset_configs(
+    configs: Mapping[str, Sequence[str]], mask_configs: Sequence[str]
+) -> dict[str, str]:
+    """Configs whose columns are all in another config's: config → the config whose shards it
+    reads. The configs with the most columns keep shards of their own (the first of equals,
+    in recipe order); every other config reads the first of those that has its sequences
+    (and the mask, if it has the mask)."""
+
+    def width(cfg: str) -> int:
+        return len(configs[cfg]) + (cfg in mask_configs)
+
+    owners: list[str] = []
+    subsets: dict[str, str] = {}
+    for cfg in sorted(configs, key=width, reverse=True):  # stable: recipe order among equals
+        owner = next(
+            (
+                o
+                for o in owners
+                if set(configs[cfg]) <= set(configs[o])
+                and (cfg not in mask_configs or o in mask_configs)
+            ),
+            None,
+        )
+        if owner is None:
+            owners.append(cfg)
+        else:
+            subsets[cfg] = owner
+    return subsets
 
 
 def collect_lifs(
@@ -189,17 +221,20 @@ def collect_lifs(
             path=build,
             hint="re-run the stage that wrote the volumes (mri convert / import-release)",
         )
+    subsets = _subset_configs(configs_def, section.mask_configs)
     configs: dict[str, dict[str, list[dict[str, Any]]]] = {}
     features: dict[str, Any] = {}
     embedded: dict[str, list[str]] = {}
     for cfg, seqs in configs_def.items():
         with_mask = cfg in section.mask_configs
         features[cfg] = lifs_features(seqs, with_mask=with_mask, stages=stages)
+        if cfg in subsets:
+            continue
         embedded[cfg] = [*seqs, *(["mask_GED4"] if with_mask else [])]
         per_split: dict[str, list[dict[str, Any]]] = {s: [] for s in section.splits or []}
         for split, scalars, files in base_rows:
             row = dict(scalars)
-            row["sequences"] = [s for s in files["_present"] if s in seqs]
+            row["sequences"] = files["_present"]
             for seq in seqs:
                 row[seq] = files[seq]
                 row[meta_column(seq)] = files[meta_column(seq)]
@@ -233,4 +268,5 @@ def collect_lifs(
         truth_header=("Case", "split", "domain", "stage", "cirrhosis", "significant_fibrosis"),
         truth=truth,
         meta=meta,
+        subsets=subsets,
     )

@@ -2,9 +2,10 @@
 
 Rows are planned into shards from the sizes of the files they embed (so the number of
 shards, hence the ``-of-NNNNN`` names, is known before anything is written), then each
-shard is written on its own (``hepatokit.parallel.map_items``) in row groups of bounded
-size. Embedded file bytes are stored uncompressed (they are already gzip/PNG/JPEG), the
-other columns with zstd; no timestamps are written, so the same rows give the same bytes.
+shard is written on its own (``hepatokit.parallel.map_items``, largest shards first) in row
+groups of bounded size. Embedded file bytes are stored uncompressed (they are already
+gzip/PNG/JPEG), the other columns with zstd; no timestamps are written, so the same rows
+give the same bytes.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ __all__ = [
     "plan_split",
     "remove_stale_shards",
     "shard_name",
+    "warm_up",
     "write_shard",
     "write_shards",
 ]
@@ -66,17 +69,24 @@ class ShardTask:
     embedded_columns: tuple[str, ...]
     row_group_bytes: int
     row_group_max_rows: int
+    planned_bytes: int  # the rows' estimated size (:func:`row_size`): larger ones go first
 
 
 @dataclass(frozen=True)
 class ShardResult:
-    """A written shard: rows, in-memory Arrow bytes (``num_bytes``), file size and sha256."""
+    """A written shard: rows, in-memory Arrow bytes per column, file size and sha256."""
 
     path: str
     num_rows: int
-    num_bytes: int
+    column_bytes: dict[str, int]
     size: int
     sha256: str
+
+    def num_bytes(self, columns: Iterable[str] | None = None) -> int:
+        """In-memory Arrow bytes of ``columns`` (default: all); what ``datasets`` reports as
+        a split's ``num_bytes`` for a config reading those columns."""
+        names = self.column_bytes if columns is None else columns
+        return sum(self.column_bytes[c] for c in names)
 
 
 def shard_name(split: str, index: int, total: int) -> str:
@@ -183,6 +193,14 @@ def _group_table(
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
+def warm_up() -> None:
+    """Import what :func:`write_shard` needs: run in each worker of a pool started before the
+    shards are planned, so that the workers are ready when the tasks come."""
+    import numpy  # noqa: F401
+    import pyarrow.compute
+    import pyarrow.parquet  # noqa: F401
+
+
 def write_shard(task: ShardTask) -> ShardResult:
     """Write one shard atomically; return its counts and checksum."""
     import pyarrow as pa
@@ -195,7 +213,7 @@ def write_shard(task: ShardTask) -> ShardResult:
         leaf: "NONE" if leaf.split(".")[0] in task.embedded_columns else "ZSTD"
         for leaf in _leaf_paths(schema)
     }
-    num_bytes = 0
+    column_bytes = dict.fromkeys(schema.names, 0)
     with (
         atomic_path(task.path, suffix=".parquet") as tmp,
         pq.ParquetWriter(
@@ -211,7 +229,8 @@ def write_shard(task: ShardTask) -> ShardResult:
         arena.reset(max(sum(row_size(r) for r in g) for g in groups))  # one allocation
         for group in groups:
             table = _group_table(group, schema, task.embedded_columns, arena)
-            num_bytes += table.nbytes
+            for name in table.column_names:
+                column_bytes[name] += table.column(name).nbytes
             writer.write_table(table, row_group_size=max(1, len(group)))
             del table  # releases the arena's views before the next group reuses it
     with open(task.path, "rb") as fh:  # from the page cache: cheaper than hashing in Python
@@ -219,7 +238,7 @@ def write_shard(task: ShardTask) -> ShardResult:
     return ShardResult(
         path=task.path,
         num_rows=len(task.rows),
-        num_bytes=num_bytes,
+        column_bytes=column_bytes,
         size=Path(task.path).stat().st_size,
         sha256=sha256,
     )
@@ -248,7 +267,8 @@ def plan_split(
 ) -> list[ShardTask]:
     """The shard tasks of one split (rows in the given order) into ``folder``; ``schema`` is
     the ``pyarrow.Schema`` of the rows (``datasets.Features(...).arrow_schema``)."""
-    plan = plan_shards([row_size(r) for r in rows], max_shard_bytes)
+    sizes = [row_size(r) for r in rows]
+    plan = plan_shards(sizes, max_shard_bytes)
     serialized = schema.serialize().to_pybytes()
     return [
         ShardTask(
@@ -258,13 +278,24 @@ def plan_split(
             embedded_columns=tuple(embedded_columns),
             row_group_bytes=row_group_bytes,
             row_group_max_rows=row_group_max_rows,
+            planned_bytes=sum(sizes[j] for j in idx),
         )
         for i, idx in enumerate(plan)
     ]
 
 
-def write_shards(tasks: Sequence[ShardTask], *, workers: int | None = None) -> list[ShardResult]:
-    """Write every shard (in parallel); results in task order.
+def write_shards(
+    tasks: Sequence[ShardTask], *, workers: int | None = None, executor: Executor | None = None
+) -> list[ShardResult]:
+    """Write every shard (in parallel, largest first so that the workers finish together);
+    results in task order.
+
+    Parameters
+    ----------
+    workers
+        Processes of the pool made for this call (default: CPU count; 1 = inline).
+    executor
+        A running pool to use instead (``hepatokit.parallel.make_executor``).
 
     Raises
     ------
@@ -274,7 +305,16 @@ def write_shards(tasks: Sequence[ShardTask], *, workers: int | None = None) -> l
     """
     from hepatokit.errors import DataFormatError
 
-    results = map_items(write_shard, list(tasks), workers=workers, description="parquet shards")
+    order = sorted(range(len(tasks)), key=lambda i: -tasks[i].planned_bytes)  # stable
+    done = map_items(
+        write_shard,
+        [tasks[i] for i in order],
+        executor=executor,
+        workers=workers,
+        chunksize=1,
+        description="parquet shards",
+    )
+    results = [r for _, r in sorted(zip(order, done, strict=True), key=lambda pair: pair[0])]
     failed = [r for r in results if not r.ok]
     if failed:
         for r in failed:
@@ -290,11 +330,15 @@ def write_shards(tasks: Sequence[ShardTask], *, workers: int | None = None) -> l
 
 def remove_stale_shards(data_dir: Path, keep: Sequence[str]) -> list[Path]:
     """Delete ``*.parquet`` under ``data_dir`` that are not in ``keep`` (an earlier run's
-    shards with other counts or splits); returns what was removed."""
+    shards with other counts, splits or configs), then the folders left empty; returns the
+    files removed."""
     keep_set = {str(Path(p).resolve()) for p in keep}
     removed = []
     for path in sorted(data_dir.rglob("*.parquet")) if data_dir.is_dir() else []:
         if str(path.resolve()) not in keep_set:
             path.unlink()
             removed.append(path)
+    for folder in {p.parent for p in removed}:
+        if folder != data_dir and not any(folder.iterdir()):
+            folder.rmdir()
     return removed

@@ -62,14 +62,40 @@ def test_rows_embed_curated_bytes_and_labels(fake_lifs_build, fake_lifs_publishe
             assert (mask is None) == (subj["mask_GED4"] is None)
 
 
-def test_noncontrast_has_only_its_sequences(fake_lifs_published):
+def test_noncontrast_reads_its_columns_of_the_contrast_shards(
+    fake_lifs_build, fake_lifs_published, tmp_path
+):
+    import datasets
+    from huggingface_hub import DatasetCard
+
     hf, _ = fake_lifs_published
-    schema = pq.read_schema(next((hf / "data" / "noncontrast").glob("train-*.parquet")))
-    assert {"T1W", "T2W", "DWI"} <= set(schema.names)
-    assert not {"GED1", "GED4", "mask_GED4"} & set(schema.names)
-    for split in SPLITS:
-        for row in _rows(hf, "noncontrast", split):
-            assert set(row["sequences"]) <= {"T1W", "T2W", "DWI"}
+    assert not (hf / "data" / "noncontrast").exists()  # the volumes are stored once
+    configs = {c["config_name"]: c for c in DatasetCard.load(hf / "README.md").data.configs}
+    assert "columns" not in configs["contrast"]
+    assert [f["path"] for f in configs["noncontrast"]["data_files"]] == [
+        f"data/contrast/{split}-*.parquet" for split in SPLITS
+    ]
+    ds = datasets.load_dataset(str(hf), "noncontrast", split="train", cache_dir=str(tmp_path))
+    assert list(ds.features) == configs["noncontrast"]["columns"]
+    assert {"T1W", "T2W", "DWI", "T1W_meta", "sequences", "stage"} <= set(ds.features)
+    assert not {"GED1", "GED1_meta", "GED4", "mask_GED4"} & set(ds.features)
+    planted = {s["subject_id"]: s for s in fake_lifs_build.subjects}
+    for row in ds.cast_column("T1W", datasets.Nifti(decode=False)):
+        subj = planted[row["subject_id"]]
+        assert row["sequences"] == subj["sequences"]  # every sequence of the subject
+        rel = subj["volume_T1W"]
+        assert (row["T1W"] is None) == (rel is None)
+        if rel is not None:
+            assert row["T1W"]["bytes"] == (fake_lifs_build.build / rel).read_bytes()
+
+
+def test_a_config_reads_another_configs_shards_only_if_it_is_a_subset():
+    from hepatokit.publish.lifs import _subset_configs
+
+    configs = {"nc": ["T1W", "T2W"], "c": ["T1W", "T2W", "GED1"], "dwi": ["DWI"]}
+    assert _subset_configs(configs, mask_configs=["c"]) == {"nc": "c"}
+    assert _subset_configs(configs, mask_configs=["nc"]) == {}  # c has no mask to give nc
+    assert _subset_configs({"a": ["T1W"], "b": ["T1W"]}, mask_configs=[]) == {"b": "a"}
 
 
 @pytest.mark.slow
@@ -93,8 +119,11 @@ def test_republish_removes_stale_shards(fake_lifs_build, tmp_path):
     publish_build(build=fake_lifs_build.build, out=out, workers=1)
     stale = out / "data" / "contrast" / "train-00000-of-00009.parquet"
     shutil.copy(next((out / "data" / "contrast").glob("train-*")), stale)
-    publish_build(build=fake_lifs_build.build, out=out, workers=1)
-    assert not stale.exists()
+    old_layout = out / "data" / "noncontrast"  # an earlier layout: shards of its own
+    old_layout.mkdir()
+    shutil.copy(stale, old_layout / "train-00000-of-00001.parquet")
+    publish_build(build=fake_lifs_build.build, out=out, workers=2)
+    assert not stale.exists() and not old_layout.exists()
     verify_checksums(out)
 
 
