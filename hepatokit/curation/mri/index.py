@@ -17,7 +17,6 @@ them, and turns the columns into the ledger, pseudonyms and tables in one pass.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import logging
 import os
 from collections.abc import Sequence
@@ -40,12 +39,18 @@ from hepatokit.curation.mri.deid import (
 )
 from hepatokit.curation.mri.dicom_tags import (
     PHI_COLUMNS,
-    PUBLIC_COLUMNS,
     HeaderRecord,
     read_header,
 )
+from hepatokit.curation.mri.index_records import (
+    INSTANCE_SCHEMA,
+    RECORD_SCHEMA,
+    read_chunk,
+    record_table,
+    warm_worker,
+)
 from hepatokit.errors import DataFormatError
-from hepatokit.manifest import Manifest, ManifestRow, excluded, kept, provenance, stable_id
+from hepatokit.manifest import Manifest, ManifestRow, provenance, stable_id
 from hepatokit.parallel import default_workers, make_executor, map_items
 from hepatokit.recipe import build_recipe
 
@@ -53,63 +58,14 @@ __all__ = ["INSTANCE_SCHEMA", "IndexSummary", "index_dicom", "list_raw_files"]
 
 log = logging.getLogger("hepatokit.curation.mri.index")
 
-_LIST_F = pa.list_(pa.float64())
-#: schema of ``instances.parquet`` (one row per kept DICOM image file)
-INSTANCE_SCHEMA = pa.schema(
-    [
-        ("item_id", pa.string()),
-        ("path", pa.string()),
-        ("size", pa.int64()),
-        ("subject_id", pa.string()),
-        ("center", pa.string()),
-        ("vendor", pa.string()),
-        ("scanner", pa.string()),
-        ("sop_class_uid", pa.string()),
-        ("modality", pa.string()),
-        ("study_uid", pa.string()),
-        ("series_uid", pa.string()),
-        ("sop_uid", pa.string()),
-        ("series_number", pa.int64()),
-        ("instance_number", pa.int64()),
-        ("field_strength", pa.float64()),
-        ("series_description", pa.string()),
-        ("protocol_name", pa.string()),
-        ("sequence_name", pa.string()),
-        ("scanning_sequence", pa.string()),
-        ("sequence_variant", pa.string()),
-        ("image_type", pa.string()),
-        ("echo_time", pa.float64()),
-        ("repetition_time", pa.float64()),
-        ("flip_angle", pa.float64()),
-        ("b_value", pa.float64()),
-        ("b_value_source", pa.string()),
-        ("acquisition_number", pa.int64()),
-        ("temporal_position", pa.int64()),
-        ("contrast_agent", pa.string()),
-        ("orientation", _LIST_F),
-        ("position", _LIST_F),
-        ("pixel_spacing", _LIST_F),
-        ("slice_thickness", pa.float64()),
-        ("rows", pa.int64()),
-        ("columns", pa.int64()),
-        ("frames", pa.int64()),
-    ]
-)
 PHI_SCHEMA = pa.schema(
     [("item_id", pa.string()), ("path", pa.string()), ("subject_id", pa.string())]
     + [(c, pa.string()) for c in PHI_COLUMNS]
 )
-#: one header record per file, as the workers return them (public columns typed as in
-#: :data:`INSTANCE_SCHEMA`, identifying ones as text)
-_RECORD_SCHEMA = pa.schema(
-    [("path", pa.string()), ("reason", pa.string()), ("detail", pa.string())]
-    + [INSTANCE_SCHEMA.field(c) for c in PUBLIC_COLUMNS]
-    + [(c, pa.string()) for c in PHI_COLUMNS]
-)
 #: ``private/index_cache.parquet``: the records keyed on path + size + mtime
 _CACHE_SCHEMA = pa.schema(
-    [_RECORD_SCHEMA.field("path"), ("size", pa.int64()), ("mtime_ns", pa.int64())]
-    + [f for f in _RECORD_SCHEMA if f.name != "path"]
+    [RECORD_SCHEMA.field("path"), ("size", pa.int64()), ("mtime_ns", pa.int64())]
+    + [f for f in RECORD_SCHEMA if f.name != "path"]
 )
 #: files per task sent to a worker (bounds: progress granularity vs per-task overhead)
 _CHUNK_MIN, _CHUNK_MAX, _CHUNKS_WANTED = 16, 512, 64
@@ -164,33 +120,6 @@ def _load_cache(path: Path) -> pa.Table | None:
     return table
 
 
-def _record_table(rels: Sequence[str], records: Sequence[HeaderRecord]) -> pa.Table:
-    """Records as a table of :data:`_RECORD_SCHEMA`, built column by column."""
-    columns: dict[str, list[Any]] = {
-        "path": list(rels),
-        "reason": [r.reason for r in records],
-        "detail": [r.detail for r in records],
-    }
-    for c in PUBLIC_COLUMNS:
-        columns[c] = [r.public.get(c) for r in records]
-    for c in PHI_COLUMNS:
-        columns[c] = [r.phi.get(c) for r in records]
-    return _columns_table(columns, _RECORD_SCHEMA)
-
-
-def _read_chunk(task: tuple[str, tuple[str, ...]]) -> pa.Table:
-    """Worker task: read the headers of ``(root, relative paths)``; a file whose read raises
-    becomes a ``corrupt`` record (read_header itself classifies every ordinary failure)."""
-    root, rels = task
-    records = []
-    for rel in rels:
-        try:
-            records.append(read_header(os.path.join(root, rel)))  # noqa: PTH118 (hot loop)
-        except Exception as exc:
-            records.append(HeaderRecord("corrupt", f"{type(exc).__name__}: {exc}"[:300]))
-    return _record_table(rels, records)
-
-
 def _read_all(
     root: str, todo: list[str], *, workers: int | None, executor: Executor | None
 ) -> list[pa.Table]:
@@ -201,7 +130,7 @@ def _read_all(
     size = max(_CHUNK_MIN, min(_CHUNK_MAX, -(-len(todo) // _CHUNKS_WANTED)))
     chunks = [tuple(todo[i : i + size]) for i in range(0, len(todo), size)]
     results = map_items(
-        _read_chunk,
+        read_chunk,
         [(root, chunk) for chunk in chunks],
         executor=executor,
         workers=workers,
@@ -224,7 +153,7 @@ def _read_all(
             description="index DICOM headers (retry)",
         )
         tables.append(
-            _record_table(
+            record_table(
                 chunk,
                 [
                     r.value if r.ok and r.value is not None else HeaderRecord("corrupt", r.error)
@@ -270,12 +199,8 @@ def index_dicom(
             executor = stack.enter_context(make_executor(workers=workers))
             if executor is not None:  # workers import the readers while this process lists
                 for _ in range(getattr(executor, "_max_workers", 1)):
-                    executor.submit(_warm_worker)
+                    executor.submit(warm_worker)
         return _index(raw_root, Path(out), recipe, executor, workers, key_file, demo_key)
-
-
-def _warm_worker() -> None:
-    """A no-op task: unpickling it imports this module (pydicom, pyarrow) in the worker."""
 
 
 def _index(
@@ -288,6 +213,9 @@ def _index(
     demo_key: bool,
 ) -> IndexSummary:
     """:func:`index_dicom` once its executor is settled."""
+    # pyarrow imports pandas on its first conversion (~0.2 s): do it now, while pool workers
+    # start, rather than in the serial part after the reads
+    pa.array([0], type=pa.int64())
     rec = build_recipe(build, None if recipe is None else os.fspath(recipe), default="lifs")
     cfg = mri_config(rec)
     key = load_deid_key(config=cfg.deid, key_file=key_file, demo_key=demo_key)
@@ -309,12 +237,12 @@ def _index(
             )
         ]
         reused = cache.filter(pa.array(hits, type=pa.bool_())).drop_columns(["size", "mtime_ns"])
-        tables.append(reused.select(_RECORD_SCHEMA.names))
+        tables.append(reused.select(RECORD_SCHEMA.names))
         known = set(reused["path"].to_pylist())
     unreadable = [rel for rel, size, _ in files if size < 0]
     if unreadable:
         problem = HeaderRecord("not_dicom", "unreadable (broken link or no permission)")
-        tables.append(_record_table(unreadable, [problem] * len(unreadable)))
+        tables.append(record_table(unreadable, [problem] * len(unreadable)))
     todo = [rel for rel, size, _ in files if size >= 0 and rel not in known]
     tables += _read_all(os.fspath(raw_root), todo, workers=workers, executor=executor)
     records = _in_file_order(tables, files)
@@ -333,9 +261,9 @@ def _index(
 
 def _in_file_order(tables: list[pa.Table], files: Sequence[tuple[str, int, int]]) -> pa.Table:
     """The record tables as one, one row per listed file, in the listing's order."""
-    table = pa.concat_tables([t.cast(_RECORD_SCHEMA) for t in tables]) if tables else None
+    table = pa.concat_tables([t.cast(RECORD_SCHEMA) for t in tables]) if tables else None
     if table is None:
-        return _RECORD_SCHEMA.empty_table()
+        return RECORD_SCHEMA.empty_table()
     paths = table["path"].to_pylist()
     if paths == [rel for rel, _, _ in files]:  # the usual case: read chunks in listing order
         return table
@@ -385,31 +313,28 @@ def _write_tables(
     site_of: dict[tuple[Any, ...], tuple[str, str, str]] = {}
     seen_sop: dict[str, str] = {}
     kept_at: list[int] = []
-    added: dict[str, list[Any]] = {
-        k: [] for k in ("item_id", "subject_id", "field_strength", "center", "vendor", "scanner")
-    }
+    item_ids, subject_ids, strengths, site_ids = [], [], [], []
+    reasons, details, pids, sops = col["reason"], col["detail"], col["patient_id"], col["sop_uid"]
+    institutions, makers, models = col["institution"], col["manufacturer"], col["model"]
     for i, (rel, size, _) in enumerate(files):
         item = stable_id("file", rel)
-        common: dict[str, Any] = {
-            "kind": "file",
-            "stage": "index",
-            "source": rel,
-            "size": max(size, 0),
-        }
-        reason, detail = col["reason"][i], col["detail"][i]
-        pid = col["patient_id"][i] if reason is None else None
+        reason, pid, sop = reasons[i], pids[i], sops[i]
         if reason is None and not pid:
             reason, detail = "no_patient_id", "PatientID is empty: the subject is unknown"
-        sop = col["sop_uid"][i]
-        if reason is None and sop and sop in seen_sop:
+        elif reason is None and sop and sop in seen_sop:
             reason, detail = f"duplicate_of:{seen_sop[sop]}", "same SOPInstanceUID as another file"
+        else:
+            detail = details[i]
         if reason is not None:
-            ledger.append(excluded(item, reason=reason, detail=detail, **common))
+            ledger.append(
+                ManifestRow(
+                    item, "file", "index", "excluded", rel, max(size, 0), None, reason, detail
+                )
+            )
             continue
-        assert pid is not None
         if sop:
             seen_sop[sop] = item
-        institution = col["institution"][i]
+        institution = institutions[i]
         original = subject_key(pid, institution, cfg.deid.subject_key)
         sid = subjects.get(original)
         if sid is None:
@@ -419,14 +344,24 @@ def _write_tables(
         fs = col["field_strength"][i]
         if fs is not None and fs > 100:  # gauss (old GE headers) → tesla
             fs = fs / 10000.0
-        site_key = (institution, col["manufacturer"][i], col["model"][i], fs)
+        site_key = (institution, makers[i], models[i], fs)
         site = site_of.get(site_key)
         if site is None:
             site = site_of[site_key] = _site_pseudonyms(sites, *site_key, site_rows)
         kept_at.append(i)
-        for name, value in zip(added, (item, sid, fs, *site), strict=True):
-            added[name].append(value)
-        ledger.append(kept(item, **common))
+        item_ids.append(item)
+        subject_ids.append(sid)
+        strengths.append(fs)
+        site_ids.append(site)
+        ledger.append(ManifestRow(item, "file", "index", "kept", rel, size))
+    added: dict[str, list[Any]] = {
+        "item_id": item_ids,
+        "subject_id": subject_ids,
+        "field_strength": strengths,
+        "center": [s[0] for s in site_ids],
+        "vendor": [s[1] for s in site_ids],
+        "scanner": [s[2] for s in site_ids],
+    }
     kept_rows = records.take(pa.array(kept_at, type=pa.int64()))
     sizes = pa.array([files[i][1] for i in kept_at], pa.int64())
     derived = {name: pa.array(values) for name, values in added.items()}
@@ -500,28 +435,3 @@ def _site_pseudonyms(
     site_rows.add(("vendor", manufacturer or "", vendor))
     site_rows.add(("scanner", f"{model or ''} {field_strength} T", scanner))
     return center, vendor, scanner
-
-
-def _columns_table(columns: dict[str, list[Any]], schema: pa.Schema) -> pa.Table:
-    """A table of ``schema`` from Python column lists; ``list<double>`` columns are built from
-    one flat value array (pyarrow converts nested Python lists ~10× slower)."""
-    arrays = []
-    for field in schema:
-        values = columns[field.name]
-        if pa.types.is_list(field.type):
-            arrays.append(_list_array(values, field.type))
-        else:
-            arrays.append(pa.array(values, type=field.type))
-    return pa.Table.from_arrays(arrays, schema=schema)
-
-
-def _list_array(values: Sequence[list[Any] | None], type_: pa.DataType) -> pa.Array:
-    lengths = np.fromiter((0 if v is None else len(v) for v in values), np.int32, len(values))
-    offsets = np.zeros(len(values) + 1, dtype=np.int32)
-    np.cumsum(lengths, out=offsets[1:])
-    flat = pa.array(
-        list(itertools.chain.from_iterable(v for v in values if v is not None)),
-        type=type_.value_type,
-    )
-    mask = pa.array([v is None for v in values], type=pa.bool_())
-    return pa.ListArray.from_arrays(pa.array(offsets), flat, type=type_, mask=mask)

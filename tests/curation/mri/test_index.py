@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from hepatokit.curation.mri import index as index_mod
+from hepatokit.curation.mri import index_records
 from hepatokit.curation.mri.index import index_dicom
 from hepatokit.manifest import Manifest, stable_id
 
@@ -82,7 +82,7 @@ def test_second_run_reads_no_header(
     def boom(path: str):
         raise AssertionError(f"header read on an unchanged tree: {path}")
 
-    monkeypatch.setattr(index_mod, "read_header", boom)
+    monkeypatch.setattr(index_records, "read_header", boom)
     again = index_dicom(raw=raw, out=build, workers=1, key_file=curated_lifs.key_file)
     assert again.headers_read == 0 and again.kept == first.kept
     assert (build / "instances.parquet").read_bytes() == before
