@@ -50,7 +50,7 @@ from hepatokit.curation.mri.dcm2niix_runner import (
     run_dcm2niix_many,
     scratch_dir,
 )
-from hepatokit.curation.mri.nifti_scrub import gzip_deterministic, scrub_nifti
+from hepatokit.curation.mri.nifti_scrub import gzip_backend, gzip_deterministic, scrub_nifti
 from hepatokit.curation.mri.sidecar import curated_sidecar, dwi_b_values, select_b_indices
 from hepatokit.errors import BuildStateError
 from hepatokit.manifest import Manifest, excluded, kept, provenance
@@ -113,7 +113,7 @@ def _job_key(job: ConvertJob) -> str:
             job.config.sidecar_keys,
             job.config.gzip_level,
         ],
-        "versions": [__version__, dcm2niix_version()],
+        "versions": [__version__, dcm2niix_version(), gzip_backend(job.config.gzip_level)],
     }
     h.update(json.dumps(extra, sort_keys=True, default=str).encode())
     return h.hexdigest()
