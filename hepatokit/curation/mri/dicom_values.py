@@ -118,38 +118,45 @@ def _converted(elem: Any) -> list[Any]:
     return [value]
 
 
-def values_of(ds: pydicom.Dataset | Elements, keyword: str) -> list[Any] | None:
-    """The values of one element (None if absent), decoded from the raw bytes when possible."""
+def _decoded(ds: pydicom.Dataset | Elements, keyword: str) -> tuple[str | None, list[Any]] | None:
+    """One element, decoded: None if absent, ``(text, [])`` for a raw text value (left for
+    the caller to split), else ``(None, values)``."""
     tag = _tag(keyword)
     elem = elements_of(ds).get(tag)
     if elem is None:
         return None
     if type(elem) is RawDataElement and elem.value is not None:
         text, numbers = _raw_parts(elem, tag)
-        if numbers is not None:
-            return numbers
         if text is not None:
-            text = text.strip("\x00 ")
-            return [p.strip("\x00 ") for p in text.split("\\")] if text else []
-    return _converted(elem)
+            return text, []
+        if numbers is not None:
+            return None, numbers
+    return None, _converted(elem)
+
+
+def values_of(ds: pydicom.Dataset | Elements, keyword: str) -> list[Any] | None:
+    """The values of one element (None if absent), decoded from the raw bytes when possible."""
+    decoded = _decoded(ds, keyword)
+    if decoded is None:
+        return None
+    text, values = decoded
+    if text is None:
+        return values
+    text = text.strip("\x00 ")
+    return [p.strip("\x00 ") for p in text.split("\\")] if text else []
 
 
 def text_of(ds: pydicom.Dataset | Elements, keyword: str) -> str | None:
     """An element's value as one text (multiple values joined by ``\\``); None if empty."""
-    tag = _tag(keyword)
-    elem = elements_of(ds).get(tag)
-    if elem is None:
+    decoded = _decoded(ds, keyword)
+    if decoded is None:
         return None
-    if type(elem) is RawDataElement and elem.value is not None:
-        text, numbers = _raw_parts(elem, tag)
-        if text is not None:
-            text = text.strip(_PAD)
-            if "\\" in text:
-                text = "\\".join(p.strip("\x00 ") for p in text.split("\\")).strip(_PAD)
-            return text or None
-        values = numbers if numbers is not None else _converted(elem)
-    else:
-        values = _converted(elem)
+    text, values = decoded
+    if text is not None:
+        text = text.strip(_PAD)
+        if "\\" in text:
+            text = "\\".join(p.strip("\x00 ") for p in text.split("\\")).strip(_PAD)
+        return text or None
     if not values:
         return None
     parts = [v.decode("latin-1", "replace") if isinstance(v, bytes) else str(v) for v in values]
@@ -159,25 +166,19 @@ def text_of(ds: pydicom.Dataset | Elements, keyword: str) -> str | None:
 
 def float_of(ds: pydicom.Dataset | Elements, keyword: str) -> float | None:
     """An element's first value as a float; None if absent, empty or not a number."""
-    tag = _tag(keyword)
-    elem = elements_of(ds).get(tag)
-    if elem is None:
+    decoded = _decoded(ds, keyword)
+    if decoded is None:
         return None
-    if type(elem) is RawDataElement and elem.value is not None:
-        text, numbers = _raw_parts(elem, tag)
-        if text is not None:
-            first = text.split("\\", 1)[0].strip("\x00 ")
-            try:
-                return float(first) if first else None
-            except ValueError:
-                return None
-        values = numbers if numbers is not None else _converted(elem)
+    text, values = decoded
+    first: Any
+    if text is not None:
+        first = text.split("\\", 1)[0].strip("\x00 ")
     else:
-        values = _converted(elem)
-    if not values or values[0] in ("", None):
+        first = values[0] if values else None
+    if first in ("", None):
         return None
     try:
-        return float(values[0])
+        return float(first)
     except (TypeError, ValueError):
         return None
 
