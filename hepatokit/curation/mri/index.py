@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import threading
 from collections.abc import Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -197,9 +198,9 @@ def index_dicom(
     with contextlib.ExitStack() as stack:
         if executor is None and (workers if workers is not None else default_workers()) > 1:
             executor = stack.enter_context(make_executor(workers=workers))
-            if executor is not None:  # workers import the readers while this process lists
-                for _ in range(getattr(executor, "_max_workers", 1)):
-                    executor.submit(warm_worker)
+        if executor is not None:  # workers import the readers while this process lists
+            for _ in range(getattr(executor, "_max_workers", None) or workers or 1):
+                executor.submit(warm_worker)
         return _index(raw_root, Path(out), recipe, executor, workers, key_file, demo_key)
 
 
@@ -213,9 +214,6 @@ def _index(
     demo_key: bool,
 ) -> IndexSummary:
     """:func:`index_dicom` once its executor is settled."""
-    # pyarrow imports pandas on its first conversion (~0.2 s): do it now, while pool workers
-    # start, rather than in the serial part after the reads
-    pa.array([0], type=pa.int64())
     rec = build_recipe(build, None if recipe is None else os.fspath(recipe), default="lifs")
     cfg = mri_config(rec)
     key = load_deid_key(config=cfg.deid, key_file=key_file, demo_key=demo_key)
@@ -244,7 +242,14 @@ def _index(
         problem = HeaderRecord("not_dicom", "unreadable (broken link or no permission)")
         tables.append(record_table(unreadable, [problem] * len(unreadable)))
     todo = [rel for rel, size, _ in files if size >= 0 and rel not in known]
+    # pyarrow imports pandas on its first conversion (~0.2 s): with a pool, let a thread do it
+    # while the workers read, instead of in the serial part after the reads
+    bridge = threading.Thread(target=pa.array, args=([0],), daemon=True)
+    if executor is not None:
+        bridge.start()
     tables += _read_all(os.fspath(raw_root), todo, workers=workers, executor=executor)
+    if bridge.is_alive():
+        bridge.join()
     records = _in_file_order(tables, files)
     write_parquet_atomic(cache_path, _with_stat(records, files))
     write_json_atomic(private / "raw_root.json", {"raw_root": str(raw_root)})
