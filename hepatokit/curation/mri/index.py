@@ -244,11 +244,12 @@ def _index(
     todo = [rel for rel, size, _ in files if size >= 0 and rel not in known]
     # pyarrow imports pandas on its first conversion (~0.2 s): with a pool, let a thread do it
     # while the workers read, instead of in the serial part after the reads
-    bridge = threading.Thread(target=pa.array, args=([0],), daemon=True)
+    bridge = None
     if executor is not None:
+        bridge = threading.Thread(target=pa.array, args=([0],), daemon=True)
         bridge.start()
     tables += _read_all(os.fspath(raw_root), todo, workers=workers, executor=executor)
-    if bridge.is_alive():
+    if bridge is not None:
         bridge.join()
     records = _in_file_order(tables, files)
     write_parquet_atomic(cache_path, _with_stat(records, files))
