@@ -22,25 +22,23 @@ def grouped_bars_png(
 
     ``values`` maps a series (e.g. a split) to ``{category: value}``; written atomically.
     """
-    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    # a bare Figure on the Agg canvas: no pyplot (no global figure registry, lighter import)
     series = list(values)
     width = 0.8 / max(1, len(series))
-    fig, ax = plt.subplots(figsize=(max(5.0, 0.9 * len(categories) + 2), 3.2), dpi=100)
-    try:
-        for k, name in enumerate(series):
-            xs = [i + (k - (len(series) - 1) / 2) * width for i in range(len(categories))]
-            ax.bar(xs, [values[name].get(c, 0) for c in categories], width, label=name)
-        ax.set_xticks(range(len(categories)), list(categories))
-        ax.set_ylabel(ylabel)
-        ax.set_title(title)
-        ax.legend(fontsize="small", frameon=False)
-        fig.tight_layout()
-        with atomic_path(path, suffix=".png") as tmp:
-            fig.savefig(tmp, format="png", metadata={"Software": None})
-    finally:
-        plt.close(fig)
+    fig = Figure(figsize=(max(5.0, 0.9 * len(categories) + 2), 3.2), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    for k, name in enumerate(series):
+        xs = [i + (k - (len(series) - 1) / 2) * width for i in range(len(categories))]
+        ax.bar(xs, [values[name].get(c, 0) for c in categories], width, label=name)
+    ax.set_xticks(range(len(categories)), list(categories))
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize="small", frameon=False)
+    fig.tight_layout()
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, format="png", metadata={"Software": None})
     return path

@@ -5,7 +5,9 @@ shards, hence the ``-of-NNNNN`` names, is known before anything is written), the
 shard is written on its own (``hepatokit.parallel.map_items``, largest shards first) in row
 groups of bounded size. Embedded file bytes are stored uncompressed (they are already
 gzip/PNG/JPEG), the other columns with zstd; no timestamps are written, so the same rows
-give the same bytes.
+give the same bytes. Files of 1 MiB and more (volumes) are memory-mapped and handed to the
+parquet writer without a copy; smaller ones (patches) are read back to back into one
+reusable buffer.
 """
 
 from __future__ import annotations
@@ -146,13 +148,20 @@ class _Arena:
         return view
 
 
-def _embedded_array(cells: Sequence[EmbeddedFile | None], arena: _Arena) -> Any:
-    """A ``struct<bytes: binary, path: string>`` array read straight into ``arena`` (no
-    per-file Python ``bytes``); checks each file's size and MD5 when the plan has one."""
+#: embedded files of at least this size are memory-mapped (zero-copy) instead of read
+MAP_MIN_BYTES = 1 << 20
+
+
+def _check_md5(cell: EmbeddedFile, data: Any) -> None:
+    if cell.md5 is not None and hashlib.md5(data).hexdigest() != cell.md5:
+        raise ValueError(f"{cell.source}: md5 differs from the curated table's (changed)")
+
+
+def _read_run(cells: Sequence[EmbeddedFile | None], sizes: Sequence[int], arena: _Arena) -> Any:
+    """A ``binary`` array of small files (``None`` → null) read back to back into ``arena``."""
     import numpy as np
     import pyarrow as pa
 
-    sizes = [0 if c is None else c.size() for c in cells]
     region = arena.take(sum(sizes))
     offset = 0
     for cell, size in zip(cells, sizes, strict=True):
@@ -162,19 +171,67 @@ def _embedded_array(cells: Sequence[EmbeddedFile | None], arena: _Arena) -> Any:
                 got = fh.readinto(chunk)
             if got != size:
                 raise ValueError(f"{cell.source}: size changed while reading")
-            if cell.md5 is not None and hashlib.md5(chunk).hexdigest() != cell.md5:
-                raise ValueError(f"{cell.source}: md5 differs from the curated table's (changed)")
+            _check_md5(cell, chunk)
         offset += size
     present = pa.array([c is not None for c in cells], type=pa.bool_())
     offsets = pa.py_buffer(np.cumsum([0, *sizes], dtype=np.int64).astype(np.int32))
-    data = pa.py_buffer(region)
-    blobs = pa.Array.from_buffers(pa.binary(), len(cells), [present.buffers()[1], offsets, data])
-    names = pa.array([None if c is None else c.name for c in cells], type=pa.string())
-    return pa.StructArray.from_arrays(
-        [blobs, names],
-        fields=[pa.field("bytes", pa.binary()), pa.field("path", pa.string())],
-        mask=pa.compute.invert(present),
+    return pa.Array.from_buffers(
+        pa.binary(), len(cells), [present.buffers()[1], offsets, pa.py_buffer(region)]
     )
+
+
+def _mapped(cell: EmbeddedFile, size: int) -> Any:
+    """A one-value ``binary`` array over the memory-mapped file (no copy: the parquet writer
+    reads the page cache directly)."""
+    import numpy as np
+    import pyarrow as pa
+
+    data = pa.memory_map(cell.source).read_buffer()
+    if data.size != size:
+        raise ValueError(f"{cell.source}: size changed while reading")
+    _check_md5(cell, data)
+    offsets = pa.py_buffer(np.array([0, size], dtype=np.int32))
+    return pa.Array.from_buffers(pa.binary(), 1, [None, offsets, data])
+
+
+def _embedded_array(cells: Sequence[EmbeddedFile | None], arena: _Arena) -> Any:
+    """A ``struct<bytes: binary, path: string>`` chunked array of the files' bytes: files of
+    at least :data:`MAP_MIN_BYTES` memory-mapped, one chunk each; runs of smaller files read
+    into ``arena`` (no per-file Python ``bytes``). Checks each file's size, and its MD5 when
+    the plan has one."""
+    import pyarrow as pa
+    import pyarrow.compute
+
+    sizes = [0 if c is None else c.size() for c in cells]
+    chunks: list[Any] = []
+    start = 0  # first cell of the current run of small files
+    for i, (cell, size) in enumerate(zip(cells, sizes, strict=True)):
+        if cell is not None and size >= MAP_MIN_BYTES:
+            if i > start:
+                chunks.append(_read_run(cells[start:i], sizes[start:i], arena))
+            chunks.append(_mapped(cell, size))
+            start = i + 1
+    if start < len(cells):
+        chunks.append(_read_run(cells[start:], sizes[start:], arena))
+    struct_type = pa.struct([pa.field("bytes", pa.binary()), pa.field("path", pa.string())])
+    out, row = [], 0
+    for blobs in chunks:
+        part = cells[row : row + len(blobs)]
+        present = pa.array([c is not None for c in part], type=pa.bool_())
+        names = pa.array([None if c is None else c.name for c in part], type=pa.string())
+        out.append(
+            pa.StructArray.from_arrays(
+                [blobs, names], fields=list(struct_type), mask=pyarrow.compute.invert(present)
+            )
+        )
+        row += len(blobs)
+    return pa.chunked_array(out, type=struct_type)
+
+
+def _arena_bytes(rows: Sequence[dict[str, Any]]) -> int:
+    """Bytes of the embedded files of ``rows`` that are read into the arena (not mapped)."""
+    sizes = (v.size() for r in rows for v in r.values() if isinstance(v, EmbeddedFile))
+    return sum(s for s in sizes if s < MAP_MIN_BYTES)
 
 
 def _group_table(
@@ -182,7 +239,7 @@ def _group_table(
 ) -> Any:
     import pyarrow as pa
 
-    arena.reset(sum(row_size(r) for r in rows))
+    arena.reset(_arena_bytes(rows))
     arrays = []
     for field in schema:
         values = [r.get(field.name) for r in rows]
@@ -202,7 +259,13 @@ def warm_up() -> None:
 
 
 def write_shard(task: ShardTask) -> ShardResult:
-    """Write one shard atomically; return its counts and checksum."""
+    """Write one shard atomically; return its counts and checksum.
+
+    The shard is renamed into place but not fsynced: it is derived output, listed with its
+    sha256 in ``checksums.sha256`` (which ``publish push`` verifies before uploading), so
+    a shard torn by a power cut is caught and the build is re-run; an fsync per shard would
+    make every worker wait for the disk in turn.
+    """
     import pyarrow as pa
     import pyarrow.compute
     import pyarrow.parquet as pq
@@ -215,7 +278,7 @@ def write_shard(task: ShardTask) -> ShardResult:
     }
     column_bytes = dict.fromkeys(schema.names, 0)
     with (
-        atomic_path(task.path, suffix=".parquet") as tmp,
+        atomic_path(task.path, suffix=".parquet", durable=False) as tmp,
         pq.ParquetWriter(
             tmp,
             schema,
@@ -226,7 +289,7 @@ def write_shard(task: ShardTask) -> ShardResult:
     ):
         arena = _Arena()
         groups = _row_groups(task)
-        arena.reset(max(sum(row_size(r) for r in g) for g in groups))  # one allocation
+        arena.reset(max(_arena_bytes(g) for g in groups))  # one allocation
         for group in groups:
             table = _group_table(group, schema, task.embedded_columns, arena)
             for name in table.column_names:
