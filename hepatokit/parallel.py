@@ -70,7 +70,10 @@ def _run_chunk(fn: Callable[[Any], Any], chunk: Sequence[Any]) -> list[tuple[Any
 
 @contextlib.contextmanager
 def make_executor(
-    *, workers: int | None = None, dask_address: str | None = None
+    *,
+    workers: int | None = None,
+    dask_address: str | None = None,
+    preload: Sequence[str] = (),
 ) -> Iterator[Executor | None]:
     """Yield the executor a run uses; ``None`` means run inline (one worker).
 
@@ -80,6 +83,10 @@ def make_executor(
         Local processes; 1 runs inline in this process (no pickling, easiest to debug).
     dask_address
         ``tcp://host:port`` of a Dask scheduler; its client's executor is used instead.
+    preload
+        Modules the forkserver imports once, before it forks the workers, so that each worker
+        starts with them loaded instead of importing them itself (the start-up of a short
+        parallel stage). Only takes effect if this process has no forkserver running yet.
     """
     if dask_address:
         from distributed import Client
@@ -92,6 +99,8 @@ def make_executor(
         yield None
         return
     ctx = multiprocessing.get_context(os.environ.get("HEPATOKIT_MP_CONTEXT", "forkserver"))
+    if preload and isinstance(ctx, multiprocessing.context.ForkServerContext):
+        ctx.set_forkserver_preload(["__main__", *preload])  # '__main__' is the default list
     with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
         yield pool
 

@@ -81,3 +81,36 @@ def test_dask_local_cluster_gives_same_result_as_process_pool():
 
 def test_empty_input():
     assert map_items(square_or_fail, [], workers=2) == []
+
+
+_PRELOAD_SCRIPT = """
+import sys
+
+from hepatokit.parallel import make_executor
+
+
+def loaded():
+    return "{module}" in sys.modules
+
+
+if __name__ == "__main__":
+    preload = sys.argv[1:]
+    with make_executor(workers=2, preload=preload) as pool:
+        print(pool.submit(loaded).result())
+"""
+
+
+@pytest.mark.parametrize("preload", [[], ["tabnanny"]])
+def test_forkserver_preload_reaches_the_workers(tmp_path, preload):
+    """A module named in ``preload`` is already imported in a worker before any task runs;
+    without it, the worker has not imported it (a fresh process: no forkserver yet)."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "preload_probe.py"
+    script.write_text(_PRELOAD_SCRIPT.replace("{module}", "tabnanny"))
+    env = {**os.environ, "HEPATOKIT_MP_CONTEXT": "forkserver"}
+    out = subprocess.run(
+        [sys.executable, str(script), *preload], capture_output=True, text=True, env=env, check=True
+    )
+    assert out.stdout.strip() == str(bool(preload))

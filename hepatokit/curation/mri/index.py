@@ -68,6 +68,9 @@ _CACHE_SCHEMA = pa.schema(
     [RECORD_SCHEMA.field("path"), ("size", pa.int64()), ("mtime_ns", pa.int64())]
     + [f for f in RECORD_SCHEMA if f.name != "path"]
 )
+#: what index workers import: loaded once by the forkserver when the index starts the pool
+#: (pandas because pyarrow imports it on its first conversion of Python values, ~0.2 s)
+_WORKER_MODULES = ("hepatokit.curation.mri.index_records", "pandas")
 #: files per task sent to a worker (bounds: progress granularity vs per-task overhead)
 _CHUNK_MIN, _CHUNK_MAX, _CHUNKS_WANTED = 16, 512, 64
 
@@ -197,11 +200,21 @@ def index_dicom(
         )
     with contextlib.ExitStack() as stack:
         if executor is None and (workers if workers is not None else default_workers()) > 1:
-            executor = stack.enter_context(make_executor(workers=workers))
-        if executor is not None:  # workers import the readers while this process lists
-            for _ in range(getattr(executor, "_max_workers", None) or workers or 1):
-                executor.submit(warm_worker)
+            executor = stack.enter_context(make_executor(workers=workers, preload=_WORKER_MODULES))
+        if executor is not None:
+            # the workers start (the forkserver importing the readers first) in a thread, while
+            # this process lists the tree; pyarrow imports pandas on its first conversion: here
+            # too, now rather than after the reads
+            starter = threading.Thread(target=_start_workers, args=(executor, workers), daemon=True)
+            starter.start()
+            pa.array([0])
         return _index(raw_root, Path(out), recipe, executor, workers, key_file, demo_key)
+
+
+def _start_workers(executor: Executor, workers: int | None) -> None:
+    """Submit a no-op per worker so that the pool starts them now (blocks until forked)."""
+    for _ in range(getattr(executor, "_max_workers", None) or workers or 1):
+        executor.submit(warm_worker)
 
 
 def _index(
@@ -242,15 +255,7 @@ def _index(
         problem = HeaderRecord("not_dicom", "unreadable (broken link or no permission)")
         tables.append(record_table(unreadable, [problem] * len(unreadable)))
     todo = [rel for rel, size, _ in files if size >= 0 and rel not in known]
-    # pyarrow imports pandas on its first conversion (~0.2 s): with a pool, let a thread do it
-    # while the workers read, instead of in the serial part after the reads
-    bridge = None
-    if executor is not None:
-        bridge = threading.Thread(target=pa.array, args=([0],), daemon=True)
-        bridge.start()
     tables += _read_all(os.fspath(raw_root), todo, workers=workers, executor=executor)
-    if bridge is not None:
-        bridge.join()
     records = _in_file_order(tables, files)
     write_parquet_atomic(cache_path, _with_stat(records, files))
     write_json_atomic(private / "raw_root.json", {"raw_root": str(raw_root)})
