@@ -204,19 +204,63 @@ class Manifest:
             Stored in the parquet metadata (see :func:`provenance`).
         """
         rows = list(rows)
-        ids = [r.item_id for r in rows]
-        dup = [i for i, n in Counter(ids).items() if n > 1]
-        if dup:
+        columns = {name: [getattr(r, name) for r in rows] for name in MANIFEST_SCHEMA.names}
+        return self._write(stage, columns, introduces, provenance_info)
+
+    def record_columns(
+        self,
+        stage: str,
+        columns: Mapping[str, Sequence[Any]],
+        *,
+        introduces: bool = False,
+        provenance_info: Mapping[str, Any] | None = None,
+    ) -> Path:
+        """:meth:`record` for a stage that has its rows as columns (one sequence per field of
+        :class:`ManifestRow`; ``stage`` defaults to the stage's name, ``source``, ``size``,
+        ``checksum``, ``reason`` and ``detail`` to nulls): no row objects for stages with
+        many items. Same checks.
+
+        Raises
+        ------
+        ManifestError
+            An outcome that is not ``kept``/``excluded``, an excluded item without a reason,
+            an item reported twice, columns of different lengths.
+        """
+        n = len(columns["item_id"])
+        defaults = {"stage": [stage] * n}
+        full = {
+            name: list(columns[name]) if name in columns else defaults.get(name, [None] * n)
+            for name in MANIFEST_SCHEMA.names
+        }
+        if any(len(values) != n for values in full.values()):
+            raise ManifestError(f"stage {stage!r}: manifest columns of different lengths")
+        for item, outcome, reason in zip(
+            full["item_id"], full["outcome"], full["reason"], strict=True
+        ):
+            if outcome not in ("kept", "excluded") or (outcome == "excluded" and not reason):
+                raise ManifestError(
+                    f"stage {stage!r}: item {item!r} has outcome {outcome!r}, reason {reason!r}",
+                    hint="an outcome is 'kept' or 'excluded', and an exclusion needs a reason",
+                )
+        return self._write(stage, full, introduces, provenance_info)
+
+    def _write(
+        self,
+        stage: str,
+        columns: Mapping[str, list[Any]],
+        introduces: bool,
+        provenance_info: Mapping[str, Any] | None,
+    ) -> Path:
+        ids = columns["item_id"]
+        if len(set(ids)) != len(ids):
+            dup = [i for i, n in Counter(ids).items() if n > 1]
             raise ManifestError(
                 f"stage {stage!r} reported {len(dup)} item(s) twice, e.g. {dup[0]!r}",
                 hint="a stage must report each item exactly once",
             )
         path = self.folder / f"{stage}.parquet"
         seq = self._seq_of(path)
-        table = pa.table(
-            {name: [getattr(r, name) for r in rows] for name in MANIFEST_SCHEMA.names},
-            schema=MANIFEST_SCHEMA,
-        )
+        table = pa.table(dict(columns), schema=MANIFEST_SCHEMA)
         meta = {
             b"hepatokit.seq": str(seq).encode(),
             b"hepatokit.introduces": b"1" if introduces else b"0",

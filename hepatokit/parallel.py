@@ -23,7 +23,7 @@ from typing import Any, Generic, TypeVar
 
 from hepatokit.progress import progress_bar
 
-__all__ = ["ItemResult", "default_workers", "make_executor", "map_items"]
+__all__ = ["ItemResult", "default_workers", "make_executor", "map_items", "start_forkserver"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -98,11 +98,31 @@ def make_executor(
     if n <= 1:
         yield None
         return
-    ctx = multiprocessing.get_context(os.environ.get("HEPATOKIT_MP_CONTEXT", "forkserver"))
-    if preload and isinstance(ctx, multiprocessing.context.ForkServerContext):
-        ctx.set_forkserver_preload(["__main__", *preload])  # '__main__' is the default list
+    ctx = _context()
+    if preload:
+        start_forkserver(preload)
     with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
         yield pool
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    return multiprocessing.get_context(os.environ.get("HEPATOKIT_MP_CONTEXT", "forkserver"))
+
+
+def start_forkserver(preload: Sequence[str]) -> None:
+    """Start the forkserver that process pools fork their workers from, importing
+    ``preload`` modules (it runs while this process goes on, e.g. with its own imports).
+
+    Workers forked from it start with those modules loaded. No effect if the server already
+    runs (its modules are fixed then) or the pools use another start method
+    (``HEPATOKIT_MP_CONTEXT``).
+    """
+    if not isinstance(_context(), multiprocessing.context.ForkServerContext):
+        return
+    from multiprocessing import forkserver
+
+    forkserver.set_forkserver_preload(["__main__", *preload])  # '__main__': the default list
+    forkserver.ensure_running()
 
 
 def map_items(
@@ -182,7 +202,7 @@ def _map_inline(fn: Callable[[T], R], items: list[T], description: str) -> list[
 def _retry_isolated(fn: Callable[[Any], Any], chunk: Sequence[Any]) -> list[tuple[Any, str | None]]:
     """Run each item of a chunk in its own one-process pool, so a crash hits only that item."""
     out: list[tuple[Any, str | None]] = []
-    ctx = multiprocessing.get_context(os.environ.get("HEPATOKIT_MP_CONTEXT", "forkserver"))
+    ctx = _context()
     for item in chunk:
         with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
             try:

@@ -121,3 +121,35 @@ def test_invariant_property(tmp_path_factory, outcomes):
     s = m.check()
     assert s.inputs == len(ids) == s.kept + s.excluded
     assert s.kept == sum(1 for a, b in outcomes if not a and not b)
+
+
+def test_record_columns_equals_record_of_rows(tmp_path):
+    """The column form writes the same ledger as the row form, and checks the same things."""
+    rows = [
+        kept("a", kind="file", stage="index", source="x/a.dcm", size=3),
+        excluded("b", kind="file", stage="index", reason="corrupt", source="x/b", detail="eof"),
+    ]
+    by_rows = Manifest(tmp_path / "rows")
+    by_rows.record("index", rows, introduces=True)
+    by_columns = Manifest(tmp_path / "columns")
+    by_columns.record_columns(
+        "index",
+        {
+            "item_id": ["a", "b"],
+            "kind": ["file", "file"],
+            "outcome": ["kept", "excluded"],
+            "source": ["x/a.dcm", "x/b"],
+            "size": [3, None],
+            "reason": [None, "corrupt"],
+            "detail": [None, "eof"],
+        },
+        introduces=True,
+    )
+    assert by_columns.rows().equals(by_rows.rows())
+    assert by_columns.check().as_dict() == by_rows.check().as_dict()
+    bad = {"item_id": ["a", "b"], "kind": ["file", "file"], "outcome": ["kept", "excluded"]}
+    with pytest.raises(ManifestError, match="reason"):
+        by_columns.record_columns("index", bad)
+    twice = {"item_id": ["a", "a"], "kind": ["file"] * 2, "outcome": ["kept"] * 2}
+    with pytest.raises(ManifestError, match="twice"):
+        by_columns.record_columns("index", twice)

@@ -38,7 +38,13 @@ _EXPORTS: dict[str, str] = {
     "qc_volumes": "volume_qc",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = sorted([*_EXPORTS, "INDEX_WORKER_MODULES"])
+
+#: what ``mri index`` workers import (pandas because pyarrow imports it on its first
+#: conversion of Python values, ~0.2 s): the forkserver loads them once for all workers
+#: (``hepatokit.parallel.start_forkserver``); kept here, light, so that the CLI can start
+#: the server before it imports the index itself
+INDEX_WORKER_MODULES = ("hepatokit.curation.mri.index_records", "pandas")
 
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

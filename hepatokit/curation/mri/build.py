@@ -8,6 +8,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 
+from hepatokit.curation.mri import INDEX_WORKER_MODULES
 from hepatokit.curation.mri.convert import ConvertSummary, convert_volumes
 from hepatokit.curation.mri.index import IndexSummary, index_dicom
 from hepatokit.curation.mri.labels import LabelsSummary, join_labels
@@ -60,7 +61,9 @@ def build_lifs(
     """
     out = Path(out)
     if executor is None:
-        with make_executor(workers=workers, dask_address=dask_address) as pool:
+        with make_executor(
+            workers=workers, dask_address=dask_address, preload=INDEX_WORKER_MODULES
+        ) as pool:
             return build_lifs(
                 recipe=recipe,
                 raw=raw,

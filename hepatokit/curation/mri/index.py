@@ -21,7 +21,7 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from hepatokit.atomic import write_json_atomic, write_parquet_atomic
+from hepatokit.curation.mri import INDEX_WORKER_MODULES
 from hepatokit.curation.mri.config import mri_config
 from hepatokit.curation.mri.deid import (
     SitePseudonymizer,
@@ -51,7 +52,7 @@ from hepatokit.curation.mri.index_records import (
     warm_worker,
 )
 from hepatokit.errors import DataFormatError
-from hepatokit.manifest import Manifest, ManifestRow, provenance, stable_id
+from hepatokit.manifest import Manifest, provenance, stable_id
 from hepatokit.parallel import default_workers, make_executor, map_items
 from hepatokit.recipe import build_recipe
 
@@ -68,11 +69,8 @@ _CACHE_SCHEMA = pa.schema(
     [RECORD_SCHEMA.field("path"), ("size", pa.int64()), ("mtime_ns", pa.int64())]
     + [f for f in RECORD_SCHEMA if f.name != "path"]
 )
-#: what index workers import: loaded once by the forkserver when the index starts the pool
-#: (pandas because pyarrow imports it on its first conversion of Python values, ~0.2 s)
-_WORKER_MODULES = ("hepatokit.curation.mri.index_records", "pandas")
 #: files per task sent to a worker (bounds: progress granularity vs per-task overhead)
-_CHUNK_MIN, _CHUNK_MAX, _CHUNKS_WANTED = 16, 512, 64
+_CHUNK_MIN, _CHUNK_MAX = 16, 512
 
 
 @dataclass(frozen=True)
@@ -124,6 +122,18 @@ def _load_cache(path: Path) -> pa.Table | None:
     return table
 
 
+def _chunk_sizes(n: int, workers: int) -> list[int]:
+    """Files per task, shrinking towards the end (guided scheduling): each task takes a
+    quarter of one worker's share of what is left, within [16, 512] files, so that the
+    workers run out of work at nearly the same time."""
+    sizes, left = [], n
+    while left > 0:
+        size = min(left, max(_CHUNK_MIN, min(_CHUNK_MAX, -(-left // (4 * workers)))))
+        sizes.append(size)
+        left -= size
+    return sizes
+
+
 def _read_all(
     root: str, todo: list[str], *, workers: int | None, executor: Executor | None
 ) -> list[pa.Table]:
@@ -131,15 +141,18 @@ def _read_all(
     died is read again one file at a time, so only the file that kills a worker is lost."""
     if not todo:
         return []
-    size = max(_CHUNK_MIN, min(_CHUNK_MAX, -(-len(todo) // _CHUNKS_WANTED)))
-    chunks = [tuple(todo[i : i + size]) for i in range(0, len(todo), size)]
+    n_workers = getattr(executor, "_max_workers", None) or workers or 1
+    chunks, start = [], 0
+    for size in _chunk_sizes(len(todo), n_workers):
+        chunks.append(tuple(todo[start : start + size]))
+        start += size
     results = map_items(
         read_chunk,
         [(root, chunk) for chunk in chunks],
         executor=executor,
         workers=workers,
         chunksize=1,
-        description=f"index DICOM headers ({size} files a task)",
+        description=f"index DICOM headers ({len(chunks)} tasks)",
     )
     tables = []
     for chunk, res in zip(chunks, results, strict=True):
@@ -200,7 +213,9 @@ def index_dicom(
         )
     with contextlib.ExitStack() as stack:
         if executor is None and (workers if workers is not None else default_workers()) > 1:
-            executor = stack.enter_context(make_executor(workers=workers, preload=_WORKER_MODULES))
+            executor = stack.enter_context(
+                make_executor(workers=workers, preload=INDEX_WORKER_MODULES)
+            )
         if executor is not None:
             # the workers start (the forkserver importing the readers first) in a thread, while
             # this process lists the tree; pyarrow imports pandas on its first conversion: here
@@ -257,9 +272,17 @@ def _index(
     todo = [rel for rel, size, _ in files if size >= 0 and rel not in known]
     tables += _read_all(os.fspath(raw_root), todo, workers=workers, executor=executor)
     records = _in_file_order(tables, files)
-    write_parquet_atomic(cache_path, _with_stat(records, files))
     write_json_atomic(private / "raw_root.json", {"raw_root": str(raw_root)})
-    summary = _write_tables(build, files, records, cfg, key, rec.sha256, read=len(todo))
+    summary = _write_tables(
+        build,
+        files,
+        records,
+        cfg,
+        key,
+        rec.sha256,
+        read=len(todo),
+        also_write={cache_path: _with_stat(records, files)},
+    )
     log.info(
         "index: %d files, %d images kept, %d excluded, %d headers read",
         summary.files,
@@ -302,8 +325,11 @@ def _write_tables(
     recipe_sha: str,
     *,
     read: int,
+    also_write: dict[Path, pa.Table],
 ) -> IndexSummary:
-    """Ledger, ``instances.parquet`` and the private tables from the records (file order)."""
+    """Ledger, ``instances.parquet`` and the private tables from the records (file order),
+    and the ``also_write`` tables; the tables are written in threads (pyarrow releases the
+    GIL), the ledger once they are all written."""
     col = {
         name: records[name].to_pylist()
         for name in (
@@ -318,17 +344,19 @@ def _write_tables(
         )
         if reason is None
     )
-    ledger: list[ManifestRow] = []
+    item_ids = [stable_id("file", rel) for rel, _, _ in files]
+    outcomes: list[str] = []
+    ledger_reasons: list[str | None] = []
+    ledger_details: list[str | None] = []
     subjects: dict[str, str] = {}
     site_rows: set[tuple[str, str, str]] = set()
     site_of: dict[tuple[Any, ...], tuple[str, str, str]] = {}
     seen_sop: dict[str, str] = {}
     kept_at: list[int] = []
-    item_ids, subject_ids, strengths, site_ids = [], [], [], []
+    subject_ids, strengths, site_ids = [], [], []
     reasons, details, pids, sops = col["reason"], col["detail"], col["patient_id"], col["sop_uid"]
     institutions, makers, models = col["institution"], col["manufacturer"], col["model"]
-    for i, (rel, size, _) in enumerate(files):
-        item = stable_id("file", rel)
+    for i, item in enumerate(item_ids):
         reason, pid, sop = reasons[i], pids[i], sops[i]
         if reason is None and not pid:
             reason, detail = "no_patient_id", "PatientID is empty: the subject is unknown"
@@ -337,12 +365,13 @@ def _write_tables(
         else:
             detail = details[i]
         if reason is not None:
-            ledger.append(
-                ManifestRow(
-                    item, "file", "index", "excluded", rel, max(size, 0), None, reason, detail
-                )
-            )
+            outcomes.append("excluded")
+            ledger_reasons.append(reason)
+            ledger_details.append(detail)
             continue
+        outcomes.append("kept")
+        ledger_reasons.append(None)
+        ledger_details.append(None)
         if sop:
             seen_sop[sop] = item
         institution = institutions[i]
@@ -360,13 +389,11 @@ def _write_tables(
         if site is None:
             site = site_of[site_key] = _site_pseudonyms(sites, *site_key, site_rows)
         kept_at.append(i)
-        item_ids.append(item)
         subject_ids.append(sid)
         strengths.append(fs)
         site_ids.append(site)
-        ledger.append(ManifestRow(item, "file", "index", "kept", rel, size))
     added: dict[str, list[Any]] = {
-        "item_id": item_ids,
+        "item_id": [item_ids[i] for i in kept_at],
         "subject_id": subject_ids,
         "field_strength": strengths,
         "center": [s[0] for s in site_ids],
@@ -378,34 +405,41 @@ def _write_tables(
     derived = {name: pa.array(values) for name, values in added.items()}
     derived["size"] = sizes
     private = build / "private"
-    inst_path = write_parquet_atomic(
-        build / "instances.parquet", _assemble(kept_rows, derived, INSTANCE_SCHEMA)
-    )
-    write_parquet_atomic(
-        private / "instances_phi.parquet", _assemble(kept_rows, derived, PHI_SCHEMA)
-    )
-    write_parquet_atomic(
-        private / "pseudonyms.parquet",
-        pa.table(
+    ordered = sorted(site_rows)
+    outputs = {
+        build / "instances.parquet": _assemble(kept_rows, derived, INSTANCE_SCHEMA),
+        private / "instances_phi.parquet": _assemble(kept_rows, derived, PHI_SCHEMA),
+        private / "pseudonyms.parquet": pa.table(
             {
                 "original_patient_id": [k.split("\x1f")[-1] for k in sorted(subjects)],
                 "original_key": sorted(subjects),
                 "subject_id": [subjects[k] for k in sorted(subjects)],
             }
         ),
-    )
-    ordered = sorted(site_rows)
-    write_parquet_atomic(
-        private / "sites.parquet",
-        pa.table(
+        private / "sites.parquet": pa.table(
             {
                 "kind": [r[0] for r in ordered],
                 "original": [r[1] for r in ordered],
                 "pseudonym": [r[2] for r in ordered],
             }
         ),
-    )
-    Manifest(build).record(
+        **also_write,
+    }
+    with ThreadPoolExecutor(max_workers=len(outputs), thread_name_prefix="index-write") as pool:
+        writes = [pool.submit(write_parquet_atomic, p, t) for p, t in outputs.items()]
+        ledger: dict[str, list[Any]] = {
+            "item_id": item_ids,
+            "kind": ["file"] * len(files),
+            "outcome": outcomes,
+            "source": [rel for rel, _, _ in files],
+            "size": [max(size, 0) for _, size, _ in files],
+            "reason": ledger_reasons,
+            "detail": ledger_details,
+        }
+        inst_path = writes[0].result()
+        for written in writes[1:]:
+            written.result()
+    Manifest(build).record_columns(
         "index",
         ledger,
         introduces=True,
