@@ -222,6 +222,7 @@ def index_dicom(
             # too, now rather than after the reads
             starter = threading.Thread(target=_start_workers, args=(executor, workers), daemon=True)
             starter.start()
+            stack.callback(starter.join)  # before the pool shuts down, even on an early error
             pa.array([0])
         return _index(raw_root, Path(out), recipe, executor, workers, key_file, demo_key)
 
@@ -229,7 +230,10 @@ def index_dicom(
 def _start_workers(executor: Executor, workers: int | None) -> None:
     """Submit a no-op per worker so that the pool starts them now (blocks until forked)."""
     for _ in range(getattr(executor, "_max_workers", None) or workers or 1):
-        executor.submit(warm_worker)
+        try:
+            executor.submit(warm_worker)
+        except RuntimeError:  # the pool was shut down (the index stopped early): nothing to do
+            return
 
 
 def _index(
