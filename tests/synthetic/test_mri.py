@@ -20,7 +20,7 @@ from pydicom.errors import InvalidDicomError
 from typer.testing import CliRunner
 
 from hepatokit.synthetic import generate_mri_studies, planted_on_grid, planted_volume
-from hepatokit.synthetic.mri_phantom import Geometry, array_sha256, phantom_volume
+from hepatokit.synthetic.mri_phantom import Geometry, phantom_volume
 from hepatokit.synthetic.mri_protocols import PHASE_WINDOWS_S, SCANNERS
 
 PRIVATE_B = {
