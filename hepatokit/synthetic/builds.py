@@ -13,12 +13,13 @@ import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from hepatokit.manifest import Manifest, excluded, kept, stable_id
+from hepatokit.manifest import Manifest, ManifestRow, excluded, kept, stable_id
 from hepatokit.recipe import recipe_path
 
 LIFS_SEQUENCES = ("T1W", "T2W", "DWI", "GED1", "GED2", "GED3", "GED4")
@@ -246,7 +247,9 @@ def make_fake_hepatobench_build(
     fake = FakeHepatoBuild(build=build, raw_root=raw_root)
     slide_split = {"s0": "train", "s1": "train", "s2": "train", "s3": "validation",
                    "s4": "test", "s5": "test", "wsi0": "train"}  # fmt: skip
-    rows, ingest_rows, tile_rows = [], [], []
+    rows: list[dict[str, Any]] = []
+    ingest_rows: list[ManifestRow] = []
+    tile_rows: list[ManifestRow] = []
 
     def add(img_bytes: bytes, rel: str, location: Path, cls: str, slide: str, fmt: str,
             xy: tuple[int, int] | None) -> None:  # fmt: skip
