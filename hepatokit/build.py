@@ -51,6 +51,7 @@ def build_dataset(
     workers: int | None = None,
     executor: Executor | None = None,
     demo_key: bool = False,
+    key_file: str | os.PathLike[str] | None = None,
     mpp: float | None = None,
     strict_audits: bool = True,
 ) -> BuildSummary:
@@ -67,6 +68,8 @@ def build_dataset(
     demo_key
         MRI only: use the built-in de-identification key (synthetic data only; real data
         needs ``HEPATOKIT_DEID_KEY`` or a key file).
+    key_file
+        MRI only: file holding the de-identification key (else ``HEPATOKIT_DEID_KEY``).
     strict_audits
         Raise if the leakage or PHI audit finds anything (the CLI's exit 1).
     """
@@ -81,7 +84,7 @@ def build_dataset(
         from hepatokit.curation.mri import audit_phi, build_lifs
 
         curation = build_lifs(recipe=recipe, raw=raw, labels=labels, out=out, workers=workers,
-                              executor=executor, demo_key=demo_key)  # fmt: skip
+                              executor=executor, demo_key=demo_key, key_file=key_file)  # fmt: skip
     else:
         from hepatokit.curation.patho import build_hepatobench
 

@@ -10,6 +10,7 @@ brute-force result, found without comparing all ``n²/2`` pairs.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Executor
 from itertools import combinations, pairwise
 from math import comb
 
@@ -19,7 +20,6 @@ from numpy.typing import NDArray
 __all__ = [
     "UnionFind",
     "band_masks",
-    "brute_force_pairs",
     "clusters_from_pairs",
     "near_pairs",
     "nearest_neighbour_distances",
@@ -120,6 +120,7 @@ def near_pairs(
     second_radius: int | None = None,
     bands: int | None = None,
     workers: int | None = None,
+    executor: Executor | None = None,
 ) -> Pairs:
     """All pairs within Hamming ``radius``, by multi-index hashing + exact verification.
 
@@ -137,12 +138,16 @@ def near_pairs(
         within ``radius // bands`` bits, which the pigeonhole principle makes exhaustive.
     workers
         Search the bands in this many processes (bands are independent); default inline.
+    executor
+        Search the bands as tasks of this executor instead (a process pool, or a Dask
+        client's ``get_executor()``, which spreads the bands over the cluster).
 
     Returns
     -------
     (i, j, distance)
         int64 arrays, ``i < j``, sorted by ``(i, j)``, each pair once; ``distance`` is the
-        Hamming distance of ``hashes``. Identical to :func:`brute_force_pairs`.
+        Hamming distance of ``hashes``: exactly the pairs a brute-force
+        comparison of every item with every other finds.
     """
     if not 0 <= radius < 64:
         raise ValueError(f"radius must be in [0, 63], got {radius}")
@@ -155,11 +160,13 @@ def near_pairs(
     if sum(comb(width, k) for k in range(sub + 1)) > 200_000:
         raise ValueError(f"{m} bands for radius {radius} means too many flip masks; use more bands")
     jobs = [(h, shift, mask, sub, radius) for shift, mask in band_masks(m)]
-    if workers is not None and workers > 1 and len(jobs) > 1:
+    parallel = executor is not None or (workers is not None and workers > 1)
+    if parallel and len(jobs) > 1:
         from hepatokit.parallel import map_items
 
-        results = map_items(_search_band, jobs, workers=min(workers, len(jobs)), chunksize=1,
-                            description="near-duplicate bands")  # fmt: skip
+        n_workers = None if workers is None else min(workers, len(jobs))
+        results = map_items(_search_band, jobs, executor=executor, workers=n_workers,
+                            chunksize=1, description="near-duplicate bands")  # fmt: skip
         failed = [r.error for r in results if not r.ok]
         if failed:
             raise RuntimeError(f"near-duplicate search failed: {failed[0]}")
@@ -181,25 +188,6 @@ def _search_band(job: tuple[NDArray[np.uint64], int, int, int, int]) -> NDArray[
         if ok.any():
             found.append(np.unique(a[ok] * n + b[ok]))
     return np.unique(np.concatenate(found))
-
-
-def brute_force_pairs(
-    hashes: NDArray[np.uint64],
-    radius: int,
-    *,
-    second: NDArray[np.uint64] | None = None,
-    second_radius: int | None = None,
-) -> Pairs:
-    """The reference result of :func:`near_pairs`: each item against all later ones."""
-    h = np.asarray(hashes, dtype=np.uint64)
-    n = h.size
-    found: list[NDArray[np.int64]] = []
-    for i in range(n - 1):
-        dist = _popcount(h[i + 1 :] ^ h[i])
-        j = np.nonzero(dist <= radius)[0] + i + 1
-        if j.size:
-            found.append(i * n + j.astype(np.int64))
-    return _finish(h, found, n, second, second_radius)
 
 
 def _finish(

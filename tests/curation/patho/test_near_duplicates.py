@@ -10,12 +10,12 @@ from hypothesis import strategies as st
 from hepatokit.curation.patho.near_duplicates import (
     UnionFind,
     band_masks,
-    brute_force_pairs,
     clusters_from_pairs,
     near_pairs,
     nearest_neighbour_distances,
     plan_bands,
 )
+from tests.curation.patho.search_helpers import RecordingExecutor, brute_force_pairs
 
 
 def _clustered(n: int, seed: int, centres: int = 300, flips: int = 8) -> np.ndarray:
@@ -54,6 +54,17 @@ def test_parallel_bands_same_result() -> None:
     h = _clustered(3000, seed=11)
     got = near_pairs(h, 10, workers=2)
     want = near_pairs(h, 10)
+    assert len(want[0]) > 0
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w)
+
+
+def test_executor_runs_the_bands() -> None:
+    h = _clustered(3000, seed=12)
+    with RecordingExecutor() as pool:
+        got = near_pairs(h, 10, executor=pool)
+    assert pool.calls and set(pool.calls) == {"_search_band"}
+    want = brute_force_pairs(h, 10)
     assert len(want[0]) > 0
     for g, w in zip(got, want, strict=True):
         np.testing.assert_array_equal(g, w)
