@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hepatokit.atomic import write_text_atomic
-from hepatokit.errors import BuildStateError
+from hepatokit.errors import BuildStateError, PHIError
 from hepatokit.parallel import default_workers, make_executor
 from hepatokit.publish.checksums import write_checksums
 from hepatokit.publish.croissant import check_croissant
@@ -78,6 +78,23 @@ def _write_truth(build: Path, plan: DatasetPlan) -> Path:
     writer.writeheader()
     writer.writerows(plan.truth)
     return write_text_atomic(build / "private" / "test_truth.csv", buf.getvalue())
+
+
+def _audit_published_histology(build: Path, out: Path) -> None:
+    """Every published byte of a histology dataset checked for the build's slide ids, file
+    names and image metadata; a hit is a :class:`PHIError` (nothing may be pushed)."""
+    from hepatokit.publish.histology_audit import audit_histology_phi
+
+    audit = audit_histology_phi(build=build, published=out)
+    log.info("%s", audit)
+    if not audit.ok:
+        first = audit.hits[0]
+        raise PHIError(
+            f"{len(audit.hits)} identifying value(s) found in the published files; first: "
+            f"{first.tag} {first.value} in {first.file}",
+            path=out,
+            hint=f"see {build}/reports/phi_audit.md; do not push {out}",
+        )
 
 
 def publish_build(
@@ -179,6 +196,8 @@ def publish_build(
     truth_path = _write_truth(build, plan) if withhold_test_labels else None
     write_docs(out, rec, plan, results, split_order, funnel, prep)
     write_checksums(out, known)
+    if rec.kind == "patho":
+        _audit_published_histology(build, out)
     warnings = check_croissant(out / "croissant.json", known=known)
     first = next(iter(results))
     counts = {
