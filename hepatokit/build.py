@@ -2,7 +2,9 @@
 
 The recipe's ``kind`` picks the chain: ``mri`` (LiFS: index → series → convert → QC →
 labels) or ``patho`` (HepatoBench: ingest or tile → QC → dedup); both end with the split
-and the leakage audit (and, for MRI, the PHI audit).
+and the leakage audit and the PHI audit (MRI: raw header values; histology: slide ids,
+file names and image metadata in the build's reports; ``publish build`` audits every
+published byte of a histology dataset again).
 """
 
 from __future__ import annotations
@@ -94,6 +96,10 @@ def build_dataset(
     leakage = audit_leakage(build=out, recipe=recipe)
     if rec.kind == "mri":
         phi = audit_phi(build=out, raw=raw, workers=workers, executor=executor)
+    else:
+        from hepatokit.publish.histology_audit import audit_histology_phi
+
+        phi = audit_histology_phi(build=out)
     summary = Manifest(out).check().as_dict()
     result = BuildSummary(rec.kind, out, curation, split, leakage, phi, summary)
     if strict_audits and not leakage.ok:

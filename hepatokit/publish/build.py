@@ -115,6 +115,23 @@ def check_phi_audit(build: Path, *, allow_phi_risk: str | None = None) -> dict[s
     return dict(record)
 
 
+def _audit_published_histology(build: Path, out: Path) -> None:
+    """Every published byte of a histology dataset checked for the build's slide ids, file
+    names and image metadata; a hit is a :class:`PHIError` (nothing may be pushed)."""
+    from hepatokit.publish.histology_audit import audit_histology_phi
+
+    audit = audit_histology_phi(build=build, published=out)
+    log.info("%s", audit)
+    if not audit.ok:
+        first = audit.hits[0]
+        raise PHIError(
+            f"{len(audit.hits)} identifying value(s) found in the published files; first: "
+            f"{first.tag} {first.value} in {first.file}",
+            path=out,
+            hint=f"see {build}/reports/phi_audit.md; do not push {out}",
+        )
+
+
 def publish_build(
     *,
     build: str | Path,
@@ -221,6 +238,8 @@ def publish_build(
     truth_path = _write_truth(build, plan) if withhold_test_labels else None
     write_docs(out, rec, plan, results, split_order, funnel, prep)
     write_checksums(out, known)
+    if rec.kind == "patho":
+        _audit_published_histology(build, out)
     warnings = check_croissant(out / "croissant.json", known=known)
     first = next(iter(results))
     counts = {
