@@ -109,5 +109,3 @@ def test_phi_inside_encoded_outputs_is_found(curated_lifs, raw_phi_values, tmp_p
     for fname, result in cases.items():
         assert not result.ok, fname
         assert all(h.file == f"out/{fname}" for h in result.hits)
-
-
