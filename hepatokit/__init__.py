@@ -42,6 +42,7 @@ _EXPORTS: dict[str, str] = {
     "qc_volumes": "hepatokit.curation.mri.volume_qc",
     "join_labels": "hepatokit.curation.mri.labels",
     "audit_phi": "hepatokit.curation.mri.phi_audit",
+    "audit_identifiers": "hepatokit.identifier_audit",
     "build_lifs": "hepatokit.curation.mri.build",
     "import_release": "hepatokit.curation.mri.release",
     "ingest_patches": "hepatokit.curation.patho.ingest",
