@@ -44,6 +44,7 @@ _EXPORTS: dict[str, str] = {
     "register_sequences": "hepatokit.curation.mri.register",
     "register_rigid": "hepatokit.curation.mri.register",
     "audit_phi": "hepatokit.curation.mri.phi_audit",
+    "audit_identifiers": "hepatokit.identifier_audit",
     "build_lifs": "hepatokit.curation.mri.build",
     "import_release": "hepatokit.curation.mri.release",
     "ingest_patches": "hepatokit.curation.patho.ingest",

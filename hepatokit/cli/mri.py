@@ -201,10 +201,11 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         if r.ok:
             console.print(
                 f"[green]PHI audit passed[/]: {r.values} values, {r.files_scanned} files, "
-                f"{r.bytes_scanned} bytes scanned, 0 hits"
+                f"{r.bytes_scanned} characters of decoded text scanned, 0 hits; "
+                f"{sum(r.skipped.values())} values skipped (see reports/phi_audit.md)"
             )
             return
         console.print(f"[bold red]PHI audit FAILED[/]: {len(r.hits)} hit(s)")
         for h in r.hits[:200]:
-            console.print(f"  {h.file} @ {h.offset}: {h.tag} {h.value}")
+            console.print(f"  {h.file} ({h.where}): {h.tag} {h.value}")
         raise typer.Exit(code=1)
