@@ -55,6 +55,7 @@ def build_dataset(
     demo_key: bool = False,
     key_file: str | os.PathLike[str] | None = None,
     mpp: float | None = None,
+    force_mpp: bool = False,
     strict_audits: bool = True,
 ) -> BuildSummary:
     """Run every curation stage of ``recipe`` on ``raw`` into ``out``, then split and audit.
@@ -72,6 +73,9 @@ def build_dataset(
         needs ``HEPATOKIT_DEID_KEY`` or a key file).
     key_file
         MRI only: file holding the de-identification key (else ``HEPATOKIT_DEID_KEY``).
+    mpp, force_mpp
+        Histology slides: level-0 µm/px for slides without resolution metadata; with
+        ``force_mpp`` for every slide.
     strict_audits
         Raise if the leakage or PHI audit finds anything (the CLI's exit 1).
     """
@@ -91,7 +95,8 @@ def build_dataset(
         from hepatokit.curation.patho import build_hepatobench
 
         curation = build_hepatobench(recipe=recipe, raw=raw, out=out, workers=workers,
-                                     executor=executor, mpp=mpp)  # fmt: skip
+                                     executor=executor, mpp=mpp,
+                                     force_mpp=force_mpp)  # fmt: skip
     split = split_build(build=out, recipe=recipe)
     leakage = audit_leakage(build=out, recipe=recipe)
     if rec.kind == "mri":
