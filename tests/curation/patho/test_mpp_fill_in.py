@@ -21,7 +21,7 @@ def _tissue(w: int, h: int, seed: int = 0) -> np.ndarray:
     img = np.full((h, w, 3), 240, np.uint8)
     bh, bw = 3 * h // 4, 3 * w // 4
     block = rng.integers(0, 60, (bh, bw, 3)).astype(np.uint8)
-    img[h // 8 : h // 8 + bh, w // 8 : w // 8 + bw] = (150, 60, 130) + block
+    img[h // 8 : h // 8 + bh, w // 8 : w // 8 + bw] = np.array([150, 60, 130], np.uint8) + block
     return img
 
 
