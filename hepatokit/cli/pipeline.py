@@ -32,6 +32,9 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         key_file: Path | None = typer.Option(
             None, "--key-file", help="File holding the pseudonym key (else $HEPATOKIT_DEID_KEY)."
         ),
+        break_lock: bool = typer.Option(
+            False, "--break-lock", help="Break a lock left in OUT by a run on another host."
+        ),
     ) -> None:
         """Curate a dataset: every stage of the recipe, then the split and the audits."""
         from hepatokit.build import build_dataset
@@ -42,7 +45,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             summary = build_dataset(recipe=recipe, raw=raw, out=out, labels=labels,
                                     workers=opts.workers, executor=executor, mpp=mpp,
                                     force_mpp=force_mpp, demo_key=demo_key,
-                                    key_file=key_file)  # fmt: skip
+                                    key_file=key_file, break_lock=break_lock)  # fmt: skip
         console.print(f"[green]{summary}[/]")
 
     @app.command("demo")

@@ -4,7 +4,11 @@ Two layouts are read:
 
 * **class folders** ``ROOT/<CLASS>/.../<file>``: the class is the first folder under ROOT
   (case-insensitive, through ``ingest.class_aliases``); files directly in ROOT are not
-  patches (e.g. a README) and are skipped with a log line.
+  patches (e.g. a README): they are inputs excluded as ``no_class_folder``. The tree is
+  walked with :func:`hepatokit.safeio.walk_tree`: symlinked folders followed once, and
+  unreadable folders, FIFOs / devices, broken links and non-UTF-8 names recorded as
+  excluded inputs (never skipped silently, never opened); files are read with a size
+  bound (``ingest.max_file_mb``, else ``too_large``).
 * **a table** (CSV or parquet) with a path column (relative to the table's folder), a label
   column and optionally a slide column (names in the recipe).
 
@@ -16,6 +20,7 @@ Every file found becomes one manifest row (kept, or excluded with ``corrupt``,
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -45,6 +50,7 @@ from hepatokit.errors import DataFormatError
 from hepatokit.manifest import Manifest, ManifestRow, excluded, kept, provenance, stable_id
 from hepatokit.parallel import map_items
 from hepatokit.recipe import build_recipe
+from hepatokit.safeio import TooLargeError, read_bounded, walk_tree
 
 __all__ = ["IngestSummary", "PatchEntry", "discover_patches", "ingest_patches"]
 
@@ -59,6 +65,8 @@ class PatchEntry:
     rel: str
     label: str | None
     slide_id: str | None
+    problem: str | None = None  # not a patch to decode: the exclusion reason
+    detail: str | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +76,7 @@ class _Task:
     size_policy: str
     dhash: bool
     image_extensions: frozenset[str]
+    max_bytes: int
 
 
 @dataclass(frozen=True)
@@ -115,15 +124,22 @@ def discover_patches(root: Path, cfg: IngestConfig) -> tuple[Path, list[PatchEnt
         raise DataFormatError("the class-folder layout needs a folder", path=root)
     root = _class_root(root, cfg)
     entries = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        here = Path(dirpath)
-        for name in sorted(filenames):
-            rel = (here / name).relative_to(root).as_posix()
-            if "/" not in rel:
-                log.info("skipping %s: files directly in ROOT are not patches", rel)
-                continue
-            entries.append(PatchEntry(rel, rel.split("/", 1)[0], _slide_from_path(rel, regex)))
+    for w in walk_tree(root):
+        label = w.shown.split("/", 1)[0] if "/" in w.shown else None
+        if w.problem is not None:
+            entries.append(PatchEntry(w.shown, label, None, w.problem, w.detail))
+        elif label is None:
+            entries.append(
+                PatchEntry(
+                    w.rel,
+                    None,
+                    None,
+                    "no_class_folder",
+                    "file directly in ROOT: patches go in ROOT/<CLASS>/",
+                )
+            )
+        else:
+            entries.append(PatchEntry(w.rel, label, _slide_from_path(w.rel, regex)))
     return root, sorted(entries, key=lambda e: e.rel)
 
 
@@ -185,12 +201,14 @@ def _class_map(classes: tuple[str, ...], aliases: dict[str, str]) -> dict[str, s
 def _analyse(task: _Task) -> dict[str, Any]:
     """Per-file worker: read bytes once, decode once, return the row or the rejection."""
     try:
-        with open(task.path, "rb") as fh:
-            data = fh.read()
+        data = read_bounded(task.path, task.max_bytes)
     except FileNotFoundError:
         return {"reason": "missing", "detail": "file listed but not found", "bytes": None}
+    except TooLargeError as exc:
+        return {"reason": "too_large", "detail": f"{exc} (ingest.max_file_mb)", "bytes": None}
     except OSError as exc:
-        return {"reason": "unreadable", "detail": str(exc), "bytes": None}
+        reason = "not_regular_file" if exc.errno == 22 else "unreadable"
+        return {"reason": reason, "detail": exc.strerror or type(exc).__name__, "bytes": None}
     import hashlib
 
     md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
@@ -256,14 +274,18 @@ def ingest_patches(
     exts = {e.lower() for e in cfg.extensions}
     expected = (cfg.expected_size[0], cfg.expected_size[1]) if cfg.expected_size else None
 
-    opts_key = json.dumps([expected, cfg.size_policy, dcfg.dhash, sorted(exts)])
+    opts_key = json.dumps([expected, cfg.size_policy, dcfg.dhash, sorted(exts), cfg.max_file_mb])
     cache = IngestCache(build, opts_key)
     todo: list[int] = []
     tasks: list[_Task] = []
     pre: dict[int, tuple[str, str]] = {}
     by_index: dict[int, dict[str, Any]] = {}
     stats: dict[int, tuple[int, int] | None] = {}
+    max_bytes = int(cfg.max_file_mb * (1 << 20))
     for k, e in enumerate(entries):
+        if e.problem is not None:
+            pre[k] = (e.problem, e.detail or e.problem)
+            continue
         if e.label is None or e.label.lower() not in classes:
             pre[k] = ("unknown_class", f"label {e.label!r} is not one of {', '.join(rec.classes)}")
             continue
@@ -274,7 +296,14 @@ def ingest_patches(
             continue
         todo.append(k)
         tasks.append(
-            _Task(str(raw_root / e.rel), expected, cfg.size_policy, dcfg.dhash, frozenset(exts))
+            _Task(
+                str(raw_root / e.rel),
+                expected,
+                cfg.size_policy,
+                dcfg.dhash,
+                frozenset(exts),
+                max_bytes,
+            )
         )
     if by_index:
         log.info("ingest: %d unchanged file(s) reused from the cache", len(by_index))
@@ -297,8 +326,9 @@ def ingest_patches(
             pre_reason, pre_detail = pre[k]
             r: dict[str, Any] = {"reason": pre_reason, "detail": pre_detail, "bytes": None}
             path = raw_root / e.rel
-            if path.is_file():
-                r["bytes"] = path.stat().st_size
+            with contextlib.suppress(OSError):
+                if path.is_file():
+                    r["bytes"] = path.stat().st_size
         else:
             r = by_index[k]
             if r["reason"] is None and not any(e.rel.lower().endswith(x) for x in exts):
