@@ -77,7 +77,8 @@ NON_IMAGE_SOP_PREFIXES: dict[str, str] = {
 HEADER_TAGS: list[BaseTag] = [
     Tag(k)
     for k in (
-        "SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID", "Modality",
+        "SpecificCharacterSet", "SOPClassUID", "SOPInstanceUID", "StudyInstanceUID",
+        "SeriesInstanceUID", "Modality",
         "PatientID", "PatientName", "PatientBirthDate", "StudyDate", "SeriesDate",
         "AcquisitionDate", "AccessionNumber", "InstitutionName", "StationName",
         "DeviceSerialNumber", "StudyTime", "SeriesTime", "AcquisitionTime", "ContentTime",

@@ -34,7 +34,13 @@ from hepatokit.curation.patho.config import DedupConfig, IngestConfig
 from hepatokit.curation.patho.features import HASH_SCHEMA, SCORE_SCHEMA
 from hepatokit.curation.patho.hashing import hash_versions
 from hepatokit.curation.patho.ingest_cache import IngestCache
-from hepatokit.curation.patho.layout import HASHES, PATCHES, SCORES, write_raw_root
+from hepatokit.curation.patho.layout import (
+    HASHES,
+    PATCH_METADATA,
+    PATCHES,
+    SCORES,
+    write_raw_root,
+)
 from hepatokit.errors import DataFormatError
 from hepatokit.manifest import Manifest, ManifestRow, excluded, kept, provenance, stable_id
 from hepatokit.parallel import map_items
@@ -198,10 +204,14 @@ def _analyse(task: _Task) -> dict[str, Any]:
             reason = "corrupt"  # named as an image, holds no decodable image
             detail = "empty file" if not data else f"image extension but {detail}"
         return {"reason": reason, "detail": detail, "bytes": len(data), "md5": md5}
+    from hepatokit.imagemeta import metadata_text, metadata_values
+
     return {
         "reason": None,
         "bytes": len(data),
         "md5": md5,
+        # text the file's metadata holds (removed at publish; the PHI audit looks for it)
+        "meta": metadata_values(data) if metadata_text(data) else [],
         "width": a.width,
         "height": a.height,
         "mode": a.mode,
@@ -277,6 +287,7 @@ def ingest_patches(
         if by_index[k].get("reason") not in ("missing", "unreadable"):
             cache.put(entries[k].rel, stats.get(k), by_index[k])
     patch_rows, hash_rows, score_rows, manifest_rows = [], [], [], []
+    meta_rows: list[dict[str, str]] = []
     counts: dict[str, int] = {}
     n_kept = 0
     for k, e in enumerate(entries):
@@ -316,6 +327,7 @@ def ingest_patches(
                  "phash": r["phash"], "dhash": r["dhash"]}
             )  # fmt: skip
             score_rows.append({"id": pid, **r["scores"]})
+            meta_rows += [{"id": pid, "value": v} for v in r.get("meta") or []]
         else:
             counts[r["reason"]] = counts.get(r["reason"], 0) + 1
             manifest_rows.append(
@@ -324,6 +336,17 @@ def ingest_patches(
                 )
             )
     _write_tables(build, patch_rows, hash_rows, score_rows)
+    write_parquet_atomic(
+        build / PATCH_METADATA,
+        pa.Table.from_pylist(
+            meta_rows, schema=pa.schema([("id", pa.string()), ("value", pa.string())])
+        ),
+    )
+    if meta_rows:
+        log.info(
+            "ingest: %d patch(es) carry text metadata (never published: publish rebuilds every "
+            "image without it)", len({r["id"] for r in meta_rows}),
+        )  # fmt: skip
     _record(build, manifest_rows, rec.sha256, rec.seed)
     cache.save()
     return IngestSummary(files=len(entries), kept=n_kept, excluded=counts)
