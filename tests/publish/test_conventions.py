@@ -119,9 +119,13 @@ def test_card_section_must_be_publishable(tmp_path, name, change, message):
 
 
 def test_publish_build_stops_before_work_without_citation(fake_lifs_build, tmp_path):
+    import shutil
+
+    build = tmp_path / "build"  # a copy: the stage records the recipe it ran with in BUILD
+    shutil.copytree(fake_lifs_build.build, build)
     rec, _ = _recipe_with(tmp_path, "lifs", citation=None)
     with pytest.raises(RecipeError, match=r"card\.citation"):
-        publish_build(build=fake_lifs_build.build, out=tmp_path / "hf", recipe=rec.source)
+        publish_build(build=build, out=tmp_path / "hf", recipe=rec.source)
     assert not (tmp_path / "hf").exists()
 
 
