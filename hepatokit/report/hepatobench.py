@@ -123,13 +123,14 @@ def _dedup_gallery(build: Path, patches: _Patches, thumbs: ThumbCache) -> str:
             role = role.split(":", 1)[0]
             dist = r.get("distance")
             caption = f"{esc(r['id'][:8])}<br>{esc(role)}" + (
-                f" · d={dist}" if dist is not None and role != "kept" else ""
+                f" · {esc(r.get('link') or '')} d={dist}"
+                if dist is not None and role != "kept"
+                else ""
             )
             figs.append(figure(patches.thumb(thumbs, r["id"]), caption, alt=f"cluster {cid}"))
-        link = members[0].get("link") or ""
         blocks.append(
-            f'<div class="cluster"><h3>cluster {esc(cid)} · {len(members)} patches · '
-            f'{esc(link)}</h3><div class="row">{"".join(figs)}</div></div>'
+            f'<div class="cluster"><h3>cluster {esc(cid)} · {len(members)} patches</h3>'
+            f'<div class="row">{"".join(figs)}</div></div>'
         )
     more = len(order) - min(len(order), CLUSTERS)
     tail = f"<p>… and {more} more clusters.</p>" if more else ""

@@ -37,7 +37,7 @@ def table(
 def figure(src: str | None, caption: str, *, alt: str, cls: str = "thumb") -> str:
     """A thumbnail with its caption below it (never over it); a missing image is a grey box."""
     img = (
-        f'<img src="{esc(src)}" alt="{esc(alt)}" loading="lazy">'
+        f'<img src="{esc(src)}" alt="{esc(alt)}">'
         if src
         else f'<div class="missing" title="{esc(alt)}">—</div>'
     )

@@ -177,7 +177,7 @@ def build_report(
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
-        "img-src 'self' data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'\">"
+        "img-src 'self' file: data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'\">"
         f"<title>{esc(title)}: curation report</title><style>{_CSS}</style>"
         f"<script>{_JS}</script></head><body>"
         f"<nav><strong>{esc(rec.name)}</strong>{nav}</nav><main>"

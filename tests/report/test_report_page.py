@@ -16,17 +16,6 @@ from typer.testing import CliRunner
 from tests.report.page_checks import manifest_truth, parse_page
 
 
-@pytest.fixture(scope="session")
-def hb_build(patho_raw: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``hepatokit build`` of the planted patch set (it writes the report at its end)."""
-    from hepatokit.build import build_dataset
-
-    out = tmp_path_factory.mktemp("report_hb") / "build"
-    build_dataset(recipe="hepatobench", raw=patho_raw / "patches", out=out, workers=2,
-                  strict_audits=False)  # fmt: skip
-    return out
-
-
 def test_build_writes_the_page_with_the_manifests_numbers(hb_build: Path) -> None:
     page = hb_build / "reports" / "index.html"
     parsed = parse_page(page)
