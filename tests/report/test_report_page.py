@@ -9,7 +9,6 @@ from collections import Counter
 from pathlib import Path
 
 import pyarrow.parquet as pq
-import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
