@@ -119,7 +119,7 @@ def publish_build(
     """
     build, out = Path(build), Path(out)
     _check_folders(build, out)
-    rec = build_recipe(build, recipe, default=_default_recipe(build))
+    rec = build_recipe(build, recipe, default=_default_recipe(build), stage_kind=False)
     section = publish_section(rec)
     card_section(rec)  # validate the card section before any work
     with make_executor(workers=workers) as pool:
