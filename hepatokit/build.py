@@ -2,7 +2,9 @@
 
 The recipe's ``kind`` picks the chain: ``mri`` (LiFS: index → series → convert → QC →
 labels) or ``patho`` (HepatoBench: ingest or tile → QC → dedup); both end with the split
-and the leakage audit (and, for MRI, the PHI audit).
+and the leakage audit and the PHI audit (MRI: raw header values; histology: slide ids,
+file names and image metadata in the build's reports; ``publish build`` audits every
+published byte of a histology dataset again).
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ def build_dataset(
     key_file: str | os.PathLike[str] | None = None,
     mpp: float | None = None,
     strict_audits: bool = True,
+    break_lock: bool = False,
 ) -> BuildSummary:
     """Run every curation stage of ``recipe`` on ``raw`` into ``out``, then split and audit.
 
@@ -72,7 +75,36 @@ def build_dataset(
         MRI only: file holding the de-identification key (else ``HEPATOKIT_DEID_KEY``).
     strict_audits
         Raise if the leakage or PHI audit finds anything (the CLI's exit 1).
+    break_lock
+        Break a lock left by a run on another host (see :mod:`hepatokit.buildlock`; a
+        stale lock of this host is always broken, a live run's never).
+
+    Raises
+    ------
+    BuildLockedError
+        Another run is writing ``out``.
     """
+    from hepatokit.buildlock import build_lock
+
+    with build_lock(out, break_lock=break_lock):
+        return _build_dataset(recipe=recipe, raw=raw, out=out, labels=labels, workers=workers,
+                              executor=executor, demo_key=demo_key, key_file=key_file, mpp=mpp,
+                              strict_audits=strict_audits)  # fmt: skip
+
+
+def _build_dataset(
+    *,
+    recipe: str | os.PathLike[str],
+    raw: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    labels: str | os.PathLike[str] | None,
+    workers: int | None,
+    executor: Executor | None,
+    demo_key: bool,
+    key_file: str | os.PathLike[str] | None,
+    mpp: float | None,
+    strict_audits: bool,
+) -> BuildSummary:
     from hepatokit.manifest import Manifest
     from hepatokit.splits import audit_leakage, split_build
 
@@ -94,6 +126,10 @@ def build_dataset(
     leakage = audit_leakage(build=out, recipe=recipe)
     if rec.kind == "mri":
         phi = audit_phi(build=out, raw=raw, workers=workers, executor=executor)
+    else:
+        from hepatokit.publish.histology_audit import audit_histology_phi
+
+        phi = audit_histology_phi(build=out)
     summary = Manifest(out).check().as_dict()
     result = BuildSummary(rec.kind, out, curation, split, leakage, phi, summary)
     if strict_audits and not leakage.ok:

@@ -40,7 +40,7 @@ KNOWN_SECTIONS = frozenset(
         # common
         "name", "kind", "description", "version", "seed", "classes", "license", "pretty_name",
         # MRI (LiFS)
-        "sequences", "index", "series", "convert", "deid", "mri_qc", "labels",
+        "sequences", "index", "series", "convert", "deid", "mri_qc", "labels", "register",
         # histology (HepatoBench)
         "ingest", "tiling", "qc", "dedup",
         # shared downstream

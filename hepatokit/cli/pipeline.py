@@ -29,6 +29,9 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         key_file: Path | None = typer.Option(
             None, "--key-file", help="File holding the pseudonym key (else $HEPATOKIT_DEID_KEY)."
         ),
+        break_lock: bool = typer.Option(
+            False, "--break-lock", help="Break a lock left in OUT by a run on another host."
+        ),
     ) -> None:
         """Curate a dataset: every stage of the recipe, then the split and the audits."""
         from hepatokit.build import build_dataset
@@ -38,7 +41,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         with make_executor(workers=opts.workers, dask_address=opts.dask) as executor:
             summary = build_dataset(recipe=recipe, raw=raw, out=out, labels=labels,
                                     workers=opts.workers, executor=executor, mpp=mpp,
-                                    demo_key=demo_key, key_file=key_file)  # fmt: skip
+                                    demo_key=demo_key, key_file=key_file,
+                                    break_lock=break_lock)  # fmt: skip
         console.print(f"[green]{summary}[/]")
 
     @app.command("demo")

@@ -35,6 +35,13 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         verify_md5: bool = typer.Option(
             False, "--verify-md5", help="HepatoBench: check each patch's MD5 while embedding."
         ),
+        allow_phi_risk: str | None = typer.Option(
+            None,
+            "--allow-phi-risk",
+            metavar="REASON",
+            help="Publish although the build's PHI audit failed; REASON goes to the card's "
+            "private notes (BUILD/private/card_notes.md).",
+        ),
     ) -> None:
         """Package BUILD as a Hugging Face dataset folder (shards, card, Croissant)."""
         from hepatokit.publish import publish_build
@@ -48,6 +55,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             raw_root=raw_root,
             verify_md5=verify_md5,
             workers=opts.workers,
+            allow_phi_risk=allow_phi_risk,
         )
         for cfg, per_split in result.counts.items():
             counts = ", ".join(f"{s}={n}" for s, n in per_split.items())

@@ -80,6 +80,21 @@ def build_hepatobench(
         with make_executor(workers=workers) as pool:
             return build_hepatobench(recipe=recipe, raw=raw, out=out, workers=workers,
                                      executor=pool, source=kind, mpp=mpp)  # fmt: skip
+    from hepatokit.buildlock import build_lock
+
+    with build_lock(build):
+        return _stages(raw_p, build, recipe, kind, workers, executor, mpp)
+
+
+def _stages(
+    raw_p: Path,
+    build: Path,
+    recipe: str | os.PathLike[str] | None,
+    kind: str,
+    workers: int | None,
+    executor: Executor | None,
+    mpp: float | None,
+) -> HepatoBenchBuild:
     first: IngestSummary | TileSummary
     if kind == "slides":
         slides = raw_p / "slides" if (raw_p / "slides").is_dir() else raw_p

@@ -35,6 +35,8 @@ class IngestConfig:
     table_path_column: str = "path"
     table_label_column: str = "label"
     table_slide_column: str = "slide_id"
+    #: a larger file is excluded (``too_large``) unread: a patch is far smaller
+    max_file_mb: float = 256.0
 
     def __post_init__(self) -> None:
         if self.expected_size is not None and (

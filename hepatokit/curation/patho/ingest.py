@@ -4,7 +4,11 @@ Two layouts are read:
 
 * **class folders** ``ROOT/<CLASS>/.../<file>``: the class is the first folder under ROOT
   (case-insensitive, through ``ingest.class_aliases``); files directly in ROOT are not
-  patches (e.g. a README) and are skipped with a log line.
+  patches (e.g. a README): they are inputs excluded as ``no_class_folder``. The tree is
+  walked with :func:`hepatokit.safeio.walk_tree`: symlinked folders followed once, and
+  unreadable folders, FIFOs / devices, broken links and non-UTF-8 names recorded as
+  excluded inputs (never skipped silently, never opened); files are read with a size
+  bound (``ingest.max_file_mb``, else ``too_large``).
 * **a table** (CSV or parquet) with a path column (relative to the table's folder), a label
   column and optionally a slide column (names in the recipe).
 
@@ -16,6 +20,7 @@ Every file found becomes one manifest row (kept, or excluded with ``corrupt``,
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -34,11 +39,18 @@ from hepatokit.curation.patho.config import DedupConfig, IngestConfig
 from hepatokit.curation.patho.features import HASH_SCHEMA, SCORE_SCHEMA
 from hepatokit.curation.patho.hashing import hash_versions
 from hepatokit.curation.patho.ingest_cache import IngestCache
-from hepatokit.curation.patho.layout import HASHES, PATCHES, SCORES, write_raw_root
+from hepatokit.curation.patho.layout import (
+    HASHES,
+    PATCH_METADATA,
+    PATCHES,
+    SCORES,
+    write_raw_root,
+)
 from hepatokit.errors import DataFormatError
 from hepatokit.manifest import Manifest, ManifestRow, excluded, kept, provenance, stable_id
 from hepatokit.parallel import map_items
 from hepatokit.recipe import build_recipe
+from hepatokit.safeio import TooLargeError, read_bounded, walk_tree
 
 __all__ = ["IngestSummary", "PatchEntry", "discover_patches", "ingest_patches"]
 
@@ -53,6 +65,8 @@ class PatchEntry:
     rel: str
     label: str | None
     slide_id: str | None
+    problem: str | None = None  # not a patch to decode: the exclusion reason
+    detail: str | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +76,7 @@ class _Task:
     size_policy: str
     dhash: bool
     image_extensions: frozenset[str]
+    max_bytes: int
 
 
 @dataclass(frozen=True)
@@ -109,15 +124,22 @@ def discover_patches(root: Path, cfg: IngestConfig) -> tuple[Path, list[PatchEnt
         raise DataFormatError("the class-folder layout needs a folder", path=root)
     root = _class_root(root, cfg)
     entries = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        here = Path(dirpath)
-        for name in sorted(filenames):
-            rel = (here / name).relative_to(root).as_posix()
-            if "/" not in rel:
-                log.info("skipping %s: files directly in ROOT are not patches", rel)
-                continue
-            entries.append(PatchEntry(rel, rel.split("/", 1)[0], _slide_from_path(rel, regex)))
+    for w in walk_tree(root):
+        label = w.shown.split("/", 1)[0] if "/" in w.shown else None
+        if w.problem is not None:
+            entries.append(PatchEntry(w.shown, label, None, w.problem, w.detail))
+        elif label is None:
+            entries.append(
+                PatchEntry(
+                    w.rel,
+                    None,
+                    None,
+                    "no_class_folder",
+                    "file directly in ROOT: patches go in ROOT/<CLASS>/",
+                )
+            )
+        else:
+            entries.append(PatchEntry(w.rel, label, _slide_from_path(w.rel, regex)))
     return root, sorted(entries, key=lambda e: e.rel)
 
 
@@ -179,12 +201,14 @@ def _class_map(classes: tuple[str, ...], aliases: dict[str, str]) -> dict[str, s
 def _analyse(task: _Task) -> dict[str, Any]:
     """Per-file worker: read bytes once, decode once, return the row or the rejection."""
     try:
-        with open(task.path, "rb") as fh:
-            data = fh.read()
+        data = read_bounded(task.path, task.max_bytes)
     except FileNotFoundError:
         return {"reason": "missing", "detail": "file listed but not found", "bytes": None}
+    except TooLargeError as exc:
+        return {"reason": "too_large", "detail": f"{exc} (ingest.max_file_mb)", "bytes": None}
     except OSError as exc:
-        return {"reason": "unreadable", "detail": str(exc), "bytes": None}
+        reason = "not_regular_file" if exc.errno == 22 else "unreadable"
+        return {"reason": reason, "detail": exc.strerror or type(exc).__name__, "bytes": None}
     import hashlib
 
     md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
@@ -198,10 +222,14 @@ def _analyse(task: _Task) -> dict[str, Any]:
             reason = "corrupt"  # named as an image, holds no decodable image
             detail = "empty file" if not data else f"image extension but {detail}"
         return {"reason": reason, "detail": detail, "bytes": len(data), "md5": md5}
+    from hepatokit.imagemeta import metadata_text, metadata_values
+
     return {
         "reason": None,
         "bytes": len(data),
         "md5": md5,
+        # text the file's metadata holds (removed at publish; the PHI audit looks for it)
+        "meta": metadata_values(data) if metadata_text(data) else [],
         "width": a.width,
         "height": a.height,
         "mode": a.mode,
@@ -246,14 +274,18 @@ def ingest_patches(
     exts = {e.lower() for e in cfg.extensions}
     expected = (cfg.expected_size[0], cfg.expected_size[1]) if cfg.expected_size else None
 
-    opts_key = json.dumps([expected, cfg.size_policy, dcfg.dhash, sorted(exts)])
+    opts_key = json.dumps([expected, cfg.size_policy, dcfg.dhash, sorted(exts), cfg.max_file_mb])
     cache = IngestCache(build, opts_key)
     todo: list[int] = []
     tasks: list[_Task] = []
     pre: dict[int, tuple[str, str]] = {}
     by_index: dict[int, dict[str, Any]] = {}
     stats: dict[int, tuple[int, int] | None] = {}
+    max_bytes = int(cfg.max_file_mb * (1 << 20))
     for k, e in enumerate(entries):
+        if e.problem is not None:
+            pre[k] = (e.problem, e.detail or e.problem)
+            continue
         if e.label is None or e.label.lower() not in classes:
             pre[k] = ("unknown_class", f"label {e.label!r} is not one of {', '.join(rec.classes)}")
             continue
@@ -264,7 +296,14 @@ def ingest_patches(
             continue
         todo.append(k)
         tasks.append(
-            _Task(str(raw_root / e.rel), expected, cfg.size_policy, dcfg.dhash, frozenset(exts))
+            _Task(
+                str(raw_root / e.rel),
+                expected,
+                cfg.size_policy,
+                dcfg.dhash,
+                frozenset(exts),
+                max_bytes,
+            )
         )
     if by_index:
         log.info("ingest: %d unchanged file(s) reused from the cache", len(by_index))
@@ -277,6 +316,7 @@ def ingest_patches(
         if by_index[k].get("reason") not in ("missing", "unreadable"):
             cache.put(entries[k].rel, stats.get(k), by_index[k])
     patch_rows, hash_rows, score_rows, manifest_rows = [], [], [], []
+    meta_rows: list[dict[str, str]] = []
     counts: dict[str, int] = {}
     n_kept = 0
     for k, e in enumerate(entries):
@@ -286,8 +326,9 @@ def ingest_patches(
             pre_reason, pre_detail = pre[k]
             r: dict[str, Any] = {"reason": pre_reason, "detail": pre_detail, "bytes": None}
             path = raw_root / e.rel
-            if path.is_file():
-                r["bytes"] = path.stat().st_size
+            with contextlib.suppress(OSError):
+                if path.is_file():
+                    r["bytes"] = path.stat().st_size
         else:
             r = by_index[k]
             if r["reason"] is None and not any(e.rel.lower().endswith(x) for x in exts):
@@ -316,6 +357,7 @@ def ingest_patches(
                  "phash": r["phash"], "dhash": r["dhash"]}
             )  # fmt: skip
             score_rows.append({"id": pid, **r["scores"]})
+            meta_rows += [{"id": pid, "value": v} for v in r.get("meta") or []]
         else:
             counts[r["reason"]] = counts.get(r["reason"], 0) + 1
             manifest_rows.append(
@@ -324,6 +366,17 @@ def ingest_patches(
                 )
             )
     _write_tables(build, patch_rows, hash_rows, score_rows)
+    write_parquet_atomic(
+        build / PATCH_METADATA,
+        pa.Table.from_pylist(
+            meta_rows, schema=pa.schema([("id", pa.string()), ("value", pa.string())])
+        ),
+    )
+    if meta_rows:
+        log.info(
+            "ingest: %d patch(es) carry text metadata (never published: publish rebuilds every "
+            "image without it)", len({r["id"] for r in meta_rows}),
+        )  # fmt: skip
     _record(build, manifest_rows, rec.sha256, rec.seed)
     cache.save()
     return IngestSummary(files=len(entries), kept=n_kept, excluded=counts)

@@ -12,7 +12,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from hepatokit.curation.patho import (
-    brute_force_pairs,
     build_hepatobench,
     calibrate_dedup,
     calibrate_qc,
@@ -22,6 +21,7 @@ from hepatokit.curation.patho import (
 )
 from hepatokit.curation.patho.hashing import hex_to_uint64
 from hepatokit.manifest import Manifest
+from tests.curation.patho.search_helpers import RecordingExecutor, brute_force_pairs
 
 pytestmark = pytest.mark.slow
 
@@ -148,6 +148,16 @@ def test_dedup_is_idempotent_on_the_build(built: Path, tmp_path: Path) -> None:
     assert first == second
     assert (again / "curated.parquet").read_bytes() == curated
     assert (again / "clusters.parquet").read_bytes() == clusters
+
+
+def test_dedup_passes_its_executor_down(built: Path, tmp_path: Path) -> None:
+    again = tmp_path / "b"
+    shutil.copytree(built, again)
+    with RecordingExecutor() as pool:
+        run_dedup(build=again, gallery=False, executor=pool)
+    assert "_search_band" in pool.calls  # the near-duplicate search ran on the given executor
+    for name in ("curated.parquet", "clusters.parquet"):
+        assert (again / name).read_bytes() == (built / name).read_bytes()
 
 
 def test_table_layout_gives_same_ids(patho_raw: Path, built: Path, tmp_path: Path) -> None:
