@@ -23,6 +23,9 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         out: Path = typer.Option(..., help="Build folder."),
         labels: Path | None = typer.Option(None, help="Clinical label CSV (MRI recipes)."),
         mpp: float | None = typer.Option(None, help="Level-0 µm/px for slides without it."),
+        force_mpp: bool = typer.Option(
+            False, "--force-mpp", help="Apply --mpp to every slide, overriding its metadata."
+        ),
         demo_key: bool = typer.Option(
             False, help="Synthetic data only: use the built-in de-identification key."
         ),
@@ -41,8 +44,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         with make_executor(workers=opts.workers, dask_address=opts.dask) as executor:
             summary = build_dataset(recipe=recipe, raw=raw, out=out, labels=labels,
                                     workers=opts.workers, executor=executor, mpp=mpp,
-                                    demo_key=demo_key, key_file=key_file,
-                                    break_lock=break_lock)  # fmt: skip
+                                    force_mpp=force_mpp, demo_key=demo_key,
+                                    key_file=key_file, break_lock=break_lock)  # fmt: skip
         console.print(f"[green]{summary}[/]")
 
     @app.command("demo")
