@@ -48,7 +48,7 @@ from hepatokit.curation.patho.layout import (
 from hepatokit.errors import DataFormatError
 from hepatokit.manifest import Manifest, ManifestRow, excluded, kept, provenance, stable_id
 from hepatokit.parallel import map_items
-from hepatokit.recipe import build_recipe
+from hepatokit.recipe import bounded_search, build_recipe
 from hepatokit.safeio import TooLargeError, read_bounded, walk_tree
 from hepatokit.tables import read_table
 
@@ -94,7 +94,7 @@ class IngestSummary:
 
 
 def _slide_from_path(rel: str, regex: re.Pattern[str]) -> str | None:
-    m = regex.search(rel)
+    m = bounded_search(regex, rel, key="ingest.slide_id_regex")
     if not m:
         return None
     named = m.groupdict()
