@@ -26,6 +26,9 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         root: Path = typer.Argument(..., help="Class-folder root, or a CSV/parquet patch table."),
         out: Path = typer.Option(..., "--out", "-o", help="Build folder."),
         recipe: Path | None = _RECIPE,
+        allow_outside_root: bool = typer.Option(
+            False, "--allow-outside-root", help="Let a table's paths lead outside its folder."
+        ),
     ) -> None:
         """Record every patch file (decoded once: size, hashes, QC scores) in BUILD."""
         from hepatokit.curation.patho.ingest import ingest_patches
@@ -33,8 +36,14 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
         opts = options(ctx)
         with make_executor(workers=opts.workers, dask_address=opts.dask) as ex:
-            summary = ingest_patches(root=root, out=out, recipe=recipe, workers=opts.workers,
-                                     executor=ex)  # fmt: skip
+            summary = ingest_patches(
+                root=root,
+                out=out,
+                recipe=recipe,
+                workers=opts.workers,
+                executor=ex,
+                allow_outside_root=allow_outside_root,
+            )
         console.print(f"[green]ingest[/] {summary}")
 
     @group.command("tile")
