@@ -41,6 +41,8 @@ _EXPORTS: dict[str, str] = {
     "convert_volumes": "hepatokit.curation.mri.convert",
     "qc_volumes": "hepatokit.curation.mri.volume_qc",
     "join_labels": "hepatokit.curation.mri.labels",
+    "register_sequences": "hepatokit.curation.mri.register",
+    "register_rigid": "hepatokit.curation.mri.register",
     "audit_phi": "hepatokit.curation.mri.phi_audit",
     "audit_identifiers": "hepatokit.identifier_audit",
     "build_lifs": "hepatokit.curation.mri.build",

@@ -55,7 +55,9 @@ def build_dataset(
     demo_key: bool = False,
     key_file: str | os.PathLike[str] | None = None,
     mpp: float | None = None,
+    force_mpp: bool = False,
     strict_audits: bool = True,
+    break_lock: bool = False,
 ) -> BuildSummary:
     """Run every curation stage of ``recipe`` on ``raw`` into ``out``, then split and audit.
 
@@ -72,9 +74,42 @@ def build_dataset(
         needs ``HEPATOKIT_DEID_KEY`` or a key file).
     key_file
         MRI only: file holding the de-identification key (else ``HEPATOKIT_DEID_KEY``).
+    mpp, force_mpp
+        Histology slides: level-0 µm/px for slides without resolution metadata; with
+        ``force_mpp`` for every slide.
     strict_audits
         Raise if the leakage or PHI audit finds anything (the CLI's exit 1).
+    break_lock
+        Break a lock left by a run on another host (see :mod:`hepatokit.buildlock`; a
+        stale lock of this host is always broken, a live run's never).
+
+    Raises
+    ------
+    BuildLockedError
+        Another run is writing ``out``.
     """
+    from hepatokit.buildlock import build_lock
+
+    with build_lock(out, break_lock=break_lock):
+        return _build_dataset(recipe=recipe, raw=raw, out=out, labels=labels, workers=workers,
+                              executor=executor, demo_key=demo_key, key_file=key_file, mpp=mpp,
+                              force_mpp=force_mpp, strict_audits=strict_audits)  # fmt: skip
+
+
+def _build_dataset(
+    *,
+    recipe: str | os.PathLike[str],
+    raw: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    labels: str | os.PathLike[str] | None,
+    workers: int | None,
+    executor: Executor | None,
+    demo_key: bool,
+    key_file: str | os.PathLike[str] | None,
+    mpp: float | None,
+    strict_audits: bool,
+    force_mpp: bool = False,
+) -> BuildSummary:
     from hepatokit.manifest import Manifest
     from hepatokit.splits import audit_leakage, split_build
 
@@ -91,7 +126,8 @@ def build_dataset(
         from hepatokit.curation.patho import build_hepatobench
 
         curation = build_hepatobench(recipe=recipe, raw=raw, out=out, workers=workers,
-                                     executor=executor, mpp=mpp)  # fmt: skip
+                                     executor=executor, mpp=mpp,
+                                     force_mpp=force_mpp)  # fmt: skip
     split = split_build(build=out, recipe=recipe)
     leakage = audit_leakage(build=out, recipe=recipe)
     if rec.kind == "mri":

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import re
+import signal
+import threading
 import types
 import typing
 from collections.abc import Mapping
@@ -25,8 +28,11 @@ from hepatokit.errors import RecipeError
 
 __all__ = [
     "KNOWN_SECTIONS",
+    "MATCH_SECONDS",
     "Recipe",
+    "bounded_search",
     "build_recipe",
+    "check_regex",
     "load_recipe",
     "parse_dataclass",
     "recipe_path",
@@ -40,7 +46,7 @@ KNOWN_SECTIONS = frozenset(
         # common
         "name", "kind", "description", "version", "seed", "classes", "license", "pretty_name",
         # MRI (LiFS)
-        "sequences", "index", "series", "convert", "deid", "mri_qc", "labels",
+        "sequences", "index", "series", "convert", "deid", "mri_qc", "labels", "register",
         # histology (HepatoBench)
         "ingest", "tiling", "qc", "dedup",
         # shared downstream
@@ -194,7 +200,10 @@ def parse_dataclass(cls: type[T], data: Any, *, where: str, source: str = "<reci
     try:
         return cls(**kwargs)
     except (ValueError, TypeError) as exc:
-        raise RecipeError(f"{where}: {exc}", path=source) from exc
+        text = str(exc)
+        head = text.split(":", 1)[0]
+        joined = f"{where}.{text}" if head in fields else f"{where}: {text}"  # dotted key
+        raise RecipeError(joined, path=source) from exc
 
 
 def _coerce(tp: Any, value: Any, *, where: str, source: str) -> Any:
@@ -253,3 +262,75 @@ def _coerce(tp: Any, value: Any, *, where: str, source: str) -> Any:
             raise RecipeError(f"{where}: expected text, got {value!r}", path=source)
         return str(value)
     return value
+
+
+# --------------------------------------------------------------------------- regexes
+#: the longest one regex of a recipe may take on one value (catastrophic backtracking)
+MATCH_SECONDS = 1.0
+#: values longer than this are cut before matching (a path, a description: never longer)
+MATCH_MAX_CHARS = 4096
+
+
+def check_regex(pattern: str | None, key: str) -> None:
+    """Compile ``pattern`` (a recipe value at ``key``) or raise a ``ValueError`` naming the key
+    and the problem; :func:`parse_dataclass` adds the recipe file and the section."""
+    if pattern is None:
+        return
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        where = f" at position {exc.pos}" if exc.pos is not None else ""
+        raise ValueError(
+            f"{key}: not a valid regular expression ({exc.msg}{where}): {pattern!r}"
+        ) from exc
+
+
+class _Overtime(Exception):
+    pass
+
+
+def _alarm(signum: int, frame: Any) -> None:
+    raise _Overtime
+
+
+def bounded_search(
+    pattern: str | re.Pattern[str],
+    text: str,
+    *,
+    key: str,
+    seconds: float = MATCH_SECONDS,
+    flags: int = 0,
+) -> re.Match[str] | None:
+    """``re.search`` with a time bound: a recipe regex that backtracks catastrophically on a
+    value stops the stage with a :class:`RecipeError` naming ``key``, instead of running for
+    minutes. The bound uses ``SIGALRM`` (the regex engine checks signals while matching), so
+    it applies in the main thread of a process (stages and pool workers); elsewhere the
+    search runs unbounded. ``text`` is cut to :data:`MATCH_MAX_CHARS`.
+
+    Raises
+    ------
+    RecipeError
+        The match took longer than ``seconds``.
+    """
+    rx = pattern if isinstance(pattern, re.Pattern) else re.compile(pattern, flags)
+    text = text[:MATCH_MAX_CHARS]
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getitimer(signal.ITIMER_REAL)[0]
+    ):
+        return rx.search(text)
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        try:
+            return rx.search(text)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    except _Overtime:
+        raise RecipeError(
+            f"{key}: the regular expression {rx.pattern!r} took more than {seconds:g} s on "
+            f"one value of {len(text)} characters (catastrophic backtracking)",
+            hint="simplify it: avoid nested repeats such as (a+)+ or (.*)*; anchor it",
+        ) from None
+    finally:
+        signal.signal(signal.SIGALRM, previous)

@@ -1,6 +1,6 @@
 """CLI commands of the `mri` family (thin wrappers over keyword-only functions).
 
-``mri index|series|convert|qc|labels`` on ``groups["mri"]`` and ``audit phi`` on
+``mri index|series|convert|qc|labels|register`` on ``groups["mri"]`` and ``audit phi`` on
 ``groups["audit"]``; each calls the function of the same job in ``hepatokit.curation.mri``.
 """
 
@@ -136,6 +136,47 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         console.print(
             f"[green]{s.subjects} subjects[/] ({stages}); label rows kept {s.rows_kept}, "
             f"excluded {s.rows_excluded} → {s.subjects_path}"
+        )
+
+    @mri.command("register")
+    @reports_errors
+    def register_cmd(
+        ctx: typer.Context,
+        build: Path = typer.Argument(
+            ..., help="Build folder (after `mri convert` / `mri labels`)."
+        ),
+        recipe: str | None = _RECIPE,
+        reference: str | None = typer.Option(
+            None, "--reference", help="Reference sequence (then the recipe's fallbacks)."
+        ),
+        transform: str | None = typer.Option(
+            None, "--transform", help="rigid or affine (default: the recipe's register.transform)."
+        ),
+        resample: bool | None = typer.Option(
+            None, "--resample/--no-resample", help="Also write each sequence on the reference grid."
+        ),
+    ) -> None:
+        """Register every sequence to the reference (SimpleITK) → registration/*.tfm + table."""
+        from hepatokit.curation.mri import register_sequences
+        from hepatokit.parallel import make_executor
+
+        if transform not in (None, "rigid", "affine"):
+            raise typer.BadParameter("--transform must be rigid or affine")
+        opts = options(ctx)
+        with make_executor(workers=opts.workers, dask_address=opts.dask) as pool:
+            s = register_sequences(
+                build=build,
+                recipe=recipe,
+                reference=reference,
+                transform=transform,
+                resample=resample,
+                workers=opts.workers,
+                executor=pool,
+            )
+        console.print(
+            f"[green]registered[/] {s.subjects} subjects, {s.pairs} pairs: {s.ok} ok, "
+            f"{s.flagged} flagged (identity kept), {s.skipped} subjects up to date, "
+            f"{s.no_reference} without a reference → {s.table_path}"
         )
 
     @groups["audit"].command("phi")

@@ -128,7 +128,7 @@ def _audit_published_histology(build: Path, out: Path) -> None:
             f"{len(audit.hits)} identifying value(s) found in the published files; first: "
             f"{first.tag} {first.value} in {first.file}",
             path=out,
-            hint=f"see {build}/reports/phi_audit.md; do not push {out}",
+            hint=f"see {build}/reports/published/phi_audit.md; do not push {out}",
         )
 
 

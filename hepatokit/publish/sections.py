@@ -45,6 +45,7 @@ class PublishSection:
     patch_size_px: int | None = None
     repo_id: str | None = None
     grid: GridSpec = field(default_factory=GridSpec)
+    registered: bool = False  # LiFS: carry `mri register`'s transforms as columns
 
     def __post_init__(self) -> None:
         if self.max_shard_mb <= 0 or self.row_group_mb <= 0 or self.row_group_max_rows < 1:

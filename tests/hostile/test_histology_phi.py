@@ -177,7 +177,7 @@ def test_publish_refuses_when_the_audit_finds_a_value(published, tmp_path, monke
 
     monkeypatch.setattr(
         "hepatokit.publish.histology_audit.histology_phi_values",
-        lambda b: {"default": "slide_id"},  # a value every dataset folder holds
+        lambda b: {"liver histology tissue classification": "slide_id"},  # in the card
     )
     with pytest.raises(PHIError, match="identifying value"):
         publish_mod.publish_build(build=build, out=tmp_path / "hf2", workers=1)

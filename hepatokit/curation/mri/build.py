@@ -80,6 +80,22 @@ def _build(
     demo_key: bool,
 ) -> LifsBuildSummary:
     """:func:`build_lifs` once its executor is settled (None: inline)."""
+    from hepatokit.buildlock import build_lock
+
+    with build_lock(out):
+        return _stages(recipe, raw, labels, out, workers, executor, key_file, demo_key)
+
+
+def _stages(
+    recipe: str | os.PathLike[str] | None,
+    raw: str | os.PathLike[str],
+    labels: str | os.PathLike[str] | None,
+    out: Path,
+    workers: int | None,
+    executor: Executor | None,
+    key_file: str | os.PathLike[str] | None,
+    demo_key: bool,
+) -> LifsBuildSummary:
     idx = index_dicom(
         raw=raw,
         out=out,

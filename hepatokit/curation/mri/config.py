@@ -4,10 +4,11 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Literal
 
-from hepatokit.recipe import Recipe
+from hepatokit.recipe import Recipe, check_regex
 
 __all__ = [
     "ConvertConfig",
@@ -33,6 +34,13 @@ class IndexConfig:
     """``index``: the header index."""
 
     cache: bool = True  # reuse rows of unchanged files (path + size + mtime)
+
+
+#: the fields of a :class:`Rule` that are regexes (compiled when the recipe is loaded)
+_RULE_REGEXES = (
+    "modality", "description", "not_description", "image_type", "not_image_type",
+    "sequence_name", "scanning_sequence", "sequence_variant",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -65,6 +73,8 @@ class Rule:
     optional: list[Literal["te", "tr", "flip", "ti"]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        for name in _RULE_REGEXES:
+            check_regex(getattr(self, name), name)
         if (self.label is None) == (self.ignore is None):
             raise ValueError("a rule needs exactly one of 'label' or 'ignore'")
         if self.label is not None and self.label not in (*SEQUENCES, "dynamic"):
@@ -89,6 +99,15 @@ class PhaseWindow:
     start: float
     end: float
 
+    def __post_init__(self) -> None:
+        if not self.start < self.end:
+            raise ValueError(
+                f"phase {self.phase!r}: start ({self.start:g} s) must be before end "
+                f"({self.end:g} s): an inverted or empty window matches nothing"
+            )
+        if self.start < 0:
+            raise ValueError(f"phase {self.phase!r}: start ({self.start:g} s) is negative")
+
 
 @dataclass(frozen=True)
 class SeriesConfig:
@@ -111,6 +130,15 @@ class SeriesConfig:
     pre_contrast_dynamic: str = "T1W"  # label of a `dynamic` series acquired before injection
     repeat: Literal["last", "first", "most_images"] = "last"
     min_images: int = 3  # fewer images → ignored as `too_few_images`
+
+    def __post_init__(self) -> None:
+        windows = sorted(self.phases, key=lambda w: (w.start, w.end))
+        for a, b in itertools.pairwise(windows):
+            if b.start < a.end:
+                raise ValueError(
+                    f"phases: windows {a.phase!r} [{a.start:g}, {a.end:g}) and {b.phase!r} "
+                    f"[{b.start:g}, {b.end:g}) overlap: a series would get either phase"
+                )
 
 
 @dataclass(frozen=True)
@@ -155,6 +183,9 @@ class Pseudonym:
     match: str
     pseudonym: str
 
+    def __post_init__(self) -> None:
+        check_regex(self.match, "match")
+
 
 @dataclass(frozen=True)
 class ScannerPseudonym:
@@ -164,6 +195,9 @@ class ScannerPseudonym:
     vendor: str | None = None
     model: str | None = None
     field_strength: float | None = None
+
+    def __post_init__(self) -> None:
+        check_regex(self.model, "model")
 
 
 @dataclass(frozen=True)
@@ -201,6 +235,9 @@ class LabelsConfig:
     stage_map: dict[str, str] = field(default_factory=dict)  # extra exact spellings
     cirrhosis: list[str] = field(default_factory=lambda: ["S4"])
     significant_fibrosis: list[str] = field(default_factory=lambda: ["S2", "S3", "S4"])
+
+    def __post_init__(self) -> None:
+        check_regex(self.stage_pattern, "stage_pattern")
 
 
 @dataclass(frozen=True)

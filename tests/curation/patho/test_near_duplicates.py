@@ -51,8 +51,11 @@ def test_every_band_plan_is_exact() -> None:
 
 
 def test_parallel_bands_same_result() -> None:
+    from concurrent.futures import ProcessPoolExecutor
+
     h = _clustered(3000, seed=11)
-    got = near_pairs(h, 10, workers=2)
+    with ProcessPoolExecutor(2) as pool:
+        got = near_pairs(h, 10, executor=pool)
     want = near_pairs(h, 10)
     assert len(want[0]) > 0
     for g, w in zip(got, want, strict=True):
