@@ -81,6 +81,7 @@ _EXPORTS: dict[str, str] = {
     "generate_patches": "hepatokit.synthetic.patho",
     "generate_wsis": "hepatokit.synthetic.wsi",
     "build_dataset": "hepatokit.build",
+    "build_report": "hepatokit.report",
     "run_demo": "hepatokit.demo",
 }
 
