@@ -30,7 +30,7 @@ from bench_publish import replicate_hepatobench, replicate_lifs
 
 from hepatokit.loaders import load_hepatobench, load_lifs
 from hepatokit.publish import publish_build
-from tests.fixtures.builds import make_fake_hepatobench_build, make_fake_lifs_build
+from hepatokit.synthetic.builds import make_fake_hepatobench_build, make_fake_lifs_build
 
 SEQS = ("T1W", "T2W", "DWI", "GED1", "GED2", "GED3", "GED4")
 

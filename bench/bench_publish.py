@@ -40,7 +40,7 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.fixtures.builds import make_fake_hepatobench_build, make_fake_lifs_build
+from hepatokit.synthetic.builds import make_fake_hepatobench_build, make_fake_lifs_build
 
 
 def replicate_lifs(build: Path, times: int) -> None:

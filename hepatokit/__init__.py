@@ -41,7 +41,10 @@ _EXPORTS: dict[str, str] = {
     "convert_volumes": "hepatokit.curation.mri.convert",
     "qc_volumes": "hepatokit.curation.mri.volume_qc",
     "join_labels": "hepatokit.curation.mri.labels",
+    "register_sequences": "hepatokit.curation.mri.register",
+    "register_rigid": "hepatokit.curation.mri.register",
     "audit_phi": "hepatokit.curation.mri.phi_audit",
+    "audit_identifiers": "hepatokit.identifier_audit",
     "build_lifs": "hepatokit.curation.mri.build",
     "import_release": "hepatokit.curation.mri.release",
     "ingest_patches": "hepatokit.curation.patho.ingest",
@@ -80,6 +83,7 @@ _EXPORTS: dict[str, str] = {
     "generate_patches": "hepatokit.synthetic.patho",
     "generate_wsis": "hepatokit.synthetic.wsi",
     "build_dataset": "hepatokit.build",
+    "build_report": "hepatokit.report",
     "run_demo": "hepatokit.demo",
 }
 

@@ -2,7 +2,9 @@
 
 The recipe's ``kind`` picks the chain: ``mri`` (LiFS: index → series → convert → QC →
 labels) or ``patho`` (HepatoBench: ingest or tile → QC → dedup); both end with the split
-and the leakage audit (and, for MRI, the PHI audit).
+and the leakage audit and the PHI audit (MRI: raw header values; histology: slide ids,
+file names and image metadata in the build's reports; ``publish build`` audits every
+published byte of a histology dataset again).
 """
 
 from __future__ import annotations
@@ -51,8 +53,11 @@ def build_dataset(
     workers: int | None = None,
     executor: Executor | None = None,
     demo_key: bool = False,
+    key_file: str | os.PathLike[str] | None = None,
     mpp: float | None = None,
+    force_mpp: bool = False,
     strict_audits: bool = True,
+    break_lock: bool = False,
 ) -> BuildSummary:
     """Run every curation stage of ``recipe`` on ``raw`` into ``out``, then split and audit.
 
@@ -67,9 +72,44 @@ def build_dataset(
     demo_key
         MRI only: use the built-in de-identification key (synthetic data only; real data
         needs ``HEPATOKIT_DEID_KEY`` or a key file).
+    key_file
+        MRI only: file holding the de-identification key (else ``HEPATOKIT_DEID_KEY``).
+    mpp, force_mpp
+        Histology slides: level-0 µm/px for slides without resolution metadata; with
+        ``force_mpp`` for every slide.
     strict_audits
         Raise if the leakage or PHI audit finds anything (the CLI's exit 1).
+    break_lock
+        Break a lock left by a run on another host (see :mod:`hepatokit.buildlock`; a
+        stale lock of this host is always broken, a live run's never).
+
+    Raises
+    ------
+    BuildLockedError
+        Another run is writing ``out``.
     """
+    from hepatokit.buildlock import build_lock
+
+    with build_lock(out, break_lock=break_lock):
+        return _build_dataset(recipe=recipe, raw=raw, out=out, labels=labels, workers=workers,
+                              executor=executor, demo_key=demo_key, key_file=key_file, mpp=mpp,
+                              force_mpp=force_mpp, strict_audits=strict_audits)  # fmt: skip
+
+
+def _build_dataset(
+    *,
+    recipe: str | os.PathLike[str],
+    raw: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    labels: str | os.PathLike[str] | None,
+    workers: int | None,
+    executor: Executor | None,
+    demo_key: bool,
+    key_file: str | os.PathLike[str] | None,
+    mpp: float | None,
+    strict_audits: bool,
+    force_mpp: bool = False,
+) -> BuildSummary:
     from hepatokit.manifest import Manifest
     from hepatokit.splits import audit_leakage, split_build
 
@@ -81,16 +121,24 @@ def build_dataset(
         from hepatokit.curation.mri import audit_phi, build_lifs
 
         curation = build_lifs(recipe=recipe, raw=raw, labels=labels, out=out, workers=workers,
-                              executor=executor, demo_key=demo_key)  # fmt: skip
+                              executor=executor, demo_key=demo_key, key_file=key_file)  # fmt: skip
     else:
         from hepatokit.curation.patho import build_hepatobench
 
         curation = build_hepatobench(recipe=recipe, raw=raw, out=out, workers=workers,
-                                     executor=executor, mpp=mpp)  # fmt: skip
+                                     executor=executor, mpp=mpp,
+                                     force_mpp=force_mpp)  # fmt: skip
     split = split_build(build=out, recipe=recipe)
     leakage = audit_leakage(build=out, recipe=recipe)
+    from hepatokit.report import build_report
+
+    build_report(build=out, recipe=recipe)  # before the PHI audit, which also reads the page
     if rec.kind == "mri":
         phi = audit_phi(build=out, raw=raw, workers=workers, executor=executor)
+    else:
+        from hepatokit.publish.histology_audit import audit_histology_phi
+
+        phi = audit_histology_phi(build=out)
     summary = Manifest(out).check().as_dict()
     result = BuildSummary(rec.kind, out, curation, split, leakage, phi, summary)
     if strict_audits and not leakage.ok:

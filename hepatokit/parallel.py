@@ -1,7 +1,10 @@
 """Map a function over items on any :class:`concurrent.futures.Executor`.
 
 By default a local process pool of ``workers`` processes; with a Dask scheduler address the
-Dask distributed client's executor (``Client.get_executor()``). One item that raises never
+Dask distributed client's executor (``Client.get_executor()``). Where a process pool cannot
+start safely (a script without an ``if __name__ == "__main__":`` guard, whose re-import by
+the workers would start pools again; a daemonic process such as a Dask worker) the pool is a
+thread pool instead, and the debug log says why (:func:`start_method`). One item that raises never
 crashes the run: its :class:`ItemResult` carries the error text, and the stage turns it into
 an ``excluded`` manifest row. A worker process that dies (segfault in a C library on a
 corrupt file) is isolated too: its chunk is retried one item at a time.
@@ -9,21 +12,38 @@ corrupt file) is isolated too: its chunk is retried one item at a time.
 
 from __future__ import annotations
 
+import ast
 import contextlib
+import functools
 import logging
 import math
 import multiprocessing
 import os
+import sys
 import traceback
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import (
+    Executor,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    as_completed,
+)
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from hepatokit.progress import progress_bar
 
-__all__ = ["ItemResult", "default_workers", "make_executor", "map_items", "start_forkserver"]
+__all__ = [
+    "ItemResult",
+    "default_workers",
+    "make_executor",
+    "map_items",
+    "start_forkserver",
+    "start_method",
+]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -98,15 +118,99 @@ def make_executor(
     if n <= 1:
         yield None
         return
-    ctx = _context()
+    method = start_method()
+    if method == "threads":
+        with ThreadPoolExecutor(max_workers=n, thread_name_prefix="hepatokit") as threads:
+            yield threads
+        return
+    ctx = multiprocessing.get_context(method)
     if preload:
         start_forkserver(preload)
     with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
         yield pool
 
 
+def start_method() -> str:
+    """How local workers start: a multiprocessing start method, or ``"threads"``.
+
+    ``HEPATOKIT_MP_CONTEXT`` decides if set (``forkserver``, ``spawn``, ``fork``, ``threads``).
+    Otherwise ``forkserver`` (fast: workers fork from a server that imported the heavy modules
+    once), unless that is unsafe here, then ``threads``:
+
+    - this process is daemonic (a process-pool or Dask worker): it may not have children;
+    - the call comes from the top-level code of a ``__main__`` script outside its
+      ``if __name__ == "__main__":`` block: forkserver and spawn workers re-import the
+      script, which would start the pool again while bootstrapping. Add the guard to get
+      process workers. Interactive sessions, notebooks and ``python -c`` have no script to
+      re-import and keep the forkserver.
+    """
+    env = os.environ.get("HEPATOKIT_MP_CONTEXT")
+    if env:
+        return env
+    if multiprocessing.current_process().daemon:
+        log.debug("daemonic process (a pool or Dask worker): local workers are threads")
+        return "threads"
+    line = _unguarded_main_line()
+    if line is not None:
+        log.debug(
+            "called from the top level of the __main__ script (line %d) without an "
+            "`if __name__ == '__main__':` guard: local workers are threads "
+            "(add the guard for process workers)",
+            line,
+        )
+        return "threads"
+    return "forkserver"
+
+
+def _unguarded_main_line() -> int | None:
+    """The line of the ``__main__`` script's top-level code that is calling us, if that line
+    is outside every ``if __name__ == "__main__":`` block (None: no such caller)."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if main is None or not path:
+        return None
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "<module>" and frame.f_globals is vars(main):
+            break
+        frame = frame.f_back  # type: ignore[assignment]
+    if frame is None:
+        return None
+    line = frame.f_lineno
+    guarded = _guarded_lines(os.fspath(path))
+    if guarded is None:  # unreadable source: be safe
+        return line
+    return None if any(a <= line <= b for a, b in guarded) else line
+
+
+@functools.lru_cache(maxsize=8)
+def _guarded_lines(path: str) -> tuple[tuple[int, int], ...] | None:
+    """Line spans of the top-level ``if __name__ == "__main__":`` blocks of a script."""
+    try:
+        tree = ast.parse(Path(path).read_bytes(), filename=path)
+    except (OSError, SyntaxError, ValueError):
+        return None
+    spans = []
+    for node in tree.body:
+        if isinstance(node, ast.If) and _is_main_test(node.test):
+            spans.append((node.lineno, node.end_lineno or node.lineno))
+    return tuple(spans)
+
+
+def _is_main_test(test: ast.expr) -> bool:
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1):
+        return False
+    if not isinstance(test.ops[0], ast.Eq):
+        return False
+    sides = [test.left, test.comparators[0]]
+    names = [s for s in sides if isinstance(s, ast.Name) and s.id == "__name__"]
+    consts = [s for s in sides if isinstance(s, ast.Constant) and s.value == "__main__"]
+    return len(names) == 1 and len(consts) == 1
+
+
 def _context() -> multiprocessing.context.BaseContext:
-    return multiprocessing.get_context(os.environ.get("HEPATOKIT_MP_CONTEXT", "forkserver"))
+    method = start_method()
+    return multiprocessing.get_context("spawn" if method == "threads" else method)
 
 
 def start_forkserver(preload: Sequence[str]) -> None:

@@ -1,6 +1,6 @@
 """CLI commands of the `mri` family (thin wrappers over keyword-only functions).
 
-``mri index|series|convert|qc|labels`` on ``groups["mri"]`` and ``audit phi`` on
+``mri index|series|convert|qc|labels|register`` on ``groups["mri"]`` and ``audit phi`` on
 ``groups["audit"]``; each calls the function of the same job in ``hepatokit.curation.mri``.
 """
 
@@ -138,6 +138,47 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             f"excluded {s.rows_excluded} → {s.subjects_path}"
         )
 
+    @mri.command("register")
+    @reports_errors
+    def register_cmd(
+        ctx: typer.Context,
+        build: Path = typer.Argument(
+            ..., help="Build folder (after `mri convert` / `mri labels`)."
+        ),
+        recipe: str | None = _RECIPE,
+        reference: str | None = typer.Option(
+            None, "--reference", help="Reference sequence (then the recipe's fallbacks)."
+        ),
+        transform: str | None = typer.Option(
+            None, "--transform", help="rigid or affine (default: the recipe's register.transform)."
+        ),
+        resample: bool | None = typer.Option(
+            None, "--resample/--no-resample", help="Also write each sequence on the reference grid."
+        ),
+    ) -> None:
+        """Register every sequence to the reference (SimpleITK) → registration/*.tfm + table."""
+        from hepatokit.curation.mri import register_sequences
+        from hepatokit.parallel import make_executor
+
+        if transform not in (None, "rigid", "affine"):
+            raise typer.BadParameter("--transform must be rigid or affine")
+        opts = options(ctx)
+        with make_executor(workers=opts.workers, dask_address=opts.dask) as pool:
+            s = register_sequences(
+                build=build,
+                recipe=recipe,
+                reference=reference,
+                transform=transform,
+                resample=resample,
+                workers=opts.workers,
+                executor=pool,
+            )
+        console.print(
+            f"[green]registered[/] {s.subjects} subjects, {s.pairs} pairs: {s.ok} ok, "
+            f"{s.flagged} flagged (identity kept), {s.skipped} subjects up to date, "
+            f"{s.no_reference} without a reference → {s.table_path}"
+        )
+
     @groups["audit"].command("phi")
     @reports_errors
     def audit_phi_cmd(
@@ -160,10 +201,11 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         if r.ok:
             console.print(
                 f"[green]PHI audit passed[/]: {r.values} values, {r.files_scanned} files, "
-                f"{r.bytes_scanned} bytes scanned, 0 hits"
+                f"{r.bytes_scanned} characters of decoded text scanned, 0 hits; "
+                f"{sum(r.skipped.values())} values skipped (see reports/phi_audit.md)"
             )
             return
         console.print(f"[bold red]PHI audit FAILED[/]: {len(r.hits)} hit(s)")
         for h in r.hits[:200]:
-            console.print(f"  {h.file} @ {h.offset}: {h.tag} {h.value}")
+            console.print(f"  {h.file} ({h.where}): {h.tag} {h.value}")
         raise typer.Exit(code=1)

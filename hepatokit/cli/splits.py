@@ -27,9 +27,10 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         ),
         seed: int | None = typer.Option(None, "--seed", help="Override the recipe's split seed."),
         keep_existing: bool = typer.Option(
-            False,
-            "--keep-existing",
-            help="Pin groups already in BUILD/splits.parquet; assign only new groups.",
+            True,
+            "--keep-existing/--reshuffle",
+            help="Keep groups already in BUILD/splits.parquet (same policy and seed) where they "
+            "are and assign only new groups (default); --reshuffle assigns every group afresh.",
         ),
         predefined: bool | None = typer.Option(
             None,
@@ -51,6 +52,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         parts = ", ".join(
             f"{s} {result.summary.groups[s]} groups / {n} rows" for s, n in result.counts.items()
         )
+        for warning in result.warnings:
+            console.print(f"[yellow]warning:[/] {warning}")
         console.print(f"[green]splits[/]: {parts}")
         if result.moved:
             console.print(f"[yellow]{result.moved} group(s) moved against the previous splits[/]")

@@ -135,6 +135,9 @@ def _submission_paths(submissions: Path) -> list[Path]:
     if not submissions.is_dir():
         raise SubmissionError("submissions folder not found", path=submissions)
     paths = sorted(p for p in submissions.glob("*.csv") if p.is_file())
+    if not paths and (submissions / "submissions").is_dir():
+        # a run folder of `run_staging` / `baseline staging`: its OUT/submissions/
+        paths = sorted(p for p in (submissions / "submissions").glob("*.csv") if p.is_file())
     if not paths:
         raise SubmissionError(
             "no *.csv submission in the folder",
@@ -164,7 +167,8 @@ def evaluate_lifs(
     truth
         ``private/test_truth.csv``: ``Case,split,domain,stage,cirrhosis,significant_fibrosis``.
     submissions
-        A folder of ``<method>.csv`` submissions (or one CSV).
+        A folder of ``<method>.csv`` submissions (or one CSV), or the run folder of
+        :func:`~hepatokit.run_staging` (its ``submissions/`` folder is read).
     out
         Report folder (see ``docs/evaluation.md`` for its files).
     readers

@@ -3,10 +3,15 @@
 ``datasets``' ``with_format("torch")`` cannot turn a ``Nifti`` cell into a tensor; the
 :class:`LifsVolumeTransform` can: it takes a row (decoded nibabel images, or the raw
 ``{"bytes", "path"}`` cells) and returns ``image`` ``[C, X, Y, Z]`` float32 on the recipe
-grid, ``mask`` ``[C]`` (1 = sequence present) and ``label``. Use it per example, or per batch
-with ``ds.with_transform(transform.batch)``. :class:`LifsVolumes` wraps a ``Dataset`` for a
-``DataLoader``; :func:`iterable_lifs` does the same for a streaming ``IterableDataset``.
-torch and MONAI are imported on first use only.
+grid, ``mask`` ``[C]`` (1 = sequence present) and ``label``. With ``grid="sequence"`` (the
+default) each sequence is reoriented, resampled and cropped in its own space; with
+``grid="reference"`` every sequence is resampled into the grid of the subject's reference
+sequence (its ``registration_reference``, else the first present of ``reference``),
+applying the stored registration (``transform_<SEQ>``: 4×4 RAS matrix, reference point →
+sequence point) when the dataset carries one, so that the channels overlay. Use it per
+example, or per batch with ``ds.with_transform(transform.batch)``. :class:`LifsVolumes`
+wraps a ``Dataset`` for a ``DataLoader``; :func:`iterable_lifs` does the same for a
+streaming ``IterableDataset``. torch and MONAI are imported on first use only.
 """
 
 from __future__ import annotations
@@ -32,6 +37,9 @@ LIFS_TRACK_SEQUENCES = {
     "noncontrast": ("T1W", "T2W", "DWI"),
 }
 Missing = Literal["zeros", "drop", "error"]
+Grid = Literal["sequence", "reference"]
+#: reference sequences tried in order when a row names none (as the ``register`` recipe)
+DEFAULT_REFERENCE = ("GED4", "GED3", "T1W")
 Target = Literal["stage", "cirrhosis", "significant_fibrosis"]
 
 
@@ -72,6 +80,14 @@ class LifsVolumeTransform:
         missing any sequence gives None (the wrappers skip it); ``error``: raise.
     target
         Which label column is ``label`` (``-1`` when null: unlabelled or withheld).
+    grid
+        ``sequence``: each sequence on its own RAS grid (crop / pad about its own centre);
+        ``reference``: every sequence resampled (MONAI ``SpatialResample``) into the
+        reference sequence's grid — RAS, ``spacing``, ``spatial_size`` — through the row's
+        stored transform when present; intensities are normalised on that final grid.
+    reference
+        Reference sequences, in order of preference, for ``grid="reference"`` when the row
+        has no ``registration_reference``.
     """
 
     def __init__(
@@ -83,9 +99,15 @@ class LifsVolumeTransform:
         normalize: Literal["zscore", "percentile", "none"] = "zscore",
         missing: Missing = "zeros",
         target: Target = "stage",
+        grid: Grid = "sequence",
+        reference: Sequence[str] = DEFAULT_REFERENCE,
     ):
         if missing not in ("zeros", "drop", "error"):
             raise ValueError(f"missing must be zeros, drop or error, got {missing!r}")
+        if grid not in ("sequence", "reference"):
+            raise ValueError(f"grid must be sequence or reference, got {grid!r}")
+        self.grid = grid
+        self.reference = tuple(reference)
         self.sequences = tuple(sequences)
         self.spacing = tuple(float(s) for s in spacing)
         self.spatial_size = tuple(int(s) for s in spatial_size)
@@ -93,6 +115,18 @@ class LifsVolumeTransform:
         self.missing = missing
         self.target = target
         self._pipeline: Any = None
+        self._geometry: Any = None
+
+    def _normalizer(self) -> Any:
+        from monai.transforms import NormalizeIntensity, ScaleIntensityRangePercentiles
+
+        if self.normalize == "zscore":
+            return NormalizeIntensity(channel_wise=True)
+        if self.normalize == "percentile":
+            return ScaleIntensityRangePercentiles(
+                lower=1, upper=99, b_min=0.0, b_max=1.0, clip=True
+            )
+        return None
 
     def _compose(self) -> Any:
         from monai.transforms import (
@@ -120,24 +154,54 @@ class LifsVolumeTransform:
     def volume(self, cell: Any) -> Any:
         """One sequence on the grid: ``[X, Y, Z]`` float32 tensor (RAS, resampled, normalised)."""
         import torch
-        from monai.data import MetaTensor
 
-        img = nifti_from_cell(cell)
-        data = np.asarray(img.get_fdata(dtype=np.float32))
-        while data.ndim > 3 and data.shape[-1] == 1:
-            data = data[..., 0]
-        if data.ndim == 4:  # multi-frame (e.g. several b-values): the last frame
-            data = data[..., -1]
-        if data.ndim != 3:
-            raise DataFormatError(f"expected a 3D volume, got shape {data.shape}")
         if self._pipeline is None:
             self._pipeline = self._compose()
-        meta = MetaTensor(
-            torch.from_numpy(np.ascontiguousarray(data))[None],
-            affine=torch.as_tensor(img.affine, dtype=torch.float64),
-        )
-        out = self._pipeline(meta)
+        out = self._pipeline(_meta(cell))
         return torch.as_tensor(out, dtype=torch.float32)[0]
+
+    def reference_grid(self, cell: Any) -> tuple[Any, tuple[int, ...]]:
+        """The grid of ``grid="reference"`` for a reference volume: (4×4 RAS affine, shape):
+        the reference reoriented to RAS, at ``spacing``, cropped / padded to
+        ``spatial_size`` about its centre."""
+        from monai.transforms import Compose, Orientation, ResizeWithPadOrCrop, Spacing
+
+        if self._geometry is None:
+            self._geometry = Compose(
+                [
+                    Orientation(axcodes="RAS", labels=(("L", "R"), ("P", "A"), ("I", "S"))),
+                    Spacing(pixdim=self.spacing, mode="nearest"),
+                    ResizeWithPadOrCrop(self.spatial_size),
+                ]
+            )
+        out = self._geometry(_meta(cell))
+        return out.affine.clone(), tuple(int(n) for n in out.shape[1:])
+
+    def on_grid(self, cell: Any, affine: Any, transform: Any = None) -> Any:
+        """One sequence resampled into the grid ``affine`` (``spatial_size``), through
+        ``transform`` (4×4 RAS, grid point → sequence point; None: the scanner frames),
+        normalised: ``[X, Y, Z]`` float32."""
+        import torch
+        from monai.transforms import SpatialResample
+
+        meta = _meta(cell)
+        if transform is not None:
+            m = np.asarray(transform, dtype=np.float64).reshape(4, 4)
+            # a voxel u of the sequence shows the point inv(m) @ A u of the reference space
+            meta.affine = torch.as_tensor(np.linalg.inv(m), dtype=torch.float64) @ meta.affine
+        out = SpatialResample(mode="bilinear", padding_mode="zeros", dtype=np.float32)(
+            meta, dst_affine=affine, spatial_size=self.spatial_size
+        )
+        norm = self._normalizer()
+        if norm is not None:
+            out = norm(out)
+        return torch.as_tensor(out, dtype=torch.float32)[0]
+
+    def _reference_of(self, example: dict[str, Any]) -> str | None:
+        named = example.get("registration_reference")
+        if named and example.get(named) is not None:
+            return str(named)
+        return next((s for s in self.reference if example.get(s) is not None), None)
 
     def __call__(self, example: dict[str, Any]) -> dict[str, Any] | None:
         """``{"image": [C, X, Y, Z], "mask": [C], "label": int, "subject_id": str}`` or
@@ -153,13 +217,23 @@ class LifsVolumeTransform:
                 hint="use missing='zeros' (zero channels + mask) or missing='drop'",
             )
         channels = []
+        ref = self._reference_of(example) if self.grid == "reference" else None
+        if self.grid == "reference" and ref is None and len(absent) < len(self.sequences):
+            raise DataFormatError(
+                f"subject {example.get('subject_id')}: none of the reference sequences "
+                f"{', '.join(self.reference)} is present",
+                hint="pass reference=[...] with a sequence every subject has, or grid='sequence'",
+            )
+        grid = None if ref is None else self.reference_grid(example[ref])[0]
         for seq in self.sequences:
             cell = example.get(seq)
-            channels.append(
-                torch.zeros(self.spatial_size, dtype=torch.float32)
-                if cell is None
-                else self.volume(cell)
-            )
+            if cell is None:
+                channels.append(torch.zeros(self.spatial_size, dtype=torch.float32))
+            elif grid is None:
+                channels.append(self.volume(cell))
+            else:
+                tx = None if seq == ref else example.get(f"transform_{seq}")
+                channels.append(self.on_grid(cell, grid, tx))
         label = example.get(self.target)
         return {
             "image": torch.stack(channels),
@@ -175,6 +249,26 @@ class LifsVolumeTransform:
         rows = [self({k: v[i] for k, v in batch.items()}) for i in range(n)]
         keys = ("image", "mask", "label", "subject_id")
         return {k: [None if r is None else r[k] for r in rows] for k in keys}
+
+
+def _meta(cell: Any) -> Any:
+    """A cell → ``MetaTensor`` ``[1, X, Y, Z]`` float32 with the NIfTI affine (3D; of a 4D
+    volume the last frame)."""
+    import torch
+    from monai.data import MetaTensor
+
+    img = nifti_from_cell(cell)
+    data = np.asarray(img.get_fdata(dtype=np.float32))
+    while data.ndim > 3 and data.shape[-1] == 1:
+        data = data[..., 0]
+    if data.ndim == 4:  # multi-frame (e.g. several b-values): the last frame
+        data = data[..., -1]
+    if data.ndim != 3:
+        raise DataFormatError(f"expected a 3D volume, got shape {data.shape}")
+    return MetaTensor(
+        torch.from_numpy(np.ascontiguousarray(data))[None],
+        affine=torch.as_tensor(img.affine, dtype=torch.float64),
+    )
 
 
 def _as_tuple(out: dict[str, Any], return_mask: bool) -> tuple[Any, ...]:

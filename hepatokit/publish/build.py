@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import logging
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -19,8 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hepatokit.atomic import write_text_atomic
-from hepatokit.errors import BuildStateError
+from hepatokit.errors import BuildStateError, PHIError
 from hepatokit.parallel import default_workers, make_executor
+from hepatokit.publish.card import check_publishable
 from hepatokit.publish.checksums import write_checksums
 from hepatokit.publish.croissant import check_croissant
 from hepatokit.publish.docs import prepare_docs, write_docs
@@ -38,7 +40,7 @@ from hepatokit.publish.shards import (
 from hepatokit.publish.stats import curation_funnel
 from hepatokit.recipe import build_recipe
 
-__all__ = ["PublishResult", "publish_build"]
+__all__ = ["PublishResult", "check_phi_audit", "publish_build"]
 
 log = logging.getLogger("hepatokit.publish.build")
 MB = 1024 * 1024
@@ -80,6 +82,57 @@ def _write_truth(build: Path, plan: DatasetPlan) -> Path:
     return write_text_atomic(build / "private" / "test_truth.csv", buf.getvalue())
 
 
+def check_phi_audit(build: Path, *, allow_phi_risk: str | None = None) -> dict[str, object] | None:
+    """The build's PHI audit record (``reports/phi_audit.json``); a failed audit stops the
+    publication unless ``allow_phi_risk`` gives a reason, which is then recorded in the card's
+    private notes (``BUILD/private/card_notes.md``, never published). None when the build has
+    no audit record."""
+    record_path = build / "reports" / "phi_audit.json"
+    if not record_path.is_file():
+        log.warning("%s: no PHI audit record; run `hepatokit audit phi` first", build)
+        return None
+    record = json.loads(record_path.read_text(encoding="utf-8"))
+    if record.get("ok"):
+        return dict(record)
+    hits = record.get("hits") or []
+    files = sorted({str(h.get("file")) for h in hits})
+    if allow_phi_risk is None or not allow_phi_risk.strip():
+        raise PHIError(
+            f"the build's PHI audit failed ({len(hits)} hit(s) in {', '.join(files[:5])}"
+            f"{' …' if len(files) > 5 else ''}); not publishing",
+            path=record_path,
+            hint="remove the identifying values and re-run the audit (see "
+            "reports/phi_audit.md), or publish anyway with --allow-phi-risk REASON",
+        )
+    notes = build / "private" / "card_notes.md"
+    old = notes.read_text(encoding="utf-8") if notes.is_file() else "# Private card notes\n"
+    entry = (
+        f"\n## Published although the PHI audit failed\n\n- reason: {allow_phi_risk.strip()}\n"
+        f"- hits: {len(hits)} in {len(files)} file(s): {', '.join(files)}\n"
+    )
+    if entry not in old:
+        write_text_atomic(notes, old + entry)
+    log.warning("publishing despite a failed PHI audit: %s", allow_phi_risk.strip())
+    return dict(record)
+
+
+def _audit_published_histology(build: Path, out: Path) -> None:
+    """Every published byte of a histology dataset checked for the build's slide ids, file
+    names and image metadata; a hit is a :class:`PHIError` (nothing may be pushed)."""
+    from hepatokit.publish.histology_audit import audit_histology_phi
+
+    audit = audit_histology_phi(build=build, published=out)
+    log.info("%s", audit)
+    if not audit.ok:
+        first = audit.hits[0]
+        raise PHIError(
+            f"{len(audit.hits)} identifying value(s) found in the published files; first: "
+            f"{first.tag} {first.value} in {first.file}",
+            path=out,
+            hint=f"see {build}/reports/published/phi_audit.md; do not push {out}",
+        )
+
+
 def publish_build(
     *,
     build: str | Path,
@@ -89,6 +142,8 @@ def publish_build(
     raw_root: str | Path | None = None,
     verify_md5: bool = False,
     workers: int | None = None,
+    repo_id: str | None = None,
+    allow_phi_risk: str | None = None,
 ) -> PublishResult:
     """Package a curated build as a Hugging Face dataset folder.
 
@@ -111,17 +166,31 @@ def publish_build(
         (the size is always checked); costs a hash of every byte.
     workers
         Processes writing shards (default: CPU count; 1 = inline).
+    repo_id
+        The Hub repo (``ORG/NAME``) the card's snippets and Croissant ``url`` name (default:
+        the recipe's ``publish.repo_id``; without one the snippets load the folder).
+    allow_phi_risk
+        Publish although the build's PHI audit (``reports/phi_audit.json``) failed; the
+        reason is recorded in ``BUILD/private/card_notes.md``.
 
     Raises
     ------
+    PHIError
+        The build's PHI audit failed and no ``allow_phi_risk`` reason was given.
     BuildStateError, DataFormatError, ManifestError
         A missing or stale input table, a missing curated file, a broken manifest.
+    RecipeError
+        The card section lacks creators, homepage or citation (or, clinical data, the Hub
+        gate), or one of them is a placeholder.
     """
     build, out = Path(build), Path(out)
     _check_folders(build, out)
-    rec = build_recipe(build, recipe, default=_default_recipe(build))
+    check_phi_audit(build, allow_phi_risk=allow_phi_risk)
+    rec = build_recipe(build, recipe, default=_default_recipe(build), stage_kind=False)
     section = publish_section(rec)
-    card_section(rec)  # validate the card section before any work
+    check_publishable(rec, card_section(rec))  # validate the card section before any work
+    if repo_id is not None and (repo_id.count("/") != 1 or not all(repo_id.split("/"))):
+        raise BuildStateError(f"repo id {repo_id!r} is not ORG/NAME", hint="e.g. my-lab/lifs")
     with make_executor(workers=workers) as pool:
         if pool is not None:  # the workers start (and import pyarrow) while the plan is made
             for _ in range(default_workers() if workers is None else workers):
@@ -168,7 +237,7 @@ def publish_build(
             writing = background.submit(
                 write_shards, tasks, workers=1 if pool is None else None, executor=pool
             )
-            prep = prepare_docs(out, rec, plan, split_order)
+            prep = prepare_docs(out, rec, plan, split_order, repo_id)
             shard_results = writing.result()
     remove_stale_shards(out / "data", [r.path for r in shard_results])
     written: dict[str, dict[str, list[ShardResult]]] = defaultdict(lambda: defaultdict(list))
@@ -179,6 +248,8 @@ def publish_build(
     truth_path = _write_truth(build, plan) if withhold_test_labels else None
     write_docs(out, rec, plan, results, split_order, funnel, prep)
     write_checksums(out, known)
+    if rec.kind == "patho":
+        _audit_published_histology(build, out)
     warnings = check_croissant(out / "croissant.json", known=known)
     first = next(iter(results))
     counts = {

@@ -131,7 +131,28 @@ def lifs_values(
         "domain_column": str(meta["domain_column"]),
         "counts_table": counts_table(counts, with_domain=True),
         "missing_table": markdown_table(["split", *seqs], missing_rows),
+        "registration_note": _registration_note(meta.get("registration")),
     }
+
+
+def _registration_note(reg: Mapping[str, Any] | None) -> str:
+    if not reg:
+        return (
+            "none. The sequences are stored as acquired, each in its scanner frame; they are "
+            "not registered to each other."
+        )
+    refs = ", ".join(f"{k} {v}" for k, v in sorted(reg["references"].items()))
+    return (
+        f"every sequence was registered ({', '.join(reg['transform'])}, SimpleITK, Mattes "
+        f"mutual information, multi-resolution) to the subject's reference sequence "
+        f"(subjects per reference: {refs}); {reg['ok']} of {reg['pairs']} pairs were "
+        f"accepted, {reg['flagged']} flagged by QC (metric worse, translation or rotation "
+        "beyond the bounds, blank or tiny volume) and keep the identity. The volumes are "
+        "stored as acquired; `registration_reference` names the reference and "
+        "`transform_<SEQ>` holds the 4×4 world RAS matrix (row-major) mapping a reference "
+        'point to the sequence\'s point. `LifsVolumes(..., grid="reference")` resamples '
+        "every sequence into the reference grid through it."
+    )
 
 
 def hepatobench_values(

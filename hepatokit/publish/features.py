@@ -31,7 +31,11 @@ def meta_column(sequence: str) -> str:
 
 
 def lifs_features(
-    sequences: Sequence[str], *, with_mask: bool, stages: Sequence[str] = LIFS_STAGES
+    sequences: Sequence[str],
+    *,
+    with_mask: bool,
+    stages: Sequence[str] = LIFS_STAGES,
+    registered: bool = False,
 ) -> Features:
     """Features of one LiFS config: one row per subject.
 
@@ -40,7 +44,9 @@ def lifs_features(
     withheld), ``sequences`` (every sequence present for the subject, recipe order, also
     those of other configs), then per sequence a nullable ``Nifti`` column with the
     embedded ``.nii.gz`` bytes and ``<SEQ>_meta`` (the curated sidecar as sorted JSON, null
-    when the sequence is missing); ``mask_GED4`` if ``with_mask``.
+    when the sequence is missing); ``mask_GED4`` if ``with_mask``. With ``registered``:
+    ``registration_reference`` and per sequence ``transform_<SEQ>`` (16 float64, the 4×4
+    world RAS matrix reference point → sequence point, row-major).
     """
     from datasets import ClassLabel, Features, List, Nifti, Value
 
@@ -55,9 +61,13 @@ def lifs_features(
         "significant_fibrosis": ClassLabel(names=list(SIGNIFICANT_FIBROSIS_NAMES)),
         "sequences": List(Value("string")),
     }
+    if registered:
+        cols["registration_reference"] = Value("string")
     for seq in sequences:
         cols[seq] = Nifti()
         cols[meta_column(seq)] = Value("string")
+        if registered:
+            cols[f"transform_{seq}"] = List(Value("float64"))
     if with_mask:
         cols["mask_GED4"] = Nifti()
     return Features(cols)

@@ -1,9 +1,13 @@
 """HepatoBench: the curated ``curated.parquet`` + patch files → rows of the published dataset.
 
-One row per patch; the ``image`` cell holds the patch file's bytes as they are (PNG stays
-PNG, JPEG stays JPEG: no re-encoding), named ``<id>.<ext>`` so that no raw file name (which
-may carry a patient or slide name) reaches the dataset. The shard writer checks each file's
-MD5 against the curated table.
+One row per patch; the ``image`` cell holds the patch's pixels without any metadata
+(:func:`hepatokit.imagemeta.scrub_image`: PNG, TIFF & co. re-encoded as PNG from the pixels,
+JPEG rebuilt from the segments a decoder needs, so the pixels are identical), named
+``<id>.<ext>`` so that no raw file name (which may carry a patient or slide name) reaches
+the dataset; ``md5`` is that of the published bytes. ``slide_id`` is a keyed pseudonym
+(:mod:`hepatokit.pseudonyms`); the table linking it to the build's slide ids is written to
+``BUILD/private/slide_pseudonyms.parquet``. The shard writer checks each file's size (and
+MD5, ``verify_md5``) against the curated table before scrubbing it.
 """
 
 from __future__ import annotations
@@ -18,11 +22,14 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from hepatokit.atomic import write_parquet_atomic
 from hepatokit.errors import BuildStateError, DataFormatError
+from hepatokit.imagemeta import published_format
+from hepatokit.pseudonyms import build_key, slide_pseudonym
 from hepatokit.publish.features import hepatobench_features
 from hepatokit.publish.plan import DatasetPlan, is_test_split
 from hepatokit.publish.sections import PublishSection
-from hepatokit.publish.shards import EmbeddedFile
+from hepatokit.publish.shards import DigestOf, EmbeddedFile
 from hepatokit.publish.splits_table import read_split_assignment
 from hepatokit.recipe import Recipe
 
@@ -30,7 +37,6 @@ __all__ = ["collect_hepatobench", "resolve_raw_root"]
 
 log = logging.getLogger("hepatokit.publish.hepatobench")
 
-_EXT = {"PNG": "png", "JPEG": "jpg", "JPG": "jpg", "TIFF": "tif", "TIF": "tif", "BMP": "bmp"}
 CONFIG = "default"
 
 
@@ -59,12 +65,28 @@ def _locate(rel: str, bases: Sequence[str]) -> tuple[str, int] | None:
     return None
 
 
-def _ext(row: dict[str, Any]) -> str:
-    fmt = str(row.get("format") or "").upper()
-    if fmt in _EXT:
-        return _EXT[fmt]
-    suffix = Path(str(row["path"])).suffix.lower().lstrip(".")
-    return suffix or "png"
+def _format(row: dict[str, Any]) -> str:
+    """The patch's PIL format (from ingest; else from the file name's suffix)."""
+    if row.get("format"):
+        return str(row["format"]).upper()
+    suffix = Path(str(row["path"])).suffix.lower()
+    return "JPEG" if suffix in (".jpg", ".jpeg", ".jpe", ".jfif") else "PNG"
+
+
+def _write_pseudonyms(build: Path, slides: dict[str, str]) -> None:
+    """``BUILD/private/slide_pseudonyms.parquet``: published pseudonym → the build's id."""
+    import pyarrow as pa
+
+    rows = sorted(slides.items(), key=lambda kv: kv[1])
+    write_parquet_atomic(
+        build / "private" / "slide_pseudonyms.parquet",
+        pa.table(
+            {
+                "slide_pseudonym": pa.array([p for _, p in rows], pa.string()),
+                "slide_id": pa.array([s for s, _ in rows], pa.string()),
+            }
+        ),
+    )
 
 
 def collect_hepatobench(
@@ -84,8 +106,9 @@ def collect_hepatobench(
         ``curated.parquet`` or ``splits.parquet`` missing or disagreeing.
     DataFormatError
         A class outside the recipe's classes, a patch file that cannot be found or whose
-        size (always) or MD5 (``verify_md5``, checked while the shards are written) differs
-        from the curated table's.
+        size or MD5 (checked while the shards are written, as every patch is read whole to
+        be scrubbed; ``verify_md5`` is kept for the call's signature) differs from the
+        curated table's.
     """
     path = build / "curated.parquet"
     if not path.is_file():
@@ -103,6 +126,8 @@ def collect_hepatobench(
     tiled = any(r.get("x") is not None for r in curated)
     bases = [str(b) for b in (root, build) if b is not None]
     features = hepatobench_features(classes, tiled=tiled)
+    key = build_key(build)
+    pseudonyms: dict[str, str] = {}
     problems: list[str] = []
     per_split: dict[str, list[dict[str, Any]]] = {s: [] for s in section.splits}
     records: list[dict[str, Any]] = []
@@ -131,19 +156,24 @@ def collect_hepatobench(
         if withhold_test_labels and is_test_split(split) and cls is not None:
             truth.append({"id": row["id"], "split": split, "label": cls})
             label = None
+        fmt = _format(row)
+        slide = row.get("slide_id")
+        if slide is not None:
+            slide = pseudonyms.setdefault(slide, slide_pseudonym(str(slide), key))
         out = {
             "id": row["id"],
             "image": EmbeddedFile(
                 location[0],
-                f"{row['id']}.{_ext(row)}",
-                md5=row.get("md5") if verify_md5 else None,
+                f"{row['id']}.{published_format(fmt)}",
+                md5=row.get("md5"),  # always: the file is read whole to be scrubbed
                 nbytes=location[1],
+                scrub_format=fmt,
             ),
             "label": label,
-            "slide_id": row.get("slide_id"),
+            "slide_id": slide,
             "width": row.get("width"),
             "height": row.get("height"),
-            "md5": row.get("md5"),
+            "md5": DigestOf("image"),
             "phash": row.get("phash"),
         }
         if tiled:
@@ -156,7 +186,7 @@ def collect_hepatobench(
                 "split": split,
                 "domain": "all",
                 "class": cls if label is not None else None,
-                "slide_id": row.get("slide_id"),
+                "slide_id": slide,
             }
         )
     if problems:
@@ -166,6 +196,7 @@ def collect_hepatobench(
             path=build,
             hint="pass --raw-root (where the patches were ingested from) or re-run ingest",
         )
+    _write_pseudonyms(build, pseudonyms)
     (w, h), _ = sizes.most_common(1)[0] if sizes else ((0, 0), 0)
     meta = {
         "classes": classes,

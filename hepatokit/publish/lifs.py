@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,37 @@ def _subset_configs(
     return subsets
 
 
+def _registrations(build: Path) -> tuple[dict[str, str], dict[tuple[str, str], list[float]]]:
+    """subject → reference, (subject, sequence) → matrix, from ``mri register``'s table."""
+    path = build / "registration" / "registration.parquet"
+    if not path.is_file():
+        raise BuildStateError(
+            "publish.registered is set but the build has no registration table",
+            path=path,
+            hint="run `hepatokit mri register BUILD` first, or set publish.registered: false",
+        )
+    refs: dict[str, str] = {}
+    matrices: dict[tuple[str, str], list[float]] = {}
+    for r in pq.read_table(path).to_pylist():
+        if r["reference"] is None or r["matrix_ras"] is None:
+            continue
+        refs[r["subject_id"]] = r["reference"]
+        matrices[(r["subject_id"], r["sequence"])] = [float(v) for v in r["matrix_ras"]]
+    return refs, matrices
+
+
+def _registration_meta(build: Path) -> dict[str, Any]:
+    table = pq.read_table(build / "registration" / "registration.parquet").to_pylist()
+    pairs = [r for r in table if r["status"] not in ("reference", "no_reference")]
+    return {
+        "transform": sorted({str(r["transform"]) for r in table}),
+        "references": dict(Counter(r["reference"] for r in table if r["status"] == "reference")),
+        "pairs": len(pairs),
+        "ok": sum(r["status"] == "ok" for r in pairs),
+        "flagged": sum(r["status"] != "ok" for r in pairs),
+    }
+
+
 def collect_lifs(
     build: Path, recipe: Recipe, section: PublishSection, *, withhold_test_labels: bool
 ) -> DatasetPlan:
@@ -138,6 +170,7 @@ def collect_lifs(
     truth: list[dict[str, Any]] = []
     unscorable: list[str] = []
     base_rows: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
+    refs, matrices = _registrations(build) if section.registered else ({}, {})
     for subj in sorted(subjects, key=lambda s: s["subject_id"]):
         sid = subj["subject_id"]
         if sid not in split_of:  # left out by the split stage (unlabelled)
@@ -199,6 +232,12 @@ def collect_lifs(
             else float(subj["field_strength"]),
             **labels,
         }
+        if section.registered:
+            scalars["registration_reference"] = refs.get(sid)
+            for seq in sequences:
+                files[f"transform_{seq}"] = (
+                    matrices.get((sid, seq)) if files.get(seq) is not None else None
+                )
         records.append(
             {
                 "split": split,
@@ -227,7 +266,9 @@ def collect_lifs(
     embedded: dict[str, list[str]] = {}
     for cfg, seqs in configs_def.items():
         with_mask = cfg in section.mask_configs
-        features[cfg] = lifs_features(seqs, with_mask=with_mask, stages=stages)
+        features[cfg] = lifs_features(
+            seqs, with_mask=with_mask, stages=stages, registered=section.registered
+        )
         if cfg in subsets:
             continue
         embedded[cfg] = [*seqs, *(["mask_GED4"] if with_mask else [])]
@@ -238,6 +279,8 @@ def collect_lifs(
             for seq in seqs:
                 row[seq] = files[seq]
                 row[meta_column(seq)] = files[meta_column(seq)]
+                if section.registered:
+                    row[f"transform_{seq}"] = files[f"transform_{seq}"]
             if with_mask:
                 row["mask_GED4"] = files["mask_GED4"]
             per_split.setdefault(split, []).append(row)
@@ -258,6 +301,7 @@ def collect_lifs(
             "normalize": section.grid.normalize,
         },
         "labels_withheld": bool(withhold_test_labels),
+        "registration": _registration_meta(build) if section.registered else None,
     }
     return DatasetPlan(
         name=recipe.name,

@@ -5,13 +5,18 @@ shards, hence the ``-of-NNNNN`` names, is known before anything is written), the
 shard is written on its own (``hepatokit.parallel.map_items``, largest shards first) in row
 groups of bounded size. Embedded file bytes are stored uncompressed (they are already
 gzip/PNG/JPEG), the other columns with zstd; no timestamps are written, so the same rows
-give the same bytes. Files of 1 MiB and more (volumes) are memory-mapped and handed to the
-parquet writer without a copy; smaller ones (patches) are read back to back into one
-reusable buffer.
+give the same bytes. Like ``datasets``' own parquet writer, shards carry a page index
+(column and offset indexes: readers such as the Hub's viewer skip pages) and use
+content-defined chunking (page boundaries follow the content, so Xet storage deduplicates
+unchanged rows between versions) when the installed pyarrow supports them
+(:func:`writer_features`); both are deterministic. Files of 1 MiB and more (volumes) are
+memory-mapped and handed to the parquet writer without a copy; smaller ones (patches) are
+read back to back into one reusable buffer.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import logging
@@ -25,6 +30,7 @@ from hepatokit.atomic import atomic_path
 from hepatokit.parallel import map_items
 
 __all__ = [
+    "DigestOf",
     "EmbeddedFile",
     "ShardResult",
     "ShardTask",
@@ -35,6 +41,7 @@ __all__ = [
     "warm_up",
     "write_shard",
     "write_shards",
+    "writer_features",
 ]
 
 log = logging.getLogger("hepatokit.publish.shards")
@@ -55,9 +62,20 @@ class EmbeddedFile:
     name: str
     md5: str | None = None
     nbytes: int | None = None  # the file's size if the collector already knows it
+    #: an image published without its metadata: its PIL format (see
+    #: :func:`hepatokit.imagemeta.scrub_image`); None = the bytes as they are
+    scrub_format: str | None = None
 
     def size(self) -> int:
         return self.nbytes if self.nbytes is not None else Path(self.source).stat().st_size
+
+
+@dataclass(frozen=True)
+class DigestOf:
+    """A cell holding the MD5 of the bytes another (embedded) column of the row publishes:
+    known only once the file has been read (and scrubbed) at write time."""
+
+    column: str
 
 
 @dataclass(frozen=True)
@@ -202,6 +220,8 @@ def _embedded_array(cells: Sequence[EmbeddedFile | None], arena: _Arena) -> Any:
     import pyarrow as pa
     import pyarrow.compute
 
+    if any(c is not None and c.scrub_format is not None for c in cells):
+        return _scrubbed_array(cells)
     sizes = [0 if c is None else c.size() for c in cells]
     chunks: list[Any] = []
     start = 0  # first cell of the current run of small files
@@ -228,6 +248,46 @@ def _embedded_array(cells: Sequence[EmbeddedFile | None], arena: _Arena) -> Any:
     return pa.chunked_array(out, type=struct_type)
 
 
+def _scrubbed_array(cells: Sequence[EmbeddedFile | None]) -> Any:
+    """The ``struct<bytes, path>`` array of images published without their metadata: each
+    file read whole (size and MD5 checked against the plan), then rebuilt from its pixels
+    (or, for JPEG, from the segments a decoder needs)."""
+    import pyarrow as pa
+
+    from hepatokit.imagemeta import ImageScrubError, scrub_image
+
+    blobs: list[bytes | None] = []
+    for cell in cells:
+        if cell is None:
+            blobs.append(None)
+            continue
+        with open(cell.source, "rb") as fh:
+            data = fh.read(cell.size() + 1)
+        if len(data) != cell.size():
+            raise ValueError(f"{cell.name}: size changed while reading")
+        _check_md5(cell, data)
+        if cell.scrub_format is None:
+            blobs.append(data)
+            continue
+        try:
+            blobs.append(scrub_image(data, cell.scrub_format))
+        except ImageScrubError as exc:
+            msg = f"{cell.name}: cannot be published without its metadata: {exc}"
+            raise ValueError(msg) from exc
+    struct_type = pa.struct([pa.field("bytes", pa.binary()), pa.field("path", pa.string())])
+    names = [None if c is None else c.name for c in cells]
+    return pa.chunked_array(
+        [
+            pa.StructArray.from_arrays(
+                [pa.array(blobs, pa.binary()), pa.array(names, pa.string())],
+                fields=list(struct_type),
+                mask=pa.array([c is None for c in cells], pa.bool_()),
+            )
+        ],
+        type=struct_type,
+    )
+
+
 def _arena_bytes(rows: Sequence[dict[str, Any]]) -> int:
     """Bytes of the embedded files of ``rows`` that are read into the arena (not mapped)."""
     sizes = (v.size() for r in rows for v in r.values() if isinstance(v, EmbeddedFile))
@@ -240,14 +300,30 @@ def _group_table(
     import pyarrow as pa
 
     arena.reset(_arena_bytes(rows))
-    arrays = []
+    arrays = {}
+    for name in embedded:
+        arrays[name] = _embedded_array([r.get(name) for r in rows], arena)
     for field in schema:
+        if field.name in arrays:
+            continue
         values = [r.get(field.name) for r in rows]
-        if field.name in embedded:
-            arrays.append(_embedded_array(values, arena))
-        else:
-            arrays.append(pa.array(values, type=field.type))
-    return pa.Table.from_arrays(arrays, schema=schema)
+        if any(isinstance(v, DigestOf) for v in values):
+            values = _digests(values, arrays)
+        arrays[field.name] = pa.array(values, type=field.type)
+    return pa.Table.from_arrays([arrays[f.name] for f in schema], schema=schema)
+
+
+def _digests(values: Sequence[Any], arrays: dict[str, Any]) -> list[Any]:
+    """``values`` with each :class:`DigestOf` replaced by the MD5 of that row's embedded
+    bytes in ``arrays``."""
+    out = []
+    for i, v in enumerate(values):
+        if not isinstance(v, DigestOf):
+            out.append(v)
+            continue
+        cell = arrays[v.column][i].as_py()
+        out.append(None if cell is None else hashlib.md5(cell["bytes"]).hexdigest())
+    return out
 
 
 def warm_up() -> None:
@@ -256,6 +332,23 @@ def warm_up() -> None:
     import numpy  # noqa: F401
     import pyarrow.compute
     import pyarrow.parquet  # noqa: F401
+
+
+@functools.cache
+def writer_features() -> dict[str, Any]:
+    """The ``pq.ParquetWriter`` options for the page index and content-defined chunking that
+    the installed pyarrow knows (page index: pyarrow ≥ 13; chunking: ≥ 21)."""
+    import inspect
+
+    import pyarrow.parquet as pq
+
+    known = inspect.signature(pq.ParquetWriter.__init__).parameters
+    features: dict[str, Any] = {}
+    if "write_page_index" in known:
+        features["write_page_index"] = True
+    if "use_content_defined_chunking" in known:
+        features["use_content_defined_chunking"] = True
+    return features
 
 
 def write_shard(task: ShardTask) -> ShardResult:
@@ -285,6 +378,7 @@ def write_shard(task: ShardTask) -> ShardResult:
             compression=compression,
             use_dictionary=plain,
             write_statistics=plain,
+            **writer_features(),
         ) as writer,
     ):
         arena = _Arena()

@@ -240,9 +240,18 @@ def _list_slides(slides: Sequence[str | os.PathLike[str]]) -> list[Path]:
     for item in slides:
         p = Path(item)
         if p.is_dir():
-            found.extend(sorted(q for q in p.iterdir() if q.suffix.lower() in SLIDE_SUFFIXES))
-        else:
+            here = sorted(q for q in p.iterdir() if q.suffix.lower() in SLIDE_SUFFIXES)
+            if not here:
+                raise DataFormatError(
+                    "no slide in the folder",
+                    path=p,
+                    hint=f"slide files end in {', '.join(sorted(SLIDE_SUFFIXES))}",
+                )
+            found.extend(here)
+        elif p.exists():
             found.append(p)
+        else:
+            raise DataFormatError("slide not found", path=p, hint="check the SLIDES paths")
     return found
 
 

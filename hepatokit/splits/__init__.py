@@ -7,6 +7,7 @@ from hepatokit.splits.assign import (
     plan_splits,
     splits_from_column,
 )
+from hepatokit.splits.grouping import grouping_warnings
 from hepatokit.splits.leakage import LeakageFinding, LeakageReport, audit_leakage, find_leaks
 from hepatokit.splits.policy import SplitPolicy, normalise_ratios, split_policy
 from hepatokit.splits.rounding import controlled_round
@@ -23,6 +24,7 @@ __all__ = [
     "controlled_round",
     "find_leaks",
     "group_hash",
+    "grouping_warnings",
     "normalise_ratios",
     "plan_splits",
     "split_build",

@@ -9,13 +9,22 @@ How a table is split (:func:`plan_splits`):
    ratios into integer quotas per stratum (each within one group of its exact target, label
    totals and split totals too).
 4. Inside a stratum, groups are ordered by ``sha256(seed, group id)`` and cut into contiguous
-   blocks in split order. The order depends only on the group ids and the seed, never on the
-   row order of the table, so the same table + seed gives the same assignment.
+   blocks in split order: the first ``quota[train]`` groups go to train, the next
+   ``quota[validation]`` to validation, and so on. The order depends only on the group ids and
+   the seed, never on the row order of the table, so the same table + seed gives the same
+   assignment.
 
-Growth: a group's position depends only on its own id, so adding groups shifts the block
-boundaries by at most a group per split and stratum (few groups move). With ``previous``
-(an earlier assignment) the old groups are pinned and only new groups fill the quotas: no
-existing group moves.
+Growth (stable by construction): a group's split depends only on its own keyed hash and the
+quotas of its stratum, never on which other groups sit next to it. Adding groups moves a block
+boundary only by the difference between the new groups that fall below it and the growth of
+the quotas below it, so only old groups right at a boundary move. Measured (``bench/`` split
+stability, ``bench/bench_split_stability.py``; 600 → 660 groups in four strata, ratios
+360:60:120, 30 seeds): mean 1.8 %, at most 2.8 % of the old groups move; 2000 → 2200: mean
+1.0 %, at most 1.6 %. The number
+that moves grows like the square root of the new groups per stratum, so the fraction falls
+as the cohort grows. With ``previous`` (an earlier assignment; what ``hepatokit split`` does
+by default) the old groups are pinned and only new groups fill the quotas: no existing group
+moves.
 """
 
 from __future__ import annotations
@@ -205,10 +214,13 @@ def plan_splits(
     pinned = 0
     for s in order:
         members = sorted(strata[s], key=lambda g: (group_hash(seed, g), g))
+        if previous is None:
+            _contiguous_blocks(members, quotas[s], names, assignment)
+            continue
         counts = [0] * len(names)
         fresh = []
         for g in members:
-            old = None if previous is None else previous.get(g)
+            old = previous.get(g)
             if old in weights:
                 assignment[g] = str(old)
                 counts[names.index(str(old))] += 1
@@ -229,6 +241,17 @@ def plan_splits(
         seed=seed,
         pinned=pinned,
     )
+
+
+def _contiguous_blocks(
+    members: list[str], quota: list[int], names: list[str], assignment: dict[str, str]
+) -> None:
+    """Cut ``members`` (in keyed-hash order) into blocks of ``quota`` groups, in split order."""
+    start = 0
+    for name, size in zip(names, quota, strict=True):
+        for g in members[start : start + size]:
+            assignment[g] = name
+        start += size
 
 
 def _with_split(table: Any, tbl: pa.Table, splits: list[str], split_column: str) -> Any:

@@ -65,6 +65,9 @@ class SplitPolicy:
         table has it, it is used instead of assigning (``test`` → test_id / test_ood by domain).
     near_duplicate_radius
         pHash Hamming radius of the leakage audit (default: the ``dedup`` section's radius).
+    items_per_group
+        Expected typical number of items per group (e.g. patches per slide); the split report
+        warns when the median group holds under half of it (a slide id read wrongly).
     """
 
     group: str
@@ -80,6 +83,7 @@ class SplitPolicy:
     binary_labels: list[str] = field(default_factory=list)
     predefined: str | None = None
     near_duplicate_radius: int | None = None
+    items_per_group: int | None = None
 
     def __post_init__(self) -> None:
         ratios = normalise_ratios(self.ratios, names=self.splits, has_ood=bool(self.ood_domains))
@@ -87,6 +91,8 @@ class SplitPolicy:
             raise ValueError(f"ood_split {self.ood_split!r} is also an in-distribution split")
         if self.near_duplicate_radius is not None and not 0 <= self.near_duplicate_radius < 64:
             raise ValueError("near_duplicate_radius must be in 0..63")
+        if self.items_per_group is not None and self.items_per_group < 1:
+            raise ValueError("items_per_group must be at least 1")
 
     def weights(self) -> dict[str, Fraction]:
         """Normalised in-distribution ratios ``{split: fraction}`` (sum 1, recipe order)."""

@@ -159,7 +159,11 @@ def _majority_rate(counts: Counter[str]) -> tuple[str, float]:
 
 
 def render_markdown(
-    summary: SplitSummary, plan: SplitPlan, policy: SplitPolicy, stability: Sequence[str]
+    summary: SplitSummary,
+    plan: SplitPlan,
+    policy: SplitPolicy,
+    stability: Sequence[str],
+    warnings: Sequence[str] = (),
 ) -> str:
     """The markdown report (deterministic text)."""
     ratio_text = " : ".join(f"{s} {float(w):.3f}" for s, w in plan.weights.items())
@@ -178,6 +182,8 @@ def render_markdown(
         )
     if not plan.method.startswith("predefined"):
         lines.append(f"- in-distribution ratios: {ratio_text}")
+    if warnings:
+        lines += ["", "## Warnings", ""] + [f"- **warning**: {w}" for w in warnings]
     lines += ["", "## Groups and rows per split", ""]
     body = []
     for s in summary.splits:
@@ -319,9 +325,12 @@ def write_split_report(
     *,
     classes: Sequence[str] = (),
     stability: Sequence[str] = (),
+    warnings: Sequence[str] = (),
 ) -> SplitSummary:
     """Write ``reports/splits.md`` and ``reports/splits.png``; return the summary."""
     summary = summarise(rows, plan, policy, classes)
-    write_text_atomic(reports / "splits.md", render_markdown(summary, plan, policy, stability))
+    write_text_atomic(
+        reports / "splits.md", render_markdown(summary, plan, policy, stability, warnings)
+    )
     render_png(summary, policy, reports / "splits.png")
     return summary

@@ -248,3 +248,18 @@ def test_bad_inputs_are_clear_errors(lifs_case, tmp_path):
             readers=readers,
             out=tmp_path / "r",
         )
+
+
+def test_a_run_folder_is_read_through_its_submissions_folder(lifs_case, tmp_path):
+    """``run_staging(out=RUN)`` writes RUN/submissions/<model>.csv: RUN itself is accepted."""
+    run = tmp_path / "runs" / "r3d"
+    run.mkdir(parents=True)
+    lifs_case["submissions"].rename(run / "submissions")
+    kw = {"truth": lifs_case["truth"], "n_bootstrap": 0, "plots": False}
+    by_run = evaluate_lifs(submissions=run, out=tmp_path / "a", **kw)
+    by_subs = evaluate_lifs(submissions=run / "submissions", out=tmp_path / "b", **kw)
+    assert sorted(by_run.cells["method"].unique()) == ["majority", "noisy", "perfect"]
+    pd.testing.assert_frame_equal(by_run.cells, by_subs.cells)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SubmissionError, match=r"no \*\.csv submission"):
+        evaluate_lifs(submissions=tmp_path / "empty", out=tmp_path / "c", **kw)

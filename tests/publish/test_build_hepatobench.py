@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import shutil
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
 from hepatokit.errors import DataFormatError
+from hepatokit.imagemeta import metadata_text
 from hepatokit.publish import publish_build
 
 CLASSES = ["TUM", "FIB", "INF", "NEC", "NOR", "REA", "STE"]
+
+
+def _pixels(data):
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as im:
+        return np.asarray(im)
 
 
 def _all_rows(hf):
@@ -38,11 +49,15 @@ def test_rows_keep_original_bytes_labels_and_coordinates(
         base = (
             fake_hepatobench_build.build if p["x"] is not None else fake_hepatobench_build.raw_root
         )
-        assert row["image"]["bytes"] == (base / p["path"]).read_bytes()
+        raw_bytes = (base / p["path"]).read_bytes()
+        published = row["image"]["bytes"]
+        # same pixels, no metadata (PIL decodes both independently of hepatokit)
+        assert np.array_equal(_pixels(published), _pixels(raw_bytes))
+        assert metadata_text(published) == []
         ext = "jpg" if p["format"] == "JPEG" else "png"
         assert row["image"]["path"] == f"{pid}.{ext}"  # no raw file name (PHI) kept
         assert (row["x"], row["y"]) == (p["x"], p["y"])
-        assert row["md5"] == p["md5"] and row["phash"] == p["phash"]
+        assert row["md5"] == hashlib.md5(published).hexdigest() and row["phash"] == p["phash"]
     assert result.counts == {"default": counts}
 
 
@@ -76,9 +91,12 @@ def test_changed_patch_is_refused(fake_hepatobench_build, tmp_path):
         publish_build(
             build=fake_hepatobench_build.build, out=tmp_path / "hf", raw_root=raw, workers=1
         )
-    # same size, other bytes: only the MD5 check sees it
+    # same size, other bytes: the MD5 check sees it (every patch is read whole to be scrubbed)
     (raw / victim["path"]).write_bytes(bytes(255 - b for b in original))
-    publish_build(build=fake_hepatobench_build.build, out=tmp_path / "hf", raw_root=raw, workers=1)
+    with pytest.raises(DataFormatError, match="md5"):
+        publish_build(
+            build=fake_hepatobench_build.build, out=tmp_path / "hf", raw_root=raw, workers=1
+        )
     with pytest.raises(DataFormatError, match="md5"):
         publish_build(
             build=fake_hepatobench_build.build,

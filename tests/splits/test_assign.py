@@ -194,3 +194,49 @@ def test_bad_inputs_raise_clear_errors():
         normalise_ratios({"train": -1, "test": 2})
     with pytest.raises(ValueError, match="at least one weight"):
         normalise_ratios([0, 0, 0])
+
+
+def _shares(assignment: dict[str, str], labels: dict[str, str]) -> dict[str, dict[str, float]]:
+    """{split: {label: share of the split's groups}}."""
+    per: dict[str, Counter[str]] = defaultdict(Counter)
+    for g, s in assignment.items():
+        per[s][labels[g]] += 1
+    return {s: {y: c / sum(cnt.values()) for y, c in cnt.items()} for s, cnt in per.items()}
+
+
+@settings(max_examples=12, deadline=None, derandomize=True)
+@given(
+    n=st.integers(1500, 2500),
+    n_labels=st.integers(1, 3),
+    seed=st.integers(0, 2**31),
+    mix=st.integers(0, 2**31),
+)
+def test_growth_by_ten_percent_moves_at_most_two_percent_and_keeps_strata(n, n_labels, seed, mix):
+    """Without ``previous``: +10 % groups moves ≤ 2 % of the old ones (each old group's split
+    depends on its own hash and the quotas only) and every split's label mix stays within
+    3 points of the whole cohort's, before and after."""
+    rng = random.Random(mix)
+    labels = {f"g{mix}-{i}": f"S{rng.randrange(n_labels)}" for i in range(n)}
+    old = dict(labels)
+    labels.update({f"new{mix}-{i}": f"S{rng.randrange(n_labels)}" for i in range(n // 10)})
+    kw = dict(group="group", stratify="label", ratios={"train": 7, "validation": 2, "test": 1})
+
+    def plan(groups: dict[str, str]) -> dict[str, str]:
+        table = pa.table({"group": list(groups), "label": list(groups.values())})
+        return plan_splits(table, seed=seed, **kw).assignment
+
+    before, after = plan(old), plan(labels)
+    moved = sum(after[g] != s for g, s in before.items())
+    assert moved <= 0.02 * n
+    for assignment, cohort in ((before, old), (after, labels)):
+        whole = Counter(cohort.values())
+        for split, shares in _shares(assignment, cohort).items():
+            for y, total in whole.items():
+                assert abs(shares.get(y, 0.0) - total / len(cohort)) <= 0.03, (split, y)
+    pinned = plan_splits(
+        pa.table({"group": list(labels), "label": list(labels.values())}),
+        seed=seed,
+        previous=before,
+        **kw,
+    ).assignment
+    assert all(pinned[g] == s for g, s in before.items())

@@ -172,3 +172,26 @@ def test_patches_without_slide_become_their_own_group(tmp_path, caplog):
     groups = {r["id"]: r["group"] for r in out}
     assert [groups[r["id"]] for r in rows[:4]] == [f"item:{r['id']}" for r in rows[:4]]
     assert "have no slide_id" in caplog.text
+
+
+def test_split_keeps_the_previous_assignment_by_default_and_reshuffle_redoes_it(tmp_path):
+    rows = write_lifs_build(tmp_path)
+    split_build(build=tmp_path, recipe="lifs")
+    before = _splits(tmp_path)
+    more = lifs_rows({"Vendor A": [6, 4, 2, 8], "Vendor B": [3, 3, 3, 3]}, seed=2)
+    write_lifs_build(tmp_path, rows + more)
+    kept = split_build(build=tmp_path)  # default: previous splits kept
+    assert kept.moved == 0 and kept.plan.pinned == len(before) - sum(
+        x == "test_ood" for x in before.values()
+    )
+    assert "Previous splits kept" in (tmp_path / "reports" / "splits.md").read_text()
+    again = (tmp_path / "splits.parquet").read_bytes()
+    split_build(build=tmp_path)  # a plain re-run changes no byte
+    assert (tmp_path / "splits.parquet").read_bytes() == again
+    fresh = split_build(build=tmp_path, keep_existing=False)  # --reshuffle
+    assert fresh.plan.pinned == 0
+    # another seed is another policy: the previous file is not pinned
+    other = split_build(build=tmp_path, seed=12345)
+    assert other.plan.pinned == 0 and other.moved > 0
+    md = (tmp_path / "reports" / "splits.md").read_text()
+    assert "another split policy or seed" in md

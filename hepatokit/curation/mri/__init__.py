@@ -34,6 +34,11 @@ _EXPORTS: dict[str, str] = {
     "collect_phi_values": "phi_values",
     "SeriesSummary": "series",
     "recognise_series": "series",
+    "RegisterConfig": "register",
+    "RegisterSummary": "register",
+    "RegistrationResult": "register",
+    "register_rigid": "register",
+    "register_sequences": "register",
     "QcSummary": "volume_qc",
     "qc_volumes": "volume_qc",
 }

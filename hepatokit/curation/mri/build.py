@@ -61,19 +61,41 @@ def build_lifs(
     """
     out = Path(out)
     if executor is None:
+        # one worker: make_executor yields None (run inline), which must not recurse here
         with make_executor(
             workers=workers, dask_address=dask_address, preload=INDEX_WORKER_MODULES
         ) as pool:
-            return build_lifs(
-                recipe=recipe,
-                raw=raw,
-                labels=labels,
-                out=out,
-                workers=workers,
-                executor=pool,
-                key_file=key_file,
-                demo_key=demo_key,
-            )
+            return _build(recipe, raw, labels, out, workers, pool, key_file, demo_key)
+    return _build(recipe, raw, labels, out, workers, executor, key_file, demo_key)
+
+
+def _build(
+    recipe: str | os.PathLike[str] | None,
+    raw: str | os.PathLike[str],
+    labels: str | os.PathLike[str] | None,
+    out: Path,
+    workers: int | None,
+    executor: Executor | None,
+    key_file: str | os.PathLike[str] | None,
+    demo_key: bool,
+) -> LifsBuildSummary:
+    """:func:`build_lifs` once its executor is settled (None: inline)."""
+    from hepatokit.buildlock import build_lock
+
+    with build_lock(out):
+        return _stages(recipe, raw, labels, out, workers, executor, key_file, demo_key)
+
+
+def _stages(
+    recipe: str | os.PathLike[str] | None,
+    raw: str | os.PathLike[str],
+    labels: str | os.PathLike[str] | None,
+    out: Path,
+    workers: int | None,
+    executor: Executor | None,
+    key_file: str | os.PathLike[str] | None,
+    demo_key: bool,
+) -> LifsBuildSummary:
     idx = index_dicom(
         raw=raw,
         out=out,

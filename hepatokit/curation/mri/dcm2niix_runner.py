@@ -55,17 +55,35 @@ def scratch_dir() -> str | None:
 
 @lru_cache(maxsize=1)
 def build_scratch(build: str | os.PathLike[str]) -> str:
-    """A scratch folder of its own for one build (``hepatokit-<hash of the build path>``),
-    emptied first: what a killed run of this build left there is removed, and concurrent
-    runs on other builds are not touched."""
+    """A scratch folder of this run's own for one build:
+    ``hepatokit-<hash of the build path>-<host>-<pid>``. Folders of earlier runs of the same
+    build whose process is gone (a killed run) are removed; those of live runs, and of
+    other builds, are not touched (two runs never share or wipe each other's scratch)."""
     import hashlib
+    import socket
 
     base = Path(scratch_dir() or tempfile.gettempdir())
     digest = hashlib.sha256(str(Path(build).resolve()).encode()).hexdigest()[:12]
-    folder = base / f"hepatokit-{digest}"
+    host = "".join(c for c in socket.gethostname() if c.isalnum())[:32] or "host"
+    prefix = f"hepatokit-{digest}-{host}-"
+    for old in base.glob(prefix + "*"):
+        pid = old.name[len(prefix) :]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    folder = base / f"{prefix}{os.getpid()}"
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True, exist_ok=True)
     return str(folder)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @lru_cache(maxsize=1)

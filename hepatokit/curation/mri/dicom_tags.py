@@ -77,7 +77,8 @@ NON_IMAGE_SOP_PREFIXES: dict[str, str] = {
 HEADER_TAGS: list[BaseTag] = [
     Tag(k)
     for k in (
-        "SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID", "Modality",
+        "SpecificCharacterSet", "SOPClassUID", "SOPInstanceUID", "StudyInstanceUID",
+        "SeriesInstanceUID", "Modality",
         "PatientID", "PatientName", "PatientBirthDate", "StudyDate", "SeriesDate",
         "AcquisitionDate", "AccessionNumber", "InstitutionName", "StationName",
         "DeviceSerialNumber", "StudyTime", "SeriesTime", "AcquisitionTime", "ContentTime",
@@ -169,6 +170,17 @@ def _read_fast(path: Path) -> tuple[Elements, Elements] | None:
     return meta, elements
 
 
+def _starts_like_dicom(path: Path) -> bool:
+    """Whether a file without a preamble starts with a DICOM element (group 0002 or 0008,
+    either byte order): forcing pydicom through anything else (a 2 GB file of zeros) reads
+    the whole file as empty elements."""
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if len(head) < 4:
+        return False
+    return int.from_bytes(head[:2], "little") in (2, 8) or int.from_bytes(head[:2], "big") in (2, 8)
+
+
 def _read_slow(path: Path) -> tuple[Elements, Elements, bool] | HeaderRecord:
     """``dcmread`` (forced when there is no preamble): ``(file meta, dataset, forced)``, or the
     exclusion when pydicom cannot read the header."""
@@ -177,6 +189,10 @@ def _read_slow(path: Path) -> tuple[Elements, Elements, bool] | HeaderRecord:
             ds = pydicom.dcmread(path, defer_size=_DEFER_BYTES, specific_tags=HEADER_TAGS)
             forced = False
         except InvalidDicomError:
+            if not _starts_like_dicom(path):
+                return HeaderRecord(
+                    "not_dicom", "no DICOM preamble and no DICOM element at the start"
+                )
             ds = pydicom.dcmread(
                 path,
                 defer_size=_DEFER_BYTES,

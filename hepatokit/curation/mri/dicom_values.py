@@ -10,6 +10,12 @@ Every helper takes the elements of one header as a mapping ``tag (int) → eleme
 ``Dataset`` (its ``_dict``) or the mapping that :func:`~.dicom_tags.read_header` builds
 without one.
 
+Text is decoded exactly as pydicom decodes it: 7-bit values without escape sequences (the
+common case) directly, every other value of a character-set VR (SH, LO, ST, LT, UT, PN, UC)
+through pydicom's own conversion with the header's (0008,0005) Specific Character Set
+(GB18030, ISO 2022 IR 87 / 149 escapes, Latin-1, UTF-8, multi-valued sets); a header without
+one is read as pydicom reads it (ISO-IR 6, with pydicom's Latin-1 fallback).
+
 Diffusion b-values come from the standard tag (0018,9087) and, when it is absent, from the
 vendors' private tags: Siemens (0019,100C), GE (0043,1039) first value modulo 1e9, Philips
 (2001,1003), United Imaging (0065,1009).
@@ -18,11 +24,13 @@ vendors' private tags: Siemens (0019,100C), GE (0043,1039) first value modulo 1e
 from __future__ import annotations
 
 import struct
+import warnings
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
 import pydicom
+from pydicom.charset import convert_encodings
 from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import RawDataElement, convert_raw_data_element
 from pydicom.tag import Tag
@@ -31,6 +39,7 @@ __all__ = [
     "BVALUE_PRIVATE_TAGS",
     "Elements",
     "b_value_of",
+    "character_set_of",
     "elements_of",
     "float_of",
     "floats_of",
@@ -87,14 +96,55 @@ def elements_of(ds: pydicom.Dataset | Elements) -> Elements:
     return ds
 
 
-def _raw_text(raw: bytes) -> str:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
+#: (0008,0005) Specific Character Set
+_CHARSET_TAG = 0x00080005
+#: text VRs whose bytes follow the Specific Character Set (the others are plain ASCII)
+_CHARSET_VRS = frozenset({"SH", "LO", "ST", "LT", "UT", "PN", "UC"})
+
+
+def _is_plain_ascii(raw: bytes) -> bool:
+    """True when every byte is 7-bit and there is no ISO 2022 escape (the fast path)."""
+    return raw.isascii() and b"\x1b" not in raw
+
+
+def character_set_of(elements: Elements) -> list[str]:
+    """The Python codecs of a header's (0008,0005) Specific Character Set, as pydicom
+    resolves them (:func:`pydicom.charset.convert_encodings`; default ISO-IR 6)."""
+    elem = elements.get(_CHARSET_TAG)
+    values: Any = None
+    if elem is not None and elem.value is not None:
+        raw = elem.value
+        if isinstance(raw, bytes):
+            text = raw.decode("ascii", "replace").strip(_PAD)
+            values = [p.strip(_PAD) for p in text.split("\\")] if text else None
+        else:
+            values = list(raw) if isinstance(raw, pydicom.multival.MultiValue | list) else raw
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return list(convert_encodings(values))
+
+
+def _decoded_text(elem: Any, tag: int, vr: str, elements: Elements | None) -> str:
+    """A raw text value as pydicom decodes it: plain ASCII directly, anything else through
+    :func:`~pydicom.dataelem.convert_raw_data_element` with the header's character set
+    (multi-valued sets and ISO 2022 escape sequences included)."""
+    raw: bytes = elem.value
+    if _is_plain_ascii(raw) or vr not in _CHARSET_VRS:
         return raw.decode("latin-1")
+    encodings = character_set_of(elements or {})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value = convert_raw_data_element(elem, encoding=encodings).value
+    if value is None:
+        return ""
+    if isinstance(value, pydicom.multival.MultiValue | list | tuple):
+        return "\\".join(str(v) for v in value)
+    return str(value)
 
 
-def _raw_parts(elem: Any, tag: int) -> tuple[str | None, list[Any] | None]:
+def _raw_parts(
+    elem: Any, tag: int, elements: Elements | None = None
+) -> tuple[str | None, list[Any] | None]:
     """Decode a raw element: ``(text, None)`` for a text VR, ``(None, numbers)`` for a binary
     number VR, ``(None, None)`` when pydicom must convert it."""
     vr = elem.VR or _vr_of(tag)
@@ -106,7 +156,7 @@ def _raw_parts(elem: Any, tag: int) -> tuple[str | None, list[Any] | None]:
         return None, list(struct.unpack(f"{order}{n}{code}", raw[: n * size]))
     if vr is None or vr in _BINARY_VRS:
         return None, None
-    return _raw_text(raw), None
+    return _decoded_text(elem, tag, vr, elements), None
 
 
 def _converted(elem: Any) -> list[Any]:
@@ -122,11 +172,12 @@ def _decoded(ds: pydicom.Dataset | Elements, keyword: str) -> tuple[str | None, 
     """One element, decoded: None if absent, ``(text, [])`` for a raw text value (left for
     the caller to split), else ``(None, values)``."""
     tag = _tag(keyword)
-    elem = elements_of(ds).get(tag)
+    elements = elements_of(ds)
+    elem = elements.get(tag)
     if elem is None:
         return None
     if type(elem) is RawDataElement and elem.value is not None:
-        text, numbers = _raw_parts(elem, tag)
+        text, numbers = _raw_parts(elem, tag, elements)
         if text is not None:
             return text, []
         if numbers is not None:

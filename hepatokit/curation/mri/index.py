@@ -55,6 +55,7 @@ from hepatokit.errors import DataFormatError
 from hepatokit.manifest import Manifest, provenance, stable_id
 from hepatokit.parallel import default_workers, make_executor, map_items
 from hepatokit.recipe import build_recipe
+from hepatokit.safeio import walk_tree
 
 __all__ = ["INSTANCE_SCHEMA", "IndexSummary", "index_dicom", "list_raw_files"]
 
@@ -85,24 +86,24 @@ class IndexSummary:
     instances_path: Path
 
 
-def list_raw_files(raw: Path) -> list[tuple[str, int, int]]:
+def list_raw_files(
+    raw: Path, problems: dict[str, tuple[str, str]] | None = None
+) -> list[tuple[str, int, int]]:
     """Every file under ``raw`` as ``(relative posix path, size, mtime_ns)``, sorted.
 
-    Unreadable entries (broken links) get size -1.
+    The tree is walked with :func:`hepatokit.safeio.walk_tree` (symlinked folders followed
+    once). Entries that are not data get size -1 and, in ``problems``, their reason and
+    detail: unreadable folders, FIFOs / devices, broken links, symlink loops, names that
+    are not UTF-8 (listed by their printable form).
     """
     out: list[tuple[str, int, int]] = []
-    root = os.fspath(raw)
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        rel_dir = os.path.relpath(dirpath, root).replace(os.sep, "/")
-        prefix = "" if rel_dir == "." else rel_dir + "/"
-        for name in filenames:
-            try:
-                st = os.stat(os.path.join(dirpath, name))  # noqa: PTH116, PTH118 (hot loop)
-            except OSError:
-                out.append((prefix + name, -1, 0))
-                continue
-            out.append((prefix + name, st.st_size, st.st_mtime_ns))
+    for w in walk_tree(raw):
+        if w.problem is not None:
+            if problems is not None:
+                problems[w.shown] = (w.problem, w.detail or w.problem)
+            out.append((w.shown, -1, 0))
+            continue
+        out.append((w.rel, w.size, w.mtime_ns))
     out.sort()
     return out
 
@@ -250,7 +251,8 @@ def _index(
     cfg = mri_config(rec)
     key = load_deid_key(config=cfg.deid, key_file=key_file, demo_key=demo_key)
     private = build / "private"
-    files = list_raw_files(raw_root)
+    problems: dict[str, tuple[str, str]] = {}
+    files = list_raw_files(raw_root, problems)
     cache_path = private / "index_cache.parquet"
     cache = _load_cache(cache_path) if cfg.index.cache else None
     tables: list[pa.Table] = []
@@ -271,8 +273,12 @@ def _index(
         known = set(reused["path"].to_pylist())
     unreadable = [rel for rel, size, _ in files if size < 0]
     if unreadable:
-        problem = HeaderRecord("not_dicom", "unreadable (broken link or no permission)")
-        tables.append(record_table(unreadable, [problem] * len(unreadable)))
+        default = ("not_dicom", "unreadable (broken link or no permission)")
+        tables.append(
+            record_table(
+                unreadable, [HeaderRecord(*problems.get(rel, default)) for rel in unreadable]
+            )
+        )
     todo = [rel for rel, size, _ in files if size >= 0 and rel not in known]
     tables += _read_all(os.fspath(raw_root), todo, workers=workers, executor=executor)
     records = _in_file_order(tables, files)

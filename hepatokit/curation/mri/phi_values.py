@@ -4,9 +4,9 @@ Every raw file is read once (whole header, sequences included; excluded files li
 and SR carry PHI too) and every identifying value kept: person names (VR PN, whole, with
 spaces, and each component of ≥ 5 characters), dates (DA / DT, also as ``YYYY-MM-DD``),
 patient / other IDs, accession, study ID, institution, address, department, station, device
-serial, free-text comments, and the text of private elements. Values shorter than 4
-characters, or without a letter and with fewer than 6 digits, are skipped (they would match
-by chance).
+serial, free-text comments, and the text of private elements. Which of them the audit looks
+for (and which it skips as too short, numeric, dictionary words) is decided and recorded by
+:func:`hepatokit.identifier_audit.audit_identifiers`.
 """
 
 from __future__ import annotations
@@ -76,11 +76,10 @@ MIN_LEN = 4
 
 # ----------------------------------------------------------------------------- collect
 def add_value(out: dict[str, str], value: str, tag: str) -> None:
-    """Keep ``value`` if it can identify: ≥ 4 characters with a letter, or ≥ 6 digits."""
+    """Keep ``value`` (stripped, not empty): the audit decides which values it looks for and
+    records the others as skipped, with the reason."""
     value = value.strip().strip("\x00").strip()
-    if len(value) < MIN_LEN:
-        return
-    if re.search(r"[^\W\d_]", value) or len(re.sub(r"\D", "", value)) >= 6:
+    if value:
         out.setdefault(value, tag)
 
 
@@ -101,8 +100,7 @@ def _collect_dataset(ds: Any, out: dict[str, str]) -> None:
                 add_value(out, text, tag)
                 add_value(out, text.replace("^", " ").strip(), tag)
                 for part in re.split(r"[\^=\s]+", text):
-                    if len(part) >= 5:
-                        add_value(out, part, tag)
+                    add_value(out, part, tag)
         elif elem.VR in ("DA", "DT"):
             for v in values:
                 text = str(v).strip()
@@ -124,7 +122,7 @@ def _collect_dataset(ds: Any, out: dict[str, str]) -> None:
                 elif elem.VR not in _TEXT_VRS:
                     continue
                 text = str(v)
-                if re.search(r"[A-Za-z]", text):
+                if re.search(r"[^\W\d_]", text):
                     add_value(out, text, tag)
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from hepatokit.curation.mri.config import Rule, SeriesConfig
+from hepatokit.recipe import bounded_search
 
 __all__ = ["Decision", "SeriesFeatures", "decide", "rules_for"]
 
@@ -76,7 +77,7 @@ def _why(rule: Rule, f: SeriesFeatures) -> list[str] | None:
     for name, pattern, value, want in text_checks:
         if pattern is None:
             continue
-        found = _rx(pattern).search(value) is not None
+        found = bounded_search(_rx(pattern), value, key=f"series rule {name}") is not None
         if found != want:
             return None
         ev.append(f"{name}{'~' if want else '!~'}/{pattern}/ ({value!r})")

@@ -44,7 +44,6 @@ _EXPORTS: dict[str, str] = {
     "DedupInput": "dedup",
     "calibrate_dedup": "dedup_calibrate",
     "near_pairs": "near_duplicates",
-    "brute_force_pairs": "near_duplicates",
     "UnionFind": "near_duplicates",
     "image_hashes": "hashing",
     "phash_hex": "hashing",

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from hepatokit.recipe import check_regex
+
 __all__ = ["DedupConfig", "IngestConfig", "QCConfig", "TilingConfig"]
 
 
@@ -35,8 +37,13 @@ class IngestConfig:
     table_path_column: str = "path"
     table_label_column: str = "label"
     table_slide_column: str = "slide_id"
+    #: a larger file is excluded (``too_large``) unread: a patch is far smaller
+    max_file_mb: float = 256.0
 
     def __post_init__(self) -> None:
+        check_regex(self.slide_id_regex, "slide_id_regex")
+        if self.max_file_mb <= 0:
+            raise ValueError("max_file_mb must be positive")
         if self.expected_size is not None and (
             len(self.expected_size) != 2 or min(self.expected_size) < 1
         ):

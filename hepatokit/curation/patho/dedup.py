@@ -12,6 +12,7 @@ carry more than one class is a label conflict: every member is excluded (``label
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,11 +60,17 @@ def _exact_links(uf: UnionFind, keys: Sequence[str]) -> None:
 
 
 def decide_duplicates(
-    data: DedupInput, *, radius: int, second_radius: int | None = None, workers: int | None = None
+    data: DedupInput,
+    *,
+    radius: int,
+    second_radius: int | None = None,
+    workers: int | None = None,
+    executor: Executor | None = None,
 ) -> list[DedupDecision]:
     """Cluster exact + near duplicates and choose representatives.
 
-    ``workers`` > 1 searches the multi-index bands in that many processes.
+    ``workers`` > 1 searches the multi-index bands in that many processes; an ``executor``
+    (process pool, Dask client executor) runs them as its tasks instead.
 
     Returns
     -------
@@ -82,6 +89,7 @@ def decide_duplicates(
         second=data.dhash if second_radius is not None else None,
         second_radius=second_radius,
         workers=workers,
+        executor=executor,
     )
     for a, b in zip(i.tolist(), j.tolist(), strict=True):
         uf.union(a, b)

@@ -86,6 +86,9 @@ def run_dedup(
         Build folder after ``patho qc``.
     radius
         pHash Hamming radius in bits (default: the recipe's ``dedup.phash_radius``).
+    workers, executor
+        Processes for the feature pass and the near-duplicate search, or an executor
+        (process pool, Dask client executor) that runs both, the search split by band.
     gallery
         Write the PNG gallery of the largest clusters.
     """
@@ -117,7 +120,8 @@ def run_dedup(
         data,
         radius=r,
         second_radius=cfg.dhash_radius if cfg.dhash else None,
-        workers=workers if executor is not None or (workers or 1) > 1 else None,
+        workers=workers,
+        executor=executor,
     )
     clusters = pa.Table.from_pylist([d.__dict__ for d in decisions], schema=CLUSTER_SCHEMA)
     write_parquet_atomic(build / CLUSTERS, clusters)

@@ -2,7 +2,8 @@
 
 A re-run of ``patho ingest`` (after adding files, or after an interruption that left the
 cache of an earlier complete run) decodes only files that are new or changed; the others'
-results (sizes, hashes, QC scores, rejection reasons) come from ``BUILD/cache/ingest.parquet``.
+results (sizes, hashes, QC scores, rejection reasons, metadata text) come from
+``BUILD/private/cache/ingest.parquet`` (private: it holds raw file names and metadata text).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ class IngestCache:
     """Previous per-file results of ``ingest`` in ``build``, for options ``key``."""
 
     def __init__(self, build: Path, key: str):
-        self.path = Path(build) / "cache" / "ingest.parquet"
+        self.path = Path(build) / "private" / "cache" / "ingest.parquet"
         self.key = key
         self._old: dict[str, tuple[int, int, str, str]] = {}
         if self.path.is_file():

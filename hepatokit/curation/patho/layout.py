@@ -16,6 +16,7 @@ __all__ = [
     "CURATED",
     "HASHES",
     "PATCHES",
+    "PATCH_METADATA",
     "QC",
     "SCORES",
     "TILES",
@@ -26,6 +27,7 @@ __all__ = [
 ]
 
 PATCHES = "patches.parquet"
+PATCH_METADATA = "private/patch_metadata.parquet"  # text found in the patches' metadata
 TILES = "tiles.parquet"
 HASHES = "hashes.parquet"
 SCORES = "cache/qc_scores.parquet"  # raw QC scores from the one decode (thresholds not applied)

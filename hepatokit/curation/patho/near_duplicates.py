@@ -1,25 +1,38 @@
 """Near-duplicate search in Hamming space: multi-index hashing, exact verification, union-find.
 
-Multi-index hashing (Norouzi et al., 2012): split each 64-bit hash into ``r + 1`` disjoint
-bands. If two hashes differ in at most ``r`` bits, the pigeonhole principle says at least one
-band is identical, so every pair within radius ``r`` shares a bucket in some band. Candidates
-from the buckets are then verified exactly (XOR + popcount), so the result is *exactly* the
-brute-force result, found without comparing all ``n²/2`` pairs.
+Multi-index hashing (Norouzi et al., 2012) with the generalised pigeonhole principle (Qin et
+al., 2018): split each 64-bit hash into ``m`` disjoint bands and give band ``k`` a threshold
+``t_k`` with ``sum(t_k + 1) = r + 1``. Two hashes within ``r`` bits differ in at most
+``t_k`` bits of *some* band ``k`` (else they would differ in ``sum(t_k + 1) > r`` bits), so
+probing every band's bucket table with all flips of at most ``t_k`` bits finds every pair.
+Candidates are verified exactly (XOR + popcount), so the result is *exactly* the brute-force
+result, found without comparing all ``n²/2`` pairs.
+
+Scaling: the bands are made wide (about ``log2 n`` bits and more), so that a probe seldom
+hits an occupied bucket and the candidates grow little faster than the items; the probes,
+``n`` times the flips of each band, are what grows linearly. The items are sorted by their
+band key, so a probe's lookups walk the dense bucket table nearly in order (cache friendly),
+and a pair ``(i, j)`` is probed from one side only: from the item whose key has a 0 at the
+highest flipped bit. Each band — and each part of a band's flips — is an independent task
+that can run on a process pool or a Dask cluster.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Executor
+from dataclasses import dataclass
 from itertools import combinations, pairwise
-from math import comb
+from math import ceil, comb, log2
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 __all__ = [
+    "Band",
     "UnionFind",
     "band_masks",
-    "brute_force_pairs",
     "clusters_from_pairs",
     "near_pairs",
     "nearest_neighbour_distances",
@@ -27,6 +40,19 @@ __all__ = [
 ]
 
 Pairs = tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]
+
+
+@dataclass(frozen=True)
+class Band:
+    """Bits ``shift .. shift + width - 1`` of the hash, probed within ``threshold`` flips."""
+
+    shift: int
+    width: int
+    threshold: int
+
+    @property
+    def mask(self) -> int:
+        return (1 << self.width) - 1
 
 
 def band_masks(n_bands: int, bits: int = 64) -> list[tuple[int, int]]:
@@ -40,6 +66,11 @@ def _popcount(x: NDArray[np.uint64]) -> NDArray[np.int64]:
     return np.bitwise_count(x).astype(np.int64)
 
 
+def _ball(width: int, radius: int) -> int:
+    """Number of ``width``-bit masks with at most ``radius`` bits set."""
+    return sum(comb(width, k) for k in range(radius + 1))
+
+
 def _flip_masks(width: int, max_flips: int) -> NDArray[np.uint64]:
     """Every ``width``-bit mask with at most ``max_flips`` bits set (0 first)."""
     masks = [0]
@@ -49,67 +80,83 @@ def _flip_masks(width: int, max_flips: int) -> NDArray[np.uint64]:
 
 
 _DENSE_BITS = 24  # bands up to this width use a dense bucket table (2**24 int32 = 64 MiB max)
-_CHUNK = 8_000_000  # candidate pairs verified per batch (bounds memory on clustered data)
+_MAX_FLIPS = 200_000  # flip masks per band: more would mean a plan with too few bands
+_CHUNK = 4_000_000  # candidate pairs expanded + verified per batch (bounds memory)
+_BATCH = 1 << 21  # probes (item × flip) per vectorised step
+_POOL_MIN = 100_000  # fewer hashes are searched inline even when workers are given
+# relative costs of the cost model (measured with numpy on one core)
+_COST_PROBE = 1.0  # one item × flip lookup in a dense table
+_COST_PROBE_SORTED = 0.6  # × log2(n): a lookup by binary search in the sorted keys
+_COST_CANDIDATE = 3.0  # one candidate pair expanded and verified
+_COST_BUCKET = 0.5  # one bucket of a dense table built
+_COST_SORT = 0.4  # × log2(n): one item sorted by its band key
 
 
-def plan_bands(n: int, radius: int) -> tuple[int, int]:
-    """Choose ``(bands, sub_radius)`` minimising the estimated work for ``n`` hashes.
-
-    With ``m`` bands, two hashes within ``radius`` agree within ``radius // m`` bits on at
-    least one band (pigeonhole); ``m = radius + 1`` is the classic exact-band case. Each
-    band costs one bucket lookup per item per flip mask, plus the candidates it yields.
-    """
-    best: tuple[float, int, int] | None = None
-    for m in range(1, min(radius + 1, 64) + 1):
-        width = -(-64 // m)
-        s = radius // m
-        flips = sum(comb(width, k) for k in range(s + 1))
-        lookup = 1.0 if width <= _DENSE_BITS else 6.0
-        cost = m * flips * (n * lookup + n * n / 2.0**width)
-        if best is None or cost < best[0]:
-            best = (cost, m, s)
-    assert best is not None
-    return best[1], best[2]
+def _band_cost(n: int, width: int, threshold: int) -> float:
+    """Estimated work to search one band of ``n`` uniform hashes (cost-model units)."""
+    if threshold < 0:
+        return 0.0
+    flips = _ball(width, threshold)
+    lg = log2(max(n, 2))
+    probes = n * (1 + (flips - 1) / 2)  # other flips are probed from one side only
+    candidates = n * n / 2 * flips / 2.0**width
+    cost = n * lg * _COST_SORT + candidates * _COST_CANDIDATE
+    if width <= _DENSE_BITS:
+        return cost + probes * _COST_PROBE + 2.0**width * _COST_BUCKET
+    return cost + probes * _COST_PROBE_SORTED * lg
 
 
-def _band_candidates(
-    keys: NDArray[np.uint64], width: int, flips: NDArray[np.uint64]
-) -> Iterator[tuple[NDArray[np.int64], NDArray[np.int64]]]:
-    """Index pairs ``(i, j)``, ``i < j``, whose band keys differ by one of ``flips``."""
-    n = keys.size
-    order = np.argsort(keys, kind="stable")
-    sorted_keys = keys[order]
-    dense = width <= _DENSE_BITS
-    if dense:
-        starts = np.zeros((1 << width) + 1, dtype=np.int64)
-        np.cumsum(np.bincount(keys.astype(np.int64), minlength=1 << width), out=starts[1:])
-    queries = np.arange(n, dtype=np.int64)
-    for f in flips:
-        target = keys ^ f
-        if dense:
-            t = target.astype(np.int64)
-            lo, hi = starts[t], starts[t + 1]
-        else:
-            lo = np.searchsorted(sorted_keys, target, side="left")
-            hi = np.searchsorted(sorted_keys, target, side="right")
-        counts = hi - lo
-        has = np.nonzero(counts)[0]
-        if not has.size:
+def _layout(widths: list[int], thresholds: list[int]) -> tuple[Band, ...]:
+    bands, shift = [], 0
+    for w, t in zip(widths, thresholds, strict=True):
+        bands.append(Band(shift, w, t))
+        shift += w
+    return tuple(bands)
+
+
+def _split(total: int, parts: int) -> list[int]:
+    """``total`` bits in ``parts`` near-equal widths (wider first)."""
+    q, rem = divmod(total, parts)
+    return [q + 1] * rem + [q] * (parts - rem)
+
+
+def _plans(radius: int, bands: int | None) -> Iterator[tuple[Band, ...]]:
+    """Exact band plans: ``m`` bands, thresholds summing (plus one each) to ``radius + 1``."""
+    for m in [bands] if bands is not None else range(1, min(radius + 1, 64) + 1):
+        q, rem = divmod(radius + 1, m)
+        # ``rem`` bands searched within q flips, the others within q - 1 (a -1 band is skipped)
+        thresholds = [q] * rem + [q - 1] * (m - rem)
+        if bands is not None or rem in (0, m):
+            yield _layout(_split(64, m), thresholds)
             continue
-        csum = np.cumsum(counts[has])
-        begin = 0
-        while begin < has.size:
-            base = csum[begin - 1] if begin else 0
-            stop = int(np.searchsorted(csum, base + _CHUNK, side="right"))
-            stop = max(stop, begin + 1)
-            q = has[begin:stop]
-            c = counts[q]
-            rep_q = np.repeat(queries[q], c)
-            offs = np.arange(c.sum(), dtype=np.int64) - np.repeat(np.cumsum(c) - c, c)
-            j = order[np.repeat(lo[q], c) + offs]
-            keep = rep_q < j
-            yield rep_q[keep], j[keep]
-            begin = stop
+        for w_hi in range(1, 64):  # the bands with the larger threshold may be wider
+            rest = 64 - rem * w_hi
+            if rest < m - rem:
+                break
+            yield _layout([w_hi] * rem + _split(rest, m - rem), thresholds)
+
+
+def plan_bands(n: int, radius: int, *, bands: int | None = None) -> tuple[Band, ...]:
+    """The band plan with the least estimated work for ``n`` hashes within ``radius`` bits.
+
+    Every plan is exact (generalised pigeonhole, see the module docstring); the choice only
+    trades probes (more flips in wider bands) against candidates (narrower bands collide
+    more). ``bands`` fixes the number of bands (equal widths).
+    """
+    if not 0 <= radius < 64:
+        raise ValueError(f"radius must be in [0, 63], got {radius}")
+    best: tuple[float, tuple[Band, ...]] | None = None
+    for plan in _plans(radius, bands):
+        if any(_ball(b.width, b.threshold) > _MAX_FLIPS for b in plan):
+            continue
+        cost = sum(_band_cost(n, b.width, b.threshold) for b in plan)
+        if best is None or cost < best[0]:
+            best = (cost, plan)
+    if best is None:
+        raise ValueError(
+            f"{bands} bands for radius {radius} means too many flip masks; use more bands"
+        )
+    return best[1]
 
 
 def near_pairs(
@@ -120,6 +167,7 @@ def near_pairs(
     second_radius: int | None = None,
     bands: int | None = None,
     workers: int | None = None,
+    executor: Executor | None = None,
 ) -> Pairs:
     """All pairs within Hamming ``radius``, by multi-index hashing + exact verification.
 
@@ -133,16 +181,20 @@ def near_pairs(
         Optional second hash per item (e.g. dHash): a pair must *also* be within
         ``second_radius`` on it.
     bands
-        Number of bands (default: chosen by :func:`plan_bands`); each band is searched
-        within ``radius // bands`` bits, which the pigeonhole principle makes exhaustive.
+        Number of bands (default: chosen by :func:`plan_bands`); any number is exact.
     workers
-        Search the bands in this many processes (bands are independent); default inline.
+        Search the bands in this many processes (bands are independent); default inline,
+        and inline below 100,000 hashes (a pool would start slower than the search runs).
+    executor
+        Search the bands as tasks of this executor instead (a process pool, or a Dask
+        client's ``get_executor()``, which spreads the bands over the cluster).
 
     Returns
     -------
     (i, j, distance)
         int64 arrays, ``i < j``, sorted by ``(i, j)``, each pair once; ``distance`` is the
-        Hamming distance of ``hashes``. Identical to :func:`brute_force_pairs`.
+        Hamming distance of ``hashes``: exactly the pairs a brute-force
+        comparison of every item with every other finds.
     """
     if not 0 <= radius < 64:
         raise ValueError(f"radius must be in [0, 63], got {radius}")
@@ -150,16 +202,19 @@ def near_pairs(
     n = h.size
     if n < 2:
         return _finish(h, [], n, second, second_radius)
-    m, sub = plan_bands(n, radius) if bands is None else (bands, radius // bands)
-    width = -(-64 // m)
-    if sum(comb(width, k) for k in range(sub + 1)) > 200_000:
-        raise ValueError(f"{m} bands for radius {radius} means too many flip masks; use more bands")
-    jobs = [(h, shift, mask, sub, radius) for shift, mask in band_masks(m)]
-    if workers is not None and workers > 1 and len(jobs) > 1:
+    plan = [b for b in plan_bands(n, radius, bands=bands) if b.threshold >= 0]
+    # a pool of its own pays off only on large inputs (starting processes takes seconds)
+    parallel = executor is not None or (workers is not None and workers > 1 and n >= _POOL_MIN)
+    n_workers = workers or 2
+    # split each band's flips into parts so that the tasks outnumber the workers
+    parts = max(1, ceil(2 * n_workers / len(plan))) if parallel and n >= _POOL_MIN else 1
+    jobs = [(h, band, radius, k, parts) for band in plan for k in range(parts)]
+    if parallel and len(jobs) > 1:
         from hepatokit.parallel import map_items
 
-        results = map_items(_search_band, jobs, workers=min(workers, len(jobs)), chunksize=1,
-                            description="near-duplicate bands")  # fmt: skip
+        results = map_items(_search_band, jobs, executor=executor,
+                            workers=None if workers is None else min(workers, len(jobs)),
+                            chunksize=1, description="near-duplicate bands")  # fmt: skip
         failed = [r.error for r in results if not r.ok]
         if failed:
             raise RuntimeError(f"near-duplicate search failed: {failed[0]}")
@@ -169,37 +224,128 @@ def near_pairs(
     return _finish(h, found, n, second, second_radius)
 
 
-def _search_band(job: tuple[NDArray[np.uint64], int, int, int, int]) -> NDArray[np.int64]:
-    """Verified pair keys ``i * n + j`` found through one band (a picklable work item)."""
-    h, shift, mask, sub, radius = job
-    n = h.size
-    width = mask.bit_length()
-    keys = (h >> np.uint64(shift)) & np.uint64(mask)
-    found = [np.empty(0, dtype=np.int64)]
-    for a, b in _band_candidates(keys, width, _flip_masks(width, sub)):
-        ok = _popcount(h[a] ^ h[b]) <= radius
-        if ok.any():
-            found.append(np.unique(a[ok] * n + b[ok]))
-    return np.unique(np.concatenate(found))
+def _flip_groups(width: int, threshold: int) -> list[tuple[int, NDArray[np.uint64]]]:
+    """Non-zero flips of at most ``threshold`` bits, grouped by their highest bit ``b``."""
+    out: list[tuple[int, NDArray[np.uint64]]] = []
+    if threshold <= 0:
+        return out
+    for b in range(width):
+        low = _flip_masks(b, threshold - 1)
+        out.append((b, low | np.uint64(1 << b)))
+    return out
 
 
-def brute_force_pairs(
-    hashes: NDArray[np.uint64],
-    radius: int,
-    *,
-    second: NDArray[np.uint64] | None = None,
-    second_radius: int | None = None,
-) -> Pairs:
-    """The reference result of :func:`near_pairs`: each item against all later ones."""
-    h = np.asarray(hashes, dtype=np.uint64)
+def _search_band(job: tuple[NDArray[np.uint64], Band, int, int, int]) -> NDArray[np.int64]:
+    """Verified pair keys ``min(i, j) * n + max(i, j)`` found through one band, or through
+    part ``part`` of ``parts`` of its flips (a picklable work item). Within a band, each
+    pair is found at most once."""
+    h, band, radius, part, parts = job
     n = h.size
+    dtype = np.uint32 if band.width <= 32 else np.uint64
+    keys: NDArray[Any] = ((h >> np.uint64(band.shift)) & np.uint64(band.mask)).astype(dtype)
+    order = np.argsort(keys, kind="stable")
+    sk: NDArray[Any] = keys[order]
+    hs = h[order]
+    dense = band.width <= _DENSE_BITS
+    occupied: NDArray[np.bool_] | None = None
+    if dense:
+        # dense tables over the 2**width buckets: occupied, first position, first item's
+        # hash (verifies the usual one-item bucket in one lookup), more than one item
+        size = 1 << band.width
+        first = np.concatenate(([0], np.flatnonzero(np.diff(sk)) + 1))  # each distinct key
+        run = np.diff(np.append(first, n))
+        occupied = np.zeros(size, dtype=np.bool_)
+        occupied[sk[first]] = True
+        multi = np.zeros(size, dtype=np.bool_)
+        multi[sk[first[run > 1]]] = True
+        starts = np.zeros(size + 1, dtype=np.int32 if n < 2**31 else np.int64)
+        starts[sk[first].astype(np.int64) + 1] = run
+        np.cumsum(starts, out=starts)
+        first_hash = np.zeros(size, dtype=np.uint64)
+        first_hash[sk[first]] = hs[first]
+
     found: list[NDArray[np.int64]] = []
-    for i in range(n - 1):
-        dist = _popcount(h[i + 1 :] ^ h[i])
-        j = np.nonzero(dist <= radius)[0] + i + 1
-        if j.size:
-            found.append(i * n + j.astype(np.int64))
-    return _finish(h, found, n, second, second_radius)
+
+    def bucket(targets: NDArray[np.generic]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        if dense:
+            t = targets.astype(np.int64)
+            return starts[t].astype(np.int64), starts[t + 1].astype(np.int64)
+        lo = np.searchsorted(sk, targets, side="left")
+        return lo, np.searchsorted(sk, targets, side="right")
+
+    def verify(q: NDArray[np.int64], lo: NDArray[np.int64], hi: NDArray[np.int64]) -> None:
+        """Check ``q`` against every item of its bucket ``lo .. hi - 1`` (sorted positions)."""
+        counts = hi - lo
+        if not q.size:
+            return
+        if int(counts.max()) == 1:
+            a, b = q, lo
+            ok = np.bitwise_count(hs[a] ^ hs[b]) <= radius
+            if ok.any():
+                keep(a[ok], b[ok])
+            return
+        csum = np.cumsum(counts)
+        begin = 0
+        while begin < q.size:  # bounded batches: a big bucket (clustered data) cannot blow up
+            base = int(csum[begin - 1]) if begin else 0
+            stop = max(int(np.searchsorted(csum, base + _CHUNK, side="right")), begin + 1)
+            qq, ll, cc = q[begin:stop], lo[begin:stop], counts[begin:stop]
+            a = np.repeat(qq, cc)
+            b = np.repeat(ll - (np.cumsum(cc) - cc), cc) + np.arange(a.size, dtype=np.int64)
+            ok = np.bitwise_count(hs[a] ^ hs[b]) <= radius
+            if ok.any():
+                keep(a[ok], b[ok])
+            begin = stop
+
+    def keep(a: NDArray[np.int64], b: NDArray[np.int64]) -> None:
+        ia, ib = order[a], order[b]
+        found.append(np.minimum(ia, ib) * n + np.maximum(ia, ib))
+
+    # the work units of this band: the own bucket, then flips grouped by highest bit
+    units: list[tuple[int, NDArray[np.uint64]]] = [(-1, np.zeros(1, dtype=np.uint64))]
+    units += _flip_groups(band.width, band.threshold)
+    flat = [(b, f) for b, fl in units for f in fl.tolist()]
+    mine = flat[len(flat) * part // parts : len(flat) * (part + 1) // parts]
+    if mine and mine[0][0] == -1:  # pairs in the same bucket: each with the later ones
+        pos = np.arange(n, dtype=np.int64)
+        _, hi = bucket(sk)
+        more = np.flatnonzero(hi > pos + 1)
+        verify(pos[more], pos[more] + 1, hi[more])
+        mine = mine[1:]
+    by_bit: dict[int, list[int]] = {}
+    for b, f in mine:
+        by_bit.setdefault(b, []).append(f)
+    for b, flips_b in by_bit.items():
+        sel = np.flatnonzero(((sk >> dtype(b)) & dtype(1)) == 0)  # probe from the 0 side
+        if not sel.size:
+            continue
+        sub: NDArray[Any] = sk[sel]
+        hsub = hs[sel]
+        fl: NDArray[Any] = np.array(flips_b, dtype=dtype)
+        step = max(1, _BATCH // sel.size)
+        for k in range(0, fl.size, step):
+            fk = fl[k : k + step]
+            targets = sub ^ fk[0] if fk.size == 1 else (sub[None, :] ^ fk[:, None]).ravel()
+            if occupied is None:  # wide band: binary search in the sorted keys
+                lo, hi = bucket(targets)
+                idx = np.flatnonzero(hi > lo)
+                verify(sel[idx % sel.size], lo[idx], hi[idx])
+                continue
+            idx = np.flatnonzero(occupied[targets])
+            if not idx.size:
+                continue
+            col = idx if fk.size == 1 else idx % sel.size
+            t = targets[idx]
+            ok = np.flatnonzero(np.bitwise_count(hsub[col] ^ first_hash[t]) <= radius)
+            if ok.size:  # the first item of the bucket
+                keep(sel[col[ok]], starts[t[ok]].astype(np.int64))
+            more = np.flatnonzero(multi[t])
+            if more.size:  # the other items of buckets holding more than one
+                lo, hi = bucket(t[more])
+                verify(sel[col[more]], lo + 1, hi)
+    if not found:
+        return np.empty(0, dtype=np.int64)
+    return np.concatenate(found)
 
 
 def _finish(

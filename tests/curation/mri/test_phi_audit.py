@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import gzip
 import io
-import json
 import shutil
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from PIL import Image, PngImagePlugin
 
-from hepatokit.curation.mri.phi_audit import audit_phi, csv_values, find_values
+from hepatokit.curation.mri.phi_audit import audit_phi, csv_values
 
 
 def test_collects_every_planted_value(curated_lifs, raw_phi_values) -> None:
@@ -112,29 +109,3 @@ def test_phi_inside_encoded_outputs_is_found(curated_lifs, raw_phi_values, tmp_p
     for fname, result in cases.items():
         assert not result.ok, fname
         assert all(h.file == f"out/{fname}" for h in result.hits)
-
-
-@settings(max_examples=60, deadline=None)
-@given(
-    st.binary(min_size=0, max_size=3000),
-    st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789^ ", min_size=4, max_size=30),
-    st.integers(min_value=0, max_value=3000),
-    st.booleans(),
-)
-def test_find_values_finds_inserted_needle(data: bytes, needle: str, at: int, lower: bool) -> None:
-    at = min(at, len(data))
-    text = needle.lower() if lower else needle
-    hay = data[:at] + text.encode() + data[at:]
-    hits = find_values(hay, [needle.lower().encode()])
-    assert (at, needle.lower().encode()) in hits
-    for offset, n in hits:
-        assert hay[offset : offset + len(n)].lower() == n
-
-
-def test_find_values_across_chunks() -> None:
-    from hepatokit.curation.mri import phi_audit
-
-    size = phi_audit._CHUNK
-    hay = bytes(size - 3) + b"SECRETNAME" + bytes(100)
-    assert find_values(hay, [b"secretname"]) == [(size - 3, b"secretname")]
-    assert json.dumps(find_values(bytes(size * 2), [b"abcd"])) == "[]"

@@ -12,7 +12,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from hepatokit.curation.patho import (
-    brute_force_pairs,
     build_hepatobench,
     calibrate_dedup,
     calibrate_qc,
@@ -22,6 +21,7 @@ from hepatokit.curation.patho import (
 )
 from hepatokit.curation.patho.hashing import hex_to_uint64
 from hepatokit.manifest import Manifest
+from tests.curation.patho.search_helpers import RecordingExecutor, brute_force_pairs
 
 pytestmark = pytest.mark.slow
 
@@ -94,8 +94,10 @@ def test_duplicates_recall_precision(built: Path, truth: dict, final: dict) -> N
                if (r["reason"] or "").startswith("duplicate_of:")]  # fmt: skip
     correct = sum(group[a] == group[b] for a, b in removed)
     assert removed and correct / len(removed) >= 0.99
-    exact_removed = [(a, b) for a, b in removed if cluster_of and group[a] == group[b]]
-    assert len(exact_removed) == correct
+    # each removed duplicate names a patch that was kept, in its own cluster
+    for a, b in removed:
+        assert final[b]["outcome"] == "kept", (a, b, final[b])
+        assert cluster_of[a] == cluster_of[b], (a, b)
     # each planted group keeps exactly one member
     kept_per_group = Counter(group[i] for i, r in final.items() if r["outcome"] == "kept")
     assert max(kept_per_group.values()) == 1
@@ -146,6 +148,16 @@ def test_dedup_is_idempotent_on_the_build(built: Path, tmp_path: Path) -> None:
     assert first == second
     assert (again / "curated.parquet").read_bytes() == curated
     assert (again / "clusters.parquet").read_bytes() == clusters
+
+
+def test_dedup_passes_its_executor_down(built: Path, tmp_path: Path) -> None:
+    again = tmp_path / "b"
+    shutil.copytree(built, again)
+    with RecordingExecutor() as pool:
+        run_dedup(build=again, gallery=False, executor=pool)
+    assert "_search_band" in pool.calls  # the near-duplicate search ran on the given executor
+    for name in ("curated.parquet", "clusters.parquet"):
+        assert (again / name).read_bytes() == (built / name).read_bytes()
 
 
 def test_table_layout_gives_same_ids(patho_raw: Path, built: Path, tmp_path: Path) -> None:

@@ -1,0 +1,170 @@
+"""The PHI audit of a histology (HepatoBench) build and of the dataset published from it.
+
+What can identify a patient in a histology build is not in a DICOM header: it is in the
+names (a slide id that is a file name such as ``SMITHJOHN-S21-4455``, the patch file names,
+their folders) and in the images' metadata (PNG text chunks, EXIF, JPEG comments, TIFF
+descriptions). The audit
+
+1. collects those values from the build: every slide id and raw file stem of
+   ``patches.parquet`` / ``tiles.parquet``, and the metadata text ingest found in the raw
+   patches (``BUILD/private/patch_metadata.parquet``), plus any ``extra_values``;
+2. scans, with the engine both datasets share (:mod:`hepatokit.identifier_audit`: decoded
+   text, Unicode-aware, whole tokens), the build's ``reports/`` (what a build shares;
+   its tables hold the raw names by design and stay local) or every file of a published
+   dataset folder; there, every embedded image must also carry no metadata at all
+   (:func:`hepatokit.imagemeta.metadata_text`), whatever its text.
+
+Hits are reported masked.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hepatokit.errors import BuildStateError
+
+__all__ = ["HistologyPhiAudit", "audit_histology_phi", "histology_phi_values"]
+
+log = logging.getLogger("hepatokit.publish.histology_audit")
+
+MIN_LEN = 4
+
+
+@dataclass
+class HistologyPhiAudit:
+    """Audit outcome: ``ok`` when nothing was found."""
+
+    values: int
+    files_scanned: int
+    images_checked: int
+    hits: list[Any] = field(default_factory=list)  # IdentifierHit
+
+    @property
+    def ok(self) -> bool:
+        return not self.hits
+
+    def __str__(self) -> str:
+        state = "PASS" if self.ok else f"FAIL ({len(self.hits)} hit(s))"
+        return (
+            f"histology PHI audit: {self.values} value(s), {self.files_scanned} file(s), "
+            f"{self.images_checked} image(s) checked: {state}"
+        )
+
+
+def _keep(value: str) -> bool:
+    value = value.strip()
+    if len(value) < MIN_LEN:
+        return False
+    return bool(re.search(r"[^\W\d_]", value)) or len(re.sub(r"\D", "", value)) >= 6
+
+
+def histology_phi_values(build: str | os.PathLike[str]) -> dict[str, str]:
+    """Identifying values of a histology build: value → tag (``slide_id``, ``file_name``,
+    ``image_metadata``)."""
+    import pyarrow.parquet as pq
+
+    build = Path(build)
+    values: dict[str, str] = {}
+
+    def add(value: object, tag: str) -> None:
+        if value is None:
+            return
+        text = str(value).strip()
+        if _keep(text):
+            values.setdefault(text, tag)
+
+    for name in ("patches.parquet", "tiles.parquet", "curated.parquet"):
+        path = build / name
+        if not path.is_file():
+            continue
+        table = pq.read_table(path)
+        cols = table.column_names
+        for sid in set(table.column("slide_id").to_pylist()) if "slide_id" in cols else ():
+            add(sid, "slide_id")
+        if "path" in cols and name == "patches.parquet":
+            for rel in table.column("path").to_pylist():
+                add(Path(str(rel)).stem, "file_name")
+    meta = build / "private" / "patch_metadata.parquet"
+    if meta.is_file():
+        for v in set(pq.read_table(meta).column("value").to_pylist()):
+            add(v, "image_metadata")
+    return values
+
+
+def _images_with_metadata(folder: Path) -> tuple[int, list[str]]:
+    """How many images the parquet files under ``folder`` embed, and the names of those that
+    still carry any metadata (:func:`hepatokit.imagemeta.metadata_text`)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from hepatokit.imagemeta import metadata_text
+
+    n, found = 0, []
+    for path in sorted(folder.rglob("*.parquet")):
+        if "private" in path.relative_to(folder).parts[:1]:
+            continue
+        table = pq.read_table(path)
+        for name in table.column_names:
+            kind = table.column(name).type
+            if not (pa.types.is_struct(kind) and kind.get_field_index("bytes") >= 0):
+                continue
+            for cell in table.column(name).to_pylist():
+                if cell and isinstance(cell.get("bytes"), bytes):
+                    n += 1
+                    if metadata_text(cell["bytes"]):
+                        found.append(f"{path.relative_to(folder).as_posix()}:{cell.get('path')}")
+    return n, found
+
+
+def audit_histology_phi(
+    *,
+    build: str | os.PathLike[str],
+    published: str | os.PathLike[str] | None = None,
+    extra_values: Iterable[str] = (),
+    report: bool = True,
+) -> HistologyPhiAudit:
+    """Audit a histology build's ``reports/`` (no ``published``), or the ``published``
+    dataset folder, for the build's identifying values, with the shared engine
+    (:func:`hepatokit.identifier_audit.audit_identifiers`); every image a published
+    parquet embeds must also carry no metadata at all.
+
+    Parameters
+    ----------
+    build
+        The build folder (values from its tables and ``private/patch_metadata.parquet``).
+    published
+        A dataset folder written by ``publish build``: every file scanned.
+    extra_values
+        More strings to look for.
+    report
+        Write the report: ``BUILD/reports/phi_audit.{json,md}`` for the build (read by
+        ``publish build``), ``BUILD/reports/published/phi_audit.{json,md}`` for a
+        published folder (masked values only).
+    """
+    from hepatokit.identifier_audit import IdentifierHit, audit_identifiers, write_report
+
+    build = Path(build)
+    if not build.is_dir():
+        raise BuildStateError("build folder not found", path=build)
+    values = histology_phi_values(build)
+    for v in extra_values:
+        if _keep(str(v)):
+            values.setdefault(str(v).strip(), "extra")
+    exclude: tuple[str, ...]
+    if published is not None:
+        folder, exclude, report_dir = Path(published), (), build / "reports" / "published"
+    else:
+        folder, exclude, report_dir = build / "reports", ("published",), build / "reports"
+        folder.mkdir(parents=True, exist_ok=True)
+    result = audit_identifiers(folder=folder, identifiers=values, exclude=exclude)
+    images, with_meta = _images_with_metadata(folder) if published is not None else (0, [])
+    result.hits += [IdentifierHit(name, "image_metadata", "(any)", "image") for name in with_meta]
+    if report:
+        write_report(report_dir, result, title="PHI audit (histology)")
+    return HistologyPhiAudit(result.values, result.files_scanned, images, list(result.hits))

@@ -1,0 +1,321 @@
+"""Fake BUILD folders with planted truth, written directly (no curation code involved).
+
+``make_fake_lifs_build`` / ``make_fake_hepatobench_build`` write small builds that follow
+``docs/contracts.md``: the publish and loader tests assert against their planted truth, and
+the benchmarks scale them up. The raw names and ``private/`` tables carry ``PHI_MARKERS``, which
+no published byte may contain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from hepatokit.manifest import Manifest, ManifestRow, excluded, kept, stable_id
+from hepatokit.recipe import recipe_path
+
+LIFS_SEQUENCES = ("T1W", "T2W", "DWI", "GED1", "GED2", "GED3", "GED4")
+HB_CLASSES = ("TUM", "FIB", "INF", "NEC", "NOR", "REA", "STE")
+#: strings planted in BUILD/private and raw names: none may reach a published folder
+PHI_MARKERS = ("DOE^JOHN", "PHIMARK-19650101", "St-Elsewhere-Hospital", "patientSMITH")
+
+_VENDORS = {
+    # vendor: (center, scanner, field strength, split plan)
+    "Vendor A": ("Center 1", "A1.5T", 1.5, ("train", "train", "validation", "test_id")),
+    "Vendor B": ("Center 2", "B3T", 3.0, ("train", "train", "validation", "test_id")),
+    "Vendor C": ("Center 3", "C3T", 3.0, ("test_ood", "test_ood", "test_ood")),
+}
+
+
+@dataclass
+class FakeLifsBuild:
+    """A fake LiFS build; ``subjects`` are the rows of ``subjects.parquet`` + their split."""
+
+    build: Path
+    raw_root: Path
+    subjects: list[dict] = field(default_factory=list)
+    phi: tuple[str, ...] = PHI_MARKERS
+
+    def split_counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for s in self.subjects:
+            out[s["split"]] = out.get(s["split"], 0) + 1
+        return out
+
+
+@dataclass
+class FakeHepatoBuild:
+    """A fake HepatoBench build; ``patches`` are the curated rows + their split."""
+
+    build: Path
+    raw_root: Path
+    patches: list[dict] = field(default_factory=list)
+    phi: tuple[str, ...] = PHI_MARKERS
+
+
+def _write_private(build: Path, raw_root: Path, extra: dict[str, pa.Table]) -> None:
+    private = build / "private"
+    private.mkdir(parents=True, exist_ok=True)
+    (private / "raw_root.json").write_text(json.dumps({"raw_root": str(raw_root)}))
+    for name, table in extra.items():
+        pq.write_table(table, private / name)
+
+
+def _lifs_missing(i: int) -> set[str]:
+    """Planted missing sequences of subject ``i``."""
+    if i % 5 == 1:
+        return {"GED1", "GED2", "GED3", "GED4"}
+    if i % 5 == 2:
+        return {LIFS_SEQUENCES[i % 7]}
+    if i % 5 == 3:
+        return {"DWI", "T2W"}
+    return set()
+
+
+def make_fake_lifs_build(
+    root: Path, *, per_vendor: int = 1, shape: tuple[int, int, int] = (10, 9, 6), seed: int = 0
+) -> FakeLifsBuild:
+    """Write a LiFS build under ``root/build`` (raw root ``root/raw``, only named).
+
+    ``per_vendor`` repeats each vendor's split plan (A, B: train, train, validation, test_id;
+    C: three test_ood). Volumes are int16 with a non-RAS (LPS-like) affine; some sequences
+    are missing (see ``_lifs_missing``), every third complete subject has a liver mask, one
+    DWI is 4D with a trailing singleton axis.
+    """
+    import nibabel as nib
+
+    rng = np.random.default_rng(seed)
+    build, raw_root = root / "build", root / "raw"
+    build.mkdir(parents=True, exist_ok=True)
+    (build / "recipe.yaml").write_bytes(recipe_path("lifs").read_bytes())
+    fake = FakeLifsBuild(build=build, raw_root=raw_root)
+    rows, split_rows, pseudonyms, index_rows, label_rows = [], [], [], [], []
+    i = 0
+    for vendor, (center, scanner, tesla, plan) in _VENDORS.items():
+        for split in plan * per_vendor:
+            sid = stable_id("subject", str(seed), str(i))
+            stage = f"S{1 + i % 4}" if not (split == "validation" and i % 2) else None
+            missing = _lifs_missing(i)
+            row: dict = {
+                "subject_id": sid,
+                "center": center,
+                "vendor": vendor,
+                "scanner": scanner,
+                "field_strength": tesla,
+                "stage": stage,
+                "cirrhosis": None if stage is None else int(stage == "S4"),
+                "significant_fibrosis": None if stage is None else int(stage != "S1"),
+                "sequences": [s for s in LIFS_SEQUENCES if s not in missing],
+                "mask_GED4": None,
+            }
+            folder = build / "volumes" / f"sub-{sid}"
+            folder.mkdir(parents=True, exist_ok=True)
+            affine = np.array(
+                [[-0.9, 0, 0, 40.0], [0, -0.9, 0, 30.0], [0, 0, 2.5, -20.0], [0, 0, 0, 1]]
+            )
+            for k, seq in enumerate(LIFS_SEQUENCES):
+                if seq in missing:
+                    row[f"volume_{seq}"] = None
+                    continue
+                data = rng.integers(0, 800, size=shape, dtype=np.int16) + np.int16(100 * k)
+                if seq == "DWI" and i == 0:
+                    data = data[..., None]  # 4D with a trailing singleton axis
+                rel = f"volumes/sub-{sid}/sub-{sid}_{seq}.nii.gz"
+                img = nib.Nifti1Image(data, affine)
+                img.header.set_xyzt_units("mm", "sec")
+                nib.save(img, build / rel)
+                sidecar = {
+                    "Modality": "MR",
+                    "Sequence": seq,
+                    "MagneticFieldStrength": tesla,
+                    "EchoTime": round(0.002 + 0.001 * k, 4),
+                    "RepetitionTime": round(0.004 + 0.5 * (seq == "T2W"), 4),
+                    "SeriesDescription": f"{seq.lower()}_protocol",
+                }
+                (build / rel.replace(".nii.gz", ".json")).write_text(json.dumps(sidecar))
+                if seq == "DWI":
+                    (build / rel.replace(".nii.gz", ".bval")).write_text("0 800\n")
+                row[f"volume_{seq}"] = rel
+                for part in range(2):
+                    raw_rel = f"{vendor[-1]}/{i}/{seq}/{part}.dcm"
+                    index_rows.append(
+                        kept(stable_id("file", raw_rel), kind="file", stage="index", source=raw_rel)
+                    )
+            if not missing and i % 3 == 0:
+                mask = (rng.random(shape) > 0.5).astype(np.uint8)
+                rel = f"volumes/sub-{sid}/sub-{sid}_mask_GED4.nii.gz"
+                nib.save(nib.Nifti1Image(mask, affine), build / rel)
+                row["mask_GED4"] = rel
+            rows.append(row)
+            split_rows.append({"id": sid, "group": sid, "split": split})
+            pseudonyms.append({"original_patient_id": f"PHIMARK-19650101-{i}", "subject_id": sid})
+            label_rows.append(
+                kept(
+                    stable_id("label", str(i)),
+                    kind="label_row",
+                    stage="labels",
+                    source="labels.csv",
+                )
+            )
+            fake.subjects.append({**row, "split": split})
+            i += 1
+    # planted exclusions: corrupt files, a localizer, an unlabelled row
+    for j in range(3):
+        raw_rel = f"junk/{j}.dcm"
+        index_rows.append(
+            excluded(
+                stable_id("file", raw_rel),
+                kind="file",
+                stage="index",
+                reason="corrupt",
+                source=raw_rel,
+            )
+        )
+    loc = "A/0/localizer/0.dcm"
+    index_rows.append(kept(stable_id("file", loc), kind="file", stage="index", source=loc))
+    label_rows.append(
+        excluded(stable_id("label", "999"), kind="label_row", stage="labels", reason="no_images")
+    )
+    manifest = Manifest(build)
+    manifest.record("index", index_rows, introduces=True)
+    manifest.record(
+        "series",
+        [
+            excluded(
+                stable_id("file", loc), kind="file", stage="series", reason="unclassified_series"
+            )
+        ],
+    )
+    manifest.record("labels", label_rows, introduces=True)
+    schema = pa.schema(
+        [
+            ("subject_id", pa.string()), ("center", pa.string()), ("vendor", pa.string()),
+            ("scanner", pa.string()), ("field_strength", pa.float64()), ("stage", pa.string()),
+            ("cirrhosis", pa.int8()), ("significant_fibrosis", pa.int8()),
+            ("sequences", pa.list_(pa.string())),
+            *[(f"volume_{s}", pa.string()) for s in LIFS_SEQUENCES],
+            ("mask_GED4", pa.string()),
+        ]
+    )  # fmt: skip
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), build / "subjects.parquet")
+    pq.write_table(pa.Table.from_pylist(split_rows), build / "splits.parquet")
+    _write_private(
+        build,
+        raw_root,
+        {
+            "pseudonyms.parquet": pa.Table.from_pylist(pseudonyms),
+            "instances_phi.parquet": pa.table(
+                {"PatientName": ["DOE^JOHN"], "InstitutionName": ["St-Elsewhere-Hospital"]}
+            ),
+        },
+    )
+    return fake
+
+
+def _patch_image(cls_index: int, size: int, rng: np.random.Generator):
+    from PIL import Image
+
+    base = np.array([(40 * cls_index) % 255, 120, 255 - 30 * cls_index], dtype=np.float64)
+    arr = base + rng.normal(0, 25, size=(size, size, 3))
+    return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "RGB")
+
+
+def make_fake_hepatobench_build(
+    root: Path, *, per_class: int = 5, size: int = 24, seed: int = 0
+) -> FakeHepatoBuild:
+    """Write a HepatoBench build under ``root/build`` with raw patches under ``root/raw``.
+
+    ``per_class`` patches per class in class folders (PNG, every third one JPEG, file names
+    carrying a PHI marker), spread over six slides; plus four tiles of one tiled slide under
+    ``BUILD/tiles/`` with coordinates. Slide-level splits: s0–s2 + the tiled slide train,
+    s3 validation, s4–s5 test.
+    """
+    import imagehash
+
+    rng = np.random.default_rng(seed)
+    build, raw_root = root / "build", root / "raw"
+    build.mkdir(parents=True, exist_ok=True)
+    (build / "recipe.yaml").write_bytes(recipe_path("hepatobench").read_bytes())
+    fake = FakeHepatoBuild(build=build, raw_root=raw_root)
+    slide_split = {"s0": "train", "s1": "train", "s2": "train", "s3": "validation",
+                   "s4": "test", "s5": "test", "wsi0": "train"}  # fmt: skip
+    rows: list[dict[str, Any]] = []
+    ingest_rows: list[ManifestRow] = []
+    tile_rows: list[ManifestRow] = []
+
+    def add(img_bytes: bytes, rel: str, location: Path, cls: str, slide: str, fmt: str,
+            xy: tuple[int, int] | None) -> None:  # fmt: skip
+        from PIL import Image
+
+        location.parent.mkdir(parents=True, exist_ok=True)
+        location.write_bytes(img_bytes)
+        img = Image.open(io.BytesIO(img_bytes))
+        pid = stable_id("patch", rel) if xy is None else stable_id("tile", slide, *map(str, xy))
+        row = {
+            "id": pid, "path": rel, "class": cls, "slide_id": slide,
+            "width": img.width, "height": img.height, "mode": img.mode,
+            "bytes": len(img_bytes), "md5": hashlib.md5(img_bytes).hexdigest(), "format": fmt,
+            "x": None if xy is None else xy[0], "y": None if xy is None else xy[1],
+            "phash": str(imagehash.phash(img)), "blur_score": 100.0, "tissue_fraction": 0.9,
+            "label": None,
+        }  # fmt: skip
+        if xy is not None:  # the tile stage's rows carry the class as ``label``
+            row["class"], row["label"] = None, cls
+        rows.append(row)
+        fake.patches.append({**row, "class": cls, "split": slide_split[slide]})
+        if xy is None:
+            ingest_rows.append(kept(pid, kind="patch", stage="ingest", source=rel))
+        else:
+            tile_rows.append(kept(pid, kind="tile", stage="tile", source=rel))
+
+    n = 0
+    for c, cls in enumerate(HB_CLASSES):
+        for k in range(per_class):
+            img = _patch_image(c, size, rng)
+            buf = io.BytesIO()
+            fmt = "JPEG" if n % 3 == 0 else "PNG"
+            img.save(buf, format=fmt, **({"quality": 90} if fmt == "JPEG" else {}))
+            ext = "jpg" if fmt == "JPEG" else "png"
+            rel = f"{cls}/patientSMITH_{cls}_{k:03d}.{ext}"
+            add(buf.getvalue(), rel, raw_root / rel, cls, f"s{n % 6}", fmt, None)
+            n += 1
+    for t, (x, y) in enumerate([(0, 0), (150, 0), (0, 150), (150, 150)]):
+        buf = io.BytesIO()
+        _patch_image(t % 2, size, rng).save(buf, format="PNG")
+        rel = f"tiles/wsi0/{x}_{y}.png"
+        add(buf.getvalue(), rel, build / rel, HB_CLASSES[t % 2], "wsi0", "PNG", (x, y))
+    # planted exclusions: a corrupt file, a blurred patch, an exact duplicate
+    excl_ids = [stable_id("patch", f"TUM/bad_{j}.png") for j in range(3)]
+    for j, pid in enumerate(excl_ids):
+        src = f"TUM/bad_{j}.png"
+        if j:
+            ingest_rows.append(kept(pid, kind="patch", stage="ingest", source=src))
+        else:
+            ingest_rows.append(excluded(pid, kind="patch", stage="ingest", reason="corrupt"))
+    manifest = Manifest(build)
+    manifest.record("ingest", ingest_rows, introduces=True)
+    manifest.record("tile", tile_rows, introduces=True)
+    manifest.record("qc", [excluded(excl_ids[1], kind="patch", stage="qc", reason="blur")])
+    manifest.record(
+        "dedup",
+        [
+            excluded(
+                excl_ids[2], kind="patch", stage="dedup", reason=f"duplicate_of:{rows[0]['id']}"
+            )
+        ],
+    )
+    pq.write_table(pa.Table.from_pylist(rows), build / "curated.parquet")
+    splits = [
+        {"id": r["id"], "group": r["slide_id"], "split": slide_split[r["slide_id"]]} for r in rows
+    ]
+    pq.write_table(pa.Table.from_pylist(splits), build / "splits.parquet")
+    _write_private(build, raw_root, {"slides_phi.parquet": pa.table({"name": ["DOE^JOHN"]})})
+    return fake
