@@ -5,6 +5,7 @@ library only, no driver, no network port."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import shutil
@@ -15,6 +16,15 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["Browser", "chromium_binary"]
+
+
+def _far(fd: int) -> int:
+    """``fd`` moved to a number ≥ 100 (so the child's dup2 onto 3 and 4 cannot clobber it)."""
+    import fcntl
+
+    high = fcntl.fcntl(fd, fcntl.F_DUPFD, 100)
+    os.close(fd)
+    return high
 
 
 def chromium_binary() -> str | None:
@@ -30,18 +40,9 @@ class Browser:
 
     def __init__(self, binary: str, *, width: int = 1280, height: int = 900):
         self.profile = tempfile.mkdtemp(prefix="hk-chromium-")
-        import fcntl
-
         to_child_r, self._w = os.pipe()
         self._r, from_child_w = os.pipe()
-        for name in ("to_child_r", "from_child_w"):  # far from 3 and 4, which the child gets
-            fd = locals()[name]
-            high = fcntl.fcntl(fd, fcntl.F_DUPFD, 100)
-            os.close(fd)
-            if name == "to_child_r":
-                to_child_r = high
-            else:
-                from_child_w = high
+        to_child_r, from_child_w = _far(to_child_r), _far(from_child_w)  # not 3 or 4
 
         def move_fds() -> None:  # in the child: commands on fd 3, replies on fd 4
             os.dup2(to_child_r, 3)
@@ -64,12 +65,12 @@ class Browser:
                 f"--user-data-dir={self.profile}",
                 f"--window-size={width},{height}",
                 "about:blank",
-            ],  # fmt: skip
+            ],
             pass_fds=(3, 4),
             preexec_fn=move_fds,  # runs before the unlisted fds are closed
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
-            stderr=open(os.environ.get("HK_CHROMIUM_LOG", os.devnull), "wb"),
+            stderr=subprocess.DEVNULL,
         )
         os.close(to_child_r)
         os.close(from_child_w)
@@ -185,10 +186,8 @@ class Browser:
         path.write_bytes(base64.b64decode(shot["data"]))
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(RuntimeError, TimeoutError, OSError):
             self.call("Browser.close", timeout=10)
-        except (RuntimeError, TimeoutError, OSError):
-            pass
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
