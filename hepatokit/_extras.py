@@ -20,7 +20,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 #: top-level module → the extra that installs it
 EXTRA_OF: dict[str, str] = {
-    "pydicom": "mri",
     "dcm2niix": "mri",
     "nibabel": "mri",
     "isal": "mri",
