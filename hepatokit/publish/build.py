@@ -22,6 +22,7 @@ from pathlib import Path
 from hepatokit.atomic import write_text_atomic
 from hepatokit.errors import BuildStateError, PHIError
 from hepatokit.parallel import default_workers, make_executor
+from hepatokit.publish.card import check_publishable
 from hepatokit.publish.checksums import write_checksums
 from hepatokit.publish.croissant import check_croissant
 from hepatokit.publish.docs import prepare_docs, write_docs
@@ -141,6 +142,7 @@ def publish_build(
     raw_root: str | Path | None = None,
     verify_md5: bool = False,
     workers: int | None = None,
+    repo_id: str | None = None,
     allow_phi_risk: str | None = None,
 ) -> PublishResult:
     """Package a curated build as a Hugging Face dataset folder.
@@ -164,6 +166,9 @@ def publish_build(
         (the size is always checked); costs a hash of every byte.
     workers
         Processes writing shards (default: CPU count; 1 = inline).
+    repo_id
+        The Hub repo (``ORG/NAME``) the card's snippets and Croissant ``url`` name (default:
+        the recipe's ``publish.repo_id``; without one the snippets load the folder).
     allow_phi_risk
         Publish although the build's PHI audit (``reports/phi_audit.json``) failed; the
         reason is recorded in ``BUILD/private/card_notes.md``.
@@ -174,13 +179,18 @@ def publish_build(
         The build's PHI audit failed and no ``allow_phi_risk`` reason was given.
     BuildStateError, DataFormatError, ManifestError
         A missing or stale input table, a missing curated file, a broken manifest.
+    RecipeError
+        The card section lacks creators, homepage or citation (or, clinical data, the Hub
+        gate), or one of them is a placeholder.
     """
     build, out = Path(build), Path(out)
     _check_folders(build, out)
     check_phi_audit(build, allow_phi_risk=allow_phi_risk)
     rec = build_recipe(build, recipe, default=_default_recipe(build), stage_kind=False)
     section = publish_section(rec)
-    card_section(rec)  # validate the card section before any work
+    check_publishable(rec, card_section(rec))  # validate the card section before any work
+    if repo_id is not None and (repo_id.count("/") != 1 or not all(repo_id.split("/"))):
+        raise BuildStateError(f"repo id {repo_id!r} is not ORG/NAME", hint="e.g. my-lab/lifs")
     with make_executor(workers=workers) as pool:
         if pool is not None:  # the workers start (and import pyarrow) while the plan is made
             for _ in range(default_workers() if workers is None else workers):
@@ -227,7 +237,7 @@ def publish_build(
             writing = background.submit(
                 write_shards, tasks, workers=1 if pool is None else None, executor=pool
             )
-            prep = prepare_docs(out, rec, plan, split_order)
+            prep = prepare_docs(out, rec, plan, split_order, repo_id)
             shard_results = writing.result()
     remove_stale_shards(out / "data", [r.path for r in shard_results])
     written: dict[str, dict[str, list[ShardResult]]] = defaultdict(lambda: defaultdict(list))
