@@ -29,6 +29,7 @@ EXTRA_OF: dict[str, str] = {
     "torch": "train",
     "monai": "train",
     "timm": "train",
+    "peft": "train",
     "transformers": "train",
     "dask": "dask",
     "distributed": "dask",
