@@ -5,7 +5,7 @@
 1. ``--train + --test`` synthetic 20× slides (3000×2400, seed 11); a ``builtin:seg-cnn`` model
    trained on the first ``--train`` (1.25×, ``--window`` px windows, ``--epochs`` × 256
    windows, one thread); tumor IoU of the held-out slides (GeoJSON vs planted polygon, as
-   ``evaluate regions`` scores it) next to the ceiling of the planted layout (planted tile
+   ``evaluate regions`` scores it) next to a reference from the planted layout (planted tile
    classes, TUM/NEC tumor, NOR/STE/REA non-tumor, FIB/INF by a 5×5-tile vote).
 2. Sliding window over a 4×4 mosaic of the held-out slides (overlap 0.5, Gaussian blend,
    batch 16): windows/s of ``predict_logits`` (crop + DataLoader + blend) against the model's

@@ -83,7 +83,7 @@ def _extent(source: RegionSource) -> tuple[int, int]:
     if isinstance(source, MaskRegions):
         h, w = source.array.shape
         return math.ceil(w * source.downsample), math.ceil(h * source.downsample)
-    if isinstance(source, GeoJSONRegions):
+    if isinstance(source, GeoJSONRegions) and source.polygons:
         pts = np.concatenate([r for rings in source.polygons for r in rings])
         return math.ceil(pts[:, 0].max()) + 1, math.ceil(pts[:, 1].max()) + 1
     return 0, 0
