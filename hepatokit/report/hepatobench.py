@@ -47,7 +47,7 @@ class _Patches:
         self.raw_root = Path(json.loads(raw.read_text())["raw_root"]) if raw.is_file() else None
         self.rows: dict[str, dict[str, Any]] = {}
         for r in _read(build / "patches.parquet", ["id", "path", "md5"]):
-            self.rows[r["id"]] = {"path": r["path"], "md5": r["md5"], "under": "raw"}
+            self.rows[r["id"]] = {"path": r["path"], "md5": r.get("md5"), "under": "raw"}
         for r in _read(build / "tiles.parquet", ["id", "path"]):
             self.rows.setdefault(r["id"], {"path": r["path"], "md5": None, "under": "build"})
 

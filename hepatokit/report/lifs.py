@@ -82,7 +82,7 @@ def _missing_matrix(subjects: list[dict[str, Any]], seqs: list[str]) -> str:
         cells = "".join(
             '<td class="present" title="present">■</td>'
             if subj.get(f"volume_{seq}")
-            else '<td class="absent" title="missing">·</td>'
+            else '<td class="absent" title="missing">✕</td>'
             for seq in seqs
         )
         rows.append(
@@ -95,7 +95,7 @@ def _missing_matrix(subjects: list[dict[str, Any]], seqs: list[str]) -> str:
     head = "".join(f"<th>{esc(s)}</th>" for s in seqs)
     body = (
         '<p class="legend"><span class="present">■</span> sequence present '
-        '<span class="absent">·</span> missing (not acquired, not recognised or excluded by QC)'
+        '<span class="absent">✕</span> missing (not acquired, not recognised or excluded by QC)'
         "</p>"
         f'<table class="matrix"><thead><tr><th>subject</th><th>vendor</th>{head}</tr></thead>'
         f"<tbody>{''.join(rows)}</tbody><tfoot><tr><th>missing</th><td></td>{totals}</tr>"

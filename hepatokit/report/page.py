@@ -44,7 +44,8 @@ th, td { border: 1px solid var(--line); padding: 3px 8px; text-align: left; vert
 td.n { text-align: right; font-variant-numeric: tabular-nums; }
 tr.kept th, tr.kept td { background: #eef7ee; } tr.inputs th { background: #f1f4f9; }
 table.matrix td { text-align: center; padding: 1px 6px; }
-td.present, span.present { color: var(--ok); } td.absent, span.absent { color: var(--bad); }
+td.present, span.present { color: var(--ok); }
+td.absent, span.absent { color: var(--bad); background: #fdecec; font-weight: bold; }
 table.series td { max-width: 60ch; word-break: break-word; }
 .row { display: flex; flex-wrap: wrap; gap: 10px; align-items: flex-start; }
 figure { margin: 0; width: 132px; display: flex; flex-direction: column; align-items: center; }

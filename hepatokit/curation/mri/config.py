@@ -68,6 +68,10 @@ class Rule:
     b_value_max: list[float | None] | None = None  # range of the series' largest b-value
     b_values_min_count: int | None = None  # at least this many distinct b-values
     contrast: bool | None = None  # ContrastBolusAgent present
+    ti: list[float | None] | None = None  # inversion time range, ms
+    #: numeric conditions (``te``, ``tr``, ``flip``, ``ti``) that hold when the value is absent
+    #: (Type 3 tags such as FlipAngle are often stripped by anonymisers): optional evidence
+    optional: list[Literal["te", "tr", "flip", "ti"]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         for name in _RULE_REGEXES:

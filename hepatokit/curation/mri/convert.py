@@ -276,9 +276,12 @@ def convert_volumes(
     raw_root = Path(json.loads((build / "private" / "raw_root.json").read_text())["raw_root"])
     series = pd.read_parquet(series_path)
     paths = pd.read_parquet(
-        build / "instances.parquet", columns=["item_id", "path", "b_value", "contrast_agent"]
+        build / "instances.parquet", columns=["item_id", "b_value", "contrast_agent"]
     )
-    path_of = dict(zip(paths["item_id"], paths["path"], strict=True))
+    raw_paths = pd.read_parquet(
+        build / "private" / "instances_phi.parquet", columns=["item_id", "path"]
+    )  # the raw paths are only in private/ (folder names carry patient names)
+    path_of = dict(zip(raw_paths["item_id"], raw_paths["path"], strict=True))
     b_of = dict(zip(paths["item_id"], paths["b_value"], strict=True))
     agent_of = dict(zip(paths["item_id"], paths["contrast_agent"], strict=True))
     jobs: list[ConvertJob] = []

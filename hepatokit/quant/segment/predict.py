@@ -55,8 +55,9 @@ class PredictSettings:
     """Sliding-window and clean-up options.
 
     ``overlap`` fraction of a window shared with its neighbour; ``blend`` ``gaussian`` or
-    ``mean``; ``tta`` average each window over its four flips; ``fill_holes_um2`` non-tumor holes inside the tumor smaller than this are filled;
-    ``min_tumor_um2`` tumor islands smaller than this are dropped (0 disables either).
+    ``mean``; ``tta`` average each window over its four flips; ``fill_holes_um2`` non-tumor
+    holes inside the tumor smaller than this are filled; ``min_tumor_um2`` tumor islands
+    smaller than this are dropped (0 disables either).
     """
 
     overlap: float = 0.5

@@ -234,8 +234,7 @@ def test_all_series_geometry_equals_bare_dcm2niix(curated_lifs, tmp_path: Path) 
     series = curated_lifs.table("series.parquet")
     assert summary.failed == 0 and summary.converted == len(series)
     assert not (build / "volumes").exists()
-    inst = curated_lifs.table("instances.parquet")
-    path_of = dict(zip(inst["item_id"], inst["path"], strict=True))
+    path_of = curated_lifs.raw_path_of()
     picked = series.drop_duplicates("reason").head(6)  # localizer part, derived, labelled...
     for row in picked.to_dict("records"):
         ours = nib.load(
