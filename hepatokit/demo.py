@@ -208,13 +208,19 @@ def _regions(s: DemoSummary, raw: Path, root: Path) -> None:
     from hepatokit.quant.segment.predict import predict_regions
     from hepatokit.quant.segment.train import train_region_model
 
+    from hepatokit.quant.segment.data import read_hepatobench_slides
+
     wsi = raw / "wsi"
     good = [x for x in json.loads((wsi / "truth.json").read_text())["slides"] if x["kind"] == "ok"]
     train = good[:-1] or good
+    # the slides behind the HepatoBench patches never become region-model test slides
+    table = raw / "patho" / "patches_table.csv"
+    bench = read_hepatobench_slides(table) if table.is_file() else set()
     rec = _step(s, "region model", lambda: train_region_model(
         slides=[wsi / g["file"] for g in train], annotations=wsi / "annotations",
         out=root / "model", epochs=8, windows_per_epoch=256, batch_size=32, window=64,
-        validation_fraction=0.0, device="cpu", threads=1))  # fmt: skip
+        validation_fraction=0.0, hepatobench_slides=bench, device="cpu", threads=1))  # fmt: skip
+    s.facts["regions_hepatobench_overlap"] = sorted(bench & {Path(g["file"]).stem for g in good})
     _step(s, "region predict", lambda: predict_regions(
         [wsi / g["file"] for g in good], model=root / "model", out=root / "predicted",
         device="cpu", threads=1))  # fmt: skip
