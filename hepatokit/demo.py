@@ -205,10 +205,9 @@ def _regions(s: DemoSummary, raw: Path, root: Path) -> None:
     import shutil
 
     from hepatokit.quant import evaluate_regions
+    from hepatokit.quant.segment.data import read_hepatobench_slides
     from hepatokit.quant.segment.predict import predict_regions
     from hepatokit.quant.segment.train import train_region_model
-
-    from hepatokit.quant.segment.data import read_hepatobench_slides
 
     wsi = raw / "wsi"
     good = [x for x in json.loads((wsi / "truth.json").read_text())["slides"] if x["kind"] == "ok"]
