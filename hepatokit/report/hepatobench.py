@@ -12,6 +12,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from hepatokit.pseudonyms import build_key, slide_pseudonym
 from hepatokit.report.html import esc, figure, section, table
 from hepatokit.report.thumbs import ThumbCache, patch_thumb
 
@@ -155,11 +156,16 @@ def _dedup_gallery(build: Path, patches: _Patches, thumbs: ThumbCache) -> str:
     return section("dedup", "Duplicate clusters", "".join(blocks) + tail, intro=intro)
 
 
-def _counts(curated: dict[str, list[Any]], classes: list[str], split_of: dict[str, str]) -> str:
+def _counts(
+    curated: dict[str, list[Any]], classes: list[str], split_of: dict[str, str], key: bytes
+) -> str:
+    """Class × slide × split counts; slides by the keyed pseudonyms the dataset publishes
+    (:func:`hepatokit.pseudonyms.slide_pseudonym`): a raw slide id can be a patient's name."""
+    slides = {s: slide_pseudonym(s, key) for s in map(str, set(curated.get("slide_id", [])))}
     counts: Counter[tuple[str, str, str]] = Counter(
         zip(
             [split_of.get(i, "none") for i in curated.get("id", [])],
-            map(str, curated.get("slide_id", [])),
+            [slides[str(s)] for s in curated.get("slide_id", [])],
             map(str, curated.get("class", [])),
             strict=True,
         )
@@ -208,7 +214,7 @@ def hepatobench_sections(
     out = [
         ("qc", "QC removals", _qc_gallery(build, patches, thumbs)),
         ("dedup", "Duplicates", _dedup_gallery(build, patches, thumbs)),
-        ("counts", "Counts", _counts(curated, classes, split_of)),
+        ("counts", "Counts", _counts(curated, classes, split_of, build_key(build))),
         ("sample", "Sample", _sample(curated, classes, patches, thumbs, seed)),
     ]
     return out, dict(zip(curated.get("id", []), curated.get("class", []), strict=True))
