@@ -88,12 +88,19 @@ def _slice_gap_ratio(positions: list[list[float]], orientation: list[float] | No
     return float(np.max(np.abs(gaps - med)) / med) if med > 0 else 0.0
 
 
+#: a slice this many times farther from its neighbours' mean than they are from each other
+#: is corrupt (anatomy and noise alike give 1.2-1.8)
+JUMP_RATIO = 5.0
+
+
 def corrupt_slices(data: np.ndarray) -> list[int]:
     """Interior slices (axis 2; every frame of a 4D volume) that break from both neighbours:
     constant (a slice the decoder could not read comes out blank) while both neighbours hold
-    signal, or uncorrelated with both neighbours while those two agree (a slice decoded into
-    noise). Real anatomy changes smoothly from slice to slice; a corrupt compressed slice
-    (JPEG 2000, JPEG-LS...) that a converter decodes without an error does not."""
+    signal; uncorrelated with both neighbours while those two agree; or farther from the mean
+    of its neighbours than :data:`JUMP_RATIO` times their distance from each other (a slice
+    decoded into noise or a shifted intensity). Real anatomy changes smoothly from slice to
+    slice; a corrupt compressed slice (JPEG 2000, JPEG-LS...) that a converter decodes
+    without an error does not."""
     if data.ndim < 3 or data.shape[2] < 3:
         return []
     frames = data.reshape(*data.shape[:3], -1)
@@ -112,7 +119,12 @@ def corrupt_slices(data: np.ndarray) -> list[int]:
             if std[k - 1] == 0 or std[k + 1] == 0:
                 continue
             noise = skip[k - 1] > 0.5 and max(nxt[k - 1], nxt[k]) < 0.1
-            if std[k] == 0 or noise:
+            # how far the slice is from its neighbours' mean, against how far they are
+            # from each other: ~1.2-1.8 for anatomy and for pure noise alike
+            residual = np.abs(flat[k] - (flat[k - 1] + flat[k + 1]) / 2).mean()
+            spread = np.abs(flat[k - 1] - flat[k + 1]).mean() / 2
+            jump = residual > JUMP_RATIO * spread if spread > 0 else residual > 0
+            if std[k] == 0 or noise or jump:
                 bad.add(k)
     return sorted(bad)
 
