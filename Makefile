@@ -1,10 +1,13 @@
 # `make demo`: fresh venv, install everything (torch pinned to the CPU build), run the demo.
-# `make test`: fresh venv, install everything, run the whole test suite.
+# `make test`: fresh venv, install everything, run the whole test suite. The report's browser
+# test needs headless Chromium (Debian package `chromium`): installed here when run as root
+# with apt-get (CI: a fresh Debian machine), where a failed install stops the run; elsewhere
+# install it yourself, or that one test is skipped.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup browser demo test lint bench clean
 
 $(BIN)/hepatokit: pyproject.toml constraints.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "hepatokit needs Python >= 3.11"'
@@ -19,7 +22,14 @@ setup: $(BIN)/hepatokit
 demo: setup
 	$(BIN)/hepatokit demo --out hepatokit-demo
 
-test: setup
+browser:
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "chromium not found and not root with apt-get: the browser test will be skipped"; fi
+
+test: setup browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy hepatokit

@@ -130,6 +130,9 @@ def _build_dataset(
                                      force_mpp=force_mpp)  # fmt: skip
     split = split_build(build=out, recipe=recipe)
     leakage = audit_leakage(build=out, recipe=recipe)
+    from hepatokit.report import build_report
+
+    build_report(build=out, recipe=recipe)  # before the PHI audit, which also reads the page
     if rec.kind == "mri":
         phi = audit_phi(build=out, raw=raw, workers=workers, executor=executor)
     else:

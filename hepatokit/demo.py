@@ -126,6 +126,9 @@ def _lifs(s: DemoSummary, raw: Path, root: Path, *, workers: int | None, seed: i
         truth=build / "private" / "test_truth.csv", submissions=subs, readers=readers,
         out=root / "report", n_bootstrap=200, seed=seed))  # fmt: skip
     s.facts["lifs_report"] = str(root / "report")
+    from hepatokit.report import build_report
+
+    _step(s, "lifs report page", lambda: build_report(build=build, evaluations=[root / "report"]))
     s.facts["lifs_leaderboard"] = getattr(lifs_report, "leaderboard_md", None)
 
 
@@ -171,6 +174,10 @@ def _hepatobench(s: DemoSummary, raw: Path, root: Path, *, workers: int | None,
         data=hf, encoders=["builtin:tiny-cnn"], out=root / "probe", bootstrap=200,
         seed=seed))  # fmt: skip
     s.facts["hepatobench_report"] = str(root / "probe")
+    from hepatokit.report import build_report
+
+    _step(s, "hepatobench report page",
+          lambda: build_report(build=build, evaluations=[root / "probe"]))  # fmt: skip
     # HepatoQuant's head: class-balanced (REA is ~1 % of the patches), same cached embeddings;
     # the benchmark table above keeps the UNI protocol
     quant_head = _step(s, "hepatoquant head", lambda: run_probe(

@@ -24,7 +24,7 @@ from typing import Any, Literal, TypeVar, get_args, get_origin
 
 import yaml
 
-from hepatokit.errors import RecipeError
+from hepatokit.errors import BuildStateError, RecipeError
 
 __all__ = [
     "KNOWN_SECTIONS",
@@ -84,7 +84,7 @@ class Recipe:
 def recipe_path(name_or_path: str | Path) -> Path:
     """Resolve ``lifs`` / ``hepatobench`` to the packaged recipe, else a file path."""
     p = Path(name_or_path)
-    if p.exists():
+    if p.is_file():
         return p
     name = str(name_or_path)
     for candidate in (name, f"{name}.yaml"):
@@ -94,6 +94,12 @@ def recipe_path(name_or_path: str | Path) -> Path:
         packaged = resources.files("hepatokit").joinpath("_data", "recipes", candidate)
         if packaged.is_file():
             return Path(str(packaged))
+    if p.exists():
+        raise RecipeError(
+            "is not a recipe file (a folder?)",
+            path=name_or_path,
+            hint="give the recipe YAML (a build's own is BUILD/recipe.yaml), or lifs / hepatobench",
+        )
     raise RecipeError(
         "recipe not found",
         path=name_or_path,
@@ -151,23 +157,59 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
 
 
 def build_recipe(
-    build_dir: str | Path, recipe: str | Path | None = None, *, default: str
+    build_dir: str | Path,
+    recipe: str | Path | None = None,
+    *,
+    default: str,
+    stage_kind: bool = True,
 ) -> Recipe:
     """The recipe a stage of ``build_dir`` runs with, and keep ``BUILD/recipe.yaml`` in step.
 
     ``recipe`` given → it is loaded and copied to ``BUILD/recipe.yaml`` (the build's record).
     Not given → ``BUILD/recipe.yaml`` if it exists, else the packaged recipe ``default``.
+    A recipe of the other dataset than the build's own is refused, and with ``stage_kind``
+    (a stage of one dataset) one of the other dataset than ``default``'s.
     """
     from hepatokit.atomic import write_bytes_atomic
 
     stored = Path(build_dir) / "recipe.yaml"
     if recipe is None and stored.is_file():
-        return load_recipe(stored)
+        rec = load_recipe(stored)
+        return _same_kind(rec, default, build_dir) if stage_kind else rec
     loaded = load_recipe(recipe if recipe is not None else default)
+    if recipe is not None and stored.is_file():
+        built = load_recipe(stored)
+        if built.kind != loaded.kind:  # not over another dataset's build
+            raise BuildStateError(
+                f"this is a {_DATASET_OF_KIND[built.kind]} build; the recipe {loaded.name!r} "
+                f"is for {_DATASET_OF_KIND[loaded.kind]}",
+                path=build_dir,
+                hint="check the BUILD path and --recipe; each dataset needs its own build folder",
+            )
+    if stage_kind:
+        _same_kind(loaded, default, build_dir)
     src = Path(loaded.source)
     if not stored.exists() or stored.read_bytes() != src.read_bytes():
         write_bytes_atomic(stored, src.read_bytes())
     return loaded
+
+
+#: the dataset each kind of recipe builds, for messages
+_DATASET_OF_KIND = {"mri": "LiFS (MRI)", "patho": "HepatoBench (histology)"}
+
+
+def _same_kind(rec: Recipe, default: str, build_dir: str | Path) -> Recipe:
+    """``rec`` if it is of the kind the stage's packaged ``default`` recipe is, else an error
+    naming both datasets (an MRI stage pointed at a histology build, or the reverse)."""
+    want = {"lifs": "mri", "hepatobench": "patho"}.get(default)
+    if want is None or rec.kind == want:
+        return rec
+    raise BuildStateError(
+        f"this is a {_DATASET_OF_KIND[rec.kind]} build (recipe {rec.name!r}); this command "
+        f"works on {_DATASET_OF_KIND[want]} builds",
+        path=build_dir,
+        hint="check the BUILD path; each dataset needs its own build folder",
+    )
 
 
 # --------------------------------------------------------------------------- validation

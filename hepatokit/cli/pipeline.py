@@ -12,7 +12,7 @@ __all__ = ["register"]
 
 
 def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
-    """Add ``build`` and ``demo`` to the root app."""
+    """Add ``build``, ``report`` and ``demo`` to the root app."""
 
     @app.command("build")
     @reports_errors
@@ -47,6 +47,23 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                                     force_mpp=force_mpp, demo_key=demo_key,
                                     key_file=key_file, break_lock=break_lock)  # fmt: skip
         console.print(f"[green]{summary}[/]")
+
+    @app.command("report")
+    @reports_errors
+    def report(
+        build: Path = typer.Argument(..., help="The build folder."),
+        recipe: str | None = typer.Option(
+            None, "--recipe", help="Recipe name or file (default: BUILD/recipe.yaml)."
+        ),
+    ) -> None:
+        """(Re)write BUILD/reports/index.html, the curation report (opens from disk)."""
+        from hepatokit.report import build_report
+
+        result = build_report(build=build, recipe=recipe)
+        console.print(
+            f"[green]wrote[/] {result.path} ({len(result.sections)} sections, "
+            f"{result.thumbs_made} thumbnails made, {result.thumbs_reused} reused)"
+        )
 
     @app.command("demo")
     @reports_errors

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from hepatokit.curation.mri import convert_volumes, index_dicom, recognise_series
+from hepatokit.curation.mri.index import raw_sources
 from tests.hostile.helpers import assert_balanced, manifest_rows
 
 
@@ -34,8 +35,7 @@ def test_replaced_slice_is_excluded_not_converted(indexed, tmp_path):
     # the index recorded this raw root: point it at the copy
     (build / "private" / "raw_root.json").write_text(f'{{"raw_root": "{raw}"}}')
     series = pd.read_parquet(build / "series.parquet")
-    inst = pd.read_parquet(build / "instances.parquet", columns=["item_id", "path"])
-    path_of = dict(zip(inst["item_id"], inst["path"], strict=True))
+    path_of = raw_sources(build)  # raw paths live in private/ only
     labelled = series[series["label"].notna()].sort_values("series_id")
     victim = labelled.iloc[0]
     files = [path_of[i] for i in victim["item_ids"]]

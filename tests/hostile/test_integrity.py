@@ -22,6 +22,7 @@ from hepatokit.curation.mri import (
     qc_volumes,
     recognise_series,
 )
+from hepatokit.curation.mri.index import raw_sources
 from hepatokit.manifest import clean_detail
 from hepatokit.publish import publish_build
 from tests.hostile.helpers import assert_balanced, manifest_rows, patch_tree, run_cli
@@ -73,8 +74,7 @@ def _j2k_series(src_raw: Path, build: Path, dest: Path) -> str:
     from pydicom.uid import JPEG2000Lossless
 
     shutil.copytree(src_raw, dest)
-    inst = pd.read_parquet(build / "instances.parquet", columns=["item_id", "path"])
-    path_of = dict(zip(inst["item_id"], inst["path"], strict=True))
+    path_of = raw_sources(build)  # raw paths live in private/ only
     series = pd.read_parquet(build / "series.parquet")
     t1 = series[series["label"] == "T1W"].iloc[0]
     files = [path_of[i] for i in t1["item_ids"]]
@@ -141,7 +141,8 @@ def test_same_sop_uid_with_other_pixels_is_a_conflict(tmp_path):
     ds.save_as(raw / "A" / "3.dcm")  # same UID, other pixels: a conflict
     build = tmp_path / "build"
     index_dicom(raw=raw, out=build, demo_key=True, workers=1)
-    rows = {r["source"]: r for r in manifest_rows(build)}
+    raw_of = raw_sources(build)  # the ledger names raw files by pseudonym
+    rows = {raw_of[r["item_id"]]: r for r in manifest_rows(build)}
     assert rows["A/1.dcm"]["outcome"] == "kept"
     first = rows["A/1.dcm"]["item_id"]
     assert rows["A/2.dcm"]["reason"] == f"duplicate_of:{first}"

@@ -121,7 +121,10 @@ def test_hostile_dicom_tree_index(tmp_path):
                         "--demo-key", timeout=180)  # fmt: skip
     assert code == 0, out
     assert "Traceback" not in out
-    rows = {r["source"]: r for r in manifest_rows(build)}
+    from hepatokit.curation.mri.index import raw_sources
+
+    raw_of = raw_sources(build)  # the ledger names raw files by pseudonym; raw paths: private/
+    rows = {raw_of[r["item_id"]]: r for r in manifest_rows(build) if r["item_id"] in raw_of}
     assert rows["PAT1/IM1.dcm"]["outcome"] == "kept"
     assert rows["PAT1/IM\\xe92.dcm"]["reason"] == "non_utf8_name"
     assert rows["PAT1/IM3"]["reason"] == "not_regular_file"

@@ -11,6 +11,7 @@ from typing import Literal
 from hepatokit.recipe import Recipe, check_regex
 
 __all__ = [
+    "SIDECAR_DROPPED",
     "ConvertConfig",
     "DeidConfig",
     "IndexConfig",
@@ -67,6 +68,10 @@ class Rule:
     b_value_max: list[float | None] | None = None  # range of the series' largest b-value
     b_values_min_count: int | None = None  # at least this many distinct b-values
     contrast: bool | None = None  # ContrastBolusAgent present
+    ti: list[float | None] | None = None  # inversion time range, ms
+    #: numeric conditions (``te``, ``tr``, ``flip``, ``ti``) that hold when the value is absent
+    #: (Type 3 tags such as FlipAngle are often stripped by anonymisers): optional evidence
+    optional: list[Literal["te", "tr", "flip", "ti"]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         for name in _RULE_REGEXES:
@@ -137,6 +142,48 @@ class SeriesConfig:
                 )
 
 
+#: dcm2niix sidecar keys never published, with the reason (docs/lifs_curation.md lists them;
+#: every other dcm2niix key identifies no one and may be added to ``convert.sidecar_keys``)
+SIDECAR_DROPPED: dict[str, str] = {
+    "PatientName": "direct identifier (PS3.15 Basic Profile: remove)",
+    "PatientID": "direct identifier (Basic Profile: remove); the subject id is a keyed pseudonym",
+    "PatientBirthDate": "date (Basic Profile: remove)",
+    "PatientSex": "patient characteristic (Retain Patient Characteristics not implemented)",
+    "PatientAge": "patient characteristic (Retain Patient Characteristics not implemented)",
+    "PatientWeight": "patient characteristic (Retain Patient Characteristics not implemented)",
+    "PatientSize": "patient characteristic (Retain Patient Characteristics not implemented)",
+    "SAR": "computed from the patient's weight (a patient characteristic)",
+    "AccessionNumber": "identifies the examination (Basic Profile: remove)",
+    "StudyID": "identifies the examination (Basic Profile: remove)",
+    "StudyInstanceUID": "links back to the source examination (Retain UIDs Option not implemented)",
+    "SeriesInstanceUID": "links back to the source series (Retain UIDs Option not implemented)",
+    "ReferringPhysicianName": "names a person (Basic Profile: remove)",
+    "OperatorsName": "names a person (Basic Profile: remove)",
+    "InstitutionName": "institution identity (Retain Institution Identity Option not "
+    "implemented); the center is a pseudonym",
+    "InstitutionAddress": "institution identity (Retain Institution Identity not implemented)",
+    "InstitutionalDepartmentName": "institution identity (Retain Institution Identity Option not "
+    "implemented)",
+    "StationName": "device identity (Retain Device Identity Option not implemented)",
+    "DeviceSerialNumber": "device identity (Retain Device Identity Option not implemented)",
+    "Manufacturer": "device identity: replaced by the vendor pseudonym",
+    "ManufacturersModelName": "device identity: replaced by the scanner pseudonym",
+    "SoftwareVersions": "narrows the device down to a site (device identity)",
+    "CoilString": "coil names give the vendor (and often the site) away",
+    "PulseSequenceDetails": "vendor sequence paths give the vendor away",
+    "AcquisitionDateTime": "date (Basic Profile: remove; no date is shifted, none is kept)",
+    "AcquisitionTime": "time of day (removed; only seconds after injection are published)",
+    "ContentTime": "time of day (removed)",
+    "SeriesDescription": "free text typed at the scanner (Clean Descriptors: not published)",
+    "ProtocolName": "free text typed at the scanner (Clean Descriptors: not published)",
+    "StudyDescription": "free text typed at the scanner (Clean Descriptors: not published)",
+    "BidsGuess": "dcm2niix's guess of a BIDS name, built from the series description",
+    "ImageComments": "free text (Clean Descriptors: not published)",
+    "ProcedureStepDescription": "free text (Clean Descriptors: not published)",
+    "ContrastBolusVolume": "dosed by body weight (a patient characteristic)",
+}
+
+
 @dataclass(frozen=True)
 class ConvertConfig:
     """``convert``: dcm2niix and the curated sidecar."""
@@ -168,6 +215,24 @@ class ConvertConfig:
             "ImageOrientationPatientDICOM",
             "ConversionSoftware",
             "ConversionSoftwareVersion",
+            "SliceTiming",
+            "EchoTrainLength",
+            "EchoNumber",
+            "AcquisitionMatrixPE",
+            "ReconMatrixPE",
+            "BaseResolution",
+            "ParallelReductionFactorInPlane",
+            "EffectiveEchoSpacing",
+            "TotalReadoutTime",
+            "InPlanePhaseEncodingDirectionDICOM",
+            "MTState",
+            "SpoilingState",
+            "DiffusionScheme",
+            "ContrastBolusAgent",
+            "ContrastBolusRoute",
+            "BodyPartExamined",
+            "SeriesNumber",
+            "PatientPosition",
         ]
     )
 

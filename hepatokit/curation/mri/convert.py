@@ -275,9 +275,15 @@ def convert_volumes(
         raise BuildStateError("no series.parquet", path=build, hint="run `hepatokit mri series`")
     raw_root = Path(json.loads((build / "private" / "raw_root.json").read_text())["raw_root"])
     series = pd.read_parquet(series_path)
-    paths = pd.read_parquet(build / "instances.parquet", columns=["item_id", "path", "b_value"])
-    path_of = dict(zip(paths["item_id"], paths["path"], strict=True))
+    paths = pd.read_parquet(
+        build / "instances.parquet", columns=["item_id", "b_value", "contrast_agent"]
+    )
+    raw_paths = pd.read_parquet(
+        build / "private" / "instances_phi.parquet", columns=["item_id", "path"]
+    )  # the raw paths are only in private/ (folder names carry patient names)
+    path_of = dict(zip(raw_paths["item_id"], raw_paths["path"], strict=True))
     b_of = dict(zip(paths["item_id"], paths["b_value"], strict=True))
+    agent_of = dict(zip(paths["item_id"], paths["contrast_agent"], strict=True))
     jobs: list[ConvertJob] = []
     for s in series.sort_values(["subject_id", "series_id"]).to_dict("records"):
         if all_series:
@@ -303,6 +309,8 @@ def convert_volumes(
                 "reason",
             )
         }
+        agents = [str(agent_of[i]).strip() for i in s["item_ids"] if isinstance(agent_of[i], str)]
+        info["contrast_agent"] = next((a for a in agents if a), None)
         files = tuple(str(raw_root / path_of[i]) for i in s["item_ids"])
         b_order = [float(b_of[i]) for i in s["item_ids"] if pd.notna(b_of[i])]
         index_b = tuple(dict.fromkeys(b_order))

@@ -5,6 +5,10 @@ as ``stable_id("file", path)``: kept images go to ``BUILD/instances.parquet`` (t
 columns + pseudonyms only), everything else is excluded with a reason (``not_dicom``,
 ``truncated``, ``corrupt``, ``dicomdir``, ``non_image``, ``no_patient_id``,
 ``duplicate_of:<id>``). Identifying values go to ``BUILD/private/instances_phi.parquet``.
+Raw folder and file names carry patient names, so the non-private tables (the ``path``
+column of ``instances.parquet``, the ledger's ``source`` and exclusion details) name a file
+by :func:`pseudonymous_path` (``sub-<subject>/<item_id>``); the raw path is kept only in
+``private/`` (``sources.parquet``, ``instances_phi.parquet``).
 
 Resumable: ``BUILD/private/index_cache.parquet`` keeps each file's header record keyed on
 path + size + mtime, so a second run over an unchanged tree reads no header at all.
@@ -57,7 +61,14 @@ from hepatokit.parallel import default_workers, make_executor, map_items
 from hepatokit.recipe import build_recipe
 from hepatokit.safeio import walk_tree
 
-__all__ = ["INSTANCE_SCHEMA", "IndexSummary", "index_dicom", "list_raw_files"]
+__all__ = [
+    "INSTANCE_SCHEMA",
+    "IndexSummary",
+    "index_dicom",
+    "list_raw_files",
+    "pseudonymous_path",
+    "raw_sources",
+]
 
 log = logging.getLogger("hepatokit.curation.mri.index")
 
@@ -285,6 +296,7 @@ def _index(
     write_json_atomic(private / "raw_root.json", {"raw_root": str(raw_root)})
     summary = _write_tables(
         build,
+        raw_root,
         files,
         records,
         cfg,
@@ -326,17 +338,14 @@ def _with_stat(records: pa.Table, files: Sequence[tuple[str, int, int]]) -> pa.T
     return table.select(_CACHE_SCHEMA.names).cast(_CACHE_SCHEMA)
 
 
-def _same_pixels(build: Path, first: str | None, second: str | None) -> bool:
-    """Whether two files (paths relative to the raw root of ``build``) that share a
-    SOPInstanceUID hold the same pixels: same pixel-data bytes, else the same decoded array.
-    Read only for duplicated UIDs (rare); unreadable pixels count as different."""
-    import json
-
+def _same_pixels(root: Path, first: str | None, second: str | None) -> bool:
+    """Whether two files (paths relative to the raw ``root``) that share a SOPInstanceUID
+    hold the same pixels: same pixel-data bytes, else the same decoded array. Read only for
+    duplicated UIDs (rare); unreadable pixels count as different."""
     import pydicom
 
     if first is None or second is None:
         return True
-    root = Path(json.loads((build / "private" / "raw_root.json").read_text())["raw_root"])
     try:
         a = pydicom.dcmread(root / first, force=True)
         b = pydicom.dcmread(root / second, force=True)
@@ -349,8 +358,32 @@ def _same_pixels(build: Path, first: str | None, second: str | None) -> bool:
         return False
 
 
+def pseudonymous_path(item_id: str, subject_id: str | None = None) -> str:
+    """The non-identifying name of a raw file in non-private tables (raw folder and file
+    names carry patient names): ``sub-<subject>/<item_id>`` for a kept image,
+    ``excluded/<item_id>`` otherwise. The raw path is kept only in ``private/``."""
+    return f"sub-{subject_id}/{item_id}" if subject_id else f"excluded/{item_id}"
+
+
+def raw_sources(build: str | os.PathLike[str]) -> dict[str, str]:
+    """item_id → raw path (relative to the raw root) of every indexed file, from
+    ``BUILD/private/sources.parquet``."""
+    table = pq.read_table(Path(build) / "private" / "sources.parquet")
+    return dict(zip(table["item_id"].to_pylist(), table["source"].to_pylist(), strict=True))
+
+
+def _scrub(detail: str | None, raw_root: Path, rel: str, pseudo: str) -> str | None:
+    """An exclusion detail without the raw path (error messages quote file names)."""
+    if not detail:
+        return detail
+    full = os.path.join(raw_root, rel)  # noqa: PTH118
+    detail = detail.replace(full, pseudo).replace(str(raw_root), "RAW")
+    return detail.replace(rel, pseudo) if rel else detail
+
+
 def _write_tables(
     build: Path,
+    raw_root: Path,
     files: Sequence[tuple[str, int, int]],
     records: pa.Table,
     cfg: Any,
@@ -381,6 +414,7 @@ def _write_tables(
     outcomes: list[str] = []
     ledger_reasons: list[str | None] = []
     ledger_details: list[str | None] = []
+    sources: list[str] = []  # the non-identifying names (raw paths only in private/)
     subjects: dict[str, str] = {}
     site_rows: set[tuple[str, str, str]] = set()
     site_of: dict[tuple[Any, ...], tuple[str, str, str]] = {}
@@ -396,7 +430,7 @@ def _write_tables(
             reason, detail = "no_patient_id", "PatientID is empty: the subject is unknown"
         elif reason is None and sop and sop in seen_sop:
             first = seen_sop[sop]
-            if _same_pixels(build, path_of_item.get(first), path_of_item.get(item)):
+            if _same_pixels(raw_root, path_of_item.get(first), path_of_item.get(item)):
                 reason, detail = f"duplicate_of:{first}", "same SOPInstanceUID as another file"
             else:
                 reason = f"sop_conflict:{first}"
@@ -411,7 +445,9 @@ def _write_tables(
         if reason is not None:
             outcomes.append("excluded")
             ledger_reasons.append(reason)
-            ledger_details.append(detail)
+            pseudo = pseudonymous_path(item)
+            ledger_details.append(_scrub(detail, raw_root, files[i][0], pseudo))
+            sources.append(pseudo)
             continue
         outcomes.append("kept")
         ledger_reasons.append(None)
@@ -433,6 +469,7 @@ def _write_tables(
         if site is None:
             site = site_of[site_key] = _site_pseudonyms(sites, *site_key, site_rows)
         kept_at.append(i)
+        sources.append(pseudonymous_path(item, sid))
         subject_ids.append(sid)
         strengths.append(fs)
         site_ids.append(site)
@@ -448,10 +485,14 @@ def _write_tables(
     sizes = pa.array([files[i][1] for i in kept_at], pa.int64())
     derived = {name: pa.array(values) for name, values in added.items()}
     derived["size"] = sizes
+    public = {**derived, "path": pa.array([sources[i] for i in kept_at], pa.string())}
     private = build / "private"
     ordered = sorted(site_rows)
     outputs = {
-        build / "instances.parquet": _assemble(kept_rows, derived, INSTANCE_SCHEMA),
+        build / "instances.parquet": _assemble(kept_rows, public, INSTANCE_SCHEMA),
+        private / "sources.parquet": pa.table(
+            {"item_id": item_ids, "source": [rel for rel, _, _ in files], "name": sources}
+        ),
         private / "instances_phi.parquet": _assemble(kept_rows, derived, PHI_SCHEMA),
         private / "pseudonyms.parquet": pa.table(
             {
@@ -475,7 +516,7 @@ def _write_tables(
             "item_id": item_ids,
             "kind": ["file"] * len(files),
             "outcome": outcomes,
-            "source": [rel for rel, _, _ in files],
+            "source": sources,
             "size": [max(size, 0) for _, size, _ in files],
             "reason": ledger_reasons,
             "detail": ledger_details,
