@@ -29,6 +29,14 @@ QC_WORST = {
 PER_REASON, CLUSTERS, PER_CLASS = 24, 24, 12
 
 
+def _columns(path: Path, columns: list[str]) -> dict[str, list[Any]]:
+    """The ``columns`` (those present) of a parquet file as lists; empty if no file."""
+    if not path.is_file():
+        return {}
+    names = set(pq.read_schema(path).names)
+    return pq.read_table(path, columns=[c for c in columns if c in names]).to_pydict()
+
+
 def _read(path: Path, columns: list[str] | None = None) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
@@ -45,25 +53,29 @@ class _Patches:
         self.build = build
         raw = build / "private" / "raw_root.json"
         self.raw_root = Path(json.loads(raw.read_text())["raw_root"]) if raw.is_file() else None
-        self.rows: dict[str, dict[str, Any]] = {}
-        for r in _read(build / "patches.parquet", ["id", "path", "md5"]):
-            self.rows[r["id"]] = {"path": r["path"], "md5": r.get("md5"), "under": "raw"}
-        for r in _read(build / "tiles.parquet", ["id", "path"]):
-            self.rows.setdefault(r["id"], {"path": r["path"], "md5": None, "under": "build"})
+        self.rows: dict[str, tuple[str | None, str | None, str]] = {}  # id → path, md5, under
+        for name, under in (("tiles.parquet", "build"), ("patches.parquet", "raw")):
+            cols = _columns(build / name, ["id", "path", "md5"])
+            if cols:
+                md5 = cols.get("md5") or [None] * len(cols["id"])
+                self.rows.update(
+                    (i, (p, m, under))
+                    for i, p, m in zip(cols["id"], cols["path"], md5, strict=True)
+                )
 
     def file(self, pid: str) -> Path | None:
         row = self.rows.get(pid)
-        if row is None or row["path"] is None:
+        if row is None or row[0] is None:
             return None
-        if row["under"] == "build":
-            return self.build / row["path"]
-        return None if self.raw_root is None else self.raw_root / row["path"]
+        if row[2] == "build":
+            return self.build / row[0]
+        return None if self.raw_root is None else self.raw_root / row[0]
 
     def thumb(self, thumbs: ThumbCache, pid: str, md5: str | None = None) -> str | None:
         path = self.file(pid)
         if path is None or not path.is_file():
             return None
-        key = md5 or (self.rows.get(pid) or {}).get("md5")
+        key = md5 or (self.rows.get(pid) or (None, None, ""))[1]
         if not key:
             st = path.stat()
             key = f"{path}:{st.st_size}:{st.st_mtime_ns}"
@@ -71,7 +83,12 @@ class _Patches:
 
 
 def _qc_gallery(build: Path, patches: _Patches, thumbs: ThumbCache) -> str:
-    rows = [r for r in _read(build / "qc.parquet") if r.get("qc_reason")]
+    rows = []
+    if (build / "qc.parquet").is_file():
+        import pyarrow.compute as pc
+
+        qc = pq.read_table(build / "qc.parquet")
+        rows = qc.filter(pc.is_valid(qc.column("qc_reason"))).to_pylist()  # the removed only
     if not rows:
         return section("qc", "What QC removed", "<p>No patch was removed by QC.</p>")
     by_reason: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -139,18 +156,21 @@ def _dedup_gallery(build: Path, patches: _Patches, thumbs: ThumbCache) -> str:
 
 
 def _counts(
-    curated: list[dict[str, Any]], classes: list[str], split_of: dict[str, str], build: Path
+    curated: dict[str, list[Any]], classes: list[str], split_of: dict[str, str], build: Path
 ) -> str:
     from hepatokit.pseudonyms import build_key, slide_pseudonym
 
     key = build_key(build)  # slides as published: a slide id is often a file name (PHI)
     counts: Counter[tuple[str, str, str]] = Counter(
-        (
-            split_of.get(r["id"], "none"),
-            "none" if r.get("slide_id") is None else slide_pseudonym(str(r["slide_id"]), key),
-            str(r.get("class")),
+        zip(
+            [split_of.get(i, "none") for i in curated.get("id", [])],
+            [
+                "none" if s is None else slide_pseudonym(str(s), key)
+                for s in curated.get("slide_id", [])
+            ],
+            map(str, curated.get("class", [])),
+            strict=True,
         )
-        for r in curated
     )
     rows = []
     for split, slide in sorted({(s, sl) for s, sl, _ in counts}):
@@ -161,16 +181,20 @@ def _counts(
 
 
 def _sample(
-    curated: list[dict[str, Any]],
+    curated: dict[str, list[Any]],
     classes: list[str],
     patches: _Patches,
     thumbs: ThumbCache,
     seed: int,
 ) -> str:
     rng = random.Random(seed)
+    by_class: dict[str, list[tuple[str, str | None]]] = defaultdict(list)
+    md5s = curated.get("md5") or [None] * len(curated.get("id", []))
+    for pid, cls, md5 in zip(curated.get("id", []), curated.get("class", []), md5s, strict=True):
+        by_class[str(cls)].append((pid, md5))
     blocks = []
     for cls in classes:
-        ids = sorted((r["id"], r.get("md5")) for r in curated if r.get("class") == cls)
+        ids = sorted(by_class.get(cls, []))
         pick = rng.sample(ids, min(PER_CLASS, len(ids)))
         figs = "".join(
             figure(patches.thumb(thumbs, pid, md5), esc(pid[:8]), alt=f"{cls} {pid}")
@@ -188,11 +212,11 @@ def hepatobench_sections(
 ) -> tuple[list[tuple[str, str, str]], dict[str, str | None]]:
     """``(id, title, html)`` of every HepatoBench section, and id → class of the kept patches."""
     patches = _Patches(build)
-    curated = _read(build / "curated.parquet", ["id", "class", "slide_id", "md5"])
+    curated = _columns(build / "curated.parquet", ["id", "class", "slide_id", "md5"])
     out = [
         ("qc", "QC removals", _qc_gallery(build, patches, thumbs)),
         ("dedup", "Duplicates", _dedup_gallery(build, patches, thumbs)),
         ("counts", "Counts", _counts(curated, classes, split_of, build)),
         ("sample", "Sample", _sample(curated, classes, patches, thumbs, seed)),
     ]
-    return out, {r["id"]: r.get("class") for r in curated}
+    return out, dict(zip(curated.get("id", []), curated.get("class", []), strict=True))

@@ -104,13 +104,16 @@ def _missing_matrix(subjects: list[dict[str, Any]], seqs: list[str]) -> str:
     return section("missing", "Missing modalities", body)
 
 
-def _confidence(row: dict[str, Any]) -> int:
-    """How much evidence a decision rests on: the conditions that held (``;``-separated in
-    the evidence), one less when the contrast timing was assumed, none without a rule."""
+def _confidence(row: dict[str, Any]) -> float:
+    """The decision's confidence: the series table's own (``mri series``), else how much
+    evidence it rests on: the conditions that held (``;``-separated in the evidence), one
+    less when the contrast timing was assumed, none without a rule."""
+    if row.get("confidence") is not None:
+        return float(row["confidence"])
     evidence = str(row.get("evidence") or "")
     if not re.match(r"rules\[\d+\]", evidence):
         return 0
-    score = evidence.count(";") + 1
+    score = evidence.count(";") + 1.0
     if "assumed" in str(row.get("timing_source") or ""):
         score -= 1
     return score
@@ -140,8 +143,8 @@ def _series(build: Path) -> str:
     more = len(rows) - len(shown)
     note = f"<p>… and {more} more with more evidence.</p>" if more else ""
     intro = (
-        "Every series decision with the rule and tag values it rests on; the least evidence "
-        "(fewest conditions, assumed contrast timing, no rule) first."
+        "Every series decision with the rule and tag values it rests on; the lowest confidence "
+        "(a description keyword alone, assumed contrast timing, no rule) first."
     )
     return section("series", "Series recognition", body + note, intro=intro)
 

@@ -96,7 +96,8 @@ def curated_sidecar(
         "ContrastTimingSource": s.get("timing_source"),
         "VoxelSpacing": zooms,
         "Shape": [int(d) for d in img.shape],
-        "OrientationCode": "".join(nib.aff2axcodes(img.affine)),
+        # a degenerate affine (a collapsed axis) has no code for that axis: "?"
+        "OrientationCode": "".join(c or "?" for c in nib.aff2axcodes(img.affine)),
         "SourceSeriesCount": 1,
         "SourceImageCount": len(job.files),
         "Acquisition": acquisition,

