@@ -12,7 +12,6 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from hepatokit.pseudonyms import build_key, slide_pseudonym
 from hepatokit.report.html import esc, figure, section, table
 from hepatokit.report.thumbs import ThumbCache, patch_thumb
 
@@ -157,15 +156,18 @@ def _dedup_gallery(build: Path, patches: _Patches, thumbs: ThumbCache) -> str:
 
 
 def _counts(
-    curated: dict[str, list[Any]], classes: list[str], split_of: dict[str, str], key: bytes
+    curated: dict[str, list[Any]], classes: list[str], split_of: dict[str, str], build: Path
 ) -> str:
-    """Class × slide × split counts; slides by the keyed pseudonyms the dataset publishes
-    (:func:`hepatokit.pseudonyms.slide_pseudonym`): a raw slide id can be a patient's name."""
-    slides = {s: slide_pseudonym(s, key) for s in map(str, set(curated.get("slide_id", [])))}
+    from hepatokit.pseudonyms import build_key, slide_pseudonym
+
+    key = build_key(build)  # slides as published: a slide id is often a file name (PHI)
     counts: Counter[tuple[str, str, str]] = Counter(
         zip(
             [split_of.get(i, "none") for i in curated.get("id", [])],
-            [slides[str(s)] for s in curated.get("slide_id", [])],
+            [
+                "none" if s is None else slide_pseudonym(str(s), key)
+                for s in curated.get("slide_id", [])
+            ],
             map(str, curated.get("class", [])),
             strict=True,
         )
@@ -214,7 +216,7 @@ def hepatobench_sections(
     out = [
         ("qc", "QC removals", _qc_gallery(build, patches, thumbs)),
         ("dedup", "Duplicates", _dedup_gallery(build, patches, thumbs)),
-        ("counts", "Counts", _counts(curated, classes, split_of, build_key(build))),
+        ("counts", "Counts", _counts(curated, classes, split_of, build)),
         ("sample", "Sample", _sample(curated, classes, patches, thumbs, seed)),
     ]
     return out, dict(zip(curated.get("id", []), curated.get("class", []), strict=True))
