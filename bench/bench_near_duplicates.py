@@ -1,73 +1,34 @@
-"""Near-duplicate search over 140k 64-bit pHashes: multi-index hashing vs BK-tree vs brute force.
+"""Near-duplicate search over 64-bit pHashes: hepatokit's multi-index hashing vs faiss.
 
-    python bench/bench_near_duplicates.py [--n 140000] [--radius 10] [--hashes hashes.parquet]
+    python bench/bench_near_duplicates.py [--sizes 140000,1000000,5000000] [--radius 10]
+        [--workers 2] [--faiss] [--inline] [--hashes hashes.parquet]
 
-Hash sets: ``uniform`` (random 64-bit), ``clustered`` (texture-like: hashes spread 10–24
-bits around a few thousand centres, like H&E pHashes, which sit closer together than random
-ones) — both with 3 % planted near duplicates (1–radius bit flips) — or the ``phash``
-column of a build's ``hashes.parquet`` (``--hashes``). The plain Python one-against-all loop
-and the BK-tree are timed on a subset and extrapolated (quadratic / measured per query);
-all three must return the same pairs (checked on the subset).
+Hash sets: ``uniform`` (random 64-bit) with 3 % planted near duplicates (1–radius bit flips),
+or the ``phash`` column of a build's ``hashes.parquet`` (``--hashes``). For each size:
+
+- ``near_pairs`` with ``--workers`` processes (wall time), and in one process (``--inline``,
+  wall and CPU time);
+- with ``--faiss`` (the ``bench`` extra), in the same process, as the reference run:
+  ``IndexBinaryMultiHash`` set up to be exact (3 hash tables of 21 bits, 3 flips: by the
+  pigeonhole principle every pair within 10 bits shares a probed bucket) and
+  ``IndexBinaryHash`` (one 16-bit table, 2 flips: fast but not exact, its recall is shown);
+  both answer ``range_search`` over all items, with ``--workers`` OpenMP threads;
+- the pairs are checked: equal to faiss's exact index, and to a brute-force scan on the
+  first ``--subset`` items.
+
+The growth exponent between consecutive sizes is ``log(t2 / t1) / log(n2 / n1)``.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
+import math
 import time
 
 import numpy as np
 
-from hepatokit.curation.patho.near_duplicates import near_pairs
-
-
-class BKTree:
-    """A Burkhard–Keller tree over Hamming distance (the usual metric-tree baseline)."""
-
-    def __init__(self) -> None:
-        self.root: list | None = None  # [value, index, {distance: child}]
-
-    def add(self, value: int, index: int) -> None:
-        if self.root is None:
-            self.root = [value, index, {}]
-            return
-        node = self.root
-        while True:
-            d = (value ^ node[0]).bit_count()
-            child = node[2].get(d)
-            if child is None:
-                node[2][d] = [value, index, {}]
-                return
-            node = child
-
-    def query(self, value: int, radius: int) -> list[int]:
-        out, stack = [], [self.root] if self.root else []
-        while stack:
-            node = stack.pop()
-            d = (value ^ node[0]).bit_count()
-            if d <= radius:
-                out.append(node[1])
-            for k, child in node[2].items():
-                if d - radius <= k <= d + radius:
-                    stack.append(child)
-        return out
-
-
-def bk_pairs(values: list[int], radius: int) -> set[tuple[int, int]]:
-    tree, pairs = BKTree(), set()
-    for i, v in enumerate(values):
-        for j in tree.query(v, radius):
-            pairs.add((j, i))
-        tree.add(v, i)
-    return pairs
-
-
-def python_pairs(values: list[int], radius: int) -> set[tuple[int, int]]:
-    pairs = set()
-    for i, a in enumerate(values):
-        for j in range(i + 1, len(values)):
-            if (a ^ values[j]).bit_count() <= radius:
-                pairs.add((i, j))
-    return pairs
+from hepatokit.curation.patho.near_duplicates import near_pairs, plan_bands
 
 
 def make_hashes(kind: str, n: int, radius: int, seed: int = 0) -> np.ndarray:
@@ -94,67 +55,108 @@ def make_hashes(kind: str, n: int, radius: int, seed: int = 0) -> np.ndarray:
     return h
 
 
+def brute_force_keys(h: np.ndarray, radius: int) -> set[tuple[int, int]]:
+    out = set()
+    for i in range(h.size - 1):
+        j = np.nonzero(np.bitwise_count(h[i + 1 :] ^ h[i]) <= radius)[0] + i + 1
+        out.update((i, int(k)) for k in j)
+    return out
+
+
+def faiss_pairs(h: np.ndarray, radius: int, kind: str, threads: int) -> tuple[float, np.ndarray]:
+    """All pairs ``i * n + j`` (i < j) within ``radius`` by a faiss binary hash index."""
+    import faiss
+
+    faiss.omp_set_num_threads(threads)
+    x = np.ascontiguousarray(h).view(np.uint8).reshape(-1, 8)
+    t0 = time.perf_counter()
+    if kind == "multihash":
+        index = faiss.IndexBinaryMultiHash(64, 3, 21)
+        index.nflip = 3  # 3 tables × (3 + 1) > 10: exact
+    else:
+        index = faiss.IndexBinaryHash(64, 16)
+        index.nflip = 2
+    index.add(x)
+    lims, _, ids = index.range_search(x, radius + 1)  # faiss: distance < threshold
+    dt = time.perf_counter() - t0
+    q = np.repeat(np.arange(h.size, dtype=np.int64), np.diff(lims).astype(np.int64))
+    ids = ids.astype(np.int64)
+    keep = q < ids
+    return dt, np.unique(q[keep] * h.size + ids[keep])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=140_000)
+    ap.add_argument("--sizes", default="140000,1000000")
     ap.add_argument("--radius", type=int, default=10)
-    ap.add_argument("--subset", type=int, default=4000)
+    ap.add_argument("--subset", type=int, default=3000)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--inline", action="store_true", help="also time one process")
+    ap.add_argument("--faiss", action="store_true", help="compare with faiss (bench extra)")
+    ap.add_argument(
+        "--faiss-exact-max",
+        type=int,
+        default=60_000,
+        help="largest size for faiss's exact multi-hash index (slow with 3 flips)",
+    )
     ap.add_argument("--hashes", default=None, help="hashes.parquet of a build")
     args = ap.parse_args()
-    sets = {}
+    r = args.radius
     if args.hashes:
         import pyarrow.parquet as pq
 
         from hepatokit.curation.patho.hashing import hex_to_uint64
 
-        sets["build"] = hex_to_uint64(pq.read_table(args.hashes).column("phash").to_pylist())
+        sets = {"build": hex_to_uint64(pq.read_table(args.hashes).column("phash").to_pylist())}
     else:
-        sets = {k: make_hashes(k, args.n, args.radius) for k in ("uniform", "clustered")}
+        sets = {
+            f"uniform-{n}": make_hashes("uniform", n, r) for n in map(int, args.sizes.split(","))
+        }
+    rows = []
     for name, h in sets.items():
         n = h.size
-        t0 = time.perf_counter()
-        i, j, _ = near_pairs(h, args.radius)
-        t_mih1 = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        i2, j2, _ = near_pairs(h, args.radius, workers=args.workers)
-        t_mih = time.perf_counter() - t0
-        assert np.array_equal(i, i2) and np.array_equal(j, j2)
-        sub = h[: args.subset].tolist()
-        t0 = time.perf_counter()
-        ref = python_pairs(sub, args.radius)
-        t_py = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        bk = bk_pairs(sub, args.radius)
-        t_bk_sub = time.perf_counter() - t0
-        si, sj, _ = near_pairs(h[: args.subset], args.radius)
-        mih_sub = set(zip(si.tolist(), sj.tolist(), strict=True))
-        assert mih_sub == ref == bk, "the three searches disagree"
-        # extrapolate: brute force is quadratic; BK-tree measured per query on a larger prefix
-        py_full = t_py * (n / args.subset) ** 2
-        m = min(n, 8_000)
-        t0 = time.perf_counter()
-        bk_pairs(h[:m].tolist(), args.radius)
-        t_bk_m = time.perf_counter() - t0
-        bk_full = t_bk_m * (n / m) ** 1.5  # BK-tree queries grow sub-linearly per item at best
-        print(f"[{name}] n={n} radius={args.radius}: {len(i)} pairs")
+        plan = [(b.width, b.threshold) for b in plan_bands(n, r)]
+        print(f"[{name}] n={n} radius={r}: plan (width, threshold) {plan}", flush=True)
+        t0, c0 = time.perf_counter(), time.process_time()
+        i, j, _ = near_pairs(h, r, workers=args.workers)
+        t_par = time.perf_counter() - t0
+        if args.workers == 1:
+            print(f"  (one process: CPU {time.process_time() - c0:.2f} s)", flush=True)
+        keys = i * n + j
         print(
-            f"  multi-index hashing : {t_mih:8.2f} s   ({args.workers} processes; "
-            f"{t_mih1:.2f} s in one)"
+            f"  hepatokit, {args.workers} processes : {t_par:8.2f} s  {keys.size} pairs", flush=True
         )
-        print(
-            f"  python one-vs-all   : {py_full:8.0f} s   "
-            f"(extrapolated from {args.subset}: {t_py:.1f} s)"
-        )
-        print(
-            f"  BK-tree             : {bk_full:8.0f} s   (extrapolated from {m}: {t_bk_m:.1f} s; "
-            f"{args.subset}: {t_bk_sub:.1f} s)"
-        )
-        print(
-            f"  same pairs on {args.subset}: yes ({len(ref)} pairs);  speed-up vs python "
-            f"{py_full / t_mih:.0f}x, vs BK-tree {bk_full / t_mih:.0f}x;  ratio to 10 s goal "
-            f"{t_mih / 10:.2f}"
-        )
+        row = {"n": n, "par": t_par}
+        if args.inline:
+            t0, c0 = time.perf_counter(), time.process_time()
+            i1, j1, _ = near_pairs(h, r)
+            row["inline"] = time.perf_counter() - t0
+            row["cpu"] = time.process_time() - c0
+            assert np.array_equal(i1 * n + j1, keys)
+            print(f"  hepatokit, 1 process   : {row['inline']:8.2f} s  (CPU {row['cpu']:.2f} s)",
+                  flush=True)  # fmt: skip
+        if args.faiss and n <= args.faiss_exact_max:
+            t_mh, mh = faiss_pairs(h, r, "multihash", args.workers)
+            assert np.array_equal(mh, keys), "faiss exact multi-hash disagrees"
+            row["faiss_mh"] = t_mh
+            print(f"  faiss IndexBinaryMultiHash (exact) : {t_mh:8.2f} s  same pairs: yes; "
+                  f"hepatokit / faiss = {t_par / t_mh:.2f}", flush=True)  # fmt: skip
+        if args.faiss:
+            t_h, bh = faiss_pairs(h, r, "hash", args.workers)
+            recall = np.isin(keys, bh).mean() if keys.size else 1.0
+            row["faiss_h"] = t_h
+            print(f"  faiss IndexBinaryHash (16 bits, 2 flips): {t_h:8.2f} s  recall {recall:.4f}; "
+                  f"hepatokit / faiss = {t_par / t_h:.2f}", flush=True)  # fmt: skip
+        m = min(n, args.subset)
+        si, sj, _ = near_pairs(h[:m], r)
+        assert set(zip(si.tolist(), sj.tolist(), strict=True)) == brute_force_keys(h[:m], r)
+        print(f"  same pairs as brute force on the first {m}: yes", flush=True)
+        rows.append(row)
+    for a, b in itertools.pairwise(rows):
+        for k in ("par", "inline", "cpu", "faiss_mh"):
+            if k in a and k in b:
+                e = math.log(b[k] / a[k]) / math.log(b["n"] / a["n"])
+                print(f"growth exponent {a['n']} -> {b['n']} ({k}): {e:.2f}")
 
 
 if __name__ == "__main__":

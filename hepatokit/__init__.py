@@ -77,14 +77,17 @@ _EXPORTS: dict[str, str] = {
     "quantify_slide": "hepatokit.quant.run",
     "quantify_slides": "hepatokit.quant.run",
     "evaluate_regions": "hepatokit.quant.evaluate_regions",
+    "train_region_model": "hepatokit.quant.segment.train",
+    "predict_regions": "hepatokit.quant.segment.predict",
     "generate_mri_studies": "hepatokit.synthetic.mri",
     "generate_patches": "hepatokit.synthetic.patho",
     "generate_wsis": "hepatokit.synthetic.wsi",
     "build_dataset": "hepatokit.build",
+    "build_report": "hepatokit.report",
     "run_demo": "hepatokit.demo",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]
 
 
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, name_extras=True)

@@ -55,6 +55,7 @@ def build_dataset(
     demo_key: bool = False,
     key_file: str | os.PathLike[str] | None = None,
     mpp: float | None = None,
+    force_mpp: bool = False,
     strict_audits: bool = True,
     break_lock: bool = False,
 ) -> BuildSummary:
@@ -73,6 +74,9 @@ def build_dataset(
         needs ``HEPATOKIT_DEID_KEY`` or a key file).
     key_file
         MRI only: file holding the de-identification key (else ``HEPATOKIT_DEID_KEY``).
+    mpp, force_mpp
+        Histology slides: level-0 µm/px for slides without resolution metadata; with
+        ``force_mpp`` for every slide.
     strict_audits
         Raise if the leakage or PHI audit finds anything (the CLI's exit 1).
     break_lock
@@ -89,7 +93,7 @@ def build_dataset(
     with build_lock(out, break_lock=break_lock):
         return _build_dataset(recipe=recipe, raw=raw, out=out, labels=labels, workers=workers,
                               executor=executor, demo_key=demo_key, key_file=key_file, mpp=mpp,
-                              strict_audits=strict_audits)  # fmt: skip
+                              force_mpp=force_mpp, strict_audits=strict_audits)  # fmt: skip
 
 
 def _build_dataset(
@@ -104,6 +108,7 @@ def _build_dataset(
     key_file: str | os.PathLike[str] | None,
     mpp: float | None,
     strict_audits: bool,
+    force_mpp: bool = False,
 ) -> BuildSummary:
     from hepatokit.manifest import Manifest
     from hepatokit.splits import audit_leakage, split_build
@@ -121,9 +126,13 @@ def _build_dataset(
         from hepatokit.curation.patho import build_hepatobench
 
         curation = build_hepatobench(recipe=recipe, raw=raw, out=out, workers=workers,
-                                     executor=executor, mpp=mpp)  # fmt: skip
+                                     executor=executor, mpp=mpp,
+                                     force_mpp=force_mpp)  # fmt: skip
     split = split_build(build=out, recipe=recipe)
     leakage = audit_leakage(build=out, recipe=recipe)
+    from hepatokit.report import build_report
+
+    build_report(build=out, recipe=recipe)  # before the PHI audit, which also reads the page
     if rec.kind == "mri":
         phi = audit_phi(build=out, raw=raw, workers=workers, executor=executor)
     else:

@@ -174,7 +174,7 @@ class IdentifierAuditResult:
 
 def _mask(value: str) -> str:
     value = value.strip()
-    if len(value) <= 2:
+    if len(value) <= 4:
         return "…"
     if len(value) <= 6:
         return value[0] + "…" + value[-1]

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import re
+import signal
+import threading
 import types
 import typing
 from collections.abc import Mapping
@@ -21,12 +24,15 @@ from typing import Any, Literal, TypeVar, get_args, get_origin
 
 import yaml
 
-from hepatokit.errors import RecipeError
+from hepatokit.errors import BuildStateError, RecipeError
 
 __all__ = [
     "KNOWN_SECTIONS",
+    "MATCH_SECONDS",
     "Recipe",
+    "bounded_search",
     "build_recipe",
+    "check_regex",
     "load_recipe",
     "parse_dataclass",
     "recipe_path",
@@ -78,7 +84,7 @@ class Recipe:
 def recipe_path(name_or_path: str | Path) -> Path:
     """Resolve ``lifs`` / ``hepatobench`` to the packaged recipe, else a file path."""
     p = Path(name_or_path)
-    if p.exists():
+    if p.is_file():
         return p
     name = str(name_or_path)
     for candidate in (name, f"{name}.yaml"):
@@ -88,6 +94,12 @@ def recipe_path(name_or_path: str | Path) -> Path:
         packaged = resources.files("hepatokit").joinpath("_data", "recipes", candidate)
         if packaged.is_file():
             return Path(str(packaged))
+    if p.exists():
+        raise RecipeError(
+            "is not a recipe file (a folder?)",
+            path=name_or_path,
+            hint="give the recipe YAML (a build's own is BUILD/recipe.yaml), or lifs / hepatobench",
+        )
     raise RecipeError(
         "recipe not found",
         path=name_or_path,
@@ -145,23 +157,59 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
 
 
 def build_recipe(
-    build_dir: str | Path, recipe: str | Path | None = None, *, default: str
+    build_dir: str | Path,
+    recipe: str | Path | None = None,
+    *,
+    default: str,
+    stage_kind: bool = True,
 ) -> Recipe:
     """The recipe a stage of ``build_dir`` runs with, and keep ``BUILD/recipe.yaml`` in step.
 
     ``recipe`` given → it is loaded and copied to ``BUILD/recipe.yaml`` (the build's record).
     Not given → ``BUILD/recipe.yaml`` if it exists, else the packaged recipe ``default``.
+    A recipe of the other dataset than the build's own is refused, and with ``stage_kind``
+    (a stage of one dataset) one of the other dataset than ``default``'s.
     """
     from hepatokit.atomic import write_bytes_atomic
 
     stored = Path(build_dir) / "recipe.yaml"
     if recipe is None and stored.is_file():
-        return load_recipe(stored)
+        rec = load_recipe(stored)
+        return _same_kind(rec, default, build_dir) if stage_kind else rec
     loaded = load_recipe(recipe if recipe is not None else default)
+    if recipe is not None and stored.is_file():
+        built = load_recipe(stored)
+        if built.kind != loaded.kind:  # not over another dataset's build
+            raise BuildStateError(
+                f"this is a {_DATASET_OF_KIND[built.kind]} build; the recipe {loaded.name!r} "
+                f"is for {_DATASET_OF_KIND[loaded.kind]}",
+                path=build_dir,
+                hint="check the BUILD path and --recipe; each dataset needs its own build folder",
+            )
+    if stage_kind:
+        _same_kind(loaded, default, build_dir)
     src = Path(loaded.source)
     if not stored.exists() or stored.read_bytes() != src.read_bytes():
         write_bytes_atomic(stored, src.read_bytes())
     return loaded
+
+
+#: the dataset each kind of recipe builds, for messages
+_DATASET_OF_KIND = {"mri": "LiFS (MRI)", "patho": "HepatoBench (histology)"}
+
+
+def _same_kind(rec: Recipe, default: str, build_dir: str | Path) -> Recipe:
+    """``rec`` if it is of the kind the stage's packaged ``default`` recipe is, else an error
+    naming both datasets (an MRI stage pointed at a histology build, or the reverse)."""
+    want = {"lifs": "mri", "hepatobench": "patho"}.get(default)
+    if want is None or rec.kind == want:
+        return rec
+    raise BuildStateError(
+        f"this is a {_DATASET_OF_KIND[rec.kind]} build (recipe {rec.name!r}); this command "
+        f"works on {_DATASET_OF_KIND[want]} builds",
+        path=build_dir,
+        hint="check the BUILD path; each dataset needs its own build folder",
+    )
 
 
 # --------------------------------------------------------------------------- validation
@@ -194,7 +242,10 @@ def parse_dataclass(cls: type[T], data: Any, *, where: str, source: str = "<reci
     try:
         return cls(**kwargs)
     except (ValueError, TypeError) as exc:
-        raise RecipeError(f"{where}: {exc}", path=source) from exc
+        text = str(exc)
+        head = text.split(":", 1)[0]
+        joined = f"{where}.{text}" if head in fields else f"{where}: {text}"  # dotted key
+        raise RecipeError(joined, path=source) from exc
 
 
 def _coerce(tp: Any, value: Any, *, where: str, source: str) -> Any:
@@ -253,3 +304,75 @@ def _coerce(tp: Any, value: Any, *, where: str, source: str) -> Any:
             raise RecipeError(f"{where}: expected text, got {value!r}", path=source)
         return str(value)
     return value
+
+
+# --------------------------------------------------------------------------- regexes
+#: the longest one regex of a recipe may take on one value (catastrophic backtracking)
+MATCH_SECONDS = 1.0
+#: values longer than this are cut before matching (a path, a description: never longer)
+MATCH_MAX_CHARS = 4096
+
+
+def check_regex(pattern: str | None, key: str) -> None:
+    """Compile ``pattern`` (a recipe value at ``key``) or raise a ``ValueError`` naming the key
+    and the problem; :func:`parse_dataclass` adds the recipe file and the section."""
+    if pattern is None:
+        return
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        where = f" at position {exc.pos}" if exc.pos is not None else ""
+        raise ValueError(
+            f"{key}: not a valid regular expression ({exc.msg}{where}): {pattern!r}"
+        ) from exc
+
+
+class _Overtime(Exception):
+    pass
+
+
+def _alarm(signum: int, frame: Any) -> None:
+    raise _Overtime
+
+
+def bounded_search(
+    pattern: str | re.Pattern[str],
+    text: str,
+    *,
+    key: str,
+    seconds: float = MATCH_SECONDS,
+    flags: int = 0,
+) -> re.Match[str] | None:
+    """``re.search`` with a time bound: a recipe regex that backtracks catastrophically on a
+    value stops the stage with a :class:`RecipeError` naming ``key``, instead of running for
+    minutes. The bound uses ``SIGALRM`` (the regex engine checks signals while matching), so
+    it applies in the main thread of a process (stages and pool workers); elsewhere the
+    search runs unbounded. ``text`` is cut to :data:`MATCH_MAX_CHARS`.
+
+    Raises
+    ------
+    RecipeError
+        The match took longer than ``seconds``.
+    """
+    rx = pattern if isinstance(pattern, re.Pattern) else re.compile(pattern, flags)
+    text = text[:MATCH_MAX_CHARS]
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getitimer(signal.ITIMER_REAL)[0]
+    ):
+        return rx.search(text)
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        try:
+            return rx.search(text)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    except _Overtime:
+        raise RecipeError(
+            f"{key}: the regular expression {rx.pattern!r} took more than {seconds:g} s on "
+            f"one value of {len(text)} characters (catastrophic backtracking)",
+            hint="simplify it: avoid nested repeats such as (a+)+ or (.*)*; anchor it",
+        ) from None
+    finally:
+        signal.signal(signal.SIGALRM, previous)

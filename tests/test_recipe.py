@@ -7,8 +7,8 @@ from typing import Literal
 
 import pytest
 
-from hepatokit.errors import RecipeError
-from hepatokit.recipe import build_recipe, load_recipe, parse_dataclass
+from hepatokit.errors import BuildStateError, RecipeError
+from hepatokit.recipe import build_recipe, load_recipe, parse_dataclass, recipe_path
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,22 @@ def test_bad_recipe_files(tmp_path):
 
 def test_build_recipe_is_recorded_and_reused(tmp_path):
     build = tmp_path / "build"
-    first = build_recipe(build, "hepatobench", default="lifs")
-    assert (build / "recipe.yaml").is_file() and first.name == "hepatobench"
-    again = build_recipe(build, default="lifs")
-    assert again.name == "hepatobench" and again.sha256 == first.sha256
+    custom = tmp_path / "mine.yaml"
+    custom.write_text(
+        recipe_path("hepatobench").read_text().replace("name: hepatobench", "name: mine")
+    )
+    first = build_recipe(build, custom, default="hepatobench")
+    assert (build / "recipe.yaml").is_file() and first.name == "mine"
+    again = build_recipe(build, default="hepatobench")
+    assert again.name == "mine" and again.sha256 == first.sha256
+
+
+def test_build_recipe_refuses_the_other_dataset(tmp_path):
+    build = tmp_path / "build"
+    build_recipe(build, "hepatobench", default="hepatobench")
+    with pytest.raises(
+        BuildStateError, match=r"HepatoBench \(histology\) build; the recipe 'lifs'"
+    ):
+        build_recipe(build, "lifs", default="lifs")
+    with pytest.raises(BuildStateError, match=r"works on LiFS \(MRI\) builds"):
+        build_recipe(build, default="lifs")

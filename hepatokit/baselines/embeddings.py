@@ -138,9 +138,11 @@ def _run_encoder(
     encoder.to(device)
     if plan.channels_last:
         encoder.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    from hepatokit.progress import track
+
     chunks: list[np.ndarray] = []
     with torch.inference_mode():
-        for batch in loader:
+        for batch in track(loader, f"embedding ({encoder.spec})", total=len(loader)):
             x = encoder.preprocess.normalize(batch.to(device, non_blocking=plan.pin_memory))
             if plan.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)

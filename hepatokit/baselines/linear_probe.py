@@ -166,7 +166,9 @@ def _fit_adamw(
     train_losses: list[float] = []
     val_losses: list[float] = []
     stale = 0
-    for epoch in range(s.max_epochs):
+    from hepatokit.progress import track
+
+    for epoch in track(range(s.max_epochs), "training the probe (epochs, early stop)"):
         order = torch.randperm(len(yt), generator=gen).to(device)
         total = 0.0
         for start in range(0, len(order), s.batch_size):

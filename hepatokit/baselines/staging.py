@@ -265,7 +265,10 @@ def train_staging(
         end_epoch = (
             config.epochs if stop_after is None else min(config.epochs, start_epoch + stop_after)
         )
-        for epoch in range(start_epoch, end_epoch):
+        from hepatokit.progress import track
+
+        epochs = range(start_epoch, end_epoch)
+        for epoch in track(epochs, f"training {model_name} (epochs)", total=len(epochs)):
             reset_peak_memory(plan)
             t0 = time.perf_counter()
             model.train()

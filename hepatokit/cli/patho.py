@@ -26,6 +26,9 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         root: Path = typer.Argument(..., help="Class-folder root, or a CSV/parquet patch table."),
         out: Path = typer.Option(..., "--out", "-o", help="Build folder."),
         recipe: Path | None = _RECIPE,
+        allow_outside_root: bool = typer.Option(
+            False, "--allow-outside-root", help="Let a table's paths lead outside its folder."
+        ),
     ) -> None:
         """Record every patch file (decoded once: size, hashes, QC scores) in BUILD."""
         from hepatokit.curation.patho.ingest import ingest_patches
@@ -33,8 +36,14 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
         opts = options(ctx)
         with make_executor(workers=opts.workers, dask_address=opts.dask) as ex:
-            summary = ingest_patches(root=root, out=out, recipe=recipe, workers=opts.workers,
-                                     executor=ex)  # fmt: skip
+            summary = ingest_patches(
+                root=root,
+                out=out,
+                recipe=recipe,
+                workers=opts.workers,
+                executor=ex,
+                allow_outside_root=allow_outside_root,
+            )
         console.print(f"[green]ingest[/] {summary}")
 
     @group.command("tile")
@@ -48,7 +57,13 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             None, help="Folder of QuPath GeoJSON files named like the slides."
         ),
         mpp: float | None = typer.Option(
-            None, min=0.01, help="Level-0 µm/px for slides without resolution metadata."
+            None,
+            min=0.01,
+            help="Level-0 µm/px for slides without resolution metadata (slides with their "
+            "own mpp / objective power keep it).",
+        ),
+        force_mpp: bool = typer.Option(
+            False, "--force-mpp", help="Apply --mpp to every slide, overriding its metadata."
         ),
     ) -> None:
         """Tile whole-slide images: tissue detection, tiles at the target magnification."""
@@ -58,7 +73,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         opts = options(ctx)
         with make_executor(workers=opts.workers, dask_address=opts.dask) as ex:
             summary = tile_slides(slides=slides, out=out, recipe=recipe, annotations=annotations,
-                                  mpp=mpp, workers=opts.workers, executor=ex)  # fmt: skip
+                                  mpp=mpp, force_mpp=force_mpp, workers=opts.workers,
+                                  executor=ex)  # fmt: skip
         console.print(f"[green]tile[/] {summary}")
         if summary.excluded.get("no_mpp"):
             console.print(

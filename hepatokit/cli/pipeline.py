@@ -12,7 +12,7 @@ __all__ = ["register"]
 
 
 def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
-    """Add ``build`` and ``demo`` to the root app."""
+    """Add ``build``, ``report`` and ``demo`` to the root app."""
 
     @app.command("build")
     @reports_errors
@@ -23,6 +23,9 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         out: Path = typer.Option(..., help="Build folder."),
         labels: Path | None = typer.Option(None, help="Clinical label CSV (MRI recipes)."),
         mpp: float | None = typer.Option(None, help="Level-0 µm/px for slides without it."),
+        force_mpp: bool = typer.Option(
+            False, "--force-mpp", help="Apply --mpp to every slide, overriding its metadata."
+        ),
         demo_key: bool = typer.Option(
             False, help="Synthetic data only: use the built-in de-identification key."
         ),
@@ -41,9 +44,26 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         with make_executor(workers=opts.workers, dask_address=opts.dask) as executor:
             summary = build_dataset(recipe=recipe, raw=raw, out=out, labels=labels,
                                     workers=opts.workers, executor=executor, mpp=mpp,
-                                    demo_key=demo_key, key_file=key_file,
-                                    break_lock=break_lock)  # fmt: skip
+                                    force_mpp=force_mpp, demo_key=demo_key,
+                                    key_file=key_file, break_lock=break_lock)  # fmt: skip
         console.print(f"[green]{summary}[/]")
+
+    @app.command("report")
+    @reports_errors
+    def report(
+        build: Path = typer.Argument(..., help="The build folder."),
+        recipe: str | None = typer.Option(
+            None, "--recipe", help="Recipe name or file (default: BUILD/recipe.yaml)."
+        ),
+    ) -> None:
+        """(Re)write BUILD/reports/index.html, the curation report (opens from disk)."""
+        from hepatokit.report import build_report
+
+        result = build_report(build=build, recipe=recipe)
+        console.print(
+            f"[green]wrote[/] {result.path} ({len(result.sections)} sections, "
+            f"{result.thumbs_made} thumbnails made, {result.thumbs_reused} reused)"
+        )
 
     @app.command("demo")
     @reports_errors

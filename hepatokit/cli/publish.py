@@ -35,6 +35,9 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         verify_md5: bool = typer.Option(
             False, "--verify-md5", help="HepatoBench: check each patch's MD5 while embedding."
         ),
+        repo: str | None = typer.Option(
+            None, "--repo", help="Hub repo ORG/NAME the card's snippets name (default: recipe)."
+        ),
         allow_phi_risk: str | None = typer.Option(
             None,
             "--allow-phi-risk",
@@ -55,6 +58,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             raw_root=raw_root,
             verify_md5=verify_md5,
             workers=opts.workers,
+            repo_id=repo,
             allow_phi_risk=allow_phi_risk,
         )
         for cfg, per_split in result.counts.items():
@@ -69,7 +73,11 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     def push_cmd(
         hf_dir: Path = typer.Argument(..., help="A folder written by `publish build`."),
         repo: str = typer.Option(..., "--repo", help="Dataset repo id ORG/NAME."),
-        private: bool = typer.Option(False, "--private", help="Create the repo private."),
+        private: bool = typer.Option(
+            True,
+            "--private/--public",
+            help="Create the repo private (default); --public opts in to a public repo.",
+        ),
         dry_run: bool = typer.Option(False, "--dry-run", help="List the upload; send nothing."),
     ) -> None:
         """Upload a published folder to the Hugging Face Hub (token from HF_TOKEN / login)."""

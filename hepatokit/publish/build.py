@@ -19,9 +19,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hepatokit.atomic import write_text_atomic
+from hepatokit.atomic import remove_stale_temps, write_text_atomic
+from hepatokit.buildlock import LOCK_NAME, build_lock
 from hepatokit.errors import BuildStateError, PHIError
 from hepatokit.parallel import default_workers, make_executor
+from hepatokit.publish.card import check_publishable
 from hepatokit.publish.checksums import write_checksums
 from hepatokit.publish.croissant import check_croissant
 from hepatokit.publish.docs import prepare_docs, write_docs
@@ -141,6 +143,7 @@ def publish_build(
     raw_root: str | Path | None = None,
     verify_md5: bool = False,
     workers: int | None = None,
+    repo_id: str | None = None,
     allow_phi_risk: str | None = None,
 ) -> PublishResult:
     """Package a curated build as a Hugging Face dataset folder.
@@ -164,6 +167,9 @@ def publish_build(
         (the size is always checked); costs a hash of every byte.
     workers
         Processes writing shards (default: CPU count; 1 = inline).
+    repo_id
+        The Hub repo (``ORG/NAME``) the card's snippets and Croissant ``url`` name (default:
+        the recipe's ``publish.repo_id``; without one the snippets load the folder).
     allow_phi_risk
         Publish although the build's PHI audit (``reports/phi_audit.json``) failed; the
         reason is recorded in ``BUILD/private/card_notes.md``.
@@ -174,13 +180,38 @@ def publish_build(
         The build's PHI audit failed and no ``allow_phi_risk`` reason was given.
     BuildStateError, DataFormatError, ManifestError
         A missing or stale input table, a missing curated file, a broken manifest.
+    RecipeError
+        The card section lacks creators, homepage or citation (or, clinical data, the Hub
+        gate), or one of them is a placeholder.
     """
     build, out = Path(build), Path(out)
     _check_folders(build, out)
     check_phi_audit(build, allow_phi_risk=allow_phi_risk)
-    rec = build_recipe(build, recipe, default=_default_recipe(build))
+    with build_lock(out):  # one writer per dataset folder
+        stale = remove_stale_temps(out)
+        if stale:
+            log.warning("removed %d temporary file(s) of a killed run from %s", len(stale), out)
+        return _publish(
+            build, out, recipe, withhold_test_labels, raw_root, verify_md5, workers, repo_id
+        )
+
+
+def _publish(
+    build: Path,
+    out: Path,
+    recipe: str | Path | None,
+    withhold_test_labels: bool,
+    raw_root: str | Path | None,
+    verify_md5: bool,
+    workers: int | None,
+    repo_id: str | None,
+) -> PublishResult:
+    """:func:`publish_build` once the dataset folder is locked."""
+    rec = build_recipe(build, recipe, default=_default_recipe(build), stage_kind=False)
     section = publish_section(rec)
-    card_section(rec)  # validate the card section before any work
+    check_publishable(rec, card_section(rec))  # validate the card section before any work
+    if repo_id is not None and (repo_id.count("/") != 1 or not all(repo_id.split("/"))):
+        raise BuildStateError(f"repo id {repo_id!r} is not ORG/NAME", hint="e.g. my-lab/lifs")
     with make_executor(workers=workers) as pool:
         if pool is not None:  # the workers start (and import pyarrow) while the plan is made
             for _ in range(default_workers() if workers is None else workers):
@@ -227,7 +258,7 @@ def publish_build(
             writing = background.submit(
                 write_shards, tasks, workers=1 if pool is None else None, executor=pool
             )
-            prep = prepare_docs(out, rec, plan, split_order)
+            prep = prepare_docs(out, rec, plan, split_order, repo_id)
             shard_results = writing.result()
     remove_stale_shards(out / "data", [r.path for r in shard_results])
     written: dict[str, dict[str, list[ShardResult]]] = defaultdict(lambda: defaultdict(list))
@@ -251,7 +282,11 @@ def publish_build(
         out=out,
         name=rec.name,
         counts=counts,
-        files=sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()),
+        files=sorted(
+            p.relative_to(out).as_posix()
+            for p in out.rglob("*")
+            if p.is_file() and p.name != LOCK_NAME
+        ),
         truth_path=truth_path,
         croissant_warnings=warnings,
     )

@@ -15,12 +15,16 @@ from typing import Any
 
 import yaml
 
-from hepatokit.errors import DataFormatError
+from hepatokit.errors import DataFormatError, RecipeError
 from hepatokit.publish.sections import CardSection, PublishSection
 from hepatokit.recipe import Recipe
 
 __all__ = [
+    "GATED_FIELD_TYPES",
+    "PLACEHOLDER_PATTERN",
     "card_template",
+    "check_no_placeholders",
+    "check_publishable",
     "front_matter",
     "markdown_table",
     "render_card",
@@ -29,6 +33,87 @@ __all__ = [
 ]
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
+
+#: text that marks an unfilled value; none of it may reach a published card
+PLACEHOLDER_PATTERN = re.compile(
+    r"<(?:org|user|username|your[-_ a-z]*|name|repo|repo[-_]id|author|year|url)>"
+    r"|\{\{|\b(?:TODO|TBD|FIXME|XXX)\b|lorem ipsum|\(no citation given\)"
+    r"|\b(?:your|my)[-_](?:org|name|lab)\b",
+    re.IGNORECASE,
+)
+
+
+#: the field types of a gated Hub repo's access form (besides ``{type: select, options}``)
+GATED_FIELD_TYPES = ("text", "checkbox", "date_picker", "country", "ip_location")
+
+
+def check_no_placeholders(text: str, *, source: str | Path, what: str = "card") -> None:
+    """Raise :class:`DataFormatError` if ``text`` holds a placeholder (``<org>``, ``TODO``,
+    an unfilled ``{{ }}``…), naming the line."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = PLACEHOLDER_PATTERN.search(line)
+        if match:
+            raise DataFormatError(
+                f"the {what} holds the placeholder {match.group(0)!r} (line {number}: "
+                f"{line.strip()[:80]!r})",
+                path=source,
+                hint="fill it in the recipe's card section (creators, homepage, citation, "
+                "publish.repo_id or `publish build --repo ORG/NAME`)",
+            )
+
+
+def check_publishable(recipe: Recipe, card: CardSection) -> None:
+    """The card fields a published card needs: ``creators``, ``homepage``, ``citation``
+    (none a placeholder), and for a clinical recipe (``kind: mri``) the Hub gate
+    (``extra_gated_prompt`` + ``extra_gated_fields``).
+
+    Raises
+    ------
+    RecipeError
+        A field is missing or holds a placeholder; the message names the recipe and key.
+    """
+    missing = [
+        key
+        for key, value in (
+            ("creators", card.creators),
+            ("homepage", card.homepage),
+            ("citation", card.citation.strip()),
+        )
+        if not value
+    ]
+    if recipe.kind == "mri":
+        missing += [k for k in ("extra_gated_prompt", "extra_gated_fields") if not getattr(card, k)]
+    if missing:
+        raise RecipeError(
+            "the card section lacks " + ", ".join(f"card.{k}" for k in missing),
+            path=recipe.source,
+            hint="a published card names its creators, homepage and citation"
+            + (" and gates access to clinical data" if recipe.kind == "mri" else "")
+            + " (see recipes/lifs.yaml)",
+        )
+    for name, kind in card.extra_gated_fields.items():
+        options = kind.get("options") if isinstance(kind, dict) else None
+        if isinstance(kind, dict) and kind.get("type") == "select" and options:
+            continue
+        if kind not in GATED_FIELD_TYPES:
+            raise RecipeError(
+                f"card.extra_gated_fields.{name}: {kind!r} is not a field type of the Hub",
+                path=recipe.source,
+                hint=f"one of {', '.join(GATED_FIELD_TYPES)}, or {{type: select, options: [...]}}",
+            )
+    values = {
+        "creators": "\n".join(card.creators),
+        "homepage": card.homepage or "",
+        "citation": card.citation,
+        "extra_gated_prompt": card.extra_gated_prompt,
+    }
+    for key, value in values.items():
+        if PLACEHOLDER_PATTERN.search(value):
+            raise RecipeError(
+                f"card.{key} holds a placeholder ({PLACEHOLDER_PATTERN.search(value)!r})",
+                path=recipe.source,
+                hint="replace it with the real value before publishing",
+            )
 
 
 def card_template(name: str) -> str:
@@ -82,6 +167,7 @@ def front_matter(
     split_order: Mapping[str, Sequence[str]],
     total_examples: int,
     subsets: Mapping[str, str] | None = None,
+    card: CardSection | None = None,
 ) -> str:
     """The card's YAML (without the ``---`` fences): what ``DatasetCard`` and the Hub parse.
 
@@ -89,6 +175,7 @@ def front_matter(
     ``num_bytes``/``num_examples``, download and dataset sizes). A config in ``subsets``
     (config → the config whose shards it reads) gets that config's ``data_files`` and the
     parquet builder's ``columns`` (its features' names): ``load_dataset`` reads only those.
+    ``card`` adds the Hub gate (``extra_gated_prompt`` / ``extra_gated_fields``).
     """
     from datasets.info import DatasetInfosDict
     from huggingface_hub import DatasetCardData
@@ -114,6 +201,9 @@ def front_matter(
         size_categories=[size_category(total_examples)],
         configs=configs,
     )
+    if card is not None and card.extra_gated_prompt:  # the Hub's gate: accept, then access
+        setattr(data, "extra_gated_prompt", card.extra_gated_prompt.strip())  # noqa: B010
+        setattr(data, "extra_gated_fields", dict(card.extra_gated_fields))  # noqa: B010
     DatasetInfosDict(dict(infos)).to_dataset_card_data(data)
     return data.to_yaml()
 
@@ -172,11 +262,15 @@ def render_card(
         "preprocessing": _bullets(card.preprocessing),
         "annotation": _bullets(card.annotation),
         "maintenance": card.maintenance.strip(),
-        "citation": card.citation.strip() or "(no citation given)",
+        "citation": card.citation.strip(),
+        "creators": ", ".join(card.creators),
+        "date_published": card.date_published or "not stated",
     }
     try:
         template = card_template(recipe.name)
     except DataFormatError:  # a custom recipe: the template of its kind
         template = card_template("lifs" if recipe.kind == "mri" else "hepatobench")
     body = render_template(template, {**common, **values}, source=recipe.name)
-    return f"---\n{front.strip()}\n---\n\n{body.strip()}\n"
+    text = f"---\n{front.strip()}\n---\n\n{body.strip()}\n"
+    check_no_placeholders(text, source=recipe.source)
+    return text

@@ -42,6 +42,42 @@ def license_url(license_id: str) -> str:
     return _LICENSES.get(license_id.lower(), license_id)
 
 
+def _enum_id(name: str, feature: Any) -> str:
+    """The record set id of the class enumeration of label column ``name`` (the names'
+    digest tells two columns of one name but other classes apart)."""
+    digest = hashlib.sha256("\n".join(feature.names).encode()).hexdigest()[:6]
+    return f"{name}-classes-{digest}"
+
+
+def class_enumeration(mlc: Any, feature: Any, *, rs_id: str, names_of: str) -> Any:
+    """A ``cr:RecordSet`` with ``dataType: sc:Enumeration``: one record per class
+    (``index`` the stored integer, ``name`` the class name) that label fields reference."""
+    from rdflib.namespace import SDO
+
+    return mlc.RecordSet(
+        id=rs_id,
+        name=rs_id,
+        description=f"Class names of {names_of} (index as stored → name).",
+        data_types=[SDO.Enumeration],
+        key=[f"{rs_id}/index"],
+        fields=[
+            mlc.Field(
+                id=f"{rs_id}/index",
+                name="index",
+                description="Class index as stored in the label column.",
+                data_types=[mlc.DataType.INTEGER],
+            ),
+            mlc.Field(
+                id=f"{rs_id}/name",
+                name="name",
+                description="Class name.",
+                data_types=[mlc.DataType.TEXT],
+            ),
+        ],
+        data=[{f"{rs_id}/index": i, f"{rs_id}/name": name} for i, name in enumerate(feature.names)],
+    )
+
+
 def _field_for(mlc: Any, rs_id: str, fs_id: str, name: str, feature: Any) -> Any:
     """A Croissant field reading parquet column ``name`` of the file set ``fs_id``."""
     from datasets import ClassLabel, Image, List, Nifti, Value
@@ -49,6 +85,7 @@ def _field_for(mlc: Any, rs_id: str, fs_id: str, name: str, feature: Any) -> Any
     data_type: Any
     description = None
     transforms = []
+    references = None
     if isinstance(feature, Image):
         data_type = mlc.DataType.IMAGE_OBJECT
         transforms = [mlc.Transform(json_path="bytes")]
@@ -63,6 +100,7 @@ def _field_for(mlc: Any, rs_id: str, fs_id: str, name: str, feature: Any) -> Any
         data_type = mlc.DataType.INTEGER
         names = ", ".join(f"{i}={n}" for i, n in enumerate(feature.names))
         description = f"Class index ({names}); null if unlabelled or withheld."
+        references = mlc.Source(field=f"{_enum_id(name, feature)}/index")
     elif isinstance(feature, List):
         data_type = mlc.DataType.TEXT
         description = "List of names."
@@ -80,6 +118,7 @@ def _field_for(mlc: Any, rs_id: str, fs_id: str, name: str, feature: Any) -> Any
         is_array=True if isinstance(feature, List) else None,
         array_shape="-1" if isinstance(feature, List) else None,
         source=mlc.Source(file_set=fs_id, extract=mlc.Extract(column=name), transforms=transforms),
+        references=references,
     )
 
 
@@ -93,8 +132,14 @@ def build_croissant(
     splits: Mapping[str, Sequence[str]],
     subsets: Mapping[str, str] | None = None,
     url: str | None = None,
+    missing: Mapping[str, Mapping[str, float]] | None = None,
 ) -> dict[str, Any]:
     """The Croissant JSON-LD of a published folder.
+
+    Every RAI property the recipe's ``card`` section fills is written; LiFS's
+    ``dataCollectionMissingData`` gets the missing-sequence rates (``missing``: split →
+    sequence → fraction) after the recipe's text. Class labels reference an enumeration
+    record set (``sc:Enumeration``) holding the class names.
 
     Parameters
     ----------
@@ -108,11 +153,20 @@ def build_croissant(
     subsets
         config → the config whose shards (file set) it reads its columns from.
     """
+    import datetime as dt
+
     import mlcroissant as mlc
+    from datasets import ClassLabel
 
     subsets = subsets or {}
     distribution: list[Any] = []
     record_sets: list[Any] = []
+    enums: dict[str, Any] = {}
+    for feats in features.values():
+        for name, feat in feats.items():
+            rs_id = _enum_id(name, feat) if isinstance(feat, ClassLabel) else ""
+            if rs_id and rs_id not in enums:
+                enums[rs_id] = class_enumeration(mlc, feat, rs_id=rs_id, names_of=f"`{name}`")
     for cfg, feats in features.items():
         owner = subsets.get(cfg, cfg)
         fs_id = f"parquet-files-{owner}"
@@ -156,6 +210,17 @@ def build_croissant(
             f" Its columns are read from the shards of {owner!r}." if cfg in subsets else ""
         )
         record_sets.append(mlc.RecordSet(id=cfg, name=cfg, description=description, fields=fields))
+    record_sets = [*enums.values(), *record_sets]
+    missing_text = card.data_collection_missing_data.strip()
+    if missing and "all" in missing:
+        rates = ", ".join(f"{seq} {100 * r:.1f} %" for seq, r in missing["all"].items())
+        missing_text = (missing_text + " " if missing_text else "") + (
+            f"Share of subjects without each sequence: {rates}."
+        )
+
+    def _date(text: str) -> dt.datetime:
+        return dt.datetime.combine(dt.date.fromisoformat(text), dt.time())
+
     license_id = section.license or str(recipe.data.get("license") or "")
     metadata = mlc.Metadata(
         name=recipe.name,
@@ -177,6 +242,19 @@ def build_croissant(
         data_limitations=list(card.limitations) or None,
         data_use_cases=list(card.use_cases) or None,
         data_release_maintenance_plan=card.maintenance.strip() or None,
+        date_published=_date(card.date_published) if card.date_published else None,
+        data_collection_type=list(card.data_collection_type) or None,
+        data_collection_missing_data=missing_text or None,
+        data_collection_raw_data=card.data_collection_raw_data.strip() or None,
+        data_collection_timeframe=[_date(d) for d in card.data_collection_timeframe] or None,
+        data_imputation_protocol=card.data_imputation_protocol.strip() or None,
+        data_manipulation_protocol=card.data_manipulation_protocol.strip() or None,
+        data_annotation_platform=list(card.data_annotation_platform) or None,
+        data_annotation_analysis=list(card.data_annotation_analysis) or None,
+        annotations_per_item=card.annotations_per_item.strip() or None,
+        annotator_demographics=list(card.annotator_demographics) or None,
+        machine_annotation_tools=list(card.machine_annotation_tools) or None,
+        data_social_impact=card.social_impact.strip() or None,
     )
     return dict(metadata.to_json())
 

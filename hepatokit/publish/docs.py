@@ -53,11 +53,19 @@ def dataset_infos(
 
 
 def prepare_docs(
-    out: Path, rec: Recipe, plan: DatasetPlan, split_order: dict[str, list[str]]
+    out: Path,
+    rec: Recipe,
+    plan: DatasetPlan,
+    split_order: dict[str, list[str]],
+    repo_id: str | None = None,
 ) -> dict[str, Any]:
     """Statistics, figures (``images/*.png``) and the card's dataset-specific values: all
-    that does not depend on the written shards (runs while the shards are written)."""
+    that does not depend on the written shards (runs while the shards are written).
+
+    ``repo_id`` (else the recipe's ``publish.repo_id``) is the Hub repo the usage snippets
+    load; without one they load the folder itself (``./<name>``), never a placeholder."""
     section = publish_section(rec)
+    repo_id = repo_id or section.repo_id
     first = next(iter(plan.configs))
     splits = split_order[first]
     classes = list(rec.classes)
@@ -75,7 +83,7 @@ def prepare_docs(
         title=f"{rec.name}: class distribution per split",
         ylabel="items",
     )
-    repo = section.repo_id or f"<org>/{rec.name}"
+    repo = repo_id or f"./{rec.name}"
     missing = None
     if rec.kind == "mri":
         missing = missing_sequence_rates(plan.records, splits, plan.meta["sequences"])
@@ -107,6 +115,7 @@ def prepare_docs(
         "per_split_class": per_split_class,
         "split_counts": split_counts,
         "missing": missing,
+        "repo_id": repo_id,
     }
 
 
@@ -132,6 +141,7 @@ def write_docs(
         "seed": rec.seed,
         "recipe_sha256": rec.sha256,
         "hepatokit_version": __version__,
+        "repo_id": prep["repo_id"],
         "classes": classes,
         "splits": {
             cfg: {s: infos[cfg].splits[s].num_examples for s in split_order[cfg]} for cfg in infos
@@ -150,6 +160,7 @@ def write_docs(
         split_order=split_order,
         total_examples=len(plan.records),
         subsets=plan.subsets,
+        card=card,
     )
     text = render_card(
         recipe=rec,
@@ -177,6 +188,7 @@ def write_docs(
         shards=shards,
         splits=split_order,
         subsets=plan.subsets,
-        url=f"https://huggingface.co/datasets/{section.repo_id}" if section.repo_id else None,
+        url=f"https://huggingface.co/datasets/{prep['repo_id']}" if prep["repo_id"] else None,
+        missing=missing,
     )
     write_json_atomic(out / "croissant.json", doc)

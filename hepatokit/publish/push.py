@@ -9,6 +9,7 @@ token and touches no network.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,23 +40,40 @@ class PushPlan:
         return sum(self.files.values())
 
 
+def _built_for(folder: Path) -> str | None:
+    """The repo id the folder's card was written for (``dataset_meta.json``), if any."""
+    meta = folder / "dataset_meta.json"
+    if not meta.is_file():
+        return None
+    try:
+        value = json.loads(meta.read_text(encoding="utf-8")).get("repo_id")
+    except ValueError:
+        return None
+    return str(value) if value else None
+
+
 def publish_push(
     *,
     hf_dir: str | Path,
     repo_id: str,
-    private: bool = False,
+    private: bool = True,
     dry_run: bool = False,
     token: str | None = None,
     commit_message: str | None = None,
 ) -> PushPlan:
     """Upload ``hf_dir`` to the dataset repo ``repo_id`` (created if needed).
 
+    The repo is created private unless ``private=False`` (clinical data is never public by
+    default); an existing repo keeps its visibility. A folder built for another repo
+    (``publish build --repo``) is refused, so the card never names the wrong repo.
+
     Raises
     ------
     DataFormatError
         The folder fails its checksums (regenerate it with ``publish build``).
     HepatokitError
-        ``repo_id`` is not ``ORG/NAME``, or no token is configured (and not ``dry_run``).
+        ``repo_id`` is not ``ORG/NAME``, the folder was built for another repo, or no token
+        is configured (and not ``dry_run``).
     """
     folder = Path(hf_dir)
     if repo_id.count("/") != 1 or not all(repo_id.split("/")):
@@ -66,6 +84,13 @@ def publish_push(
             "the folder holds a private/ folder, which is never published",
             path=folder,
             hint="publish from the folder `publish build --out` wrote, not from a BUILD",
+        )
+    built_for = _built_for(folder)
+    if built_for is not None and built_for != repo_id:
+        raise HepatokitError(
+            f"the folder was built for {built_for!r}, not {repo_id!r}: its card names that repo",
+            path=folder,
+            hint=f"push to {built_for}, or rebuild with `publish build --repo {repo_id}`",
         )
     files = {rel: (folder / rel).stat().st_size for rel in [*folder_files(folder), CHECKSUM_FILE]}
     plan = PushPlan(repo_id=repo_id, private=private, files=dict(sorted(files.items())))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from hepatokit.recipe import Recipe
 
@@ -54,7 +54,14 @@ class PublishSection:
 
 @dataclass(frozen=True)
 class CardSection:
-    """Card text and the Croissant RAI fields (the same words serve both)."""
+    """Card text and the Croissant RAI fields (the same words serve both).
+
+    ``creators``, ``homepage`` and ``citation`` are required by ``publish build`` (a
+    published card carries no placeholder). ``extra_gated_prompt`` / ``extra_gated_fields``
+    gate the Hub repo (the user accepts the prompt and fills the fields before access);
+    clinical recipes (``kind: mri``) must set them. ``date_published`` (ISO date) is the
+    release date stated by the curator (no clock is read: rebuilds stay byte-identical).
+    """
 
     summary: str = ""
     homepage: str | None = None
@@ -71,6 +78,30 @@ class CardSection:
     use_cases: list[str] = field(default_factory=list)
     maintenance: str = ""
     citation: str = ""
+    date_published: str | None = None
+    extra_gated_prompt: str = ""
+    extra_gated_fields: dict[str, Any] = field(default_factory=dict)
+    data_collection_type: list[str] = field(default_factory=list)
+    data_collection_missing_data: str = ""
+    data_collection_raw_data: str = ""
+    data_collection_timeframe: list[str] = field(default_factory=list)
+    data_imputation_protocol: str = ""
+    data_manipulation_protocol: str = ""
+    data_annotation_platform: list[str] = field(default_factory=list)
+    data_annotation_analysis: list[str] = field(default_factory=list)
+    annotations_per_item: str = ""
+    annotator_demographics: list[str] = field(default_factory=list)
+    machine_annotation_tools: list[str] = field(default_factory=list)
+    social_impact: str = ""
+
+    def __post_init__(self) -> None:
+        import datetime as dt
+
+        for value in [self.date_published or "1970-01-01", *self.data_collection_timeframe]:
+            try:
+                dt.date.fromisoformat(str(value))
+            except ValueError as exc:
+                raise ValueError(f"{value!r} is not an ISO date (YYYY-MM-DD)") from exc
 
 
 def publish_section(recipe: Recipe) -> PublishSection:

@@ -5,13 +5,18 @@ shards, hence the ``-of-NNNNN`` names, is known before anything is written), the
 shard is written on its own (``hepatokit.parallel.map_items``, largest shards first) in row
 groups of bounded size. Embedded file bytes are stored uncompressed (they are already
 gzip/PNG/JPEG), the other columns with zstd; no timestamps are written, so the same rows
-give the same bytes. Files of 1 MiB and more (volumes) are memory-mapped and handed to the
-parquet writer without a copy; smaller ones (patches) are read back to back into one
-reusable buffer.
+give the same bytes. Like ``datasets``' own parquet writer, shards carry a page index
+(column and offset indexes: readers such as the Hub's viewer skip pages) and use
+content-defined chunking (page boundaries follow the content, so Xet storage deduplicates
+unchanged rows between versions) when the installed pyarrow supports them
+(:func:`writer_features`); both are deterministic. Files of 1 MiB and more (volumes) are
+memory-mapped and handed to the parquet writer without a copy; smaller ones (patches) are
+read back to back into one reusable buffer.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import logging
@@ -36,6 +41,7 @@ __all__ = [
     "warm_up",
     "write_shard",
     "write_shards",
+    "writer_features",
 ]
 
 log = logging.getLogger("hepatokit.publish.shards")
@@ -328,6 +334,23 @@ def warm_up() -> None:
     import pyarrow.parquet  # noqa: F401
 
 
+@functools.cache
+def writer_features() -> dict[str, Any]:
+    """The ``pq.ParquetWriter`` options for the page index and content-defined chunking that
+    the installed pyarrow knows (page index: pyarrow ≥ 13; chunking: ≥ 21)."""
+    import inspect
+
+    import pyarrow.parquet as pq
+
+    known = inspect.signature(pq.ParquetWriter.__init__).parameters
+    features: dict[str, Any] = {}
+    if "write_page_index" in known:
+        features["write_page_index"] = True
+    if "use_content_defined_chunking" in known:
+        features["use_content_defined_chunking"] = True
+    return features
+
+
 def write_shard(task: ShardTask) -> ShardResult:
     """Write one shard atomically; return its counts and checksum.
 
@@ -355,6 +378,7 @@ def write_shard(task: ShardTask) -> ShardResult:
             compression=compression,
             use_dictionary=plain,
             write_statistics=plain,
+            **writer_features(),
         ) as writer,
     ):
         arena = _Arena()

@@ -169,12 +169,14 @@ def load_geojson_regions(
         features = [data]
     wanted = {n.lower() for n in tumor_names}
     polygons: list[tuple[np.ndarray, ...]] = []
+    named = False  # a tumor feature with an empty geometry = "no tumor" (a model's answer)
     for feature in features:
         if not isinstance(feature, dict):
             raise DataFormatError("GeoJSON feature is not an object", path=p)
         if _feature_name(feature).lower() in wanted:
+            named = True
             polygons.extend(_rings(feature.get("geometry") or {}, p))
-    if not polygons:
+    if not polygons and not named:
         raise DataFormatError(
             f"no polygon named {'/'.join(tumor_names)} in the GeoJSON",
             path=p,
@@ -198,6 +200,20 @@ def load_mask_regions(path: str | Path, *, downsample: float) -> MaskRegions:
     return MaskRegions(array=arr, downsample=float(downsample), source=p.name)
 
 
+def stored_downsample(path: Path) -> float | None:
+    """The level-0 downsample written into a mask PNG (``hepatokit:downsample`` text chunk, as
+    ``quant regions-predict`` writes it), or None."""
+    try:
+        with Image.open(path) as img:
+            value = (getattr(img, "text", None) or {}).get("hepatokit:downsample")
+    except OSError:
+        return None
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
+
+
 def load_regions(
     spec: str | Path | None,
     *,
@@ -210,6 +226,8 @@ def load_regions(
     p = Path(spec)
     if p.suffix.lower() in (".geojson", ".json"):
         return load_geojson_regions(p, tumor_names=tumor_names)
+    if mask_downsample is None:
+        mask_downsample = stored_downsample(p)
     if mask_downsample is None:
         raise DataFormatError(
             "a mask image needs its downsample", path=p, hint="pass --mask-downsample D"

@@ -69,11 +69,14 @@ def quantify_slide(
     regions: str | os.PathLike[str] | RegionSource | None,
     out: str | os.PathLike[str],
     settings: QuantSettings | None = None,
+    regions_from: str | None = None,
 ) -> dict[str, Any]:
     """Quantify one slide and write ``out/report.json``, ``tissue_map.png``, ``regions.png``.
 
     Resumable: if ``out/report.json`` holds the same run key (slide size/mtime, regions,
     settings, classifier identity) nothing is recomputed and the stored report is returned.
+    ``regions_from`` (``annotation``, ``model``, ``none``) is recorded as the report's
+    ``regions_from``; default: ``annotation`` when a region file is given, else ``none``.
 
     Returns
     -------
@@ -151,6 +154,7 @@ def quantify_slide(
         "n_tiles": len(xs),
         "tissue_map_origin_level0": list(origin),
         "regions_source": getattr(source, "source", "") or type(source).__name__,
+        "regions_from": regions_from or ("annotation" if region_file else "none"),
         "classes": list(classifier.classes),
         "regions": {name: c.as_dict() for name, c in comp.items()},
         "classifier": classifier.identity,
@@ -187,6 +191,8 @@ class _SlideJob:
     out: str
     settings: QuantSettings
     make_classifier: Callable[[], TileClassifier]
+    regions_model: str | None = None
+    device: str = "auto"
 
 
 _CLASSIFIERS: dict[str, TileClassifier] = {}
@@ -199,13 +205,34 @@ def _run_job(job: _SlideJob) -> dict[str, Any]:
     clf = _CLASSIFIERS.get(key)
     if clf is None:
         clf = _CLASSIFIERS[key] = job.make_classifier()
+    out = Path(job.out) / _slide_id(Path(job.slide))
+    regions, source = job.regions, "annotation" if job.regions else "none"
+    if regions is None and job.regions_model is not None:
+        regions, source = _predicted_regions(job, out / "predicted_regions"), "model"
     return quantify_slide(
         job.slide,
         classifier=clf,
-        regions=job.regions,
-        out=Path(job.out) / _slide_id(Path(job.slide)),
+        regions=regions,
+        out=out,
         settings=job.settings,
+        regions_from=source,
     )
+
+
+def _predicted_regions(job: _SlideJob, out: Path) -> str:
+    """Draw the slide's regions with the region model (resumable); the GeoJSON path."""
+    from hepatokit.quant.segment.predict import PredictSettings, predict_regions
+
+    assert job.regions_model is not None
+    slide = Path(job.slide)
+    summary = predict_regions([slide], model=job.regions_model, out=out, device=job.device,
+                              settings=PredictSettings(mpp=job.settings.mpp))  # fmt: skip
+    if summary["excluded"]:
+        raise DataFormatError(
+            f"region model could not draw the regions: {summary['excluded'][0]['error']}",
+            path=slide.name,
+        )
+    return str(out / f"{slide.stem}.geojson")
 
 
 def _list_slides(slides: Sequence[str | os.PathLike[str]]) -> list[Path]:
@@ -213,9 +240,18 @@ def _list_slides(slides: Sequence[str | os.PathLike[str]]) -> list[Path]:
     for item in slides:
         p = Path(item)
         if p.is_dir():
-            found.extend(sorted(q for q in p.iterdir() if q.suffix.lower() in SLIDE_SUFFIXES))
-        else:
+            here = sorted(q for q in p.iterdir() if q.suffix.lower() in SLIDE_SUFFIXES)
+            if not here:
+                raise DataFormatError(
+                    "no slide in the folder",
+                    path=p,
+                    hint=f"slide files end in {', '.join(sorted(SLIDE_SUFFIXES))}",
+                )
+            found.extend(here)
+        elif p.exists():
             found.append(p)
+        else:
+            raise DataFormatError("slide not found", path=p, hint="check the SLIDES paths")
     return found
 
 
@@ -228,6 +264,8 @@ def quantify_slides(
     settings: QuantSettings | None = None,
     workers: int | None = 1,
     executor: Any = None,
+    regions_model: str | os.PathLike[str] | None = None,
+    device: str = "auto",
 ) -> dict[str, Any]:
     """Quantify many slides (files or folders of slides) in parallel, resumable per slide.
 
@@ -235,6 +273,10 @@ def quantify_slides(
     ProbeTileClassifier, encoder_spec, head_path)``), called once per worker. An unreadable
     slide or a missing region file excludes that slide (``out/manifest``) and the batch
     report (``out/report.csv``, ``out/summary.json``) still covers the others.
+
+    ``regions_model`` (a folder from ``quant regions-train``): a slide without a region file
+    gets its regions drawn by that model (``out/<slide>/predicted_regions/``); the report's
+    ``regions_source`` column says ``annotation``, ``model`` or ``none`` per slide.
     """
     s = settings or QuantSettings()
     out = Path(out)
@@ -244,10 +286,13 @@ def quantify_slides(
         try:
             region_file = find_region_file(regions, p)
         except DataFormatError as exc:  # missing region file: this slide only
-            log.warning("%s: excluded: %s", p.name, exc.message)
-            ledger.append(_excluded_slide(p, "missing_regions", exc.message))
-            continue
-        jobs.append(_SlideJob(str(p), region_file, str(out), s, make_classifier))
+            if regions_model is None:
+                log.warning("%s: excluded: %s", p.name, exc.message)
+                ledger.append(_excluded_slide(p, "missing_regions", exc.message))
+                continue
+            region_file = None
+        model = None if regions_model is None else str(regions_model)
+        jobs.append(_SlideJob(str(p), region_file, str(out), s, make_classifier, model, device))
     results = map_items(
         _run_job, jobs, workers=workers, executor=executor, description="quantifying slides"
     )
@@ -284,6 +329,7 @@ def _csv_row(report: dict[str, Any]) -> dict[str, Any]:
         "slide_id": report["slide_id"],
         "level0_mpp": report["level0_mpp"],
         "n_tiles": report["n_tiles"],
+        "regions_source": report.get("regions_from", ""),
     }
     for region, comp in sorted(report["regions"].items()):
         row[f"{region}_n_tiles"] = comp["n_tiles"]

@@ -113,10 +113,12 @@ def grouping_warnings(
     if stem is not None:
         warnings.append(
             f"{len(single)} of {n_groups} `{group_column}` groups ({100 * share:.0f} %) hold a "
-            f"single item, yet their file names share stems such as {stem!r} "
-            f"({counted[stem]} items): one real slide is probably split into many groups, so "
-            "its patches can land in several splits; fix ingest.slide_id_regex (the named "
-            "group slide_id) or the table's slide column"
+            f"single item, yet their file names share a common stem once the group id, "
+            f"coordinates and numbering are removed ({len(counted)} distinct stem(s), the "
+            f"commonest on {counted[stem]} items): one real slide is probably split into many "
+            "groups, so its patches can land in several splits; fix ingest.slide_id_regex "
+            "(the named group slide_id) or the table's slide column (file names are not "
+            "repeated here: the report is shared)"
         )
     elif items_per_group is not None and items_per_group > 1 and not warnings:
         warnings.append(

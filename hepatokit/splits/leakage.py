@@ -387,7 +387,7 @@ def _recipe_of(build: Path, recipe: str | Path | None) -> Recipe | None:
     if recipe is None and not (build / "recipe.yaml").is_file():
         return None
     default = "lifs" if (build / "subjects.parquet").is_file() else "hepatobench"
-    return build_recipe(build, recipe, default=default)
+    return build_recipe(build, recipe, default=default, stage_kind=False)
 
 
 def _dedup_rule(recipe: Recipe | None) -> tuple[int, int | None]:

@@ -132,7 +132,7 @@ def split_build(
         No or a bad ``split`` section.
     """
     build = Path(build)
-    rec: Recipe = build_recipe(build, recipe, default=_default_recipe(build))
+    rec: Recipe = build_recipe(build, recipe, default=_default_recipe(build), stage_kind=False)
     policy: SplitPolicy = split_policy(rec)
     if seed is not None:
         policy = dataclasses.replace(policy, seed=seed)

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from hepatokit.baselines.encoders import KNOWN_HUB_MODELS, load_encoder
+from hepatokit.baselines.encoders import card_model, load_encoder
 
 
 class FakeViT(nn.Module):
@@ -73,7 +73,7 @@ def test_hf_virchow2_concatenates_cls_and_mean_patch_tokens(fake_timm):
     assert enc.feature_dim == 12  # [CLS, mean of patch tokens]
     x = torch.rand(2, 3, 32, 32)
     tokens = enc.model.inner.forward_features(x)
-    skip = KNOWN_HUB_MODELS["paige-ai/Virchow2"]["skip"]
+    skip = card_model("paige-ai/Virchow2").skip
     expected = torch.cat([tokens[:, 0], tokens[:, skip:].mean(1)], -1)
     assert torch.allclose(enc.embed(x), expected)
 

@@ -57,3 +57,38 @@ def patch_tree(root: Path, n_slides: int = 10, per_slide: int = 3, seed: int = 0
             path.write_bytes(png_bytes(he_patch(seed * 1000 + s * 10 + k)))
             rels.append(rel)
     return rels
+
+
+def run_cli(*args: str, timeout: float = 120, cwd: Path | None = None) -> tuple[int, str]:
+    """``hepatokit ARGS`` in a fresh process, bounded by ``timeout`` seconds (a hang fails
+    the test instead of stalling the suite); exit code and output."""
+    import os
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-c", "from hepatokit.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        env={**os.environ, "COLUMNS": "250"},
+        check=False,
+    )
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def manifest_rows(build: Path) -> list[dict]:
+    """Rows of the build's final manifest (source, status, reason, detail)."""
+    from hepatokit.manifest import Manifest
+
+    return Manifest(build).final().to_pylist()
+
+
+def assert_balanced(build: Path) -> dict:
+    """``inputs == kept + excluded`` checked by the manifest itself; its counts."""
+    from hepatokit.manifest import Manifest
+
+    summary = Manifest(build).check().as_dict()
+    assert summary["inputs"] == summary["kept"] + summary["excluded"], summary
+    return summary

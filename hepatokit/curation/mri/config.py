@@ -4,12 +4,14 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Literal
 
-from hepatokit.recipe import Recipe
+from hepatokit.recipe import Recipe, check_regex
 
 __all__ = [
+    "SIDECAR_DROPPED",
     "ConvertConfig",
     "DeidConfig",
     "IndexConfig",
@@ -33,6 +35,13 @@ class IndexConfig:
     """``index``: the header index."""
 
     cache: bool = True  # reuse rows of unchanged files (path + size + mtime)
+
+
+#: the fields of a :class:`Rule` that are regexes (compiled when the recipe is loaded)
+_RULE_REGEXES = (
+    "modality", "description", "not_description", "image_type", "not_image_type",
+    "sequence_name", "scanning_sequence", "sequence_variant",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -59,8 +68,14 @@ class Rule:
     b_value_max: list[float | None] | None = None  # range of the series' largest b-value
     b_values_min_count: int | None = None  # at least this many distinct b-values
     contrast: bool | None = None  # ContrastBolusAgent present
+    ti: list[float | None] | None = None  # inversion time range, ms
+    #: numeric conditions (``te``, ``tr``, ``flip``, ``ti``) that hold when the value is absent
+    #: (Type 3 tags such as FlipAngle are often stripped by anonymisers): optional evidence
+    optional: list[Literal["te", "tr", "flip", "ti"]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        for name in _RULE_REGEXES:
+            check_regex(getattr(self, name), name)
         if (self.label is None) == (self.ignore is None):
             raise ValueError("a rule needs exactly one of 'label' or 'ignore'")
         if self.label is not None and self.label not in (*SEQUENCES, "dynamic"):
@@ -85,6 +100,15 @@ class PhaseWindow:
     start: float
     end: float
 
+    def __post_init__(self) -> None:
+        if not self.start < self.end:
+            raise ValueError(
+                f"phase {self.phase!r}: start ({self.start:g} s) must be before end "
+                f"({self.end:g} s): an inverted or empty window matches nothing"
+            )
+        if self.start < 0:
+            raise ValueError(f"phase {self.phase!r}: start ({self.start:g} s) is negative")
+
 
 @dataclass(frozen=True)
 class SeriesConfig:
@@ -107,6 +131,57 @@ class SeriesConfig:
     pre_contrast_dynamic: str = "T1W"  # label of a `dynamic` series acquired before injection
     repeat: Literal["last", "first", "most_images"] = "last"
     min_images: int = 3  # fewer images → ignored as `too_few_images`
+
+    def __post_init__(self) -> None:
+        windows = sorted(self.phases, key=lambda w: (w.start, w.end))
+        for a, b in itertools.pairwise(windows):
+            if b.start < a.end:
+                raise ValueError(
+                    f"phases: windows {a.phase!r} [{a.start:g}, {a.end:g}) and {b.phase!r} "
+                    f"[{b.start:g}, {b.end:g}) overlap: a series would get either phase"
+                )
+
+
+#: dcm2niix sidecar keys never published, with the reason (docs/lifs_curation.md lists them;
+#: every other dcm2niix key identifies no one and may be added to ``convert.sidecar_keys``)
+SIDECAR_DROPPED: dict[str, str] = {
+    "PatientName": "direct identifier (PS3.15 Basic Profile: remove)",
+    "PatientID": "direct identifier (Basic Profile: remove); the subject id is a keyed pseudonym",
+    "PatientBirthDate": "date (Basic Profile: remove)",
+    "PatientSex": "patient characteristic (Retain Patient Characteristics not implemented)",
+    "PatientAge": "patient characteristic (Retain Patient Characteristics not implemented)",
+    "PatientWeight": "patient characteristic (Retain Patient Characteristics not implemented)",
+    "PatientSize": "patient characteristic (Retain Patient Characteristics not implemented)",
+    "SAR": "computed from the patient's weight (a patient characteristic)",
+    "AccessionNumber": "identifies the examination (Basic Profile: remove)",
+    "StudyID": "identifies the examination (Basic Profile: remove)",
+    "StudyInstanceUID": "links back to the source examination (Retain UIDs Option not implemented)",
+    "SeriesInstanceUID": "links back to the source series (Retain UIDs Option not implemented)",
+    "ReferringPhysicianName": "names a person (Basic Profile: remove)",
+    "OperatorsName": "names a person (Basic Profile: remove)",
+    "InstitutionName": "institution identity (Retain Institution Identity Option not "
+    "implemented); the center is a pseudonym",
+    "InstitutionAddress": "institution identity (Retain Institution Identity not implemented)",
+    "InstitutionalDepartmentName": "institution identity (Retain Institution Identity Option not "
+    "implemented)",
+    "StationName": "device identity (Retain Device Identity Option not implemented)",
+    "DeviceSerialNumber": "device identity (Retain Device Identity Option not implemented)",
+    "Manufacturer": "device identity: replaced by the vendor pseudonym",
+    "ManufacturersModelName": "device identity: replaced by the scanner pseudonym",
+    "SoftwareVersions": "narrows the device down to a site (device identity)",
+    "CoilString": "coil names give the vendor (and often the site) away",
+    "PulseSequenceDetails": "vendor sequence paths give the vendor away",
+    "AcquisitionDateTime": "date (Basic Profile: remove; no date is shifted, none is kept)",
+    "AcquisitionTime": "time of day (removed; only seconds after injection are published)",
+    "ContentTime": "time of day (removed)",
+    "SeriesDescription": "free text typed at the scanner (Clean Descriptors: not published)",
+    "ProtocolName": "free text typed at the scanner (Clean Descriptors: not published)",
+    "StudyDescription": "free text typed at the scanner (Clean Descriptors: not published)",
+    "BidsGuess": "dcm2niix's guess of a BIDS name, built from the series description",
+    "ImageComments": "free text (Clean Descriptors: not published)",
+    "ProcedureStepDescription": "free text (Clean Descriptors: not published)",
+    "ContrastBolusVolume": "dosed by body weight (a patient characteristic)",
+}
 
 
 @dataclass(frozen=True)
@@ -140,6 +215,24 @@ class ConvertConfig:
             "ImageOrientationPatientDICOM",
             "ConversionSoftware",
             "ConversionSoftwareVersion",
+            "SliceTiming",
+            "EchoTrainLength",
+            "EchoNumber",
+            "AcquisitionMatrixPE",
+            "ReconMatrixPE",
+            "BaseResolution",
+            "ParallelReductionFactorInPlane",
+            "EffectiveEchoSpacing",
+            "TotalReadoutTime",
+            "InPlanePhaseEncodingDirectionDICOM",
+            "MTState",
+            "SpoilingState",
+            "DiffusionScheme",
+            "ContrastBolusAgent",
+            "ContrastBolusRoute",
+            "BodyPartExamined",
+            "SeriesNumber",
+            "PatientPosition",
         ]
     )
 
@@ -151,6 +244,9 @@ class Pseudonym:
     match: str
     pseudonym: str
 
+    def __post_init__(self) -> None:
+        check_regex(self.match, "match")
+
 
 @dataclass(frozen=True)
 class ScannerPseudonym:
@@ -160,6 +256,9 @@ class ScannerPseudonym:
     vendor: str | None = None
     model: str | None = None
     field_strength: float | None = None
+
+    def __post_init__(self) -> None:
+        check_regex(self.model, "model")
 
 
 @dataclass(frozen=True)
@@ -183,7 +282,9 @@ class MriQcConfig:
     min_coverage_mm: float = 60.0
     max_slice_gap_ratio: float = 0.2  # |gap - median| / median above this → irregular
     percentiles: list[float] = field(default_factory=lambda: [1.0, 50.0, 99.0])
-    fail_on: list[str] = field(default_factory=lambda: ["non_finite", "empty", "constant"])
+    fail_on: list[str] = field(
+        default_factory=lambda: ["non_finite", "empty", "constant", "corrupt_slice"]
+    )
 
 
 @dataclass(frozen=True)
@@ -197,6 +298,9 @@ class LabelsConfig:
     stage_map: dict[str, str] = field(default_factory=dict)  # extra exact spellings
     cirrhosis: list[str] = field(default_factory=lambda: ["S4"])
     significant_fibrosis: list[str] = field(default_factory=lambda: ["S2", "S3", "S4"])
+
+    def __post_init__(self) -> None:
+        check_regex(self.stage_pattern, "stage_pattern")
 
 
 @dataclass(frozen=True)

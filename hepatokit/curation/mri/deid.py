@@ -15,13 +15,13 @@ import hashlib
 import hmac
 import logging
 import os
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from hepatokit.curation.mri.config import DeidConfig
 from hepatokit.errors import PHIError
+from hepatokit.recipe import bounded_search
 
 __all__ = [
     "DEMO_KEY",
@@ -160,7 +160,9 @@ class SitePseudonymizer:
         for s in self.config.scanners:
             if s.vendor is not None and s.vendor != vendor:
                 continue
-            if s.model is not None and not re.search(s.model, model or ""):
+            if s.model is not None and not bounded_search(
+                s.model, model or "", key="deid.scanners.model"
+            ):
                 continue
             if s.field_strength is not None and (
                 field_strength is None or abs(field_strength - s.field_strength) > 0.26
@@ -174,6 +176,6 @@ class SitePseudonymizer:
 
 def _first(rules: Iterable[object], value: str) -> str | None:
     for rule in rules:
-        if re.search(rule.match, value):  # type: ignore[attr-defined]
+        if bounded_search(rule.match, value, key="deid pseudonym match"):  # type: ignore[attr-defined]
             return rule.pseudonym  # type: ignore[attr-defined]
     return None

@@ -14,6 +14,7 @@ vendors' private tags: Siemens (0019,100C), GE (0043,1039) first value modulo 1e
 
 from __future__ import annotations
 
+import contextlib
 import struct
 import warnings
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pydicom
-from pydicom.dataelem import RawDataElement
+from pydicom.dataelem import RawDataElement, convert_raw_data_element
 from pydicom.errors import InvalidDicomError
 from pydicom.filereader import data_element_generator
 from pydicom.tag import BaseTag, Tag
@@ -72,6 +73,11 @@ NON_IMAGE_SOP_PREFIXES: dict[str, str] = {
     "1.2.840.10008.5.1.4.1.1.4.2": "MR spectroscopy",
 }
 
+#: Siemens (0019,100A) NumberOfImagesInMosaic (a mosaic file holds this many slices)
+_MOSAIC_IMAGES = 0x0019100A
+#: (5200,9229) / (5200,9230): the functional groups of an enhanced multi-frame image
+_SHARED_GROUPS, _PER_FRAME_GROUPS = 0x52009229, 0x52009230
+
 #: header elements read for the index (keywords, or tags for private ones)
 # fmt: off
 HEADER_TAGS: list[BaseTag] = [
@@ -88,9 +94,10 @@ HEADER_TAGS: list[BaseTag] = [
         "TemporalPositionIdentifier", "ContrastBolusAgent", "ContrastBolusStartTime",
         "ImageOrientationPatient", "ImagePositionPatient", "PixelSpacing", "SliceThickness",
         "Rows", "Columns", "NumberOfFrames", "SeriesNumber", "InstanceNumber", "BitsAllocated",
-        "SamplesPerPixel", "PixelData",
+        "SamplesPerPixel", "PixelData", "InversionTime", "EchoPulseSequence",
+        "SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence",
     )
-] + [Tag(t) for t, _, _ in BVALUE_PRIVATE_TAGS] + [
+] + [Tag(_MOSAIC_IMAGES)] + [Tag(t) for t, _, _ in BVALUE_PRIVATE_TAGS] + [
     Tag(t & 0xFFFF0000 | 0x0010) for t, _, _ in BVALUE_PRIVATE_TAGS
 ]
 
@@ -101,7 +108,7 @@ PUBLIC_COLUMNS = (
     "sequence_name", "scanning_sequence", "sequence_variant", "image_type", "echo_time",
     "repetition_time", "flip_angle", "b_value", "b_value_source", "acquisition_number",
     "temporal_position", "contrast_agent", "orientation", "position", "pixel_spacing",
-    "slice_thickness", "rows", "columns", "frames",
+    "slice_thickness", "rows", "columns", "frames", "inversion_time", "slices",
 )
 
 #: identifying columns, written only to ``BUILD/private/instances_phi.parquet``
@@ -170,6 +177,17 @@ def _read_fast(path: Path) -> tuple[Elements, Elements] | None:
     return meta, elements
 
 
+def _starts_like_dicom(path: Path) -> bool:
+    """Whether a file without a preamble starts with a DICOM element (group 0002 or 0008,
+    either byte order): forcing pydicom through anything else (a 2 GB file of zeros) reads
+    the whole file as empty elements."""
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if len(head) < 4:
+        return False
+    return int.from_bytes(head[:2], "little") in (2, 8) or int.from_bytes(head[:2], "big") in (2, 8)
+
+
 def _read_slow(path: Path) -> tuple[Elements, Elements, bool] | HeaderRecord:
     """``dcmread`` (forced when there is no preamble): ``(file meta, dataset, forced)``, or the
     exclusion when pydicom cannot read the header."""
@@ -178,6 +196,10 @@ def _read_slow(path: Path) -> tuple[Elements, Elements, bool] | HeaderRecord:
             ds = pydicom.dcmread(path, defer_size=_DEFER_BYTES, specific_tags=HEADER_TAGS)
             forced = False
         except InvalidDicomError:
+            if not _starts_like_dicom(path):
+                return HeaderRecord(
+                    "not_dicom", "no DICOM preamble and no DICOM element at the start"
+                )
             ds = pydicom.dcmread(
                 path,
                 defer_size=_DEFER_BYTES,
@@ -297,9 +319,76 @@ def _classify(
     return HeaderRecord(None, None, public=_public(elements, sop_class), phi=_phi(elements))
 
 
+def _functional_groups(ds: Elements) -> dict[str, Any]:
+    """TE / TR / flip / TI / b-value / sequence type of an enhanced multi-frame MR image, from
+    its shared functional groups and the first frame's (they are not at the top level)."""
+    out: dict[str, Any] = {}
+    items = []
+    for tag in (_SHARED_GROUPS, _PER_FRAME_GROUPS):
+        elem = ds.get(tag)
+        if elem is None:
+            continue
+        try:
+            raw = isinstance(elem, RawDataElement)
+            value = convert_raw_data_element(elem).value if raw else elem.value
+        except Exception:
+            continue
+        if value:
+            items.append(value[0])
+    for item in items:
+        for macro, keyword, key in (
+            ("MREchoSequence", "EffectiveEchoTime", "echo_time"),
+            ("MRTimingAndRelatedParametersSequence", "RepetitionTime", "repetition_time"),
+            ("MRTimingAndRelatedParametersSequence", "FlipAngle", "flip_angle"),
+            ("MRModifierSequence", "InversionTimes", "inversion_time"),
+            ("MRDiffusionSequence", "DiffusionBValue", "b_value"),
+            ("MRModifierSequence", "InversionRecovery", "_ir"),
+        ):
+            seq = item.get(macro)
+            if not seq or key in out:
+                continue
+            value = seq[0].get(keyword)
+            if value is None or value == "":
+                continue
+            if key == "_ir":
+                out[key] = str(value).upper() == "YES"
+                continue
+            if isinstance(value, pydicom.multival.MultiValue | list | tuple):
+                value = value[0] if len(value) else None
+            with contextlib.suppress(TypeError, ValueError):
+                out[key] = float(value)
+    return out
+
+
+def _mosaic_images(ds: Elements) -> int | None:
+    """Siemens NumberOfImagesInMosaic (US; raw bytes in implicit-VR files), or None."""
+    elem = ds.get(_MOSAIC_IMAGES)
+    if elem is None or elem.value is None:
+        return None
+    value = elem.value
+    if isinstance(value, bytes):
+        if len(value) >= 2 and (elem.VR in (None, "US", "UN", "OB")):
+            return int(struct.unpack("<H", value[:2])[0])
+        return None
+    with contextlib.suppress(TypeError, ValueError):
+        return int(value[0] if isinstance(value, list | tuple) else value)
+    return None
+
+
 def _public(ds: Elements, sop_class: str | None) -> dict[str, Any]:
     b_value, b_source = b_value_of(ds)
     image_type = text_of(ds, "ImageType")
+    frames = int_of(ds, "NumberOfFrames") or 1
+    mosaic = _mosaic_images(ds) if image_type and "MOSAIC" in image_type.upper() else None
+    groups = _functional_groups(ds) if frames > 1 or _SHARED_GROUPS in ds else {}
+    scanning = text_of(ds, "ScanningSequence")
+    if scanning is None and groups:  # enhanced MR: EchoPulseSequence (+ inversion recovery)
+        pulse = (text_of(ds, "EchoPulseSequence") or "").upper()
+        kinds = {"GRADIENT": "GR", "SPIN": "SE", "BOTH": "SE\\GR"}.get(pulse)
+        if kinds is not None:
+            scanning = kinds + ("\\IR" if groups.get("_ir") else "")
+    if b_value is None and groups.get("b_value") is not None:
+        b_value, b_source = groups["b_value"], "standard"
     return {
         "sop_class_uid": sop_class,
         "modality": text_of(ds, "Modality"),
@@ -312,12 +401,12 @@ def _public(ds: Elements, sop_class: str | None) -> dict[str, Any]:
         "series_description": text_of(ds, "SeriesDescription"),
         "protocol_name": text_of(ds, "ProtocolName"),
         "sequence_name": text_of(ds, "SequenceName"),
-        "scanning_sequence": text_of(ds, "ScanningSequence"),
+        "scanning_sequence": scanning,
         "sequence_variant": text_of(ds, "SequenceVariant"),
         "image_type": image_type,
-        "echo_time": float_of(ds, "EchoTime"),
-        "repetition_time": float_of(ds, "RepetitionTime"),
-        "flip_angle": float_of(ds, "FlipAngle"),
+        "echo_time": _first(float_of(ds, "EchoTime"), groups.get("echo_time")),
+        "repetition_time": _first(float_of(ds, "RepetitionTime"), groups.get("repetition_time")),
+        "flip_angle": _first(float_of(ds, "FlipAngle"), groups.get("flip_angle")),
         "b_value": b_value,
         "b_value_source": b_source,
         "acquisition_number": int_of(ds, "AcquisitionNumber"),
@@ -329,8 +418,14 @@ def _public(ds: Elements, sop_class: str | None) -> dict[str, Any]:
         "slice_thickness": float_of(ds, "SliceThickness"),
         "rows": int_of(ds, "Rows"),
         "columns": int_of(ds, "Columns"),
-        "frames": int_of(ds, "NumberOfFrames") or 1,
+        "frames": frames,
+        "inversion_time": _first(float_of(ds, "InversionTime"), groups.get("inversion_time")),
+        "slices": frames * (mosaic if mosaic and mosaic > 1 else 1),
     }
+
+
+def _first(*values: float | None) -> float | None:
+    return next((v for v in values if v is not None), None)
 
 
 def _phi(ds: Elements) -> dict[str, Any]:

@@ -5,6 +5,10 @@ as ``stable_id("file", path)``: kept images go to ``BUILD/instances.parquet`` (t
 columns + pseudonyms only), everything else is excluded with a reason (``not_dicom``,
 ``truncated``, ``corrupt``, ``dicomdir``, ``non_image``, ``no_patient_id``,
 ``duplicate_of:<id>``). Identifying values go to ``BUILD/private/instances_phi.parquet``.
+Raw folder and file names carry patient names, so the non-private tables (the ``path``
+column of ``instances.parquet``, the ledger's ``source`` and exclusion details) name a file
+by :func:`pseudonymous_path` (``sub-<subject>/<item_id>``); the raw path is kept only in
+``private/`` (``sources.parquet``, ``instances_phi.parquet``).
 
 Resumable: ``BUILD/private/index_cache.parquet`` keeps each file's header record keyed on
 path + size + mtime, so a second run over an unchanged tree reads no header at all.
@@ -55,8 +59,16 @@ from hepatokit.errors import DataFormatError
 from hepatokit.manifest import Manifest, provenance, stable_id
 from hepatokit.parallel import default_workers, make_executor, map_items
 from hepatokit.recipe import build_recipe
+from hepatokit.safeio import walk_tree
 
-__all__ = ["INSTANCE_SCHEMA", "IndexSummary", "index_dicom", "list_raw_files"]
+__all__ = [
+    "INSTANCE_SCHEMA",
+    "IndexSummary",
+    "index_dicom",
+    "list_raw_files",
+    "pseudonymous_path",
+    "raw_sources",
+]
 
 log = logging.getLogger("hepatokit.curation.mri.index")
 
@@ -85,24 +97,24 @@ class IndexSummary:
     instances_path: Path
 
 
-def list_raw_files(raw: Path) -> list[tuple[str, int, int]]:
+def list_raw_files(
+    raw: Path, problems: dict[str, tuple[str, str]] | None = None
+) -> list[tuple[str, int, int]]:
     """Every file under ``raw`` as ``(relative posix path, size, mtime_ns)``, sorted.
 
-    Unreadable entries (broken links) get size -1.
+    The tree is walked with :func:`hepatokit.safeio.walk_tree` (symlinked folders followed
+    once). Entries that are not data get size -1 and, in ``problems``, their reason and
+    detail: unreadable folders, FIFOs / devices, broken links, symlink loops, names that
+    are not UTF-8 (listed by their printable form).
     """
     out: list[tuple[str, int, int]] = []
-    root = os.fspath(raw)
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        rel_dir = os.path.relpath(dirpath, root).replace(os.sep, "/")
-        prefix = "" if rel_dir == "." else rel_dir + "/"
-        for name in filenames:
-            try:
-                st = os.stat(os.path.join(dirpath, name))  # noqa: PTH116, PTH118 (hot loop)
-            except OSError:
-                out.append((prefix + name, -1, 0))
-                continue
-            out.append((prefix + name, st.st_size, st.st_mtime_ns))
+    for w in walk_tree(raw):
+        if w.problem is not None:
+            if problems is not None:
+                problems[w.shown] = (w.problem, w.detail or w.problem)
+            out.append((w.shown, -1, 0))
+            continue
+        out.append((w.rel, w.size, w.mtime_ns))
     out.sort()
     return out
 
@@ -250,7 +262,8 @@ def _index(
     cfg = mri_config(rec)
     key = load_deid_key(config=cfg.deid, key_file=key_file, demo_key=demo_key)
     private = build / "private"
-    files = list_raw_files(raw_root)
+    problems: dict[str, tuple[str, str]] = {}
+    files = list_raw_files(raw_root, problems)
     cache_path = private / "index_cache.parquet"
     cache = _load_cache(cache_path) if cfg.index.cache else None
     tables: list[pa.Table] = []
@@ -271,14 +284,19 @@ def _index(
         known = set(reused["path"].to_pylist())
     unreadable = [rel for rel, size, _ in files if size < 0]
     if unreadable:
-        problem = HeaderRecord("not_dicom", "unreadable (broken link or no permission)")
-        tables.append(record_table(unreadable, [problem] * len(unreadable)))
+        default = ("not_dicom", "unreadable (broken link or no permission)")
+        tables.append(
+            record_table(
+                unreadable, [HeaderRecord(*problems.get(rel, default)) for rel in unreadable]
+            )
+        )
     todo = [rel for rel, size, _ in files if size >= 0 and rel not in known]
     tables += _read_all(os.fspath(raw_root), todo, workers=workers, executor=executor)
     records = _in_file_order(tables, files)
     write_json_atomic(private / "raw_root.json", {"raw_root": str(raw_root)})
     summary = _write_tables(
         build,
+        raw_root,
         files,
         records,
         cfg,
@@ -320,8 +338,52 @@ def _with_stat(records: pa.Table, files: Sequence[tuple[str, int, int]]) -> pa.T
     return table.select(_CACHE_SCHEMA.names).cast(_CACHE_SCHEMA)
 
 
+def _same_pixels(root: Path, first: str | None, second: str | None) -> bool:
+    """Whether two files (paths relative to the raw ``root``) that share a SOPInstanceUID
+    hold the same pixels: same pixel-data bytes, else the same decoded array. Read only for
+    duplicated UIDs (rare); unreadable pixels count as different."""
+    import pydicom
+
+    if first is None or second is None:
+        return True
+    try:
+        a = pydicom.dcmread(root / first, force=True)
+        b = pydicom.dcmread(root / second, force=True)
+        if a.get("PixelData") is None and b.get("PixelData") is None:
+            return True
+        if a.get("PixelData") == b.get("PixelData"):
+            return True
+        return bool(np.array_equal(a.pixel_array, b.pixel_array))
+    except Exception:
+        return False
+
+
+def pseudonymous_path(item_id: str, subject_id: str | None = None) -> str:
+    """The non-identifying name of a raw file in non-private tables (raw folder and file
+    names carry patient names): ``sub-<subject>/<item_id>`` for a kept image,
+    ``excluded/<item_id>`` otherwise. The raw path is kept only in ``private/``."""
+    return f"sub-{subject_id}/{item_id}" if subject_id else f"excluded/{item_id}"
+
+
+def raw_sources(build: str | os.PathLike[str]) -> dict[str, str]:
+    """item_id → raw path (relative to the raw root) of every indexed file, from
+    ``BUILD/private/sources.parquet``."""
+    table = pq.read_table(Path(build) / "private" / "sources.parquet")
+    return dict(zip(table["item_id"].to_pylist(), table["source"].to_pylist(), strict=True))
+
+
+def _scrub(detail: str | None, raw_root: Path, rel: str, pseudo: str) -> str | None:
+    """An exclusion detail without the raw path (error messages quote file names)."""
+    if not detail:
+        return detail
+    full = os.path.join(raw_root, rel)  # noqa: PTH118
+    detail = detail.replace(full, pseudo).replace(str(raw_root), "RAW")
+    return detail.replace(rel, pseudo) if rel else detail
+
+
 def _write_tables(
     build: Path,
+    raw_root: Path,
     files: Sequence[tuple[str, int, int]],
     records: pa.Table,
     cfg: Any,
@@ -352,6 +414,7 @@ def _write_tables(
     outcomes: list[str] = []
     ledger_reasons: list[str | None] = []
     ledger_details: list[str | None] = []
+    sources: list[str] = []  # the non-identifying names (raw paths only in private/)
     subjects: dict[str, str] = {}
     site_rows: set[tuple[str, str, str]] = set()
     site_of: dict[tuple[Any, ...], tuple[str, str, str]] = {}
@@ -359,19 +422,32 @@ def _write_tables(
     kept_at: list[int] = []
     subject_ids, strengths, site_ids = [], [], []
     reasons, details, pids, sops = col["reason"], col["detail"], col["patient_id"], col["sop_uid"]
+    path_of_item = dict(zip(item_ids, records["path"].to_pylist(), strict=True))
     institutions, makers, models = col["institution"], col["manufacturer"], col["model"]
     for i, item in enumerate(item_ids):
         reason, pid, sop = reasons[i], pids[i], sops[i]
         if reason is None and not pid:
             reason, detail = "no_patient_id", "PatientID is empty: the subject is unknown"
         elif reason is None and sop and sop in seen_sop:
-            reason, detail = f"duplicate_of:{seen_sop[sop]}", "same SOPInstanceUID as another file"
+            first = seen_sop[sop]
+            if _same_pixels(raw_root, path_of_item.get(first), path_of_item.get(item)):
+                reason, detail = f"duplicate_of:{first}", "same SOPInstanceUID as another file"
+            else:
+                reason = f"sop_conflict:{first}"
+                detail = (
+                    "same SOPInstanceUID as another file but different pixel data: one of "
+                    "them is not what its UID says (the first in path order is kept); check "
+                    "the export"
+                )
+                log.warning("%s: %s", item, detail)
         else:
             detail = details[i]
         if reason is not None:
             outcomes.append("excluded")
             ledger_reasons.append(reason)
-            ledger_details.append(detail)
+            pseudo = pseudonymous_path(item)
+            ledger_details.append(_scrub(detail, raw_root, files[i][0], pseudo))
+            sources.append(pseudo)
             continue
         outcomes.append("kept")
         ledger_reasons.append(None)
@@ -393,6 +469,7 @@ def _write_tables(
         if site is None:
             site = site_of[site_key] = _site_pseudonyms(sites, *site_key, site_rows)
         kept_at.append(i)
+        sources.append(pseudonymous_path(item, sid))
         subject_ids.append(sid)
         strengths.append(fs)
         site_ids.append(site)
@@ -408,10 +485,14 @@ def _write_tables(
     sizes = pa.array([files[i][1] for i in kept_at], pa.int64())
     derived = {name: pa.array(values) for name, values in added.items()}
     derived["size"] = sizes
+    public = {**derived, "path": pa.array([sources[i] for i in kept_at], pa.string())}
     private = build / "private"
     ordered = sorted(site_rows)
     outputs = {
-        build / "instances.parquet": _assemble(kept_rows, derived, INSTANCE_SCHEMA),
+        build / "instances.parquet": _assemble(kept_rows, public, INSTANCE_SCHEMA),
+        private / "sources.parquet": pa.table(
+            {"item_id": item_ids, "source": [rel for rel, _, _ in files], "name": sources}
+        ),
         private / "instances_phi.parquet": _assemble(kept_rows, derived, PHI_SCHEMA),
         private / "pseudonyms.parquet": pa.table(
             {
@@ -435,7 +516,7 @@ def _write_tables(
             "item_id": item_ids,
             "kind": ["file"] * len(files),
             "outcome": outcomes,
-            "source": [rel for rel, _, _ in files],
+            "source": sources,
             "size": [max(size, 0) for _, size, _ in files],
             "reason": ledger_reasons,
             "detail": ledger_details,

@@ -72,6 +72,8 @@ INSTANCE_SCHEMA = pa.schema(
         ("rows", pa.int64()),
         ("columns", pa.int64()),
         ("frames", pa.int64()),
+        ("inversion_time", pa.float64()),
+        ("slices", pa.int64()),  # images in the file: frames × mosaic tiles
     ]
 )
 #: one header record per file, as the workers return them (public columns typed as in

@@ -32,6 +32,7 @@ from hepatokit.curation.mri.subjects import SEQUENCES, SUBJECTS_SCHEMA
 from hepatokit.errors import BuildStateError, DataFormatError
 from hepatokit.manifest import Manifest, ManifestRow, excluded, kept, provenance, stable_id
 from hepatokit.recipe import build_recipe
+from hepatokit.tables import read_table
 
 __all__ = ["SUBJECTS_SCHEMA", "LabelsSummary", "join_labels", "normalise_stage"]
 
@@ -86,10 +87,8 @@ def join_labels(
     for needed in ("volumes.parquet", "series.parquet", "private/pseudonyms.parquet"):
         if not (build / needed).is_file():
             raise BuildStateError(f"no {needed}", path=build, hint="run mri index/series/convert")
-    try:
-        table = pd.read_csv(labels, dtype=str, keep_default_na=False)
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DataFormatError(f"cannot read the labels CSV: {exc}", path=os.fspath(labels)) from exc
+    parsed = read_table(labels, what="labels CSV")  # empty, ragged, duplicate header: errors
+    table = pd.DataFrame(parsed.rows, columns=parsed.columns, dtype=str)
     for col in (lcfg.id_column, lcfg.stage_column):
         if col not in table.columns:
             raise DataFormatError(

@@ -120,7 +120,7 @@ def _sidecar(
         "VoxelSpacing": [round(float(z), 6) for z in hdr.get_zooms()[:3]],
         "Shape": [int(d) for d in hdr.get_data_shape()],
         "SourceShape": shape,
-        "OrientationCode": "".join(nib.aff2axcodes(affine)),
+        "OrientationCode": "".join(c or "?" for c in nib.aff2axcodes(affine)),
         "Source": "LiFS release (CARE-Liver)",
         "SourceFileName": source.name,
         "SourceSHA256": sha,

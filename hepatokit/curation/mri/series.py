@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from hepatokit.atomic import write_parquet_atomic
+from hepatokit.atomic import write_parquet_atomic, write_text_atomic
 from hepatokit.curation.mri.config import SeriesConfig, mri_config
 from hepatokit.curation.mri.dicom_tags import seconds_of_day
 from hepatokit.curation.mri.series_rules import SeriesFeatures, decide, rules_for
@@ -68,6 +69,7 @@ SERIES_SCHEMA = pa.schema(
         ("label", pa.string()),
         ("reason", pa.string()),
         ("evidence", pa.string()),
+        ("confidence", pa.float64()),
         ("item_ids", pa.list_(pa.string())),
     ]
 )
@@ -173,6 +175,7 @@ def _features(rows: Rows) -> SeriesFeatures:
             sorted({round(float(b), 1) for b in _present([r["b_value"] for r in rows])})
         ),
         contrast=any(str(a).strip() for a in _present([r["contrast_agent"] for r in rows])),
+        ti=_median(rows, "inversion_time") if "inversion_time" in rows[0] else None,
     )
 
 
@@ -227,10 +230,12 @@ def recognise_series(
     _resolve_repeats(cfg, rows)
     for r in rows:
         r.pop("_t", None)
+        r.pop("_post", None)
     table = pa.Table.from_pylist(
         sorted(rows, key=lambda r: (r["subject_id"], r["series_id"])), schema=SERIES_SCHEMA
     )
     path = write_parquet_atomic(build / "series.parquet", table)
+    _write_report(build, rows)
     ledger = []
     for r in rows:
         for item in r["item_ids"]:
@@ -253,6 +258,41 @@ def recognise_series(
     reasons = Counter((r["reason"] or "").split(":")[0] for r in rows if not r["label"])
     log.info("series: %d parts, %d labelled %s", len(rows), sum(labels.values()), dict(labels))
     return SeriesSummary(len(rows), sum(labels.values()), dict(labels), dict(reasons), path)
+
+
+def _write_report(build: Path, rows: list[dict[str, Any]]) -> None:
+    """``reports/series.csv`` (every decision, least confident first) and ``series.md``."""
+    import csv
+    import io
+
+    ordered = sorted(
+        rows,
+        key=lambda r: (r["confidence"] if r["confidence"] is not None else 0.0, r["series_id"]),
+    )
+    buf = io.StringIO()
+    fields = ["series_id", "subject_id", "vendor", "label", "reason", "confidence", "evidence"]
+    writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(ordered)
+    write_text_atomic(build / "reports" / "series.csv", buf.getvalue())
+    labels = Counter(r["label"] for r in rows if r["label"])
+    lines = [
+        "# Series recognition",
+        "",
+        f"- series parts: {len(rows)}; labelled: {sum(labels.values())} "
+        + ", ".join(f"{k} {v}" for k, v in sorted(labels.items())),
+        "- every decision with its evidence: `reports/series.csv` (least confident first)",
+        "",
+        "## Least confident decisions",
+        "",
+        "| series | vendor | label / reason | confidence | evidence |",
+        "|---|---|---|---|---|",
+    ]
+    for r in ordered[:50]:
+        what = r["label"] or f"({r['reason']})"
+        ev = str(r["evidence"]).replace("|", "/")[:300]
+        lines.append(f"| {r['series_id']} | {r['vendor']} | {what} | {r['confidence']} | {ev} |")
+    write_text_atomic(build / "reports" / "series.md", "\n".join(lines) + "\n")
 
 
 def _describe(
@@ -287,18 +327,26 @@ def _describe(
         "label": None,
         "reason": reason,
         "evidence": "",
+        "confidence": None,
         "item_ids": [r["item_id"] for r in rows],
         "_t": float(min(t_values)) if t_values else None,
     }
     if reason is not None:
         row["evidence"] = f"part {part}: images with a minority matrix in a series; split off"
+        row["confidence"] = 0.9
         return row
-    if len(rows) < cfg.min_images and (f.modality or "") == "MR":
-        row["reason"], row["evidence"] = "too_few_images", f"{len(rows)} image(s)"
+    # a mosaic file (Siemens EPI) or an enhanced multi-frame file holds many slices
+    slices = sum(int(r.get("slices") or r.get("frames") or 1) for r in rows)
+    if slices < cfg.min_images and (f.modality or "") == "MR":
+        row["reason"], row["evidence"] = "too_few_images", f"{slices} image(s)"
+        row["confidence"] = 0.9
         return row
     rules = rules_for(cfg, center=row["center"], vendor=row["vendor"], scanner=row["scanner"])
     d = decide(rules, f)
     row["label"], row["reason"], row["evidence"] = d.label, d.ignore, d.evidence
+    row["confidence"] = d.confidence
+    if slices != len(rows):
+        row["evidence"] += f"; {slices} images in {len(rows)} file(s) (multi-frame / mosaic)"
     return row
 
 
@@ -316,18 +364,38 @@ def _resolve_phases(cfg: SeriesConfig, rows: list[dict[str, Any]], instances: Ro
     for sid, dyn in by_subject.items():
         ref: float | None = None
         source = None
+        sure = 1.0
+        for r in dyn:  # no agent tag (anonymised): a post-contrast description is evidence
+            if not _post(r) and _POST_WORDS.search(_text(r)) and not _PRE_WORDS.search(_text(r)):
+                r["_post"] = True
+                r["evidence"] += "; description says post-contrast (no ContrastBolusAgent)"
+                r["_hinted"] = True
         if sid in bolus:
             ref, source = float(bolus[sid]), "ContrastBolusStartTime"
         else:
             post = sorted(
-                (r for r in dyn if r["contrast"] and r["_t"] is not None), key=lambda r: r["_t"]
+                (r for r in dyn if _post(r) and r["_t"] is not None), key=lambda r: r["_t"]
             )
+            if not post:
+                post = _multiphase_post(dyn)
+                if post:
+                    sure = 0.75
+                    for r in post:
+                        r["_post"] = True
+                        r["evidence"] += (
+                            "; no contrast tag: one T1 gradient-echo protocol repeated at "
+                            "distinct times (multiphase), the first is the pre-contrast mask"
+                        )
             if post:
                 ref = post[0]["_t"] - cfg.first_post_contrast_s
                 source = f"first post-contrast series (assumed at {cfg.first_post_contrast_s:g} s)"
+                sure = min(sure, 0.85)
         for r in dyn:
+            r["confidence"] = round(
+                (r["confidence"] or 0.9) * sure * (0.8 if r.pop("_hinted", False) else 1.0), 2
+            )
             if ref is None or r["_t"] is None:
-                if not r["contrast"]:
+                if not _post(r):
                     r["label"] = cfg.pre_contrast_dynamic
                     r["evidence"] += "; no contrast agent and no timing → pre-contrast"
                 else:
@@ -337,11 +405,13 @@ def _resolve_phases(cfg: SeriesConfig, rows: list[dict[str, Any]], instances: Ro
             t = _wrap(r["_t"] - ref)
             r["seconds_after_injection"] = round(t, 3)
             r["timing_source"] = source
-            if t < 0 or (not r["contrast"] and source != "ContrastBolusStartTime"):
+            if t < 0 or (not _post(r) and source != "ContrastBolusStartTime"):
                 r["label"] = cfg.pre_contrast_dynamic
                 r["evidence"] += f"; {t:+.1f} s from injection ({source}) → pre-contrast"
                 continue
             window = next((w for w in cfg.phases if w.start <= t < w.end), None)
+            if window is not None and min(t - window.start, window.end - t) < 5.0:
+                r["confidence"] = round(r["confidence"] * 0.8, 2)  # near a window's edge
             if window is None:
                 r["label"], r["reason"] = None, "phase_unknown"
                 r["evidence"] += f"; {t:+.1f} s from injection ({source}) fits no phase window"
@@ -353,6 +423,60 @@ def _resolve_phases(cfg: SeriesConfig, rows: list[dict[str, Any]], instances: Ro
                 )
 
 
+_POST_WORDS = re.compile(
+    r"(?i)(^|[^a-z])(art|arterial|portal|pv|venous|ven|delay|delayed|late|transitional|hbp|"
+    r"hepatobiliary|post|postcon|\+c|gd|km)([^a-z]|$)"
+)
+_PRE_WORDS = re.compile(r"(?i)(^|[^a-z])(pre|precon|nativ|native|mask|plain|non.?con)([^a-z]|$)")
+_WATER = re.compile(r"(?i)(^|[^a-z])(w|water)([^a-z]|$)")
+_NOT_WATER = re.compile(r"(?i)(^|[^a-z])(f|fat|ip|in|opp|op|out|inphase|outphase)([^a-z]|$)")
+
+
+def _post(r: dict[str, Any]) -> bool:
+    """Post-contrast: ContrastBolusAgent present, or inferred (kept in ``_post``)."""
+    return bool(r["contrast"] or r.get("_post"))
+
+
+def _text(r: dict[str, Any]) -> str:
+    return f"{r.get('series_description') or ''} | {r.get('protocol_name') or ''}"
+
+
+def _multiphase_post(dyn: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Without any contrast tag: the series of one T1 gradient-echo protocol (same TE / TR /
+    matrix) acquired at three or more distinct times are a dynamic study; all but the first
+    (the pre-contrast mask) are post-contrast. Returns those, in time order."""
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for r in dyn:
+        if r["_t"] is None or _PRE_WORDS.search(_text(r)):
+            continue
+        key = (
+            None if r["echo_time"] is None else round(r["echo_time"], 1),
+            None if r["repetition_time"] is None else round(r["repetition_time"], 1),
+            r["rows"],
+            r["columns"],
+        )
+        groups.setdefault(key, []).append(r)
+    best: list[dict[str, Any]] = []
+    for members in groups.values():
+        times = sorted({round(m["_t"], 0) for m in members})
+        if len(times) >= 3:
+            first = times[0]
+            post = sorted((m for m in members if round(m["_t"], 0) > first), key=lambda m: m["_t"])
+            if len(post) > len(best):
+                best = post
+    return best
+
+
+def _water_rank(r: dict[str, Any]) -> int:
+    """Dixon: the water image (1) before in/opposed-phase and fat images (0); others 1."""
+    text = f"{_text(r)} | {r.get('image_type') or ''}"
+    if "WATER" in text.upper() or _WATER.search(text.replace("_", " ")):
+        return 1
+    if "FAT" in text.upper() or _NOT_WATER.search(text.replace("_", " ")):
+        return 0
+    return 1
+
+
 def _resolve_repeats(cfg: SeriesConfig, rows: list[dict[str, Any]]) -> None:
     """One series per subject and label; the others become ``repeat_of:<chosen id>``."""
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -360,18 +484,23 @@ def _resolve_repeats(cfg: SeriesConfig, rows: list[dict[str, Any]]) -> None:
         if r["label"] is not None:
             groups.setdefault((r["subject_id"], r["label"]), []).append(r)
 
+    dixon = False
+
     def order(r: dict[str, Any]) -> tuple[Any, ...]:
         t = r["_t"] if r["_t"] is not None else float("-inf")
         num = r["series_number"] if r["series_number"] is not None else -1
+        water = _water_rank(r) if dixon else 1
         if cfg.repeat == "first":
-            return (-t, -num, r["series_id"])
+            return (water, -t, -num, r["series_id"])
         if cfg.repeat == "most_images":
-            return (r["n_images"], t, num, r["series_id"])
-        return (t, num, r["series_id"])
+            return (water, r["n_images"], t, num, r["series_id"])
+        return (water, t, num, r["series_id"])
 
     for (_, label), group in groups.items():
         if len(group) < 2:
             continue
+        # a Dixon set (W / F / in / opp of one acquisition): the water image represents it
+        dixon = any("WATER" in str(r.get("image_type") or "").upper() for r in group)
         chosen = max(group, key=order)
         for r in group:
             if r is chosen:

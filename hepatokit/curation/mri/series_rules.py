@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from hepatokit.curation.mri.config import Rule, SeriesConfig
+from hepatokit.recipe import bounded_search
 
 __all__ = ["Decision", "SeriesFeatures", "decide", "rules_for"]
 
@@ -34,15 +35,22 @@ class SeriesFeatures:
     flip: float | None
     b_values: tuple[float, ...]
     contrast: bool
+    ti: float | None = None
 
 
 @dataclass(frozen=True)
 class Decision:
-    """The outcome of matching: a label or an ignore reason, and why."""
+    """The outcome of matching: a label or an ignore reason, why, and how sure.
+
+    ``confidence`` (0–1) reflects the kind of evidence: standard physics tags (TE / TR / TI,
+    b-values, ImageType) count more than a description keyword; an optional condition whose
+    value was absent lowers it; no rule at all is least sure.
+    """
 
     label: str | None
     ignore: str | None
     evidence: str
+    confidence: float = 0.5
 
 
 @lru_cache(maxsize=512)
@@ -76,17 +84,22 @@ def _why(rule: Rule, f: SeriesFeatures) -> list[str] | None:
     for name, pattern, value, want in text_checks:
         if pattern is None:
             continue
-        found = _rx(pattern).search(value) is not None
+        found = bounded_search(_rx(pattern), value, key=f"series rule {name}") is not None
         if found != want:
             return None
         ev.append(f"{name}{'~' if want else '!~'}/{pattern}/ ({value!r})")
-    for name, bounds, number in (
-        ("TE", rule.te, f.te),
-        ("TR", rule.tr, f.tr),
-        ("flip", rule.flip, f.flip),
-        ("b_max", rule.b_value_max, max(f.b_values) if f.b_values else None),
+    optional = set(rule.optional)
+    for name, key, bounds, number in (
+        ("TE", "te", rule.te, f.te),
+        ("TR", "tr", rule.tr, f.tr),
+        ("flip", "flip", rule.flip, f.flip),
+        ("TI", "ti", rule.ti, f.ti),
+        ("b_max", "b", rule.b_value_max, max(f.b_values) if f.b_values else None),
     ):
         if bounds is None:
+            continue
+        if number is None and key in optional:
+            ev.append(f"{name} absent (optional)")
             continue
         if not _in_range(number, bounds):
             return None
@@ -137,5 +150,21 @@ def decide(rules: Sequence[tuple[str, Rule]], features: SeriesFeatures) -> Decis
         if ev is None:
             continue
         what = f"label={rule.label}" if rule.label else f"ignore={rule.ignore}"
-        return Decision(rule.label, rule.ignore, f"{where} {what}: " + "; ".join(ev))
-    return Decision(None, "other", "no rule matched")
+        return Decision(
+            rule.label, rule.ignore, f"{where} {what}: " + "; ".join(ev), _confidence(ev)
+        )
+    return Decision(None, "other", "no rule matched", 0.5)
+
+
+_PHYSICS = ("TE=", "TR=", "TI=", "b_max=", "b-values", "image_type~", "modality~")
+
+
+def _confidence(evidence: list[str]) -> float:
+    """Physics / standard-tag evidence → 0.95; a description keyword alone → 0.6; each
+    absent optional value costs 0.05."""
+    physics = sum(any(e.startswith(p) for p in _PHYSICS) for e in evidence)
+    score = 0.95 if physics else 0.6
+    if physics and any(e.startswith(("description~", "sequence_name~")) for e in evidence):
+        score = 0.95
+    score -= 0.05 * sum(e.endswith("absent (optional)") for e in evidence)
+    return round(max(score, 0.1), 2)

@@ -8,6 +8,7 @@ from the NIfTI itself (spacing, shape, orientation code). No dates, no names.
 from __future__ import annotations
 
 import io
+import re
 from typing import TYPE_CHECKING, Any
 
 import nibabel as nib
@@ -19,7 +20,20 @@ from hepatokit.curation.mri.dcm2niix_runner import dcm2niix_version
 if TYPE_CHECKING:
     from hepatokit.curation.mri.convert import ConvertJob
 
-__all__ = ["curated_sidecar", "dwi_b_values", "select_b_indices"]
+__all__ = ["clean_descriptor", "curated_sidecar", "dwi_b_values", "select_b_indices"]
+
+#: a descriptor published as it is (PS3.15 Clean Descriptors): a short product name or dose
+_CLEAN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 .,/()%+\-]{0,47}$")
+
+
+def clean_descriptor(value: Any) -> str | None:
+    """``value`` if it is a short product-like text (letters, digits, units), else ``None``:
+    a descriptor typed at the scanner is published only when it cannot carry a name or a
+    sentence (PS3.15 Annex E, Clean Descriptors Option)."""
+    if not isinstance(value, str):
+        return None
+    text = " ".join(value.split())
+    return text if _CLEAN.match(text) and len(text.split()) <= 4 else None
 
 
 def select_b_indices(bvals: list[float], policy: ConvertConfig) -> list[int]:
@@ -54,6 +68,18 @@ def curated_sidecar(
     s = job.series
     zooms = [round(float(z), 6) for z in img.header.get_zooms()[:3]]
     acquisition = {k: meta[k] for k in job.config.sidecar_keys if k in meta}
+    agent = clean_descriptor(s.get("contrast_agent"))
+    if (
+        "ContrastBolusAgent" in job.config.sidecar_keys
+        and agent
+        and "ContrastBolusAgent" not in meta
+    ):
+        acquisition["ContrastBolusAgent"] = agent  # dcm2niix does not write it; the index read it
+    if "ContrastBolusAgent" in acquisition:
+        acquisition["ContrastBolusAgent"] = clean_descriptor(acquisition["ContrastBolusAgent"])
+        if acquisition["ContrastBolusAgent"] is None:
+            del acquisition["ContrastBolusAgent"]
+    acquisition = dict(sorted(acquisition.items()))
     out: dict[str, Any] = {
         "Sequence": job.sequence,
         "SubjectID": s["subject_id"],
@@ -70,7 +96,8 @@ def curated_sidecar(
         "ContrastTimingSource": s.get("timing_source"),
         "VoxelSpacing": zooms,
         "Shape": [int(d) for d in img.shape],
-        "OrientationCode": "".join(nib.aff2axcodes(img.affine)),
+        # a degenerate affine (a collapsed axis) has no code for that axis: "?"
+        "OrientationCode": "".join(c or "?" for c in nib.aff2axcodes(img.affine)),
         "SourceSeriesCount": 1,
         "SourceImageCount": len(job.files),
         "Acquisition": acquisition,

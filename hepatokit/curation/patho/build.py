@@ -59,6 +59,8 @@ def build_hepatobench(
     executor: Executor | None = None,
     source: Literal["auto", "patches", "slides"] = "auto",
     mpp: float | None = None,
+    force_mpp: bool = False,
+    allow_outside_root: bool = False,
 ) -> HepatoBenchBuild:
     """Run ingest (patch folders / table) or tile (slides), then qc and dedup.
 
@@ -73,17 +75,24 @@ def build_hepatobench(
         and no ``patches/``), else ``patches``.
     mpp
         Level-0 µm/px for slides without resolution metadata.
+    force_mpp
+        Apply ``mpp`` to every slide, overriding its metadata.
+    allow_outside_root
+        A patch table's paths may lead outside its folder (see :func:`ingest_patches`).
     """
     raw_p, build = Path(raw), Path(out)
     kind = source if source != "auto" else ("slides" if _looks_like_slides(raw_p) else "patches")
     if executor is None and (workers is None or workers > 1):
         with make_executor(workers=workers) as pool:
             return build_hepatobench(recipe=recipe, raw=raw, out=out, workers=workers,
-                                     executor=pool, source=kind, mpp=mpp)  # fmt: skip
+                                     executor=pool, source=kind, mpp=mpp,
+                                     force_mpp=force_mpp,
+                                     allow_outside_root=allow_outside_root)  # fmt: skip
     from hepatokit.buildlock import build_lock
 
     with build_lock(build):
-        return _stages(raw_p, build, recipe, kind, workers, executor, mpp)
+        return _stages(raw_p, build, recipe, kind, workers, executor, mpp, force_mpp,
+                       allow_outside_root)  # fmt: skip
 
 
 def _stages(
@@ -94,15 +103,23 @@ def _stages(
     workers: int | None,
     executor: Executor | None,
     mpp: float | None,
+    force_mpp: bool = False,
+    allow_outside_root: bool = False,
 ) -> HepatoBenchBuild:
     first: IngestSummary | TileSummary
     if kind == "slides":
         slides = raw_p / "slides" if (raw_p / "slides").is_dir() else raw_p
         first = tile_slides(slides=slides, out=build, recipe=recipe, mpp=mpp,
-                            workers=workers, executor=executor)  # fmt: skip
+                            force_mpp=force_mpp, workers=workers, executor=executor)  # fmt: skip
     else:
-        first = ingest_patches(root=raw_p, out=build, recipe=recipe, workers=workers,
-                               executor=executor)  # fmt: skip
+        first = ingest_patches(
+            root=raw_p,
+            out=build,
+            recipe=recipe,
+            workers=workers,
+            executor=executor,
+            allow_outside_root=allow_outside_root,
+        )
     log.info("%s", first)
     qc = run_qc(build=build, workers=workers, executor=executor)
     log.info("qc: %s", qc)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from hepatokit.recipe import check_regex
+
 __all__ = ["DedupConfig", "IngestConfig", "QCConfig", "TilingConfig"]
 
 
@@ -35,8 +37,13 @@ class IngestConfig:
     table_path_column: str = "path"
     table_label_column: str = "label"
     table_slide_column: str = "slide_id"
+    #: a larger file is excluded (``too_large``) unread: a patch is far smaller
+    max_file_mb: float = 256.0
 
     def __post_init__(self) -> None:
+        check_regex(self.slide_id_regex, "slide_id_regex")
+        if self.max_file_mb <= 0:
+            raise ValueError("max_file_mb must be positive")
         if self.expected_size is not None and (
             len(self.expected_size) != 2 or min(self.expected_size) < 1
         ):
@@ -79,13 +86,20 @@ class QCConfig:
     ``eosin_p90`` is below ``stain_faded_eosin_p90`` (faded),
     the eosin share is below ``eosin_fraction_min`` or its 90th percentile above
     ``eosin_p90_max`` (over-stained); ``pen`` fails when ``pen`` exceeds ``pen_max`` or
-    ``ink`` exceeds ``ink_max``; ``blur`` when the sharpness is below
-    ``sharpness_min``. A patch failing several checks gets the first
-    in ``order``. Calibrate with ``hepatokit patho qc-calibrate BUILD``.
+    ``ink`` exceeds ``ink_max``; ``blur`` when the sharpness is below ``sharpness_min`` or the
+    JPEG blocking above ``blocking_max``. A patch failing several checks gets the first in
+    ``order``. Calibrate with ``hepatokit patho qc-calibrate BUILD``.
+
+    ``mode: relative`` derives the stain, sharpness and blocking thresholds from the data's
+    own distribution instead (median ± ``relative_k`` robust standard deviations, per class
+    with at least ``relative_min_items`` tissue patches, clamped between a floor and a
+    ceiling per check; see :func:`hepatokit.curation.patho.qc.relative_configs`), so a new
+    site needs no hand calibration. Background, pen and ink stay absolute: glass and ink are
+    not properties of a site.
     """
 
     background_max: float = 0.7
-    stain_max: float = 16.0
+    stain_max: float = 24.0
     stain_intensity_min: float = 0.6
     stain_faded_eosin_p90: float = 0.13
     eosin_fraction_min: float = 0.08
@@ -93,6 +107,10 @@ class QCConfig:
     pen_max: float = 0.04
     ink_max: float = 0.005
     sharpness_min: float = 80.0
+    blocking_max: float = 1.6
+    mode: Literal["fixed", "relative"] = "fixed"
+    relative_k: float = 3.0
+    relative_min_items: int = 30
     order: list[Literal["background", "stain", "pen", "blur"]] = field(
         default_factory=lambda: ["pen", "blur", "stain", "background"]
     )

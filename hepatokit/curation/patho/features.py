@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 from hepatokit.atomic import write_parquet_atomic
 from hepatokit.curation.patho.analysis import analyse_patch_bytes
 from hepatokit.curation.patho.layout import HASHES, SCORES, read_raw_root
-from hepatokit.curation.patho.qc import QC_CHECKS
+from hepatokit.curation.patho.qc import QC_CHECKS, QC_VERSION
 from hepatokit.errors import BuildStateError
 from hepatokit.parallel import map_items
 
@@ -33,7 +33,10 @@ HASH_SCHEMA = pa.schema(
         ("dhash", pa.string()),
     ]
 )
-SCORE_SCHEMA = pa.schema([("id", pa.string())] + [(c, pa.float64()) for c in QC_CHECKS])
+SCORE_SCHEMA = pa.schema(
+    [("id", pa.string())] + [(c, pa.float64()) for c in QC_CHECKS],
+    metadata={b"hepatokit.qc_version": QC_VERSION.encode()},
+)
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,15 @@ def _compute(job: _Job) -> dict[str, Any]:
 
 
 def _read(path: Path, schema: pa.Schema) -> pa.Table:
-    return pq.read_table(path).cast(schema) if path.is_file() else schema.empty_table()
+    """The cached table, or an empty one when absent or made by other score definitions."""
+    if not path.is_file():
+        return schema.empty_table()
+    want = (schema.metadata or {}).get(b"hepatokit.qc_version")
+    if want is not None:
+        have = (pq.read_schema(path).metadata or {}).get(b"hepatokit.qc_version")
+        if have != want:  # scores of an older hepatokit: recompute them all
+            return schema.empty_table()
+    return pq.read_table(path).cast(schema)
 
 
 def ensure_features(
@@ -126,6 +137,7 @@ def ensure_features(
             [scores.filter(keep_s), pa.Table.from_pylist(new_s, schema=SCORE_SCHEMA)]
         )
         write_parquet_atomic(build / HASHES, hashes)
+        scores = scores.replace_schema_metadata(SCORE_SCHEMA.metadata)
         write_parquet_atomic(build / SCORES, scores)
     return _align(hashes, ids), _align(scores, ids), errors
 

@@ -4,7 +4,11 @@ Two layouts are read:
 
 * **class folders** ``ROOT/<CLASS>/.../<file>``: the class is the first folder under ROOT
   (case-insensitive, through ``ingest.class_aliases``); files directly in ROOT are not
-  patches (e.g. a README) and are skipped with a log line.
+  patches (e.g. a README): they are inputs excluded as ``no_class_folder``. The tree is
+  walked with :func:`hepatokit.safeio.walk_tree`: symlinked folders followed once, and
+  unreadable folders, FIFOs / devices, broken links and non-UTF-8 names recorded as
+  excluded inputs (never skipped silently, never opened); files are read with a size
+  bound (``ingest.max_file_mb``, else ``too_large``).
 * **a table** (CSV or parquet) with a path column (relative to the table's folder), a label
   column and optionally a slide column (names in the recipe).
 
@@ -16,6 +20,7 @@ Every file found becomes one manifest row (kept, or excluded with ``corrupt``,
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -26,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from hepatokit.atomic import write_parquet_atomic
 from hepatokit.curation.patho.analysis import PatchRejected, analyse_patch_bytes
@@ -44,7 +48,9 @@ from hepatokit.curation.patho.layout import (
 from hepatokit.errors import DataFormatError
 from hepatokit.manifest import Manifest, ManifestRow, excluded, kept, provenance, stable_id
 from hepatokit.parallel import map_items
-from hepatokit.recipe import build_recipe
+from hepatokit.recipe import bounded_search, build_recipe
+from hepatokit.safeio import TooLargeError, read_bounded, walk_tree
+from hepatokit.tables import read_table
 
 __all__ = ["IngestSummary", "PatchEntry", "discover_patches", "ingest_patches"]
 
@@ -59,6 +65,9 @@ class PatchEntry:
     rel: str
     label: str | None
     slide_id: str | None
+    problem: str | None = None  # not a patch to decode: the exclusion reason
+    detail: str | None = None
+    id_extra: str = ""  # makes the id of a repeated table row unique
 
 
 @dataclass(frozen=True)
@@ -68,6 +77,7 @@ class _Task:
     size_policy: str
     dhash: bool
     image_extensions: frozenset[str]
+    max_bytes: int
 
 
 @dataclass(frozen=True)
@@ -84,7 +94,7 @@ class IngestSummary:
 
 
 def _slide_from_path(rel: str, regex: re.Pattern[str]) -> str | None:
-    m = regex.search(rel)
+    m = bounded_search(regex, rel, key="ingest.slide_id_regex")
     if not m:
         return None
     named = m.groupdict()
@@ -94,7 +104,9 @@ def _slide_from_path(rel: str, regex: re.Pattern[str]) -> str | None:
     return m.group(1) if m.groups() else m.group(0)
 
 
-def discover_patches(root: Path, cfg: IngestConfig) -> tuple[Path, list[PatchEntry]]:
+def discover_patches(
+    root: Path, cfg: IngestConfig, *, allow_outside_root: bool = False
+) -> tuple[Path, list[PatchEntry]]:
     """The raw root and every file to ingest (sorted by relative path).
 
     Raises
@@ -110,20 +122,27 @@ def discover_patches(root: Path, cfg: IngestConfig) -> tuple[Path, list[PatchEnt
         layout = "table" if root.is_file() else "folders"
     regex = re.compile(cfg.slide_id_regex)
     if layout == "table":
-        return root.parent, _discover_table(root, cfg, regex)
+        return root.parent, _discover_table(root, cfg, regex, allow_outside_root=allow_outside_root)
     if not root.is_dir():
         raise DataFormatError("the class-folder layout needs a folder", path=root)
     root = _class_root(root, cfg)
     entries = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        here = Path(dirpath)
-        for name in sorted(filenames):
-            rel = (here / name).relative_to(root).as_posix()
-            if "/" not in rel:
-                log.info("skipping %s: files directly in ROOT are not patches", rel)
-                continue
-            entries.append(PatchEntry(rel, rel.split("/", 1)[0], _slide_from_path(rel, regex)))
+    for w in walk_tree(root):
+        label = w.shown.split("/", 1)[0] if "/" in w.shown else None
+        if w.problem is not None:
+            entries.append(PatchEntry(w.shown, label, None, w.problem, w.detail))
+        elif label is None:
+            entries.append(
+                PatchEntry(
+                    w.rel,
+                    None,
+                    None,
+                    "no_class_folder",
+                    "file directly in ROOT: patches go in ROOT/<CLASS>/",
+                )
+            )
+        else:
+            entries.append(PatchEntry(w.rel, label, _slide_from_path(w.rel, regex)))
     return root, sorted(entries, key=lambda e: e.rel)
 
 
@@ -138,20 +157,16 @@ def _class_root(root: Path, cfg: IngestConfig) -> Path:
     return root
 
 
-def _discover_table(path: Path, cfg: IngestConfig, regex: re.Pattern[str]) -> list[PatchEntry]:
-    if path.suffix.lower() == ".parquet":
-        table = pq.read_table(path)
-    elif path.suffix.lower() in (".csv", ".tsv"):
-        import pyarrow.csv as pacsv
-
-        opts = pacsv.ParseOptions(delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
-        table = pacsv.read_csv(path, parse_options=opts)
-    else:
+def _discover_table(
+    path: Path, cfg: IngestConfig, regex: re.Pattern[str], *, allow_outside_root: bool = False
+) -> list[PatchEntry]:
+    if path.suffix.lower() not in (".parquet", ".csv", ".tsv"):
         raise DataFormatError(
             "a table layout needs a .csv, .tsv or .parquet file", path=path,
             hint="give a folder for the class-folder layout",
         )  # fmt: skip
-    cols = table.column_names
+    table = read_table(path, what="patch table")
+    cols = table.columns
     for col in (cfg.table_path_column, cfg.table_label_column):
         if col not in cols:
             raise DataFormatError(
@@ -159,19 +174,42 @@ def _discover_table(path: Path, cfg: IngestConfig, regex: re.Pattern[str]) -> li
                 path=path,
                 hint="set ingest.table_path_column / table_label_column in the recipe",
             )
-    paths = [str(p) for p in table.column(cfg.table_path_column).to_pylist()]
-    labels = table.column(cfg.table_label_column).to_pylist()
-    slides: list[Any] = (
-        table.column(cfg.table_slide_column).to_pylist()
-        if cfg.table_slide_column in cols
-        else [None] * len(paths)
-    )
+    root = path.parent.resolve()
     out = []
-    for rel, label, slide in zip(paths, labels, slides, strict=True):
-        has_slide = slide is not None and str(slide).strip() != ""
-        slide_id = str(slide).strip() if has_slide else _slide_from_path(rel, regex)
-        out.append(PatchEntry(rel, None if label is None else str(label), slide_id))
+    first_row: dict[str, int] = {}
+    for row, line in zip(table.rows, table.lines, strict=True):
+        rel = row[cfg.table_path_column].strip()
+        label = row[cfg.table_label_column].strip() or None
+        slide = row.get(cfg.table_slide_column, "").strip()
+        slide_id = slide or _slide_from_path(rel, regex)
+        if not rel:
+            out.append(PatchEntry(f"<line {line}>", label, None, "missing",
+                                  f"line {line}: empty path", id_extra=str(line)))  # fmt: skip
+            continue
+        if rel in first_row:
+            out.append(PatchEntry(rel, label, slide_id, "duplicate_row",
+                                  f"line {line}: same path as line {first_row[rel]}",
+                                  id_extra=str(line)))  # fmt: skip
+            continue
+        first_row[rel] = line
+        if not allow_outside_root and not _inside(root, rel):
+            out.append(PatchEntry(rel, label, slide_id, "outside_root",
+                                  f"line {line}: the path leads outside the table's folder; "
+                                  "pass --allow-outside-root to read it"))  # fmt: skip
+            continue
+        out.append(PatchEntry(rel, label, slide_id))
     return out
+
+
+def _inside(root: Path, rel: str) -> bool:
+    """Whether ``rel`` (relative to ``root``, links resolved) stays inside ``root``."""
+    p = Path(rel)
+    if p.is_absolute():
+        return False
+    try:
+        return (root / p).resolve().is_relative_to(root)
+    except (OSError, RuntimeError):  # a link loop
+        return False
 
 
 def _class_map(classes: tuple[str, ...], aliases: dict[str, str]) -> dict[str, str]:
@@ -185,12 +223,14 @@ def _class_map(classes: tuple[str, ...], aliases: dict[str, str]) -> dict[str, s
 def _analyse(task: _Task) -> dict[str, Any]:
     """Per-file worker: read bytes once, decode once, return the row or the rejection."""
     try:
-        with open(task.path, "rb") as fh:
-            data = fh.read()
+        data = read_bounded(task.path, task.max_bytes)
     except FileNotFoundError:
         return {"reason": "missing", "detail": "file listed but not found", "bytes": None}
+    except TooLargeError as exc:
+        return {"reason": "too_large", "detail": f"{exc} (ingest.max_file_mb)", "bytes": None}
     except OSError as exc:
-        return {"reason": "unreadable", "detail": str(exc), "bytes": None}
+        reason = "not_regular_file" if exc.errno == 22 else "unreadable"
+        return {"reason": reason, "detail": exc.strerror or type(exc).__name__, "bytes": None}
     import hashlib
 
     md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
@@ -231,6 +271,7 @@ def ingest_patches(
     recipe: str | os.PathLike[str] | None = None,
     workers: int | None = None,
     executor: Executor | None = None,
+    allow_outside_root: bool = False,
 ) -> IngestSummary:
     """Ingest a class-folder tree or a patch table into ``out`` (see the module docstring).
 
@@ -244,26 +285,33 @@ def ingest_patches(
         Recipe path or name (default: ``BUILD/recipe.yaml`` or the packaged hepatobench).
     workers, executor
         Parallelism (see :func:`hepatokit.parallel.map_items`).
+    allow_outside_root
+        A table's paths may lead outside the table's folder (absolute, ``../``); else such
+        rows are excluded as ``outside_root``.
     """
     build = Path(out)
     build.mkdir(parents=True, exist_ok=True)
     rec = build_recipe(build, None if recipe is None else Path(recipe), default="hepatobench")
     cfg = rec.section("ingest", IngestConfig)
     dcfg = rec.section("dedup", DedupConfig)
-    raw_root, entries = discover_patches(Path(root), cfg)
+    raw_root, entries = discover_patches(Path(root), cfg, allow_outside_root=allow_outside_root)
     write_raw_root(build, raw_root)
     classes = _class_map(rec.classes, cfg.class_aliases)
     exts = {e.lower() for e in cfg.extensions}
     expected = (cfg.expected_size[0], cfg.expected_size[1]) if cfg.expected_size else None
 
-    opts_key = json.dumps([expected, cfg.size_policy, dcfg.dhash, sorted(exts)])
+    opts_key = json.dumps([expected, cfg.size_policy, dcfg.dhash, sorted(exts), cfg.max_file_mb])
     cache = IngestCache(build, opts_key)
     todo: list[int] = []
     tasks: list[_Task] = []
     pre: dict[int, tuple[str, str]] = {}
     by_index: dict[int, dict[str, Any]] = {}
     stats: dict[int, tuple[int, int] | None] = {}
+    max_bytes = int(cfg.max_file_mb * (1 << 20))
     for k, e in enumerate(entries):
+        if e.problem is not None:
+            pre[k] = (e.problem, e.detail or e.problem)
+            continue
         if e.label is None or e.label.lower() not in classes:
             pre[k] = ("unknown_class", f"label {e.label!r} is not one of {', '.join(rec.classes)}")
             continue
@@ -274,7 +322,14 @@ def ingest_patches(
             continue
         todo.append(k)
         tasks.append(
-            _Task(str(raw_root / e.rel), expected, cfg.size_policy, dcfg.dhash, frozenset(exts))
+            _Task(
+                str(raw_root / e.rel),
+                expected,
+                cfg.size_policy,
+                dcfg.dhash,
+                frozenset(exts),
+                max_bytes,
+            )
         )
     if by_index:
         log.info("ingest: %d unchanged file(s) reused from the cache", len(by_index))
@@ -291,14 +346,15 @@ def ingest_patches(
     counts: dict[str, int] = {}
     n_kept = 0
     for k, e in enumerate(entries):
-        pid = stable_id("patch", e.rel)
+        pid = stable_id("patch", e.rel) if not e.id_extra else stable_id("patch", e.rel, e.id_extra)
         cls = classes.get((e.label or "").lower())
         if k in pre:
             pre_reason, pre_detail = pre[k]
             r: dict[str, Any] = {"reason": pre_reason, "detail": pre_detail, "bytes": None}
             path = raw_root / e.rel
-            if path.is_file():
-                r["bytes"] = path.stat().st_size
+            with contextlib.suppress(OSError):
+                if path.is_file():
+                    r["bytes"] = path.stat().st_size
         else:
             r = by_index[k]
             if r["reason"] is None and not any(e.rel.lower().endswith(x) for x in exts):

@@ -82,12 +82,13 @@ def _flip_masks(width: int, max_flips: int) -> NDArray[np.uint64]:
 _DENSE_BITS = 24  # bands up to this width use a dense bucket table (2**24 int32 = 64 MiB max)
 _MAX_FLIPS = 200_000  # flip masks per band: more would mean a plan with too few bands
 _CHUNK = 4_000_000  # candidate pairs expanded + verified per batch (bounds memory)
-_BATCH = 1 << 21  # probes (item × flip) per vectorised step
+_BATCH = 1 << 18  # probes (item × flip) per vectorised step
+_POOL_MIN = 100_000  # fewer hashes are searched inline even when workers are given
 # relative costs of the cost model (measured with numpy on one core)
 _COST_PROBE = 1.0  # one item × flip lookup in a dense table
 _COST_PROBE_SORTED = 0.6  # × log2(n): a lookup by binary search in the sorted keys
 _COST_CANDIDATE = 3.0  # one candidate pair expanded and verified
-_COST_BUCKET = 0.3  # one bucket of a dense table built
+_COST_BUCKET = 0.5  # one bucket of a dense table built
 _COST_SORT = 0.4  # × log2(n): one item sorted by its band key
 
 
@@ -182,7 +183,8 @@ def near_pairs(
     bands
         Number of bands (default: chosen by :func:`plan_bands`); any number is exact.
     workers
-        Search the bands in this many processes (bands are independent); default inline.
+        Search the bands in this many processes (bands are independent); default inline,
+        and inline below 100,000 hashes (a pool would start slower than the search runs).
     executor
         Search the bands as tasks of this executor instead (a process pool, or a Dask
         client's ``get_executor()``, which spreads the bands over the cluster).
@@ -201,10 +203,11 @@ def near_pairs(
     if n < 2:
         return _finish(h, [], n, second, second_radius)
     plan = [b for b in plan_bands(n, radius, bands=bands) if b.threshold >= 0]
-    parallel = executor is not None or (workers is not None and workers > 1)
+    # a pool of its own pays off only on large inputs (starting processes takes seconds)
+    parallel = executor is not None or (workers is not None and workers > 1 and n >= _POOL_MIN)
     n_workers = workers or 2
     # split each band's flips into parts so that the tasks outnumber the workers
-    parts = max(1, ceil(2 * n_workers / len(plan))) if parallel and n >= 50_000 else 1
+    parts = max(1, ceil(2 * n_workers / len(plan))) if parallel and n >= _POOL_MIN else 1
     jobs = [(h, band, radius, k, parts) for band in plan for k in range(parts)]
     if parallel and len(jobs) > 1:
         from hepatokit.parallel import map_items
@@ -245,22 +248,30 @@ def _search_band(job: tuple[NDArray[np.uint64], Band, int, int, int]) -> NDArray
     hs = h[order]
     dense = band.width <= _DENSE_BITS
     occupied: NDArray[np.bool_] | None = None
-    starts: NDArray[np.int64] | None = None
     if dense:
+        # dense tables over the 2**width buckets: occupied, more than one item, first
+        # position, and 32 hash bits from outside the band of the first item (fingerprint)
         size = 1 << band.width
         first = np.concatenate(([0], np.flatnonzero(np.diff(sk)) + 1))  # each distinct key
+        run = np.diff(np.append(first, n))
         occupied = np.zeros(size, dtype=np.bool_)
         occupied[sk[first]] = True
-        starts = np.zeros(size + 1, dtype=np.int64)
-        starts[sk[first].astype(np.int64) + 1] = np.diff(np.append(first, n))
+        multi = np.zeros(size, dtype=np.bool_)
+        multi[sk[first[run > 1]]] = True
+        starts = np.zeros(size + 1, dtype=np.int32 if n < 2**31 else np.int64)
+        starts[sk[first].astype(np.int64) + 1] = run
         np.cumsum(starts, out=starts)
+        rot = (band.shift + band.width) % 64  # rotate the band to the top: low bits are outside
+        outside = ((hs >> np.uint64(rot)) | (hs << np.uint64((64 - rot) % 64))).astype(np.uint32)
+        fingerprint = np.zeros(size, dtype=np.uint32)
+        fingerprint[sk[first]] = outside[first]
 
     found: list[NDArray[np.int64]] = []
 
     def bucket(targets: NDArray[np.generic]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-        if starts is not None:
+        if dense:
             t = targets.astype(np.int64)
-            return starts[t], starts[t + 1]
+            return starts[t].astype(np.int64), starts[t + 1].astype(np.int64)
         lo = np.searchsorted(sk, targets, side="left")
         return lo, np.searchsorted(sk, targets, side="right")
 
@@ -311,21 +322,37 @@ def _search_band(job: tuple[NDArray[np.uint64], Band, int, int, int]) -> NDArray
         if not sel.size:
             continue
         sub: NDArray[Any] = sk[sel]
+        osub = outside[sel] if occupied is not None else None
         fl: NDArray[Any] = np.array(flips_b, dtype=dtype)
         step = max(1, _BATCH // sel.size)
         for k in range(0, fl.size, step):
             fk = fl[k : k + step]
-            targets = sub[None, :] ^ fk[:, None]
-            if occupied is not None:
-                row, col = np.nonzero(occupied[targets])
-                if not col.size:
-                    continue
-                lo, hi = bucket(sub[col] ^ fk[row])
-            else:
-                lo2, hi2 = bucket(targets)
-                row, col = np.nonzero(hi2 > lo2)
-                lo, hi = lo2[row, col], hi2[row, col]
-            verify(sel[col], lo, hi)
+            targets = sub ^ fk[0] if fk.size == 1 else (sub[None, :] ^ fk[:, None]).ravel()
+            if occupied is None or osub is None:  # wide band: binary search in the sorted keys
+                lo, hi = bucket(targets)
+                idx = np.flatnonzero(hi > lo)
+                verify(sel[idx % sel.size], lo[idx], hi[idx])
+                continue
+            idx = np.flatnonzero(occupied[targets])
+            if not idx.size:
+                continue
+            col = idx if fk.size == 1 else idx % sel.size
+            t = targets[idx]
+            several = multi[t]
+            # one-item buckets: the pair differs in |f| bits of the band, so at most
+            # radius - |f| of the fingerprint bits; this rejects nearly every random hit
+            limit = radius - int(np.bitwise_count(fk).min())
+            near = np.flatnonzero(np.bitwise_count(osub[col] ^ fingerprint[t]) <= limit)
+            near = near[~several[near]]
+            if near.size:
+                a, b_ = sel[col[near]], starts[t[near]].astype(np.int64)
+                ok = np.bitwise_count(hs[a] ^ hs[b_]) <= radius
+                if ok.any():
+                    keep(a[ok], b_[ok])
+            more = np.flatnonzero(several)
+            if more.size:  # buckets holding more than one item: check each item
+                lo, hi = bucket(t[more])
+                verify(sel[col[more]], lo, hi)
     if not found:
         return np.empty(0, dtype=np.int64)
     return np.concatenate(found)

@@ -9,6 +9,7 @@ Move a threshold into the gap between clean tissue and the failures you see, re-
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from hepatokit.curation.patho.config import DedupConfig, QCConfig
 from hepatokit.curation.patho.features import ensure_features, item_file
 from hepatokit.curation.patho.gallery import image_grid
 from hepatokit.curation.patho.layout import read_items
-from hepatokit.curation.patho.qc import QC_CHECKS, qc_reason
+from hepatokit.curation.patho.qc import QC_CHECKS, RELATIVE_BOUNDS, qc_reason, relative_configs
 from hepatokit.recipe import build_recipe
 
 __all__ = ["QCCalibration", "calibrate_qc"]
@@ -30,11 +31,12 @@ _PCTS = (1, 5, 50, 95, 99)
 
 @dataclass(frozen=True)
 class QCCalibration:
-    """Per-class percentiles of every score, and the PNG written."""
+    """Per-class percentiles of every score, both modes' thresholds, and the PNG written."""
 
     table: pa.Table  # class, score, n, p1, p5, p50, p95, p99, failing
     png: Path
     text: str
+    relative: pa.Table | None = None  # class, threshold, fixed, relative
 
 
 def _limits(cfg: QCConfig) -> dict[str, str]:
@@ -47,6 +49,7 @@ def _limits(cfg: QCConfig) -> dict[str, str]:
         "pen": f"> {cfg.pen_max}",
         "ink": f"> {cfg.ink_max}",
         "sharpness": f"< {cfg.sharpness_min}",
+        "blocking": f"> {cfg.blocking_max}",
     }
 
 
@@ -104,12 +107,40 @@ def calibrate_qc(
                 + "".join(f"{x:>10.4g}" for x in pct)
                 + f"{fail:>9.2%}"
             )
-    reasons = [qc_reason(r, cfg) for r in scores.to_pylist()]
-    n_fail = sum(r is not None for r in reasons)
-    lines.append(f"\nwith the current thresholds {n_fail} of {len(ids)} items fail QC")
+    records = scores.to_pylist()
+    fixed = dataclasses.replace(cfg, mode="fixed")
+    n_fail = sum(qc_reason(r, fixed) is not None for r in records)
+    lines.append(f"\nfixed mode (the recipe's thresholds): {n_fail} of {len(ids)} items fail QC")
+    rel_cfg = dataclasses.replace(cfg, mode="relative")
+    per_class = relative_configs(records, [cls_of.get(i) for i in ids], rel_cfg)
+    rel_fail = sum(
+        qc_reason(r, per_class.get(cls_of.get(i), per_class[None])) is not None
+        for r, i in zip(records, ids, strict=True)
+    )
+    rel_rows = []
+    lines.append(
+        f"\nrelative mode (qc.mode: relative; median ± {rel_cfg.relative_k:g} robust SD per "
+        f"class, clamped): {rel_fail} of {len(ids)} items fail QC"
+    )
+    names = list(RELATIVE_BOUNDS)
+    lines.append(f"{'class':<8}" + "".join(f"{n:>21}" for n in names))
+    lines.append(f"{'fixed':<8}" + "".join(f"{getattr(fixed, n):>21.4g}" for n in names))
+    for cls, c in per_class.items():
+        label = "ALL" if cls is None else str(cls)
+        lines.append(f"{label:<8}" + "".join(f"{getattr(c, n):>21.4g}" for n in names))
+        rel_rows += [
+            {"class": label, "threshold": n, "fixed": float(getattr(fixed, n)),
+             "relative": float(getattr(c, n))}
+            for n in names
+        ]  # fmt: skip
     png = _extremes_png(build, items, scores, per_score)
     lines.append(f"lowest / highest scoring patches: {png}")
-    return QCCalibration(table=pa.Table.from_pylist(rows), png=png, text="\n".join(lines))
+    return QCCalibration(
+        table=pa.Table.from_pylist(rows),
+        png=png,
+        text="\n".join(lines),
+        relative=pa.Table.from_pylist(rel_rows),
+    )
 
 
 def _extremes_png(build: Path, items: pa.Table, scores: pa.Table, k: int) -> Path:

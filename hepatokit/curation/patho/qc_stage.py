@@ -14,7 +14,7 @@ from hepatokit.atomic import write_parquet_atomic
 from hepatokit.curation.patho.config import DedupConfig, QCConfig
 from hepatokit.curation.patho.features import ensure_features
 from hepatokit.curation.patho.layout import QC, read_items
-from hepatokit.curation.patho.qc import QC_CHECKS, qc_reason
+from hepatokit.curation.patho.qc import QC_CHECKS, qc_reason, relative_configs
 from hepatokit.manifest import Manifest, excluded, kept, provenance
 from hepatokit.recipe import build_recipe
 
@@ -63,6 +63,15 @@ def run_qc(
         build, items, dhash=dcfg.dhash, workers=workers, executor=executor
     )
     by_id = {r["id"]: r for r in scores.to_pylist()}
+    cls_of = (
+        dict(zip(items.column("id").to_pylist(), items.column("class").to_pylist(), strict=True))
+        if "class" in items.column_names
+        else {}
+    )
+    per_class: dict[str | None, QCConfig] = {None: cfg}
+    if cfg.mode == "relative":
+        ids = [i for i in items.column("id").to_pylist() if i in by_id and i not in errors]
+        per_class = relative_configs([by_id[i] for i in ids], [cls_of.get(i) for i in ids], cfg)
     rows, manifest_rows = [], []
     failed: Counter[str] = Counter()
     for item_id, kind, rel in zip(
@@ -79,7 +88,7 @@ def run_qc(
             )  # fmt: skip
             continue
         s = by_id[item_id]
-        reason = qc_reason(s, cfg)
+        reason = qc_reason(s, per_class.get(cls_of.get(item_id), per_class[None]))
         rows.append({**s, "qc_reason": reason})
         detail = ", ".join(f"{c}={s[c]:.4g}" for c in QC_CHECKS)
         if reason is None:
@@ -90,8 +99,17 @@ def run_qc(
                 excluded(item_id, kind=kind, stage=STAGE, reason=reason, detail=detail)
             )
     write_parquet_atomic(build / QC, pa.Table.from_pylist(rows, schema=QC_SCHEMA))
-    info = provenance(stage=STAGE, recipe_sha256=rec.sha256, seed=rec.seed)
+    extra = None
+    if cfg.mode == "relative":
+        extra = {"relative_thresholds": {str(k): _thresholds(v) for k, v in per_class.items()}}
+    info = provenance(stage=STAGE, recipe_sha256=rec.sha256, seed=rec.seed, extra=extra)
     Manifest(build).record(STAGE, manifest_rows, provenance_info=info)
     return QCSummary(
         items=len(items), passed=len(items) - sum(failed.values()), failed=dict(failed)
     )
+
+
+def _thresholds(cfg: QCConfig) -> dict[str, float]:
+    from hepatokit.curation.patho.qc import RELATIVE_BOUNDS
+
+    return {name: round(float(getattr(cfg, name)), 6) for name in RELATIVE_BOUNDS}

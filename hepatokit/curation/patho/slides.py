@@ -66,7 +66,7 @@ class SlideInfo:
     level_downsamples: tuple[float, ...]
     mpp: float  # level 0
     magnification: float  # level 0
-    mpp_source: str  # "metadata", "objective-power", "user"
+    mpp_source: str  # "metadata", "objective-power", "user", "user-forced"
 
     @property
     def dimensions(self) -> tuple[int, int]:
@@ -185,15 +185,26 @@ def _rgba_to_rgb(img: Image.Image) -> NDArray[np.uint8]:
 
 
 def _resolve(
-    path: Path, mpp_meta: float | None, objective: float | None, mpp: float | None
+    path: Path,
+    mpp_meta: float | None,
+    objective: float | None,
+    mpp: float | None,
+    force_mpp: bool = False,
 ) -> tuple[float, float, str]:
-    if mpp is not None:
-        return mpp, magnification_from_mpp(mpp), "user"
+    """Level-0 mpp, magnification and where they came from.
+
+    The slide's own metadata wins (mpp, then objective power); the user's ``mpp`` only fills
+    in a slide that has neither, unless ``force_mpp`` (then it overrides every slide).
+    """
+    if mpp is not None and force_mpp:
+        return mpp, magnification_from_mpp(mpp), "user-forced"
     if mpp_meta and mpp_meta > 0:
         mag = objective if objective else magnification_from_mpp(mpp_meta)
         return mpp_meta, mag, "metadata"
     if objective and objective > 0:
         return mpp_from_magnification(objective), objective, "objective-power"
+    if mpp is not None:
+        return mpp, magnification_from_mpp(mpp), "user"
     raise SlideError(
         "no_mpp",
         "the slide has neither mpp nor objective-power metadata",
@@ -210,13 +221,18 @@ def _float(value: Any) -> float | None:
     return f if math.isfinite(f) and f > 0 else None
 
 
-def open_slide(path: str | os.PathLike[str], *, mpp: float | None = None) -> SlideReader:
+def open_slide(
+    path: str | os.PathLike[str], *, mpp: float | None = None, force_mpp: bool = False
+) -> SlideReader:
     """Open a slide (OpenSlide, else the flat-TIFF fallback).
 
     Parameters
     ----------
     mpp
-        Level-0 µm/px given by the user; overrides the slide's metadata.
+        Level-0 µm/px given by the user, used only when the slide has no resolution metadata
+        (neither mpp nor objective power): ``info.mpp_source == "user"``.
+    force_mpp
+        Use ``mpp`` even when the slide has its own resolution (``"user-forced"``).
 
     Raises
     ------
@@ -232,7 +248,7 @@ def open_slide(path: str | os.PathLike[str], *, mpp: float | None = None) -> Sli
     try:
         slide = openslide.OpenSlide(str(path))
     except openslide.OpenSlideUnsupportedFormatError:
-        return _open_flat(path, mpp)
+        return _open_flat(path, mpp, force_mpp)
     except openslide.OpenSlideError as exc:
         raise SlideError("corrupt", f"OpenSlide cannot read it: {exc}", path=path.name) from exc
     try:
@@ -242,6 +258,7 @@ def open_slide(path: str | os.PathLike[str], *, mpp: float | None = None) -> Sli
             _float(props.get(openslide.PROPERTY_NAME_MPP_X)),
             _float(props.get(openslide.PROPERTY_NAME_OBJECTIVE_POWER)),
             mpp,
+            force_mpp,
         )
         info = SlideInfo(
             backend="openslide",
@@ -262,7 +279,7 @@ def open_slide(path: str | os.PathLike[str], *, mpp: float | None = None) -> Sli
     return SlideReader(path, info, slide, None)
 
 
-def _open_flat(path: Path, mpp: float | None) -> SlideReader:
+def _open_flat(path: Path, mpp: float | None, force_mpp: bool = False) -> SlideReader:
     """Fallback for flat TIFFs (and plain images) OpenSlide does not open."""
     import tifffile
 
@@ -295,7 +312,7 @@ def _open_flat(path: Path, mpp: float | None) -> SlideReader:
     if arr.ndim == 2:
         arr = np.repeat(arr[..., None], 3, axis=2)
     arr = np.ascontiguousarray(arr[..., :3]).astype(np.uint8, copy=False)
-    mpp0, mag, source = _resolve(path, mpp_meta, None, mpp)
+    mpp0, mag, source = _resolve(path, mpp_meta, None, mpp, force_mpp)
     h, w = arr.shape[:2]
     info = SlideInfo("flat", "flat-tiff", ((w, h),), (1.0,), mpp0, mag, source)
     return SlideReader(path, info, None, arr)

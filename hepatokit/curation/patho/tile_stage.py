@@ -63,16 +63,20 @@ class _SlideJob:
     build: str
     annotation: str | None
     mpp: float | None
+    force_mpp: bool
     config: TilingConfig
     key: str
 
 
-def _job_key(path: Path, cfg: TilingConfig, mpp: float | None, annotation: str | None) -> str:
+def _job_key(
+    path: Path, cfg: TilingConfig, mpp: float | None, annotation: str | None, force: bool
+) -> str:
     st = path.stat()
     ann = Path(annotation).read_bytes() if annotation else b""
     blob = json.dumps(
         {"size": st.st_size, "mtime": st.st_mtime_ns, "cfg": asdict(cfg), "mpp": mpp,
-         "ann": hashlib.sha256(ann).hexdigest()}, sort_keys=True,
+         "ann": hashlib.sha256(ann).hexdigest(), **({"force_mpp": True} if force else {})},
+        sort_keys=True,
     )  # fmt: skip
     return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -83,7 +87,9 @@ def _tile_one(job: _SlideJob) -> dict[str, Any]:
     if done.is_file():
         meta = pq.read_schema(done).metadata or {}
         if meta.get(b"hepatokit.key") == job.key.encode():
-            return {"reason": None, "table": pq.read_table(done), "resumed": True}
+            source = meta.get(b"hepatokit.mpp_source", b"").decode()
+            return {"reason": None, "table": pq.read_table(done), "resumed": True,
+                    "mpp_source": source}  # fmt: skip
     cfg = job.config
     try:
         tiling = tile_slide(
@@ -91,6 +97,7 @@ def _tile_one(job: _SlideJob) -> dict[str, Any]:
             target_magnification=cfg.target_magnification,
             patch_size=cfg.patch_size,
             mpp=job.mpp,
+            force_mpp=job.force_mpp,
             tissue_threshold=cfg.tissue_threshold,
             annotations=job.annotation,
             config=cfg,
@@ -98,6 +105,7 @@ def _tile_one(job: _SlideJob) -> dict[str, Any]:
     except SlideError as exc:
         return {"reason": exc.reason, "detail": str(exc).replace("\n", " ")}
     with tiling:
+        source = tiling.reader.info.mpp_source
         paths, ids, labels = [], [], []
         aliases = {k.lower(): v for k, v in cfg.class_aliases.items()}
         for (x, y, arr), region in zip(
@@ -121,9 +129,11 @@ def _tile_one(job: _SlideJob) -> dict[str, Any]:
                 "label": pa.array(labels, pa.string()),
             }
         )
-        table = table.replace_schema_metadata({b"hepatokit.key": job.key.encode()})
+        table = table.replace_schema_metadata(
+            {b"hepatokit.key": job.key.encode(), b"hepatokit.mpp_source": source.encode()}
+        )
     write_parquet_atomic(done, table)
-    return {"reason": None, "table": table, "resumed": False}
+    return {"reason": None, "table": table, "resumed": False, "mpp_source": source}
 
 
 def _find_slides(slides: Path) -> tuple[Path, list[Path]]:
@@ -158,6 +168,7 @@ def tile_slides(
     recipe: str | os.PathLike[str] | None = None,
     annotations: str | os.PathLike[str] | None = None,
     mpp: float | None = None,
+    force_mpp: bool = False,
     workers: int | None = None,
     executor: Executor | None = None,
 ) -> TileSummary:
@@ -171,8 +182,17 @@ def tile_slides(
         Folder of GeoJSON files named like the slides (``<stem>.geojson``); default: the
         slide's own folder and a sibling ``annotations/`` folder.
     mpp
-        Level-0 µm/px for slides without resolution metadata (applies to all slides).
+        Level-0 µm/px for slides without resolution metadata (neither mpp nor objective
+        power); a slide with its own resolution keeps it, so a folder mixing 20× and 40×
+        slides with one slide lacking metadata tiles each at its own scale.
+    force_mpp
+        Apply ``mpp`` to every slide, overriding its metadata; each overridden slide is
+        logged and its manifest row says so.
     """
+    if force_mpp and mpp is None:
+        raise DataFormatError(
+            "force_mpp needs an mpp to force", hint="pass --mpp VALUE together with --force-mpp"
+        )
     build = Path(out)
     build.mkdir(parents=True, exist_ok=True)
     rec = build_recipe(build, None if recipe is None else Path(recipe), default="hepatobench")
@@ -183,7 +203,8 @@ def tile_slides(
     for f in files:
         ann = _annotation_for(f, [*ann_dirs, f.parent])
         sid = stable_id("slide", f.name)
-        jobs.append(_SlideJob(str(f), sid, str(build), ann, mpp, cfg, _job_key(f, cfg, mpp, ann)))
+        key = _job_key(f, cfg, mpp, ann, force_mpp)
+        jobs.append(_SlideJob(str(f), sid, str(build), ann, mpp, force_mpp, cfg, key))
     results = map_items(_tile_one, jobs, workers=workers, executor=executor, chunksize=1,
                         description="tile")  # fmt: skip
     rows: list[ManifestRow] = []
@@ -206,8 +227,14 @@ def tile_slides(
         t: pa.Table = r["table"]
         t = t.replace_schema_metadata(None)
         tables.append(t)
+        source = r.get("mpp_source") or ""
+        detail = f"{len(t)} tiles"
+        if source in ("user", "user-forced"):
+            why = "forced over its metadata" if source == "user-forced" else "no metadata"
+            detail += f"; level-0 mpp {mpp} from the user ({why})"
+            log.info("slide %s: level-0 mpp %s from the user (%s)", job.slide_id, mpp, why)
         rows.append(kept(job.slide_id, kind="slide", stage=STAGE, source=rel,
-                         size=f.stat().st_size, detail=f"{len(t)} tiles"))  # fmt: skip
+                         size=f.stat().st_size, detail=detail))  # fmt: skip
         for tid, path in zip(t.column("id").to_pylist(), t.column("path").to_pylist(), strict=True):
             rows.append(kept(tid, kind="tile", stage=STAGE, source=path, detail=job.slide_id))
     table = pa.concat_tables(tables) if tables else None
@@ -215,7 +242,8 @@ def tile_slides(
         write_parquet_atomic(build / TILES, table)
     write_parquet_atomic(build / "private" / "slides.parquet", pa.Table.from_pylist(private))
     info = provenance(stage=STAGE, recipe_sha256=rec.sha256, seed=rec.seed,
-                      extra={"tiling": asdict(cfg), "mpp_override": mpp})  # fmt: skip
+                      extra={"tiling": asdict(cfg), "mpp_fill_in": mpp,
+                             "force_mpp": force_mpp})  # fmt: skip
     Manifest(build).record(STAGE, rows, introduces=True, provenance_info=info)
     n_tiles = 0 if table is None else len(table)
     return TileSummary(len(files), len(tables), n_tiles, dict(reasons))

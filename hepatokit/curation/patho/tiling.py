@@ -103,6 +103,7 @@ def tile_slide(
     target_magnification: float = 20.0,
     patch_size: int = 150,
     mpp: float | None = None,
+    force_mpp: bool = False,
     tissue_threshold: float = 0.5,
     annotations: str | os.PathLike[str] | list[Annotation] | None = None,
     config: TilingConfig | None = None,
@@ -117,7 +118,10 @@ def tile_slide(
         Tiles of ``patch_size`` px at this magnification (20× with 150 px by default; on a
         40× slide each tile covers 300 level-0 px).
     mpp
-        Level-0 µm/px when the slide lacks resolution metadata (overrides it if given).
+        Level-0 µm/px for a slide without resolution metadata (its own mpp or objective power
+        wins otherwise).
+    force_mpp
+        Use ``mpp`` even for a slide with its own resolution.
     tissue_threshold
         Keep tiles whose tissue fraction (from the ~1.25× tissue mask) is at least this.
     annotations
@@ -132,7 +136,7 @@ def tile_slide(
         Unreadable slide (``corrupt``), no resolution metadata (``no_mpp``), ...
     """
     cfg = config or TilingConfig()
-    reader = open_slide(path, mpp=mpp)
+    reader = open_slide(path, mpp=mpp, force_mpp=force_mpp)
     try:
         info = reader.info
         plan = plan_read(info, target_magnification=target_magnification, patch_size=patch_size)

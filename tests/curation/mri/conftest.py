@@ -29,10 +29,14 @@ class CuratedLifs:
         df = pd.read_parquet(self.build / name).astype(object)
         return df.where(df.notna(), None)
 
+    def raw_path_of(self) -> dict[str, str]:
+        """item_id → raw path of every kept image (only in private/: names carry PHI)."""
+        phi = pd.read_parquet(self.build / "private" / "instances_phi.parquet")
+        return dict(zip(phi["item_id"], phi["path"], strict=True))
+
     def series_of_unit(self) -> dict[str, dict[str, Any]]:
         """unit_id → the series.parquet row holding the unit's first file."""
-        inst = self.table("instances.parquet")
-        path_of = dict(zip(inst["item_id"], inst["path"], strict=True))
+        path_of = self.raw_path_of()
         by_path = {}
         for row in self.table("series.parquet").to_dict("records"):
             for item in row["item_ids"]:

@@ -82,6 +82,41 @@ def test_headers_and_sidecars_are_scrubbed(curated_lifs) -> None:
             assert side["SecondsAfterInjection"] > 0
 
 
+def test_sidecars_keep_non_identifying_acquisition_fields(curated_lifs) -> None:
+    """Echo train length and contrast agent reach the sidecar as pydicom reads them from the
+    source DICOM; slice timing (relative seconds) is kept when dcm2niix writes it."""
+    import pydicom
+
+    from hepatokit.curation.mri.config import SIDECAR_DROPPED, ConvertConfig
+    from hepatokit.curation.mri.sidecar import clean_descriptor
+
+    kept = ConvertConfig().sidecar_keys
+    assert not set(kept) & set(SIDECAR_DROPPED)
+    assert {"SliceTiming", "EchoTrainLength", "AcquisitionMatrixPE", "ContrastBolusAgent"} <= set(
+        kept
+    )
+    vol_of = _volume_of_unit(curated_lifs)
+    checked = agents = 0
+    for u in curated_lifs.truth["units"]:
+        if not u["expected_label"]:
+            continue
+        rel = vol_of[u["unit_id"]]
+        side = json.loads((curated_lifs.build / rel.replace(".nii.gz", ".json")).read_text())
+        acq = side["Acquisition"]
+        first = Path(u["files"][0])
+        ds = pydicom.dcmread(first if first.is_absolute() else curated_lifs.raw / first)
+        if int(ds.get("EchoTrainLength") or 1) > 1:  # dcm2niix omits a train of 1
+            assert acq["EchoTrainLength"] == int(ds.EchoTrainLength), rel
+            checked += 1
+        if clean_descriptor(str(ds.get("ContrastBolusAgent") or "")):
+            assert acq["ContrastBolusAgent"] == " ".join(str(ds.ContrastBolusAgent).split()), rel
+            agents += 1
+        else:
+            assert "ContrastBolusAgent" not in acq, rel
+        assert not set(acq) & set(SIDECAR_DROPPED), rel
+    assert checked and agents
+
+
 def test_dwi_is_4d_with_bvals(curated_lifs) -> None:
     vol_of = _volume_of_unit(curated_lifs)
     for u in curated_lifs.truth["units"]:
@@ -199,8 +234,7 @@ def test_all_series_geometry_equals_bare_dcm2niix(curated_lifs, tmp_path: Path) 
     series = curated_lifs.table("series.parquet")
     assert summary.failed == 0 and summary.converted == len(series)
     assert not (build / "volumes").exists()
-    inst = curated_lifs.table("instances.parquet")
-    path_of = dict(zip(inst["item_id"], inst["path"], strict=True))
+    path_of = curated_lifs.raw_path_of()
     picked = series.drop_duplicates("reason").head(6)  # localizer part, derived, labelled...
     for row in picked.to_dict("records"):
         ours = nib.load(
@@ -234,3 +268,18 @@ def test_convert_rerun_skips_everything(curated_lifs, tmp_path: Path) -> None:
     assert summary.converted == 0 and summary.skipped == len(
         pd.read_parquet(build / "volumes.parquet")
     )
+
+
+def test_sidecar_field_lists_are_documented() -> None:
+    """Every kept and every dropped sidecar key is in docs/lifs_curation.md (dropped: with
+    its reason), and no key is both."""
+    from hepatokit.curation.mri.config import SIDECAR_DROPPED, ConvertConfig
+
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "lifs_curation.md").read_text()
+    kept = ConvertConfig().sidecar_keys
+    assert not set(kept) & set(SIDECAR_DROPPED)
+    for key in kept:
+        assert f"`{key}`" in doc, key
+    for key, reason in SIDECAR_DROPPED.items():
+        assert f"| `{key}` | {reason} |" in doc, key
+    assert set(SIDECAR_DROPPED) >= FORBIDDEN_SIDECAR_KEYS

@@ -12,7 +12,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, generate_uid
 
 from hepatokit.curation.mri.dicom_tags import b_value_of, read_header, seconds_of_day
-from hepatokit.curation.mri.index import index_dicom
+from hepatokit.curation.mri.index import index_dicom, raw_sources
 from hepatokit.manifest import Manifest, stable_id
 
 
@@ -108,6 +108,9 @@ def test_pydicom_test_files_all_indexed(tmp_path: Path) -> None:
         Path(d, f).relative_to(root).as_posix() for d, _, fs in os.walk(root) for f in fs
     )
     rows = Manifest(tmp_path / "b").rows().to_pylist()
+    raw_of = raw_sources(tmp_path / "b")  # the raw names are kept in private/ only
+    for r in rows:
+        r["source"] = raw_of[r["item_id"]]
     assert sorted(r["source"] for r in rows) == files
     assert {r["item_id"] for r in rows} == {stable_id("file", f) for f in files}
     assert summary.files == len(files) and summary.kept > 40

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from hepatokit.curation.mri import index_records
-from hepatokit.curation.mri.index import index_dicom
+from hepatokit.curation.mri.index import index_dicom, raw_sources
 from hepatokit.manifest import Manifest, stable_id
 
 
@@ -23,6 +23,8 @@ def test_every_raw_file_once_with_reasons(curated_lifs) -> None:
         for f in fs
     )
     assert len(all_files) == truth["file_count"]["total"]
+    raw_of = raw_sources(curated_lifs.build)
+    rows["source"] = [raw_of[i] for i in rows["item_id"]]  # the raw paths: private/ only
     assert sorted(rows["source"]) == all_files
     assert rows["item_id"].is_unique
     assert set(rows["item_id"]) == {stable_id("file", f) for f in all_files}
@@ -50,7 +52,9 @@ def test_instances_have_no_phi(curated_lifs) -> None:
 
 
 def test_b_values_from_every_tag_flavour(curated_lifs) -> None:
-    inst = curated_lifs.table("instances.parquet").set_index("path")
+    inst = curated_lifs.table("instances.parquet")
+    raw_of = curated_lifs.raw_path_of()
+    inst = inst.set_index(inst["item_id"].map(raw_of))
     seen = set()
     for u in curated_lifs.truth["units"]:
         if u["role"] != "DWI":
@@ -91,3 +95,40 @@ def test_second_run_reads_no_header(
     os.utime(changed, ns=(1, 1))
     third = index_dicom(raw=raw, out=build, workers=1, key_file=curated_lifs.key_file)
     assert third.headers_read == 1
+
+
+def test_raw_names_only_in_private(tmp_path: Path) -> None:
+    """Raw folder / file names (patient names here) never reach a non-private table: the
+    instance paths and the ledger name files by pseudonym; private/ keeps the raw paths."""
+    import pydicom.data
+
+    src = Path(pydicom.data.get_testdata_file("MR_small.dcm"))
+    raw = tmp_path / "raw"
+    names = {"MUELLERSOHN^JOERG_2024/MR_001.dcm": src, "Dvořák Zoë/scan.dcm": src}
+    for rel, source in names.items():
+        (raw / rel).parent.mkdir(parents=True)
+        data = source.read_bytes()
+        if rel.startswith("Dv"):  # another SOP instance: a second kept file
+            import pydicom as pd_
+
+            ds = pd_.dcmread(source)
+            ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = "1.2.3.4.5.6.7"
+            ds.save_as(raw / rel)
+            continue
+        (raw / rel).write_bytes(data)
+    (raw / "SMITHSON JANE").mkdir()
+    (raw / "SMITHSON JANE" / "notes.txt").write_text("not dicom")
+    key = tmp_path / "key"
+    key.write_text("k")
+    build = tmp_path / "b"
+    index_dicom(raw=raw, out=build, workers=1, key_file=key)
+    public = "\n".join(
+        pd.read_parquet(p).astype(str).to_csv()
+        for p in sorted(build.rglob("*.parquet"))
+        if "private" not in p.relative_to(build).parts
+    )
+    for word in ("MUELLERSOHN", "JOERG", "Dvořák", "Zoë", "SMITHSON", "MR_001", "scan.dcm"):
+        assert word not in public, word
+    assert sorted(raw_sources(build).values()) == sorted([*names, "SMITHSON JANE/notes.txt"])
+    phi = pd.read_parquet(build / "private" / "instances_phi.parquet")
+    assert sorted(phi["path"]) == sorted(names)

@@ -32,8 +32,7 @@ def test_every_unit_recognised(curated_lifs) -> None:
 
 def test_units_are_split_exactly(curated_lifs) -> None:
     """Each unit's files form one series part, and no part mixes units."""
-    inst = curated_lifs.table("instances.parquet")
-    path_of = dict(zip(inst["item_id"], inst["path"], strict=True))
+    path_of = curated_lifs.raw_path_of()
     unit_of = {f: u["unit_id"] for u in curated_lifs.truth["units"] for f in u["files"]}
     for row in curated_lifs.table("series.parquet").to_dict("records"):
         assert len({unit_of[path_of[i]] for i in row["item_ids"]}) == 1, row["series_id"]

@@ -175,6 +175,11 @@ def test_calibrations(built: Path) -> None:
     cal = calibrate_qc(build=built, workers=1)
     assert "sharpness" in cal.text and cal.png.is_file()
     assert {"TUM", "ALL"} <= set(cal.table.column("class").to_pylist())
+    assert "fixed mode" in cal.text and "relative mode" in cal.text  # both modes reported
+    assert cal.relative is not None
+    rel = cal.relative.to_pylist()
+    assert {r["threshold"] for r in rel} >= {"stain_max", "sharpness_min", "blocking_max"}
+    assert "ALL" in {r["class"] for r in rel}
     dcal = calibrate_dedup(build=built, sample=200, reencode_sample=20)
     assert sum(dcal.reencoded.values()) == 20 * 7
     assert 0 <= dcal.suggested_radius <= 12

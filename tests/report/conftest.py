@@ -1,0 +1,18 @@
+"""The report tests' build: ``hepatokit build`` of the planted synthetic patches."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def hb_build(patho_raw: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``hepatokit build`` of the planted patch set (it writes the report at its end)."""
+    from hepatokit.build import build_dataset
+
+    out = tmp_path_factory.mktemp("report_hb") / "build"
+    build_dataset(recipe="hepatobench", raw=patho_raw / "patches", out=out, workers=2,
+                  strict_audits=False)  # fmt: skip
+    return out
