@@ -168,8 +168,13 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         out: Path = typer.Option(..., help="Report folder."),
         pred_downsample: float | None = typer.Option(None, help="Level-0 px per pred mask px."),
         truth_downsample: float | None = typer.Option(None, help="Level-0 px per truth mask px."),
+        slides: Path | None = typer.Option(
+            None, help="Folder of the slides: adds the non_tumor class (tissue detector)."
+        ),
+        n_resamples: int = typer.Option(1000, min=0, help="Bootstrap resamples over slides."),
+        seed: int = typer.Option(0, help="Bootstrap seed."),
     ) -> None:
-        """IoU, Dice, precision, recall, F1 of tumor-region masks per slide and overall."""
+        """IoU, Dice, precision, recall, F1 per class and slide, pooled, with bootstrap CIs."""
         from hepatokit.quant import evaluate_regions
 
         result = evaluate_regions(
@@ -178,8 +183,15 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             out=out,
             pred_downsample=pred_downsample,
             truth_downsample=truth_downsample,
+            slides=slides,
+            n_resamples=n_resamples,
+            seed=seed,
         )
+        for cls, cis in result.ci.items() or {"tumor": {}}.items():
+            iou = cis.get("iou")
+            text = f" [{iou.low:.4f}, {iou.high:.4f}]" if iou is not None else ""
+            console.print(f"{cls}: IoU {iou.estimate if iou else result.overall.iou:.4f}{text}")
         o = result.overall
         console.print(
-            f"IoU {o.iou:.4f}  Dice {o.dice:.4f}  ({len(result.per_slide)} slides) → {out}"
+            f"tumor IoU {o.iou:.4f}  Dice {o.dice:.4f}  ({len(result.per_slide)} slides) → {out}"
         )

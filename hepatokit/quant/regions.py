@@ -169,12 +169,14 @@ def load_geojson_regions(
         features = [data]
     wanted = {n.lower() for n in tumor_names}
     polygons: list[tuple[np.ndarray, ...]] = []
+    named = False  # a tumor feature with an empty geometry = "no tumor" (a model's answer)
     for feature in features:
         if not isinstance(feature, dict):
             raise DataFormatError("GeoJSON feature is not an object", path=p)
         if _feature_name(feature).lower() in wanted:
+            named = True
             polygons.extend(_rings(feature.get("geometry") or {}, p))
-    if not polygons:
+    if not polygons and not named:
         raise DataFormatError(
             f"no polygon named {'/'.join(tumor_names)} in the GeoJSON",
             path=p,

@@ -159,3 +159,40 @@ def test_split_keeps_hepatobench_slides_out_of_test():
                                  seed=1, hepatobench_slides=bench)  # fmt: skip
     with pytest.raises(LeakageError, match="s03"):
         check_test_slides({"s03": "test", "s04": "train"}, bench)
+
+
+def test_evaluate_regions_per_class_with_bootstrap_ci(region_slides, held_out_predictions,
+                                                      tmp_path):  # fmt: skip
+    from sklearn.metrics import f1_score, jaccard_score
+
+    from hepatokit.curation.patho import detect_tissue, open_slide
+    from hepatokit.quant import evaluate_regions
+
+    truth, pred, slides = tmp_path / "truth", tmp_path / "pred", tmp_path / "slides"
+    for d in (truth, pred, slides):
+        d.mkdir()
+    for name in HELD_OUT:
+        shutil.copy(region_slides / "annotations" / f"{name}.geojson", truth)
+        shutil.copy(held_out_predictions / f"{name}.geojson", pred)
+        shutil.copy(held_out_predictions / f"{name}_mask.png", pred)  # GeoJSON wins
+        (slides / slide_file(region_slides, name).name).symlink_to(slide_file(region_slides, name))
+    res = evaluate_regions(pred=pred, truth=truth, slides=slides, out=tmp_path / "r",
+                           n_resamples=200)  # fmt: skip
+    assert set(res.per_class) == {"tumor", "non_tumor"}
+    for name in HELD_OUT:  # non-tumor = tissue outside each side's tumor, checked by sklearn
+        with open_slide(slide_file(region_slides, name)) as reader:
+            thumb, ds = reader.thumbnail(16.0)
+            tissue = detect_tissue(thumb, mpp=reader.info.mpp * ds)
+        p = tissue & ~load_regions(pred / f"{name}.geojson").mask(tissue.shape, ds)
+        t = tissue & ~load_regions(truth / f"{name}.geojson").mask(tissue.shape, ds)
+        got = res.per_class["non_tumor"][name]
+        assert got.iou == pytest.approx(jaccard_score(t.ravel(), p.ravel()))
+        assert got.f1 == pytest.approx(f1_score(t.ravel(), p.ravel()))
+    for cls in ("tumor", "non_tumor"):
+        for m in ("iou", "dice", "precision", "recall", "f1"):
+            ci = res.ci[cls][m]
+            assert ci.low <= ci.estimate <= ci.high and ci.n_resamples == 200
+    assert res.ci["tumor"]["iou"].estimate == pytest.approx(res.overall.iou)
+    report = json.loads((tmp_path / "r" / "regions.json").read_text())
+    assert set(report["classes"]) == {"tumor", "non_tumor"}
+    assert "non_tumor: pooled" in (tmp_path / "r" / "regions.md").read_text()

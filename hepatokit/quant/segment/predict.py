@@ -55,13 +55,15 @@ class PredictSettings:
     """Sliding-window and clean-up options.
 
     ``overlap`` fraction of a window shared with its neighbour; ``blend`` ``gaussian`` or
-    ``mean``; ``fill_holes_um2`` non-tumor holes inside the tumor smaller than this are filled;
-    ``min_tumor_um2`` tumor islands smaller than this are dropped (0 disables either).
+    ``mean``; ``tta`` average each window over its four flips; ``fill_holes_um2`` non-tumor
+    holes inside the tumor smaller than this are filled; ``min_tumor_um2`` tumor islands
+    smaller than this are dropped (0 disables either).
     """
 
     overlap: float = 0.5
     blend: str = "gaussian"
     batch_size: int = 16
+    tta: bool = False
     fill_holes_um2: float = 0.0
     min_tumor_um2: float = 0.0
     mpp: float | None = None
@@ -154,7 +156,8 @@ def predict_slide_regions(
 
     logits, n = predict_logits(model, slide_image.image, slide_image.tissue, window=window,
                                overlap=settings.overlap, blend=settings.blend,
-                               batch_size=settings.batch_size, plan=plan)  # fmt: skip
+                               batch_size=settings.batch_size, plan=plan,
+                               tta=settings.tta)  # fmt: skip
     tumor = (np.nan_to_num(logits, nan=-1.0) > 0) & slide_image.tissue
     px_um2 = (slide_image.mpp * slide_image.downsample) ** 2
     return _clean(tumor, slide_image.tissue, px_um2, settings), logits, n

@@ -91,9 +91,11 @@ def predict_logits(
     batch_size: int = 16,
     plan: DevicePlan | None = None,
     num_workers: int = 0,
+    tta: bool = False,
 ) -> tuple[np.ndarray, int]:
     """Blended tumor-minus-non-tumor logit per pixel ``(H, W)`` float32 (NaN where no window
-    ran) and the number of windows run. ``> 0`` means tumor."""
+    ran) and the number of windows run. ``> 0`` means tumor. ``tta``: each window's logits are
+    the mean over its four flips (4× the forward passes)."""
     import torch
     from torch.utils.data import DataLoader
 
@@ -125,7 +127,11 @@ def predict_logits(
         for batch in loader:
             x = normalise(batch.to(device, non_blocking=True))
             with torch.autocast(device.type, dtype=amp_dtype, enabled=amp):
-                out = model(x)
+                out = model(x).float()
+                if tta:
+                    for dims in ((3,), (2,), (2, 3)):
+                        out = out + model(x.flip(dims)).float().flip(dims)
+                    out = out / 4
             diff = (out[:, 1] - out[:, 0]).float().cpu().numpy()
             for d in diff:
                 y, x0 = origins[k]
