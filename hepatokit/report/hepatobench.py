@@ -155,11 +155,19 @@ def _dedup_gallery(build: Path, patches: _Patches, thumbs: ThumbCache) -> str:
     return section("dedup", "Duplicate clusters", "".join(blocks) + tail, intro=intro)
 
 
-def _counts(curated: dict[str, list[Any]], classes: list[str], split_of: dict[str, str]) -> str:
+def _counts(
+    curated: dict[str, list[Any]], classes: list[str], split_of: dict[str, str], build: Path
+) -> str:
+    from hepatokit.pseudonyms import build_key, slide_pseudonym
+
+    key = build_key(build)  # slides as published: a slide id is often a file name (PHI)
     counts: Counter[tuple[str, str, str]] = Counter(
         zip(
             [split_of.get(i, "none") for i in curated.get("id", [])],
-            map(str, curated.get("slide_id", [])),
+            [
+                "none" if s is None else slide_pseudonym(str(s), key)
+                for s in curated.get("slide_id", [])
+            ],
             map(str, curated.get("class", [])),
             strict=True,
         )
@@ -208,7 +216,7 @@ def hepatobench_sections(
     out = [
         ("qc", "QC removals", _qc_gallery(build, patches, thumbs)),
         ("dedup", "Duplicates", _dedup_gallery(build, patches, thumbs)),
-        ("counts", "Counts", _counts(curated, classes, split_of)),
+        ("counts", "Counts", _counts(curated, classes, split_of, build)),
         ("sample", "Sample", _sample(curated, classes, patches, thumbs, seed)),
     ]
     return out, dict(zip(curated.get("id", []), curated.get("class", []), strict=True))
