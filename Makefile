@@ -1,13 +1,15 @@
 # `make demo`: fresh venv, install everything (torch pinned to the CPU build), run the demo.
-# `make test`: fresh venv, install everything, run the whole test suite. The report's browser
+# `make test`: fresh venv, install everything, run the whole test suite; then check the light
+# core (`pip install .`, no extras) in its own venv. The report's browser
 # test needs headless Chromium (Debian package `chromium`): installed here when run as root
 # with apt-get (CI: a fresh Debian machine), where a failed install stops the run; elsewhere
 # install it yourself, or that one test is skipped.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
+LIGHT  ?= .venv-light
 
-.PHONY: setup browser demo test lint bench clean
+.PHONY: setup browser demo test light lint bench clean
 
 $(BIN)/hepatokit: pyproject.toml constraints.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "hepatokit needs Python >= 3.11"'
@@ -34,9 +36,17 @@ test: setup browser
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy hepatokit
 	$(BIN)/python -m pytest -q tests
+	$(MAKE) light
+
+# the light core: no torch, no dcm2niix, no openslide (a minute: the core's wheels only)
+light:
+	$(PYTHON) -m venv $(LIGHT)
+	$(LIGHT)/bin/python -m pip install -q --upgrade pip
+	$(LIGHT)/bin/python -m pip install -q .
+	$(LIGHT)/bin/python tests/light/check_light_install.py
 
 lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy hepatokit
 
 clean:
-	rm -rf $(VENV) hepatokit-demo
+	rm -rf $(VENV) $(LIGHT) hepatokit-demo

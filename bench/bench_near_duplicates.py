@@ -117,9 +117,11 @@ def main() -> None:
         n = h.size
         plan = [(b.width, b.threshold) for b in plan_bands(n, r)]
         print(f"[{name}] n={n} radius={r}: plan (width, threshold) {plan}", flush=True)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         i, j, _ = near_pairs(h, r, workers=args.workers)
         t_par = time.perf_counter() - t0
+        if args.workers == 1:
+            print(f"  (one process: CPU {time.process_time() - c0:.2f} s)", flush=True)
         keys = i * n + j
         print(
             f"  hepatokit, {args.workers} processes : {t_par:8.2f} s  {keys.size} pairs", flush=True

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import IO, Any
 __all__ = [
     "atomic_path",
     "atomic_write",
+    "remove_stale_temps",
     "write_bytes_atomic",
     "write_json_atomic",
     "write_parquet_atomic",
@@ -122,3 +124,26 @@ def write_parquet_atomic(path: str | os.PathLike[str], table: Any, **kwargs: Any
     with atomic_path(path, suffix=".parquet") as tmp:
         pq.write_table(table, tmp, **kwargs)
     return Path(path)
+
+
+#: names of :func:`atomic_path`'s temporary files (``.<name>.<random>.tmp<suffix>``)
+_TEMP_NAME = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp(\.[A-Za-z0-9.]+)?$")
+
+
+def remove_stale_temps(folder: str | os.PathLike[str]) -> list[Path]:
+    """Delete the temporary files a killed run left under ``folder`` (a run killed between
+    creating a temporary file and renaming it leaves ``.<name>.<random>.tmp<suffix>``).
+    Call it only while holding the folder's lock (another live writer's temporary files
+    look the same). Returns what was removed."""
+    removed: list[Path] = []
+    root = Path(folder)
+    if not root.is_dir():
+        return removed
+    for dirpath, _dirnames, filenames in os.walk(root):
+        for name in filenames:
+            if _TEMP_NAME.match(name):
+                path = Path(dirpath) / name
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                    removed.append(path)
+    return sorted(removed)

@@ -18,6 +18,7 @@ import importlib.metadata
 import json
 import os
 import platform
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -36,6 +37,7 @@ __all__ = [
     "Manifest",
     "ManifestRow",
     "ManifestSummary",
+    "clean_detail",
     "excluded",
     "file_digest",
     "kept",
@@ -101,6 +103,21 @@ class ManifestRow:
             raise ValueError(f"outcome must be 'kept' or 'excluded', got {self.outcome!r}")
         if self.outcome == "excluded" and not self.reason:
             raise ValueError(f"excluded item {self.item_id!r} needs a reason")
+
+
+_ADDRESS = re.compile(r"<([\w.]+(?: \w+)*) object at 0x[0-9a-fA-F]+>|\bat 0x[0-9a-fA-F]{6,}\b")
+_ABSOLUTE = re.compile(r"(?<![\w.~/])/(?:[^/\s'\"():,;]+/)+([^/\s'\"():,;]+)")
+
+
+def clean_detail(detail: str | None) -> str | None:
+    """A ledger detail that is the same on every run and names no raw location: memory
+    addresses (``<_io.BytesIO object at 0x7f…>``, from a library's error text) dropped, and
+    absolute paths cut to their last component (``…/IM0001``: the ``source`` column holds
+    the path relative to the raw root; the folders above it may name a patient)."""
+    if not detail:
+        return detail
+    detail = _ADDRESS.sub(lambda m: f"<{m.group(1)}>" if m.group(1) else "", detail)
+    return _ABSOLUTE.sub(lambda m: f"…/{m.group(1)}", detail)
 
 
 def kept(item_id: str, *, kind: str, stage: str, **fields: Any) -> ManifestRow:
@@ -260,6 +277,7 @@ class Manifest:
             )
         path = self.folder / f"{stage}.parquet"
         seq = self._seq_of(path)
+        columns = {**columns, "detail": [clean_detail(d) for d in columns["detail"]]}
         table = pa.table(dict(columns), schema=MANIFEST_SCHEMA)
         meta = {
             b"hepatokit.seq": str(seq).encode(),

@@ -210,3 +210,11 @@ def cpu_threads(plan: DevicePlan, threads: int) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def loader_workers(requested: int) -> int:
+    """DataLoader worker processes for a recipe's ``requested`` number: at most the usable
+    CPUs less one (the main process feeds the model), so 2 cores get 1 worker, 1 core none."""
+    from hepatokit.parallel import default_workers
+
+    return max(0, min(requested, default_workers() - 1))

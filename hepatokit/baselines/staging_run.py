@@ -206,6 +206,10 @@ def run_staging(
     sequences = section.tracks.get(track)
     if not sequences:
         raise DataFormatError(f"baselines.staging.tracks has no {track!r}", path=rec.source)
+    if num_workers is None:
+        from hepatokit.baselines.devices import loader_workers
+
+        num_workers = loader_workers((section.tiny if tiny else section.full).num_workers)
     cfg = _config(section, tiny=tiny, epochs=epochs, batch_size=batch_size, num_workers=num_workers)
     seed = rec.seed if seed is None else seed
     plan = select_device(device, amp=amp)

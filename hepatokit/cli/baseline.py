@@ -26,7 +26,10 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         epochs: int | None = typer.Option(None, "--epochs", min=1, help="Override epochs."),
         batch_size: int | None = typer.Option(None, "--batch-size", min=1),
         num_workers: int | None = typer.Option(
-            None, "--loader-workers", min=0, help="DataLoader worker processes."
+            None,
+            "--loader-workers",
+            min=0,
+            help="DataLoader worker processes (default: the recipe's, at most CPUs - 1).",
         ),
         device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N."),
         amp: bool | None = typer.Option(
@@ -102,6 +105,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         """Linear probe: frozen encoder(s) + one linear layer; predictions, heads, metrics
         and an encoder comparison table."""
         from hepatokit.baselines import run_probe
+        from hepatokit.baselines.devices import loader_workers
         from hepatokit.baselines.linear_probe import ProbeSettings
         from hepatokit.baselines.staging_config import baselines_section
         from hepatokit.recipe import load_recipe
@@ -133,7 +137,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             device=device,
             amp=amp,
             embed_batch_size=batch_size or sec.embed_batch_size,
-            num_workers=sec.num_workers if num_workers is None else num_workers,
+            num_workers=loader_workers(sec.num_workers) if num_workers is None else num_workers,
             cache_dir=cache,
             bootstrap=sec.bootstrap if bootstrap is None else bootstrap,
             seed=rec.seed,

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import typer
 from rich.console import Console
 
+from hepatokit._extras import extra_error
 from hepatokit.errors import HepatokitError
 
 __all__ = ["RunOptions", "console", "options", "os_error_text", "reports_errors"]
@@ -51,6 +52,12 @@ def reports_errors(fn: F) -> F:
         except HepatokitError as exc:
             console.print(f"[bold red]error:[/] {exc}")
             logging.getLogger("hepatokit").debug("error details", exc_info=True)
+            raise typer.Exit(code=2) from exc
+        except ModuleNotFoundError as exc:
+            err = extra_error(exc)
+            if err is None:
+                raise
+            console.print(f"[bold red]error:[/] {err}")
             raise typer.Exit(code=2) from exc
         except OSError as exc:
             console.print(f"[bold red]error:[/] {os_error_text(exc)}")

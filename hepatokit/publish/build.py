@@ -19,7 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hepatokit.atomic import write_text_atomic
+from hepatokit.atomic import remove_stale_temps, write_text_atomic
+from hepatokit.buildlock import LOCK_NAME, build_lock
 from hepatokit.errors import BuildStateError, PHIError
 from hepatokit.parallel import default_workers, make_executor
 from hepatokit.publish.card import check_publishable
@@ -186,6 +187,26 @@ def publish_build(
     build, out = Path(build), Path(out)
     _check_folders(build, out)
     check_phi_audit(build, allow_phi_risk=allow_phi_risk)
+    with build_lock(out):  # one writer per dataset folder
+        stale = remove_stale_temps(out)
+        if stale:
+            log.warning("removed %d temporary file(s) of a killed run from %s", len(stale), out)
+        return _publish(
+            build, out, recipe, withhold_test_labels, raw_root, verify_md5, workers, repo_id
+        )
+
+
+def _publish(
+    build: Path,
+    out: Path,
+    recipe: str | Path | None,
+    withhold_test_labels: bool,
+    raw_root: str | Path | None,
+    verify_md5: bool,
+    workers: int | None,
+    repo_id: str | None,
+) -> PublishResult:
+    """:func:`publish_build` once the dataset folder is locked."""
     rec = build_recipe(build, recipe, default=_default_recipe(build), stage_kind=False)
     section = publish_section(rec)
     check_publishable(rec, card_section(rec))  # validate the card section before any work
@@ -261,7 +282,11 @@ def publish_build(
         out=out,
         name=rec.name,
         counts=counts,
-        files=sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()),
+        files=sorted(
+            p.relative_to(out).as_posix()
+            for p in out.rglob("*")
+            if p.is_file() and p.name != LOCK_NAME
+        ),
         truth_path=truth_path,
         croissant_warnings=warnings,
     )

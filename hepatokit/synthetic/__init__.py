@@ -1,21 +1,25 @@
-"""hepatokit.synthetic: realistic raw inputs with planted ground truth (demo and tests)."""
+"""hepatokit.synthetic: realistic raw inputs with planted ground truth (demo and tests).
 
-from hepatokit.synthetic.mri import MRIStudiesSummary, generate_mri_studies
-from hepatokit.synthetic.mri_phantom import array_sha256, planted_on_grid, planted_volume
-from hepatokit.synthetic.patho import CLASS_PROPORTIONS, PatchSetSummary, generate_patches
-from hepatokit.synthetic.tissue import render_tissue
-from hepatokit.synthetic.wsi import SlideSetSummary, generate_wsis
+Names load lazily: synthetic patches need only the core, DICOM studies the ``mri`` extra and
+slides the ``wsi`` extra.
+"""
 
-__all__: list[str] = [
-    "CLASS_PROPORTIONS",
-    "MRIStudiesSummary",
-    "PatchSetSummary",
-    "SlideSetSummary",
-    "array_sha256",
-    "generate_mri_studies",
-    "generate_patches",
-    "generate_wsis",
-    "planted_on_grid",
-    "planted_volume",
-    "render_tissue",
-]
+from hepatokit._lazy import lazy_exports
+
+_EXPORTS: dict[str, str] = {
+    "MRIStudiesSummary": "mri",
+    "generate_mri_studies": "mri",
+    "array_sha256": "mri_phantom",
+    "planted_on_grid": "mri_phantom",
+    "planted_volume": "mri_phantom",
+    "CLASS_PROPORTIONS": "patho",
+    "PatchSetSummary": "patho",
+    "generate_patches": "patho",
+    "render_tissue": "tissue",
+    "SlideSetSummary": "wsi",
+    "generate_wsis": "wsi",
+}
+
+__all__: list[str] = sorted(_EXPORTS)
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -282,7 +282,9 @@ class MriQcConfig:
     min_coverage_mm: float = 60.0
     max_slice_gap_ratio: float = 0.2  # |gap - median| / median above this → irregular
     percentiles: list[float] = field(default_factory=lambda: [1.0, 50.0, 99.0])
-    fail_on: list[str] = field(default_factory=lambda: ["non_finite", "empty", "constant"])
+    fail_on: list[str] = field(
+        default_factory=lambda: ["non_finite", "empty", "constant", "corrupt_slice"]
+    )
 
 
 @dataclass(frozen=True)

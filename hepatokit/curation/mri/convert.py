@@ -317,6 +317,8 @@ def convert_volumes(
         jobs.append(
             ConvertJob(str(build), stem, files, seq, info, cfg, index_b, str(s["series_uid"]))
         )
+    changed = _changed_since_index(build, raw_root, jobs)
+    jobs = [j for j in jobs if j.stem not in changed]
     todo = [i for i, job in enumerate(jobs) if not _up_to_date(job)]
     scratch = build_scratch(build) if todo else None
     jobs = [dataclasses.replace(j, scratch=scratch) for j in jobs]
@@ -373,6 +375,27 @@ def convert_volumes(
                 )
             else:
                 ledger.append(kept(item, kind="file", stage="convert", detail=f"{job.stem}.nii.gz"))
+    for job, detail in changed.values():
+        counts["failed"] += 1
+        rows.append(
+            {
+                "subject_id": job.series["subject_id"],
+                "sequence": job.sequence,
+                "series_id": job.series["series_id"],
+                "path": None,
+                "sidecar": None,
+                "status": "changed_since_index",
+                "error": detail,
+            }
+        )
+        if all_series:
+            continue
+        items = series.loc[series["series_id"] == job.series["series_id"], "item_ids"].iloc[0]
+        ledger += [
+            excluded(item, kind="file", stage="convert", reason="changed_since_index",
+                     detail=detail)
+            for item in items
+        ]  # fmt: skip
     name = "all_series.parquet" if all_series else "volumes.parquet"
     out = write_parquet_atomic(build / name, pa.Table.from_pylist(rows, schema=VOLUME_SCHEMA))
     if not all_series:
@@ -386,6 +409,51 @@ def convert_volumes(
         if not res.ok:
             log.warning("%s: %s", job.stem, res.error)
     return ConvertSummary(counts["converted"], counts["skipped"], counts["failed"], out)
+
+
+def _changed_since_index(
+    build: Path, raw_root: Path, jobs: Sequence[ConvertJob]
+) -> dict[str, tuple[ConvertJob, str]]:
+    """The jobs (by stem) whose raw files changed since ``mri index`` read them: size or
+    mtime differs from the index's record (``private/index_cache.parquet``), or the file
+    is gone. Converting them would mix what the index saw with what is there now (a
+    replaced slice gives a volume of the wrong geometry that passes as ``ok``)."""
+    record = build / "private" / "index_cache.parquet"
+    if not record.is_file():
+        log.warning("no index record of sizes and mtimes: raw files not re-checked")
+        return {}
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(record, columns=["path", "size", "mtime_ns"])
+    root = str(raw_root)
+    seen = {
+        os.path.join(root, p): (s, m)  # noqa: PTH118 (hot loop)
+        for p, s, m in zip(
+            table["path"].to_pylist(),
+            table["size"].to_pylist(),
+            table["mtime_ns"].to_pylist(),
+            strict=True,
+        )
+    }
+    out: dict[str, tuple[ConvertJob, str]] = {}
+    for job in jobs:
+        bad = 0
+        for f in job.files:
+            try:
+                st = os.stat(f)  # noqa: PTH116 (hot loop)
+                now = (st.st_size, st.st_mtime_ns)
+            except OSError:
+                now = None
+            if now is None or seen.get(f) != now:
+                bad += 1
+        if bad:
+            out[job.stem] = (
+                job,
+                f"{bad} of {len(job.files)} file(s) of this series changed or disappeared "
+                "since `mri index` read them; re-run `hepatokit mri index` (and the stages "
+                "after it)",
+            )
+    return out
 
 
 def _batches(jobs: Sequence[ConvertJob]) -> list[list[ConvertJob]]:

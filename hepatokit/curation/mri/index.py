@@ -338,6 +338,31 @@ def _with_stat(records: pa.Table, files: Sequence[tuple[str, int, int]]) -> pa.T
     return table.select(_CACHE_SCHEMA.names).cast(_CACHE_SCHEMA)
 
 
+def _same_pixels(root: Path, first: str | None, second: str | None) -> bool:
+    """Whether two files (paths relative to the raw ``root``) that share a SOPInstanceUID
+    hold the same pixels: same pixel-data bytes, else the same decoded array. Read only for
+    duplicated UIDs (rare). Pixels that cannot be decoded here (a transfer syntax without a
+    decoder installed) are not provably different: the file stays a plain duplicate."""
+    import pydicom
+
+    if first is None or second is None:
+        return True
+    try:
+        a = pydicom.dcmread(root / first, force=True)
+        b = pydicom.dcmread(root / second, force=True)
+        if a.get("PixelData") is None and b.get("PixelData") is None:
+            return True
+        if a.get("PixelData") == b.get("PixelData"):
+            return True
+    except Exception:  # unreadable: not provably different
+        return True
+    try:
+        pixels_a, pixels_b = a.pixel_array, b.pixel_array
+    except Exception:  # no decoder for one of them: not provably different
+        return True
+    return bool(np.array_equal(pixels_a, pixels_b))
+
+
 def pseudonymous_path(item_id: str, subject_id: str | None = None) -> str:
     """The non-identifying name of a raw file in non-private tables (raw folder and file
     names carry patient names): ``sub-<subject>/<item_id>`` for a kept image,
@@ -402,13 +427,24 @@ def _write_tables(
     kept_at: list[int] = []
     subject_ids, strengths, site_ids = [], [], []
     reasons, details, pids, sops = col["reason"], col["detail"], col["patient_id"], col["sop_uid"]
+    path_of_item = dict(zip(item_ids, records["path"].to_pylist(), strict=True))
     institutions, makers, models = col["institution"], col["manufacturer"], col["model"]
     for i, item in enumerate(item_ids):
         reason, pid, sop = reasons[i], pids[i], sops[i]
         if reason is None and not pid:
             reason, detail = "no_patient_id", "PatientID is empty: the subject is unknown"
         elif reason is None and sop and sop in seen_sop:
-            reason, detail = f"duplicate_of:{seen_sop[sop]}", "same SOPInstanceUID as another file"
+            first = seen_sop[sop]
+            if _same_pixels(raw_root, path_of_item.get(first), path_of_item.get(item)):
+                reason, detail = f"duplicate_of:{first}", "same SOPInstanceUID as another file"
+            else:
+                reason = f"sop_conflict:{first}"
+                detail = (
+                    "same SOPInstanceUID as another file but different pixel data: one of "
+                    "them is not what its UID says (the first in path order is kept); check "
+                    "the export"
+                )
+                log.warning("%s: %s", item, detail)
         else:
             detail = details[i]
         if reason is not None:

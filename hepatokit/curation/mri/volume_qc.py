@@ -3,9 +3,11 @@
 Per volume (``BUILD/qc/volume_qc.parquet``): shape, voxel spacing (mm), orientation code,
 dtype, non-finite voxel count, empty (all zero) and constant volumes, intensity percentiles,
 irregular slice spacing (from the source images' positions in the index: the largest
-``|gap - median| / median``), and tiny coverage (fewer than ``min_slices`` slices or less
-than ``min_coverage_mm`` along the slice axis). Checks named in the recipe's ``fail_on``
-exclude the volume (its files get ``qc:<check>`` in the ledger); the others are flags.
+``|gap - median| / median``), corrupt slices (:func:`corrupt_slices`: a blank or noise slice
+between two that agree, as a damaged compressed slice decodes), and tiny coverage (fewer
+than ``min_slices`` slices or less than ``min_coverage_mm`` along the slice axis). Checks
+named in the recipe's ``fail_on`` exclude the volume (its files get ``qc:<check>`` in the
+ledger); the others are flags.
 
 The missing-modality matrix (subjects × sequences, 1 = a volume that passed QC) goes to
 ``BUILD/qc/missing_modality.csv`` and ``BUILD/reports/missing_modality.png``.
@@ -32,7 +34,7 @@ from hepatokit.manifest import Manifest, excluded, kept, provenance
 from hepatokit.parallel import map_items
 from hepatokit.recipe import build_recipe
 
-__all__ = ["QcSummary", "missing_modality_matrix", "qc_volumes"]
+__all__ = ["QcSummary", "corrupt_slices", "missing_modality_matrix", "qc_volumes"]
 
 log = logging.getLogger("hepatokit.curation.mri.volume_qc")
 
@@ -54,6 +56,7 @@ QC_SCHEMA = pa.schema(
         ("irregular_spacing", pa.bool_()),
         ("coverage_mm", pa.float64()),
         ("tiny_coverage", pa.bool_()),
+        ("corrupt_slices", pa.list_(pa.int64())),
         ("flags", pa.list_(pa.string())),
         ("qc_reason", pa.string()),
     ]
@@ -85,6 +88,47 @@ def _slice_gap_ratio(positions: list[list[float]], orientation: list[float] | No
     return float(np.max(np.abs(gaps - med)) / med) if med > 0 else 0.0
 
 
+#: a slice this many times farther from its neighbours' mean than they are from each other
+#: is corrupt (anatomy and noise alike give 1.2-1.8)
+JUMP_RATIO = 5.0
+
+
+def corrupt_slices(data: np.ndarray) -> list[int]:
+    """Interior slices (axis 2; every frame of a 4D volume) that break from both neighbours:
+    constant (a slice the decoder could not read comes out blank) while both neighbours hold
+    signal; uncorrelated with both neighbours while those two agree; or farther from the mean
+    of its neighbours than :data:`JUMP_RATIO` times their distance from each other (a slice
+    decoded into noise or a shifted intensity). Real anatomy changes smoothly from slice to
+    slice; a corrupt compressed slice (JPEG 2000, JPEG-LS...) that a converter decodes
+    without an error does not."""
+    if data.ndim < 3 or data.shape[2] < 3:
+        return []
+    frames = data.reshape(*data.shape[:3], -1)
+    bad: set[int] = set()
+    for f in range(frames.shape[3]):
+        vol = np.asarray(frames[..., f], dtype=np.float64)
+        flat = vol.reshape(-1, vol.shape[2]).T  # one row per slice
+        std = flat.std(axis=1)
+        centred = flat - flat.mean(axis=1, keepdims=True)
+        norm = np.sqrt((centred**2).sum(axis=1))
+        norm[norm == 0] = np.inf
+        unit = centred / norm[:, None]
+        nxt = (unit[:-1] * unit[1:]).sum(axis=1)  # corr(k, k + 1)
+        skip = (unit[:-2] * unit[2:]).sum(axis=1)  # corr(k - 1, k + 1)
+        for k in range(1, flat.shape[0] - 1):
+            if std[k - 1] == 0 or std[k + 1] == 0:
+                continue
+            noise = skip[k - 1] > 0.5 and max(nxt[k - 1], nxt[k]) < 0.1
+            # how far the slice is from its neighbours' mean, against how far they are
+            # from each other: ~1.2-1.8 for anatomy and for pure noise alike
+            residual = np.abs(flat[k] - (flat[k - 1] + flat[k + 1]) / 2).mean()
+            spread = np.abs(flat[k - 1] - flat[k + 1]).mean() / 2
+            jump = residual > JUMP_RATIO * spread if spread > 0 else residual > 0
+            if std[k] == 0 or noise or jump:
+                bad.add(k)
+    return sorted(bad)
+
+
 def _check(job: tuple[str, str, dict[str, Any], MriQcConfig]) -> dict[str, Any]:
     build, rel, info, cfg = job
     img: Any = nib.load(str(Path(build) / rel))
@@ -99,6 +143,7 @@ def _check(job: tuple[str, str, dict[str, Any], MriQcConfig]) -> dict[str, Any]:
     n_slices = int(data.shape[2]) if data.ndim >= 3 else 1
     coverage = n_slices * zooms[2]
     gap = _slice_gap_ratio(info["positions"], info["orientation"])
+    broken = corrupt_slices(data) if not n_bad else []
     row = {
         **{k: info[k] for k in ("subject_id", "sequence", "series_id")},
         "path": rel,
@@ -114,6 +159,7 @@ def _check(job: tuple[str, str, dict[str, Any], MriQcConfig]) -> dict[str, Any]:
         "irregular_spacing": gap > cfg.max_slice_gap_ratio,
         "coverage_mm": round(coverage, 3),
         "tiny_coverage": n_slices < cfg.min_slices or coverage < cfg.min_coverage_mm,
+        "corrupt_slices": broken,
     }
     checks = {
         "non_finite": n_bad > 0,
@@ -121,6 +167,7 @@ def _check(job: tuple[str, str, dict[str, Any], MriQcConfig]) -> dict[str, Any]:
         "constant": row["constant"],
         "irregular_spacing": row["irregular_spacing"],
         "tiny_coverage": row["tiny_coverage"],
+        "corrupt_slice": bool(broken),
     }
     failed = [c for c, bad in checks.items() if bad]
     row["flags"] = failed

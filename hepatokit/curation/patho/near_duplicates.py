@@ -82,7 +82,7 @@ def _flip_masks(width: int, max_flips: int) -> NDArray[np.uint64]:
 _DENSE_BITS = 24  # bands up to this width use a dense bucket table (2**24 int32 = 64 MiB max)
 _MAX_FLIPS = 200_000  # flip masks per band: more would mean a plan with too few bands
 _CHUNK = 4_000_000  # candidate pairs expanded + verified per batch (bounds memory)
-_BATCH = 1 << 21  # probes (item × flip) per vectorised step
+_BATCH = 1 << 18  # probes (item × flip) per vectorised step
 _POOL_MIN = 100_000  # fewer hashes are searched inline even when workers are given
 # relative costs of the cost model (measured with numpy on one core)
 _COST_PROBE = 1.0  # one item × flip lookup in a dense table
@@ -249,8 +249,8 @@ def _search_band(job: tuple[NDArray[np.uint64], Band, int, int, int]) -> NDArray
     dense = band.width <= _DENSE_BITS
     occupied: NDArray[np.bool_] | None = None
     if dense:
-        # dense tables over the 2**width buckets: occupied, first position, first item's
-        # hash (verifies the usual one-item bucket in one lookup), more than one item
+        # dense tables over the 2**width buckets: occupied, more than one item, first
+        # position, and 32 hash bits from outside the band of the first item (fingerprint)
         size = 1 << band.width
         first = np.concatenate(([0], np.flatnonzero(np.diff(sk)) + 1))  # each distinct key
         run = np.diff(np.append(first, n))
@@ -261,8 +261,10 @@ def _search_band(job: tuple[NDArray[np.uint64], Band, int, int, int]) -> NDArray
         starts = np.zeros(size + 1, dtype=np.int32 if n < 2**31 else np.int64)
         starts[sk[first].astype(np.int64) + 1] = run
         np.cumsum(starts, out=starts)
-        first_hash = np.zeros(size, dtype=np.uint64)
-        first_hash[sk[first]] = hs[first]
+        rot = (band.shift + band.width) % 64  # rotate the band to the top: low bits are outside
+        outside = ((hs >> np.uint64(rot)) | (hs << np.uint64((64 - rot) % 64))).astype(np.uint32)
+        fingerprint = np.zeros(size, dtype=np.uint32)
+        fingerprint[sk[first]] = outside[first]
 
     found: list[NDArray[np.int64]] = []
 
@@ -320,13 +322,13 @@ def _search_band(job: tuple[NDArray[np.uint64], Band, int, int, int]) -> NDArray
         if not sel.size:
             continue
         sub: NDArray[Any] = sk[sel]
-        hsub = hs[sel]
+        osub = outside[sel] if occupied is not None else None
         fl: NDArray[Any] = np.array(flips_b, dtype=dtype)
         step = max(1, _BATCH // sel.size)
         for k in range(0, fl.size, step):
             fk = fl[k : k + step]
             targets = sub ^ fk[0] if fk.size == 1 else (sub[None, :] ^ fk[:, None]).ravel()
-            if occupied is None:  # wide band: binary search in the sorted keys
+            if occupied is None or osub is None:  # wide band: binary search in the sorted keys
                 lo, hi = bucket(targets)
                 idx = np.flatnonzero(hi > lo)
                 verify(sel[idx % sel.size], lo[idx], hi[idx])
@@ -336,13 +338,21 @@ def _search_band(job: tuple[NDArray[np.uint64], Band, int, int, int]) -> NDArray
                 continue
             col = idx if fk.size == 1 else idx % sel.size
             t = targets[idx]
-            ok = np.flatnonzero(np.bitwise_count(hsub[col] ^ first_hash[t]) <= radius)
-            if ok.size:  # the first item of the bucket
-                keep(sel[col[ok]], starts[t[ok]].astype(np.int64))
-            more = np.flatnonzero(multi[t])
-            if more.size:  # the other items of buckets holding more than one
+            several = multi[t]
+            # one-item buckets: the pair differs in |f| bits of the band, so at most
+            # radius - |f| of the fingerprint bits; this rejects nearly every random hit
+            limit = radius - int(np.bitwise_count(fk).min())
+            near = np.flatnonzero(np.bitwise_count(osub[col] ^ fingerprint[t]) <= limit)
+            near = near[~several[near]]
+            if near.size:
+                a, b_ = sel[col[near]], starts[t[near]].astype(np.int64)
+                ok = np.bitwise_count(hs[a] ^ hs[b_]) <= radius
+                if ok.any():
+                    keep(a[ok], b_[ok])
+            more = np.flatnonzero(several)
+            if more.size:  # buckets holding more than one item: check each item
                 lo, hi = bucket(t[more])
-                verify(sel[col[more]], lo + 1, hi)
+                verify(sel[col[more]], lo, hi)
     if not found:
         return np.empty(0, dtype=np.int64)
     return np.concatenate(found)

@@ -177,3 +177,24 @@ def test_nearest_neighbour_distances() -> None:
     h = np.array([0b0, 0b1, 0b111, 0b0], dtype=np.uint64)
     nn = nearest_neighbour_distances(h, np.arange(4))
     assert nn.tolist() == [1, 1, 2, 1]  # equal hashes (0 and 3) skipped
+
+
+@pytest.mark.slow
+def test_bands_split_over_a_dask_cluster() -> None:
+    """The search split by band runs as tasks of a Dask cluster's executor (``--dask``)."""
+    distributed = pytest.importorskip("distributed")
+    from hepatokit.parallel import make_executor
+
+    h = _clustered(4000, seed=21)
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        make_executor(dask_address=cluster.scheduler_address) as executor,
+    ):
+        assert executor is not None
+        got = near_pairs(h, 10, executor=executor)
+    want = brute_force_pairs(h, 10)
+    assert len(want[0]) > 0
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w)
