@@ -6,7 +6,8 @@ their folders) and in the images' metadata (PNG text chunks, EXIF, JPEG comments
 descriptions). The audit
 
 1. collects those values from the build: every slide id and raw file stem of
-   ``patches.parquet`` / ``tiles.parquet``, and the metadata text ingest found in the raw
+   ``patches.parquet`` / ``tiles.parquet`` and of the tiled slides
+   (``BUILD/private/slides.parquet``), and the metadata text ingest found in the raw
    patches (``BUILD/private/patch_metadata.parquet``), plus any ``extra_values``;
 2. scans, with the engine both datasets share (:mod:`hepatokit.identifier_audit`: decoded
    text, Unicode-aware, whole tokens), the build's ``reports/`` (what a build shares;
@@ -89,6 +90,12 @@ def histology_phi_values(build: str | os.PathLike[str]) -> dict[str, str]:
             add(sid, "slide_id")
         if "path" in cols and name == "patches.parquet":
             for rel in table.column("path").to_pylist():
+                add(Path(str(rel)).stem, "file_name")
+    slides = build / "private" / "slides.parquet"  # tiled slides: their raw file names
+    if slides.is_file():
+        table = pq.read_table(slides)
+        if "file" in table.column_names:
+            for rel in table.column("file").to_pylist():
                 add(Path(str(rel)).stem, "file_name")
     meta = build / "private" / "patch_metadata.parquet"
     if meta.is_file():

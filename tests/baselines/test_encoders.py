@@ -45,6 +45,8 @@ def test_missing_timm_or_transformers_is_a_dependency_error(spec):
         pytest.skip("timm is installed here")
     except ImportError:
         pass
+    except Exception:  # installed but broken (a torchvision of another torch build): the same
+        pass
     with pytest.raises(DependencyMissingError, match="timm"):
         load_encoder(spec)
 

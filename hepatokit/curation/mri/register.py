@@ -70,7 +70,7 @@ class RegisterConfig:
     shrink_factors: list[int] = field(default_factory=lambda: [4, 2, 1])  # pyramid levels
     smoothing_sigmas: list[float] = field(default_factory=lambda: [2.0, 1.0, 0.0])  # voxels
     sampling_percentage: float = 0.15  # random voxels of the (masked) reference per level
-    max_samples: int = 20000  # at most this many per level (bounds the cost on big grids)
+    max_samples: int = 10000  # at most this many per level (bounds the cost on big grids)
     histogram_bins: int = 32
     iterations: int = 100  # per level
     optimizer: Literal["regular_step", "gradient_descent"] = "regular_step"
@@ -82,7 +82,8 @@ class RegisterConfig:
     mask: Literal["body", "liver", "none"] = "body"  # where the metric samples the reference
     max_translation_mm: float = 40.0  # beyond → flagged (identity kept)
     max_rotation_deg: float = 15.0
-    metric_tolerance: float = 0.05  # after > before + this × |before| → ``metric_worse``
+    max_scale_change: float = 0.1  # affine: a singular value off 1 by more → ``scale``
+    metric_tolerance: float = 0.05  # MI after < before − this × before → ``metric_worse``
     min_voxels: int = 8  # fewer along any axis of the working grid → ``tiny``
     threads: int = 1  # SimpleITK threads per worker (parallelism is over subjects)
     resample: bool = False  # also write each sequence resampled on the reference grid
@@ -107,9 +108,9 @@ class RegistrationResult:
     """One registration: ``matrix`` (4×4, world RAS mm) maps fixed points to moving points.
 
     ``status`` is ``ok`` or ``flagged`` (then ``matrix`` is the identity, ``flags`` say
-    why, and ``found`` is what the optimiser found, if it ran). Metrics are Mattes mutual
-    information as SimpleITK reports it (negative; lower = better aligned), evaluated on the
-    same voxel sample before (identity) and after.
+    why, and ``found`` is what the optimiser found, if it ran). Metrics are the mutual
+    information (nats; higher = better aligned) of the two volumes on the working grid inside
+    the mask, before (scanner frames) and after.
     """
 
     matrix: NDArray[np.float64]
@@ -189,8 +190,9 @@ def _working(image: Any, spacing_mm: float, sitk: Any) -> Any:
     if np.allclose(new, old):
         return image
     size = [max(1, round(n * o / s)) for n, o, s in zip(image.GetSize(), old, new, strict=True)]
-    sigma = [float(max(0.0, (s - o) / 2)) for o, s in zip(old, new, strict=True)]
-    smooth = sitk.SmoothingRecursiveGaussian(image, sigma) if max(sigma) > 0 else image
+    # anti-aliasing along the coarsened axes only (variance in mm², 0 = untouched)
+    variance = [float(max(0.0, (s - o) / 2)) ** 2 for o, s in zip(old, new, strict=True)]
+    smooth = sitk.DiscreteGaussian(image, variance, 32, 0.01, True)
     # keep the physical centre: the first voxel centre moves by half the size change
     direction = np.asarray(image.GetDirection()).reshape(3, 3)
     origin = np.asarray(image.GetOrigin()) + direction @ ((new - old) / 2)
@@ -282,30 +284,76 @@ def _method(cfg: RegisterConfig, sitk: Any, seed: int, mask: Any) -> Any:
     return reg
 
 
-def _percentages(cfg: RegisterConfig, fixed: Any, mask: Any) -> list[float]:
-    """Sampling fraction per pyramid level: ``sampling_percentage``, capped at
-    ``max_samples`` voxels of the (masked) level."""
-    n = float(np.prod(fixed.GetSize()))
-    if mask is not None:
-        n *= max(1e-3, float(np.mean(mask_array(mask))))
-    return [
-        float(min(cfg.sampling_percentage, cfg.max_samples / max(1.0, n / s**3)))
-        for s in cfg.shrink_factors
-    ]
-
-
-def mask_array(mask: Any) -> NDArray[Any]:
+def _percentage(cfg: RegisterConfig, image: Any, mask: Any) -> float:
+    """Sampling fraction of one level: ``sampling_percentage``, capped at ``max_samples``
+    voxels of the (masked) level image."""
     import SimpleITK as sitk
 
-    return sitk.GetArrayViewFromImage(mask)
+    n = float(np.prod(image.GetSize()))
+    if mask is not None:
+        n *= max(1e-3, float(np.mean(sitk.GetArrayViewFromImage(mask))))
+    return float(min(cfg.sampling_percentage, cfg.max_samples / max(1.0, n)))
+
+
+def _pyramid(
+    sitk: Any, image: Any, mask: Any, cfg: RegisterConfig, moving: bool = False
+) -> list[tuple[Any, Any]]:
+    """(image, mask) per level: shrunk by block averaging (``BinShrink``), then smoothed by
+    ``smoothing_sigmas`` voxels of the working grid. The moving side is shrunk half as much (it is
+    interpolated: it keeps twice the level's resolution)."""
+    out = []
+    for factor, sigma in zip(cfg.shrink_factors, cfg.smoothing_sigmas, strict=True):
+        want = max(1, int(factor) // 2) if moving else int(factor)
+        f = max(1, min(want, *(n // 2 for n in image.GetSize())))
+        level = sitk.BinShrink(image, [f] * 3) if f > 1 else image
+        if sigma > 0:
+            sp = np.asarray(image.GetSpacing())  # voxels of the working grid (as SimpleITK)
+            level = sitk.SmoothingRecursiveGaussian(level, [float(sigma * v) for v in sp])
+        level_mask = None
+        if mask is not None:
+            level_mask = sitk.Resample(mask, level, sitk.Transform(), sitk.sitkNearestNeighbor, 0)
+        out.append((level, level_mask))
+    return out
+
+
+def _optimizer(reg: Any, cfg: RegisterConfig, learning_rate: float) -> None:
+    """The optimiser of one level; ``learning_rate`` shrinks with the level's voxels."""
+    if cfg.optimizer == "regular_step":
+        reg.SetOptimizerAsRegularStepGradientDescent(
+            learningRate=learning_rate,
+            minStep=cfg.min_step,
+            numberOfIterations=cfg.iterations,
+            relaxationFactor=cfg.relaxation,
+            gradientMagnitudeTolerance=1e-6,
+        )
+    else:
+        reg.SetOptimizerAsGradientDescent(
+            learningRate=learning_rate,
+            numberOfIterations=cfg.iterations,
+            convergenceMinimumValue=cfg.convergence,
+            convergenceWindowSize=10,
+            estimateLearningRate=reg.EachIteration,
+            maximumStepSizeInPhysicalUnits=cfg.max_step_mm,
+        )
+    reg.SetOptimizerScalesFromPhysicalShift()
 
 
 def _evaluate(cfg: RegisterConfig, sitk: Any, fixed: Any, moving: Any, tx: Any, mask: Any) -> float:
-    """Mattes MI of ``moving ∘ tx`` against ``fixed`` on a fixed random voxel sample."""
-    reg = _method(cfg, sitk, cfg.seed, mask)  # the finest level's sample, when it is unshrunk
-    reg.SetMetricSamplingPercentage(_percentages(cfg, fixed, mask)[-1], cfg.seed)
-    reg.SetInitialTransform(tx, inPlace=False)
-    return float(reg.MetricEvaluate(fixed, moving))
+    """Mutual information (nats; higher = better aligned) of ``fixed`` and ``moving ∘ tx`` on
+    the working grid, inside the mask, ``histogram_bins`` bins: the before / after check."""
+    warped = sitk.Resample(moving, fixed, tx, sitk.sitkLinear, np.nan, sitk.sitkFloat32)
+    a = sitk.GetArrayViewFromImage(fixed)
+    b = sitk.GetArrayViewFromImage(warped)
+    keep = np.isfinite(b)
+    if mask is not None:
+        keep &= sitk.GetArrayViewFromImage(mask) > 0
+    if keep.sum() < 64:
+        raise RuntimeError("fewer than 64 voxels overlap")
+    joint, _, _ = np.histogram2d(a[keep], b[keep], bins=cfg.histogram_bins)
+    p = joint / joint.sum()
+    px, py = p.sum(1, keepdims=True), p.sum(0, keepdims=True)
+    nz = p > 0
+    return float((p[nz] * np.log(p[nz] / (px @ py)[nz])).sum())
 
 
 def register_rigid(
@@ -356,23 +404,46 @@ def _identity(flags: Sequence[str], before: float | None = None) -> Registration
     )
 
 
-def _register(
-    sitk: Any, fixed_full: Any, moving_full: Any, cfg: RegisterConfig, fixed_mask: Any = None
-) -> RegistrationResult:
+@dataclass(frozen=True)
+class _Fixed:
+    """The reference side, prepared once per subject: working grid, metric mask, problem."""
+
+    image: Any
+    mask: Any
+    problem: str | None
+    levels: list[tuple[Any, Any]] | None = None  # the pyramid (image, mask) per level
+
+
+def _prepare_fixed(sitk: Any, fixed_full: Any, cfg: RegisterConfig, fixed_mask: Any) -> _Fixed:
     fixed = _working(fixed_full, cfg.working_spacing_mm, sitk)
-    moving = _working(moving_full, cfg.working_spacing_mm, sitk)
-    bad_fixed = _blank_or_tiny(fixed, cfg.min_voxels, sitk)
-    if bad_fixed:
-        return _identity([f"{bad_fixed}_reference"])
-    bad_moving = _blank_or_tiny(moving, cfg.min_voxels, sitk)
-    if bad_moving:
-        return _identity([f"{bad_moving}_moving"])
+    bad = _blank_or_tiny(fixed, cfg.min_voxels, sitk)
+    if bad:
+        return _Fixed(fixed, None, f"{bad}_reference")
     mask = None
     if fixed_mask is not None:
         m = to_sitk(fixed_mask, sitk) > 0.5
         mask = sitk.Resample(sitk.Cast(m, sitk.sitkUInt8), fixed, sitk.Transform(), 1, 0)
     elif cfg.mask == "body":
         mask = _body_mask(fixed, sitk)
+    return _Fixed(fixed, mask, None, _pyramid(sitk, fixed, mask, cfg))
+
+
+def _register(
+    sitk: Any,
+    fixed_full: Any,
+    moving_full: Any,
+    cfg: RegisterConfig,
+    fixed_mask: Any = None,
+    prepared: _Fixed | None = None,
+) -> RegistrationResult:
+    ref = prepared or _prepare_fixed(sitk, fixed_full, cfg, fixed_mask)
+    if ref.problem:
+        return _identity([ref.problem])
+    fixed, mask = ref.image, ref.mask
+    moving = _working(moving_full, cfg.working_spacing_mm, sitk)
+    bad_moving = _blank_or_tiny(moving, cfg.min_voxels, sitk)
+    if bad_moving:
+        return _identity([f"{bad_moving}_moving"])
     if cfg.transform == "rigid":
         init: Any = sitk.Euler3DTransform()
     else:
@@ -382,39 +453,27 @@ def _register(
         before = _evaluate(cfg, sitk, fixed, moving, sitk.Transform(init), mask)
     except RuntimeError as exc:
         return _identity([f"metric_failed: {str(exc).strip().splitlines()[-1][:120]}"])
-    reg = _method(cfg, sitk, cfg.seed, mask)
-    if cfg.optimizer == "regular_step":
-        reg.SetOptimizerAsRegularStepGradientDescent(
-            learningRate=cfg.learning_rate,
-            minStep=cfg.min_step,
-            numberOfIterations=cfg.iterations,
-            relaxationFactor=cfg.relaxation,
-            gradientMagnitudeTolerance=1e-6,
-        )
-    else:
-        reg.SetOptimizerAsGradientDescent(
-            learningRate=cfg.learning_rate,
-            numberOfIterations=cfg.iterations,
-            convergenceMinimumValue=cfg.convergence,
-            convergenceWindowSize=10,
-            estimateLearningRate=reg.EachIteration,
-            maximumStepSizeInPhysicalUnits=cfg.max_step_mm,
-        )
-    reg.SetOptimizerScalesFromPhysicalShift()
-    reg.SetShrinkFactorsPerLevel([int(s) for s in cfg.shrink_factors])
-    reg.SetMetricSamplingPercentagePerLevel(_percentages(cfg, fixed, mask), cfg.seed)
-    reg.SetSmoothingSigmasPerLevel([float(s) for s in cfg.smoothing_sigmas])
-    reg.SmoothingSigmasAreSpecifiedInPhysicalUnitsOff()  # voxels of the working grid
-    reg.SetInitialTransform(init, inPlace=True)
     count = [0]
 
     def _tick() -> None:
         count[0] += 1
 
-    reg.AddCommand(sitk.sitkIterationEvent, _tick)
+    levels = ref.levels or _pyramid(sitk, fixed, mask, cfg)
+    moving_levels = _pyramid(sitk, moving, None, cfg, moving=True)
     try:
-        reg.Execute(fixed, moving)
-        log.debug("stop: %s", reg.GetOptimizerStopConditionDescription())
+        # one single-level run per pyramid level, on images shrunk once (the fixed side once
+        # per subject): SimpleITK's own pyramid smooths the full-size images at every level
+        first = max(1, cfg.shrink_factors[0])
+        for factor, (f_i, m_i), (mv_i, _) in zip(
+            cfg.shrink_factors, levels, moving_levels, strict=True
+        ):
+            reg = _method(cfg, sitk, cfg.seed, m_i)
+            _optimizer(reg, cfg, cfg.learning_rate * max(1, factor) / first)
+            reg.SetMetricSamplingPercentage(_percentage(cfg, f_i, m_i), cfg.seed)
+            reg.SetInitialTransform(init, inPlace=True)
+            reg.AddCommand(sitk.sitkIterationEvent, _tick)
+            reg.Execute(f_i, mv_i)
+            log.debug("stop: %s", reg.GetOptimizerStopConditionDescription())
     except RuntimeError as exc:
         return _identity([f"failed: {str(exc).strip().splitlines()[-1][:120]}"], before)
     after = _evaluate(cfg, sitk, fixed, moving, init, mask)
@@ -423,12 +482,14 @@ def _register(
     shift = float(np.linalg.norm(found[:3, :3] @ centre_ras + found[:3, 3] - centre_ras))
     angle = rotation_deg(found)
     flags = []
-    if after > before + cfg.metric_tolerance * abs(before):
+    if after < before - cfg.metric_tolerance * abs(before):
         flags.append("metric_worse")
     if shift > cfg.max_translation_mm:
         flags.append("translation")
     if angle > cfg.max_rotation_deg:
         flags.append("rotation")
+    if np.abs(np.linalg.svd(found[:3, :3], compute_uv=False) - 1).max() > cfg.max_scale_change:
+        flags.append("scale")
     return RegistrationResult(
         matrix=np.eye(4) if flags else found,
         status="flagged" if flags else "ok",
@@ -595,6 +656,7 @@ def _register_subject(job: _Job) -> list[dict[str, Any]]:
     fixed_mask = None
     if cfg.mask == "liver" and job.mask and ref == "GED4":
         fixed_mask = build / job.mask
+    prepared = _prepare_fixed(sitk, fixed_full, cfg, fixed_mask)
     rows = [
         _row(
             sid, ref, ref, cfg.transform, status="reference", matrix_ras=np.eye(4).ravel().tolist(),
@@ -608,7 +670,7 @@ def _register_subject(job: _Job) -> list[dict[str, Any]]:
         s0 = time.process_time()
         try:
             moving_full = to_sitk(build / rel, sitk)
-            res = _register(sitk, fixed_full, moving_full, cfg, fixed_mask)
+            res = _register(sitk, fixed_full, moving_full, cfg, prepared=prepared)
         except (DataFormatError, RuntimeError, OSError, ValueError) as exc:
             moving_full = None
             res = _identity([f"unreadable: {exc}".replace("\n", " ")[:160]])
@@ -644,11 +706,10 @@ def _register_subject(job: _Job) -> list[dict[str, Any]]:
         )
         if moving_full is not None:
             pairs.append((seq, moving_full, res))
-    rows[0]["seconds"] = round(time.process_time() - t0, 3)
     if cfg.qc_figure:
-        _qc_figure(
-            sitk, build / "reports" / "registration" / f"sub-{sid}.png", ref, fixed_full, pairs, cfg
-        )
+        figure = build / "reports" / "registration" / f"sub-{sid}.png"
+        _qc_figure(sitk, figure, ref, prepared.image, pairs)
+    rows[0]["seconds"] = round(time.process_time() - t0, 3)  # the whole subject
     write_json_atomic(folder / "registration.json", {"key": job.key, "rows": rows})
     return rows
 
@@ -678,18 +739,17 @@ def _qc_figure(
     sitk: Any,
     path: Path,
     ref: str,
-    fixed_full: Any,
+    fixed: Any,
     pairs: Sequence[tuple[str, Any, RegistrationResult]],
-    cfg: RegisterConfig,
 ) -> None:
-    """Per sequence: a checkerboard of reference / sequence on the reference's middle slice,
-    before (scanner frame) and after registration; flagged rows are labelled."""
+    """Per sequence: a checkerboard of reference / sequence on the reference's middle slice
+    (working grid), before (scanner frames) and after registration; flagged rows say why."""
     from PIL import Image, ImageDraw
 
-    fixed = _working(fixed_full, cfg.working_spacing_mm, sitk)
     k = fixed.GetSize()[2] // 2
+    slab = fixed[:, :, k : k + 1]  # only this slice is resampled
     tile = 8
-    fixed_slice = _slice_png(sitk.GetArrayFromImage(fixed)[k])
+    fixed_slice = _slice_png(sitk.GetArrayFromImage(slab)[0])
     h, w = fixed_slice.shape
     yy, xx = np.mgrid[0:h, 0:w]
     board = ((yy // tile + xx // tile) % 2).astype(bool)
@@ -700,8 +760,8 @@ def _qc_figure(
         y0 = i * (h + label_h)
         tx_after = res.transform if res.transform is not None else sitk.Transform()
         for j, tx in enumerate((sitk.Transform(), tx_after)):
-            m = sitk.Resample(moving, fixed, tx, sitk.sitkLinear, 0.0, sitk.sitkFloat32)
-            ms = _slice_png(sitk.GetArrayFromImage(m)[k])
+            m = sitk.Resample(moving, slab, tx, sitk.sitkLinear, 0.0, sitk.sitkFloat32)
+            ms = _slice_png(sitk.GetArrayFromImage(m)[0])
             canvas.paste(
                 Image.fromarray(np.where(board, fixed_slice, ms)), (j * (w + 4), y0 + label_h)
             )

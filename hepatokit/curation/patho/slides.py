@@ -281,7 +281,13 @@ def open_slide(
 
 def _open_flat(path: Path, mpp: float | None, force_mpp: bool = False) -> SlideReader:
     """Fallback for flat TIFFs (and plain images) OpenSlide does not open."""
+    import logging
+
     import tifffile
+
+    # tifffile logs its own warnings naming the file (a slide's name may name a patient);
+    # the reason reaches the ledger through the SlideError below
+    logging.getLogger("tifffile").setLevel(logging.ERROR)
 
     mpp_meta: float | None = None
     try:

@@ -161,6 +161,16 @@ def _annotation_for(slide: Path, folders: list[Path]) -> str | None:
     return None
 
 
+def _without_name(detail: str | None, f: Path, rel: str, shown: str) -> str | None:
+    """An error detail without the slide's file name (reader errors quote the path)."""
+    if not detail:
+        return detail
+    for name in sorted({str(f), str(f.resolve()), rel, f.name, f.stem}, key=len, reverse=True):
+        if name:
+            detail = detail.replace(name, shown)
+    return detail
+
+
 def tile_slides(
     *,
     slides: str | os.PathLike[str],
@@ -216,12 +226,14 @@ def tile_slides(
         r: dict[str, Any] = (
             res.value if res.ok and res.value else {"reason": "corrupt", "detail": res.error}
         )
+        shown = f"slides/{job.slide_id}"  # the file name may name a patient: private only
         if r["reason"] is not None:
             reasons[r["reason"]] += 1
-            log.warning("slide %s excluded (%s): %s", job.slide_id, r["reason"], r.get("detail"))
+            detail = _without_name(r.get("detail"), f, rel, shown)
+            log.warning("slide %s excluded (%s): %s", job.slide_id, r["reason"], detail)
             rows.append(
                 excluded(job.slide_id, kind="slide", stage=STAGE, reason=r["reason"],
-                         source=rel, size=f.stat().st_size, detail=r.get("detail"))
+                         source=shown, size=f.stat().st_size, detail=detail)
             )  # fmt: skip
             continue
         t: pa.Table = r["table"]
@@ -233,7 +245,7 @@ def tile_slides(
             why = "forced over its metadata" if source == "user-forced" else "no metadata"
             detail += f"; level-0 mpp {mpp} from the user ({why})"
             log.info("slide %s: level-0 mpp %s from the user (%s)", job.slide_id, mpp, why)
-        rows.append(kept(job.slide_id, kind="slide", stage=STAGE, source=rel,
+        rows.append(kept(job.slide_id, kind="slide", stage=STAGE, source=shown,
                          size=f.stat().st_size, detail=detail))  # fmt: skip
         for tid, path in zip(t.column("id").to_pylist(), t.column("path").to_pylist(), strict=True):
             rows.append(kept(tid, kind="tile", stage=STAGE, source=path, detail=job.slide_id))

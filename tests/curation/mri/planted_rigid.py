@@ -84,18 +84,25 @@ def image(
     return nib.Nifti1Image(np.clip(values, 0, None).astype(np.float32), affine)
 
 
-def pair(truth: np.ndarray, *, invert: bool = True, seed: int = 0) -> Pair:
+def pair(
+    truth: np.ndarray,
+    *,
+    invert: bool = True,
+    seed: int = 0,
+    moving_affine: np.ndarray = MOVING_AFFINE,
+    moving_shape: tuple[int, int, int] = MOVING_SHAPE,
+) -> Pair:
     """Fixed on ``FIXED_AFFINE``; moving on ``MOVING_AFFINE`` showing the anatomy moved by
     ``truth`` (its world point ``truth @ x`` shows what the fixed shows at ``x``)."""
     rng = np.random.default_rng(seed)
     fixed = phantom(grid_points(FIXED_AFFINE, FIXED_SHAPE))
-    y = grid_points(MOVING_AFFINE, MOVING_SHAPE)
+    y = grid_points(moving_affine, moving_shape)
     inv = np.linalg.inv(truth)
     moved = phantom(y @ inv[:3, :3].T + inv[:3, 3])
     if invert:  # T2-like: bright becomes dark inside the body, air stays dark
         body = moved > 50
         moved = np.where(body, 700.0 - moved, moved)
-    return Pair(image(fixed, FIXED_AFFINE, rng), image(moved, MOVING_AFFINE, rng), truth)
+    return Pair(image(fixed, FIXED_AFFINE, rng), image(moved, moving_affine, rng), truth)
 
 
 def cases(n: int, seed: int = 0) -> list[np.ndarray]:
