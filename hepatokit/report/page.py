@@ -165,7 +165,12 @@ def build_report(
         from hepatokit.report.hepatobench import hepatobench_sections
 
         extra, labels_hb = hepatobench_sections(
-            build, thumbs, list(rec.classes), split_of, int(rec.seed or 0)
+            build,
+            thumbs,
+            list(rec.classes),
+            split_of,
+            int(rec.seed or 0),
+            qc_limits=dict(rec.data.get("qc") or {}),
         )
         sections += extra
         labels, domains = labels_hb, None
