@@ -7,6 +7,7 @@ The public API is listed in ``__all__``. Names are imported lazily on first use,
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from hepatokit._lazy import lazy_exports
 from hepatokit._version import __version__
@@ -88,6 +89,210 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]
+
+
+if TYPE_CHECKING:  # the names of _EXPORTS, for type checkers (tests keep both in step)
+    from hepatokit.atomic import (
+        atomic_path as atomic_path,
+    )
+    from hepatokit.atomic import (
+        atomic_write as atomic_write,
+    )
+    from hepatokit.baselines.embeddings import (
+        embed_images as embed_images,
+    )
+    from hepatokit.baselines.encoders import (
+        load_encoder as load_encoder,
+    )
+    from hepatokit.baselines.heads import (
+        load_head as load_head,
+    )
+    from hepatokit.baselines.linear_probe import (
+        train_linear_probe as train_linear_probe,
+    )
+    from hepatokit.baselines.probe_run import (
+        run_probe as run_probe,
+    )
+    from hepatokit.baselines.staging_run import (
+        run_staging as run_staging,
+    )
+    from hepatokit.build import (
+        build_dataset as build_dataset,
+    )
+    from hepatokit.curation.mri.build import (
+        build_lifs as build_lifs,
+    )
+    from hepatokit.curation.mri.convert import (
+        convert_volumes as convert_volumes,
+    )
+    from hepatokit.curation.mri.index import (
+        index_dicom as index_dicom,
+    )
+    from hepatokit.curation.mri.labels import (
+        join_labels as join_labels,
+    )
+    from hepatokit.curation.mri.phi_audit import (
+        audit_phi as audit_phi,
+    )
+    from hepatokit.curation.mri.register import (
+        register_rigid as register_rigid,
+    )
+    from hepatokit.curation.mri.register import (
+        register_sequences as register_sequences,
+    )
+    from hepatokit.curation.mri.release import (
+        import_release as import_release,
+    )
+    from hepatokit.curation.mri.series import (
+        recognise_series as recognise_series,
+    )
+    from hepatokit.curation.mri.volume_qc import (
+        qc_volumes as qc_volumes,
+    )
+    from hepatokit.curation.patho.build import (
+        build_hepatobench as build_hepatobench,
+    )
+    from hepatokit.curation.patho.dedup_calibrate import (
+        calibrate_dedup as calibrate_dedup,
+    )
+    from hepatokit.curation.patho.dedup_stage import (
+        run_dedup as run_dedup,
+    )
+    from hepatokit.curation.patho.ingest import (
+        ingest_patches as ingest_patches,
+    )
+    from hepatokit.curation.patho.qc_calibrate import (
+        calibrate_qc as calibrate_qc,
+    )
+    from hepatokit.curation.patho.qc_stage import (
+        run_qc as run_qc,
+    )
+    from hepatokit.curation.patho.tile_stage import (
+        tile_slides as tile_slides,
+    )
+    from hepatokit.curation.patho.tiling import (
+        tile_slide as tile_slide,
+    )
+    from hepatokit.demo import (
+        run_demo as run_demo,
+    )
+    from hepatokit.errors import (
+        BuildStateError as BuildStateError,
+    )
+    from hepatokit.errors import (
+        DataFormatError as DataFormatError,
+    )
+    from hepatokit.errors import (
+        DependencyMissingError as DependencyMissingError,
+    )
+    from hepatokit.errors import (
+        HepatokitError as HepatokitError,
+    )
+    from hepatokit.errors import (
+        LeakageError as LeakageError,
+    )
+    from hepatokit.errors import (
+        ManifestError as ManifestError,
+    )
+    from hepatokit.errors import (
+        PHIError as PHIError,
+    )
+    from hepatokit.errors import (
+        RecipeError as RecipeError,
+    )
+    from hepatokit.errors import (
+        SubmissionError as SubmissionError,
+    )
+    from hepatokit.evaluation.binary import (
+        binary_metrics as binary_metrics,
+    )
+    from hepatokit.evaluation.delong import (
+        delong_test as delong_test,
+    )
+    from hepatokit.evaluation.hepatobench import (
+        evaluate_hepatobench as evaluate_hepatobench,
+    )
+    from hepatokit.evaluation.lifs import (
+        evaluate_lifs as evaluate_lifs,
+    )
+    from hepatokit.evaluation.multiclass import (
+        multiclass_metrics as multiclass_metrics,
+    )
+    from hepatokit.evaluation.summarize import (
+        summarize_results as summarize_results,
+    )
+    from hepatokit.identifier_audit import (
+        audit_identifiers as audit_identifiers,
+    )
+    from hepatokit.loaders.hub import (
+        load_hepatobench as load_hepatobench,
+    )
+    from hepatokit.loaders.hub import (
+        load_lifs as load_lifs,
+    )
+    from hepatokit.manifest import (
+        Manifest as Manifest,
+    )
+    from hepatokit.manifest import (
+        ManifestRow as ManifestRow,
+    )
+    from hepatokit.parallel import (
+        ItemResult as ItemResult,
+    )
+    from hepatokit.parallel import (
+        make_executor as make_executor,
+    )
+    from hepatokit.parallel import (
+        map_items as map_items,
+    )
+    from hepatokit.publish.build import (
+        publish_build as publish_build,
+    )
+    from hepatokit.publish.push import (
+        publish_push as publish_push,
+    )
+    from hepatokit.quant.evaluate_regions import (
+        evaluate_regions as evaluate_regions,
+    )
+    from hepatokit.quant.run import (
+        quantify_slide as quantify_slide,
+    )
+    from hepatokit.quant.run import (
+        quantify_slides as quantify_slides,
+    )
+    from hepatokit.quant.segment.predict import (
+        predict_regions as predict_regions,
+    )
+    from hepatokit.quant.segment.train import (
+        train_region_model as train_region_model,
+    )
+    from hepatokit.recipe import (
+        Recipe as Recipe,
+    )
+    from hepatokit.recipe import (
+        load_recipe as load_recipe,
+    )
+    from hepatokit.report import (
+        build_report as build_report,
+    )
+    from hepatokit.splits.assign import (
+        assign_splits as assign_splits,
+    )
+    from hepatokit.splits.leakage import (
+        audit_leakage as audit_leakage,
+    )
+    from hepatokit.splits.stage import (
+        split_build as split_build,
+    )
+    from hepatokit.synthetic.mri import (
+        generate_mri_studies as generate_mri_studies,
+    )
+    from hepatokit.synthetic.patho import (
+        generate_patches as generate_patches,
+    )
+    from hepatokit.synthetic.wsi import (
+        generate_wsis as generate_wsis,
+    )
 
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, name_extras=True)

@@ -116,11 +116,11 @@ def _build_dataset(
     recipe = recipe if isinstance(recipe, str) else Path(recipe)
     rec = load_recipe(recipe)
     out = Path(out)
-    phi = None
+    phi: Any = None
     if rec.kind == "mri":
         from hepatokit.curation.mri import audit_phi, build_lifs
 
-        curation = build_lifs(recipe=recipe, raw=raw, labels=labels, out=out, workers=workers,
+        curation: Any = build_lifs(recipe=recipe, raw=raw, labels=labels, out=out, workers=workers,
                               executor=executor, demo_key=demo_key, key_file=key_file)  # fmt: skip
     else:
         from hepatokit.curation.patho import build_hepatobench

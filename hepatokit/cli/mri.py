@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import typer
 
@@ -160,15 +161,19 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         from hepatokit.curation.mri import register_sequences
         from hepatokit.parallel import make_executor
 
-        if transform not in (None, "rigid", "affine"):
+        kinds: dict[str | None, Literal["rigid", "affine"] | None] = {
+            None: None, "rigid": "rigid", "affine": "affine"
+        }  # fmt: skip
+        if transform not in kinds:
             raise typer.BadParameter("--transform must be rigid or affine")
+        kind = kinds[transform]
         opts = options(ctx)
         with make_executor(workers=opts.workers, dask_address=opts.dask) as pool:
             s = register_sequences(
                 build=build,
                 recipe=recipe,
                 reference=reference,
-                transform=transform,
+                transform=kind,
                 resample=resample,
                 workers=opts.workers,
                 executor=pool,

@@ -7,6 +7,8 @@ pandas / nibabel / matplotlib.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from hepatokit._lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
@@ -50,6 +52,102 @@ __all__ = sorted([*_EXPORTS, "INDEX_WORKER_MODULES"])
 #: (``hepatokit.parallel.start_forkserver``); kept here, light, so that the CLI can start
 #: the server before it imports the index itself
 INDEX_WORKER_MODULES = ("hepatokit.curation.mri.index_records", "pandas")
+
+
+if TYPE_CHECKING:  # the names of _EXPORTS, for type checkers (tests keep both in step)
+    from hepatokit.curation.mri.build import (
+        LifsBuildSummary as LifsBuildSummary,
+    )
+    from hepatokit.curation.mri.build import (
+        build_lifs as build_lifs,
+    )
+    from hepatokit.curation.mri.config import (
+        MriConfig as MriConfig,
+    )
+    from hepatokit.curation.mri.config import (
+        mri_config as mri_config,
+    )
+    from hepatokit.curation.mri.convert import (
+        ConvertSummary as ConvertSummary,
+    )
+    from hepatokit.curation.mri.convert import (
+        convert_volumes as convert_volumes,
+    )
+    from hepatokit.curation.mri.dcm2niix_runner import (
+        run_dcm2niix as run_dcm2niix,
+    )
+    from hepatokit.curation.mri.deid import (
+        DEMO_KEY as DEMO_KEY,
+    )
+    from hepatokit.curation.mri.deid import (
+        load_deid_key as load_deid_key,
+    )
+    from hepatokit.curation.mri.deid import (
+        subject_pseudonym as subject_pseudonym,
+    )
+    from hepatokit.curation.mri.dicom_tags import (
+        read_header as read_header,
+    )
+    from hepatokit.curation.mri.dicom_values import (
+        b_value_of as b_value_of,
+    )
+    from hepatokit.curation.mri.index import (
+        IndexSummary as IndexSummary,
+    )
+    from hepatokit.curation.mri.index import (
+        index_dicom as index_dicom,
+    )
+    from hepatokit.curation.mri.labels import (
+        LabelsSummary as LabelsSummary,
+    )
+    from hepatokit.curation.mri.labels import (
+        join_labels as join_labels,
+    )
+    from hepatokit.curation.mri.labels import (
+        normalise_stage as normalise_stage,
+    )
+    from hepatokit.curation.mri.phi_audit import (
+        PhiAuditResult as PhiAuditResult,
+    )
+    from hepatokit.curation.mri.phi_audit import (
+        audit_phi as audit_phi,
+    )
+    from hepatokit.curation.mri.phi_values import (
+        collect_phi_values as collect_phi_values,
+    )
+    from hepatokit.curation.mri.register import (
+        RegisterConfig as RegisterConfig,
+    )
+    from hepatokit.curation.mri.register import (
+        RegisterSummary as RegisterSummary,
+    )
+    from hepatokit.curation.mri.register import (
+        RegistrationResult as RegistrationResult,
+    )
+    from hepatokit.curation.mri.register import (
+        register_rigid as register_rigid,
+    )
+    from hepatokit.curation.mri.register import (
+        register_sequences as register_sequences,
+    )
+    from hepatokit.curation.mri.release import (
+        ReleaseImportSummary as ReleaseImportSummary,
+    )
+    from hepatokit.curation.mri.release import (
+        import_release as import_release,
+    )
+    from hepatokit.curation.mri.series import (
+        SeriesSummary as SeriesSummary,
+    )
+    from hepatokit.curation.mri.series import (
+        recognise_series as recognise_series,
+    )
+    from hepatokit.curation.mri.volume_qc import (
+        QcSummary as QcSummary,
+    )
+    from hepatokit.curation.mri.volume_qc import (
+        qc_volumes as qc_volumes,
+    )
 
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
