@@ -90,4 +90,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = ["__version__", *sorted(_EXPORTS)]
 
 
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, name_extras=True)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
