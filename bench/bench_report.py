@@ -116,7 +116,7 @@ def main() -> None:
             total = time.perf_counter() - t0
             import shutil
 
-            shutil.rmtree(build / "reports" / "thumbs")
+            shutil.rmtree(build / "reports" / "pix")
             cold = _time_report(build, "cold")
             print(f"build_dataset incl. its report: {total:.1f} s → report (cold) = "
                   f"{100 * cold / (total - cold):.1f} % of the build without it")  # fmt: skip

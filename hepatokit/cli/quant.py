@@ -96,7 +96,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         encoder: str = typer.Option(
             "builtin:seg-cnn", help="builtin:seg-cnn, monai-vit:SIZE, local:FILE, timm:, hf:."
         ),
-        epochs: int = typer.Option(12, min=1, help="Training epochs."),
+        epochs: int = typer.Option(16, min=1, help="Training epochs."),
         windows_per_epoch: int = typer.Option(256, min=1, help="Windows sampled per epoch."),
         window: int = typer.Option(96, min=16, help="Window size in px at the model's mpp."),
         model_mpp: float = typer.Option(8.0, help="Model resolution in µm/px (8 ≈ 1.25×)."),

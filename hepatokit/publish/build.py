@@ -30,7 +30,7 @@ from hepatokit.publish.docs import prepare_docs, write_docs
 from hepatokit.publish.hepatobench import collect_hepatobench
 from hepatokit.publish.lifs import collect_lifs
 from hepatokit.publish.plan import DatasetPlan
-from hepatokit.publish.sections import card_section, publish_section
+from hepatokit.publish.sections import PublishSection, card_section, publish_section
 from hepatokit.publish.shards import (
     ShardResult,
     plan_split,
@@ -39,7 +39,7 @@ from hepatokit.publish.shards import (
     write_shards,
 )
 from hepatokit.publish.stats import curation_funnel
-from hepatokit.recipe import build_recipe
+from hepatokit.recipe import Recipe, build_recipe
 
 __all__ = ["PublishResult", "check_phi_audit", "publish_build"]
 
@@ -187,31 +187,33 @@ def publish_build(
     build, out = Path(build), Path(out)
     _check_folders(build, out)
     check_phi_audit(build, allow_phi_risk=allow_phi_risk)
-    with build_lock(out):  # one writer per dataset folder
+    rec = build_recipe(build, recipe, default=_default_recipe(build), stage_kind=False)
+    section = publish_section(rec)
+    check_publishable(rec, card_section(rec))  # validate the card section before any work
+    if repo_id is not None and (repo_id.count("/") != 1 or not all(repo_id.split("/"))):
+        raise BuildStateError(f"repo id {repo_id!r} is not ORG/NAME", hint="e.g. my-lab/lifs")
+    with build_lock(out):  # one writer per dataset folder (created here, after the checks)
         stale = remove_stale_temps(out)
         if stale:
             log.warning("removed %d temporary file(s) of a killed run from %s", len(stale), out)
         return _publish(
-            build, out, recipe, withhold_test_labels, raw_root, verify_md5, workers, repo_id
-        )
+            build, out, rec, section, withhold_test_labels, raw_root, verify_md5, workers,
+            repo_id,
+        )  # fmt: skip
 
 
 def _publish(
     build: Path,
     out: Path,
-    recipe: str | Path | None,
+    rec: Recipe,
+    section: PublishSection,
     withhold_test_labels: bool,
     raw_root: str | Path | None,
     verify_md5: bool,
     workers: int | None,
     repo_id: str | None,
 ) -> PublishResult:
-    """:func:`publish_build` once the dataset folder is locked."""
-    rec = build_recipe(build, recipe, default=_default_recipe(build), stage_kind=False)
-    section = publish_section(rec)
-    check_publishable(rec, card_section(rec))  # validate the card section before any work
-    if repo_id is not None and (repo_id.count("/") != 1 or not all(repo_id.split("/"))):
-        raise BuildStateError(f"repo id {repo_id!r} is not ORG/NAME", hint="e.g. my-lab/lifs")
+    """:func:`publish_build` once the recipe is checked and the dataset folder locked."""
     with make_executor(workers=workers) as pool:
         if pool is not None:  # the workers start (and import pyarrow) while the plan is made
             for _ in range(default_workers() if workers is None else workers):

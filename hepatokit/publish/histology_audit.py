@@ -89,8 +89,15 @@ def histology_phi_values(build: str | os.PathLike[str]) -> dict[str, str]:
         for sid in set(table.column("slide_id").to_pylist()) if "slide_id" in cols else ():
             add(sid, "slide_id")
         if "path" in cols and name == "patches.parquet":
-            for rel in table.column("path").to_pylist():
-                add(Path(str(rel)).stem, "file_name")
+            # the names of image files only: a folder's other files (``Thumbs.db``,
+            # ``labels.csv``) are excluded at ingest by reason, never shown or published by
+            # name, and their stems are common words (``thumbs`` is a folder of the report)
+            images = (
+                table.column("format").to_pylist() if "format" in cols else [True] * table.num_rows
+            )
+            for rel, fmt in zip(table.column("path").to_pylist(), images, strict=True):
+                if fmt:
+                    add(Path(str(rel)).stem, "file_name")
     slides = build / "private" / "slides.parquet"  # tiled slides: their raw file names
     if slides.is_file():
         table = pq.read_table(slides)

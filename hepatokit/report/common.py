@@ -118,7 +118,7 @@ def splits_section(
     for s in splits:
         per = [by_label.get((s, lab), 0) for lab in labels]
         label_rows.append([s, *per, sum(per)])
-    body = "<h3>Labels per split</h3>" + table(["split", *labels, "total"], label_rows)
+    body = "<h3>Label mix per split</h3>" + table(["split", *labels, "total"], label_rows)
     if domain_of:
         by_dom = Counter((sp, domain_of.get(i) or "?") for i, sp in split_of.items())
         domains = sorted({d for _, d in by_dom})
@@ -126,7 +126,7 @@ def splits_section(
         for s in splits:
             per = [by_dom.get((s, d), 0) for d in domains]
             dom_rows.append([s, *per, sum(per)])
-        body += "<h3>Domains per split</h3>" + table(["split", *domains, "total"], dom_rows)
+        body += "<h3>Domain mix per split</h3>" + table(["split", *domains, "total"], dom_rows)
     return section("splits", "Splits", body)
 
 
@@ -144,7 +144,7 @@ def links_section(reports: Path, evaluations: Sequence[str | Path] = ()) -> str:
         if p.is_file()
         and p.suffix in {".md", ".html", ".json", ".csv"}
         and p.name != "index.html"
-        and "thumbs" not in p.relative_to(reports).parts
+        and "pix" not in p.relative_to(reports).parts
         and "screenshots" not in p.relative_to(reports).parts
     )
     evals = []

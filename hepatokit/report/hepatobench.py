@@ -17,13 +17,13 @@ from hepatokit.report.thumbs import ThumbCache, patch_thumb
 
 __all__ = ["QC_WORST", "hepatobench_sections"]
 
-#: QC reason → (score column, True if a higher score is worse)
+#: QC reason → its scores as (column, the recipe's ``qc`` threshold key, True if higher is
+#: worse); a patch's badness is its worst score relative to that score's threshold
 QC_WORST = {
-    "background": ("background", True),
-    "stain": ("stain", True),
-    "pen": ("pen", True),
-    "ink": ("ink", True),
-    "blur": ("sharpness", False),
+    "background": [("background", "background_max", True)],
+    "stain": [("stain", "stain_max", True)],
+    "pen": [("pen", "pen_max", True), ("ink", "ink_max", True)],
+    "blur": [("sharpness", "sharpness_min", False)],
 }
 #: thumbnails per QC reason, duplicate clusters shown, sample per class
 PER_REASON, CLUSTERS, PER_CLASS = 24, 24, 12
@@ -82,7 +82,7 @@ class _Patches:
         return thumbs.get(f"patch:{key}:96:v1", lambda: patch_thumb(path))
 
 
-def _qc_gallery(build: Path, patches: _Patches, thumbs: ThumbCache) -> str:
+def _qc_gallery(build: Path, patches: _Patches, thumbs: ThumbCache, limits: dict[str, Any]) -> str:
     rows = []
     if (build / "qc.parquet").is_file():
         import pyarrow.compute as pc
@@ -96,21 +96,33 @@ def _qc_gallery(build: Path, patches: _Patches, thumbs: ThumbCache) -> str:
         by_reason[str(r["qc_reason"]).split(":", 1)[0]].append(r)
     blocks = []
     for reason in sorted(by_reason, key=lambda k: -len(by_reason[k])):
-        col, higher_worse = QC_WORST.get(reason, (reason, True))
-        items = sorted(
-            by_reason[reason],
-            key=lambda r: (r.get(col) is None, -(r.get(col) or 0) if higher_worse else r.get(col)),
-        )
-        figs = "".join(
-            figure(
-                patches.thumb(thumbs, r["id"]),
-                f"{esc(r['id'][:8])}<br>{esc(col)} {r.get(col):.3g}"
+        scores = QC_WORST.get(reason, [(reason, "", True)])
+
+        def badness(r: dict[str, Any], scores: list[tuple[str, str, bool]] = scores) -> float:
+            worst = float("-inf")
+            for col, limit_key, higher in scores:
+                v, limit = r.get(col), limits.get(limit_key)
+                if not isinstance(v, int | float):
+                    continue
+                ratio = v / limit if isinstance(limit, int | float) and limit else v
+                worst = max(worst, ratio if higher else -ratio)
+            return worst
+
+        items = sorted(by_reason[reason], key=lambda r: (-badness(r), r["id"]))
+
+        def caption(r: dict[str, Any], scores: list[tuple[str, str, bool]] = scores) -> str:
+            parts = [
+                f"{esc(col)} {r[col]:.3g}"
+                for col, _, _ in scores
                 if isinstance(r.get(col), int | float)
-                else esc(r["id"][:8]),
-                alt=f"{reason} {r['id']}",
-            )
+            ]
+            return "<br>".join([esc(r["id"][:8]), *parts])
+
+        figs = "".join(
+            figure(patches.thumb(thumbs, r["id"]), caption(r), alt=f"{reason} {r['id']}")
             for r in items[:PER_REASON]
         )
+        col = " / ".join(c for c, _, _ in scores)
         more = len(items) - min(len(items), PER_REASON)
         tail = f"<p>… and {more} more.</p>" if more else ""
         blocks.append(
@@ -208,13 +220,18 @@ def _sample(
 
 
 def hepatobench_sections(
-    build: Path, thumbs: ThumbCache, classes: list[str], split_of: dict[str, str], seed: int
+    build: Path,
+    thumbs: ThumbCache,
+    classes: list[str],
+    split_of: dict[str, str],
+    seed: int,
+    qc_limits: dict[str, Any] | None = None,
 ) -> tuple[list[tuple[str, str, str]], dict[str, str | None]]:
     """``(id, title, html)`` of every HepatoBench section, and id → class of the kept patches."""
     patches = _Patches(build)
     curated = _columns(build / "curated.parquet", ["id", "class", "slide_id", "md5"])
     out = [
-        ("qc", "QC removals", _qc_gallery(build, patches, thumbs)),
+        ("qc", "QC removals", _qc_gallery(build, patches, thumbs, qc_limits or {})),
         ("dedup", "Duplicates", _dedup_gallery(build, patches, thumbs)),
         ("counts", "Counts", _counts(curated, classes, split_of, build)),
         ("sample", "Sample", _sample(curated, classes, patches, thumbs, seed)),

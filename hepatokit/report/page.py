@@ -1,6 +1,6 @@
 """``BUILD/reports/index.html``: the curation report as one self-contained page.
 
-Inline CSS and JavaScript, thumbnails as PNG files beside the page (``reports/thumbs/``,
+Inline CSS and JavaScript, thumbnails as PNG files beside the page (``reports/pix/``,
 cached by content key), no network and no server: it works opened from disk. Subjects,
 series and patches appear by pseudonym / content id only; source paths never do.
 """
@@ -21,7 +21,7 @@ from hepatokit.errors import BuildStateError
 from hepatokit.recipe import build_recipe
 from hepatokit.report.common import funnel_section, links_section, splits_section
 from hepatokit.report.html import esc
-from hepatokit.report.thumbs import ThumbCache
+from hepatokit.report.thumbs import THUMB_DIR, ThumbCache
 
 __all__ = ["ReportResult", "build_report"]
 
@@ -165,7 +165,12 @@ def build_report(
         from hepatokit.report.hepatobench import hepatobench_sections
 
         extra, labels_hb = hepatobench_sections(
-            build, thumbs, list(rec.classes), split_of, int(rec.seed or 0)
+            build,
+            thumbs,
+            list(rec.classes),
+            split_of,
+            int(rec.seed or 0),
+            qc_limits=dict(rec.data.get("qc") or {}),
         )
         sections += extra
         labels, domains = labels_hb, None
@@ -204,5 +209,5 @@ def build_report(
         thumbs_made=thumbs.made,
         thumbs_reused=thumbs.reused,
         seconds=seconds,
-        images=sorted(f"thumbs/{n}" for n in thumbs.used),
+        images=sorted(f"{THUMB_DIR}/{n}" for n in thumbs.used),
     )

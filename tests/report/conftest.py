@@ -13,6 +13,7 @@ def hb_build(patho_raw: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     from hepatokit.build import build_dataset
 
     out = tmp_path_factory.mktemp("report_hb") / "build"
-    build_dataset(recipe="hepatobench", raw=patho_raw / "patches", out=out, workers=2,
-                  strict_audits=False)  # fmt: skip
+    # strict: the build's PHI audit also reads the page and its thumbnails (the raw tree
+    # holds junk such as Thumbs.db and labels.csv, whose names the audit looks for)
+    build_dataset(recipe="hepatobench", raw=patho_raw / "patches", out=out, workers=2)
     return out

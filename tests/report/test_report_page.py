@@ -53,8 +53,8 @@ def test_thumbnails_are_cached_by_content(hb_build: Path, tmp_path: Path) -> Non
     res = CliRunner().invoke(app, ["report", str(hb_build)])
     assert res.exit_code == 0, res.output
     assert "0 thumbnails made" in res.output.replace("\n", " ")
-    thumbs = sorted((hb_build / "reports" / "thumbs").glob("*.png"))
+    thumbs = sorted((hb_build / "reports" / "pix").glob("*.png"))
     srcs = parse_page(hb_build / "reports" / "index.html").images
-    assert {f"thumbs/{p.name}" for p in thumbs} == set(srcs)  # no stale thumbnail left
+    assert {f"pix/{p.name}" for p in thumbs} == set(srcs)  # no stale thumbnail left
     res = CliRunner().invoke(app, ["report", str(tmp_path / "nope")])
     assert res.exit_code != 0 and "not a build folder" in " ".join(res.output.split())

@@ -341,7 +341,8 @@ def _with_stat(records: pa.Table, files: Sequence[tuple[str, int, int]]) -> pa.T
 def _same_pixels(root: Path, first: str | None, second: str | None) -> bool:
     """Whether two files (paths relative to the raw ``root``) that share a SOPInstanceUID
     hold the same pixels: same pixel-data bytes, else the same decoded array. Read only for
-    duplicated UIDs (rare); unreadable pixels count as different."""
+    duplicated UIDs (rare). Pixels that cannot be decoded here (a transfer syntax without a
+    decoder installed) are not provably different: the file stays a plain duplicate."""
     import pydicom
 
     if first is None or second is None:
@@ -353,9 +354,13 @@ def _same_pixels(root: Path, first: str | None, second: str | None) -> bool:
             return True
         if a.get("PixelData") == b.get("PixelData"):
             return True
-        return bool(np.array_equal(a.pixel_array, b.pixel_array))
-    except Exception:
-        return False
+    except Exception:  # unreadable: not provably different
+        return True
+    try:
+        pixels_a, pixels_b = a.pixel_array, b.pixel_array
+    except Exception:  # no decoder for one of them: not provably different
+        return True
+    return bool(np.array_equal(pixels_a, pixels_b))
 
 
 def pseudonymous_path(item_id: str, subject_id: str | None = None) -> str:

@@ -82,6 +82,7 @@ class RegisterConfig:
     mask: Literal["body", "liver", "none"] = "body"  # where the metric samples the reference
     max_translation_mm: float = 40.0  # beyond → flagged (identity kept)
     max_rotation_deg: float = 15.0
+    max_scale_change: float = 0.1  # affine: a singular value off 1 by more → ``scale``
     metric_tolerance: float = 0.05  # MI after < before − this × before → ``metric_worse``
     min_voxels: int = 8  # fewer along any axis of the working grid → ``tiny``
     threads: int = 1  # SimpleITK threads per worker (parallelism is over subjects)
@@ -487,6 +488,8 @@ def _register(
         flags.append("translation")
     if angle > cfg.max_rotation_deg:
         flags.append("rotation")
+    if np.abs(np.linalg.svd(found[:3, :3], compute_uv=False) - 1).max() > cfg.max_scale_change:
+        flags.append("scale")
     return RegistrationResult(
         matrix=np.eye(4) if flags else found,
         status="flagged" if flags else "ok",

@@ -101,7 +101,7 @@ def train_region_model(
     annotations: str | os.PathLike[str],
     out: str | os.PathLike[str],
     encoder: str = "builtin:seg-cnn",
-    epochs: int = 12,
+    epochs: int = 16,
     windows_per_epoch: int = 256,
     batch_size: int = 16,
     window: int = 96,
@@ -179,7 +179,8 @@ def train_region_model(
     steps = epochs * max(1, windows_per_epoch // batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.15)
     sampler = WindowSampler(train, size=window, per_epoch=windows_per_epoch, seed=seed)
-    amp = plan.amp and dev.type == "cuda"
+    # bf16 autocast on CUDA; fp16 would need a gradient scaler, so without bf16: fp32
+    amp = plan.amp and dev.type == "cuda" and plan.amp_dtype == "bfloat16"
     amp_dtype = getattr(torch, plan.amp_dtype)
     losses: list[float] = []
     torch.manual_seed(seed)

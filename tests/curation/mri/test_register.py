@@ -65,6 +65,19 @@ def test_fine_in_plane_thick_slices_moving() -> None:
     assert mm <= 1.0 and deg <= 1.0, (mm, deg)
 
 
+def test_affine_is_right_or_flagged() -> None:
+    """Affine has 12 degrees of freedom; a result that scales the anatomy (mutual
+    information can reward shrinking) must be flagged, never silently kept."""
+    for i, truth in enumerate(pr.cases(2, seed=5)):
+        p = pr.pair(truth, seed=i)
+        r = register_rigid(fixed=p.fixed, moving=p.moving, transform="affine")
+        if r.status == "ok":
+            mm, deg = pr.errors(r.matrix, truth)
+            assert mm <= 2.0 and deg <= 2.0, (mm, deg)
+        else:
+            assert np.array_equal(r.matrix, np.eye(4)) and r.flags
+
+
 def test_blank_and_tiny_moving_are_flagged() -> None:
     p = pr.pair(np.eye(4), seed=0)
     blank = nib.Nifti1Image(np.zeros(pr.MOVING_SHAPE, np.float32), pr.MOVING_AFFINE)
