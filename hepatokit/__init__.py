@@ -94,8 +94,6 @@ __all__ = ["__version__", *sorted(_EXPORTS)]
 if TYPE_CHECKING:  # the names of _EXPORTS, for type checkers (tests keep both in step)
     from hepatokit.atomic import (
         atomic_path as atomic_path,
-    )
-    from hepatokit.atomic import (
         atomic_write as atomic_write,
     )
     from hepatokit.baselines.embeddings import (
@@ -136,8 +134,6 @@ if TYPE_CHECKING:  # the names of _EXPORTS, for type checkers (tests keep both i
     )
     from hepatokit.curation.mri.register import (
         register_rigid as register_rigid,
-    )
-    from hepatokit.curation.mri.register import (
         register_sequences as register_sequences,
     )
     from hepatokit.curation.mri.release import (
@@ -178,29 +174,13 @@ if TYPE_CHECKING:  # the names of _EXPORTS, for type checkers (tests keep both i
     )
     from hepatokit.errors import (
         BuildStateError as BuildStateError,
-    )
-    from hepatokit.errors import (
         DataFormatError as DataFormatError,
-    )
-    from hepatokit.errors import (
         DependencyMissingError as DependencyMissingError,
-    )
-    from hepatokit.errors import (
         HepatokitError as HepatokitError,
-    )
-    from hepatokit.errors import (
         LeakageError as LeakageError,
-    )
-    from hepatokit.errors import (
         ManifestError as ManifestError,
-    )
-    from hepatokit.errors import (
         PHIError as PHIError,
-    )
-    from hepatokit.errors import (
         RecipeError as RecipeError,
-    )
-    from hepatokit.errors import (
         SubmissionError as SubmissionError,
     )
     from hepatokit.evaluation.binary import (
@@ -226,23 +206,15 @@ if TYPE_CHECKING:  # the names of _EXPORTS, for type checkers (tests keep both i
     )
     from hepatokit.loaders.hub import (
         load_hepatobench as load_hepatobench,
-    )
-    from hepatokit.loaders.hub import (
         load_lifs as load_lifs,
     )
     from hepatokit.manifest import (
         Manifest as Manifest,
-    )
-    from hepatokit.manifest import (
         ManifestRow as ManifestRow,
     )
     from hepatokit.parallel import (
         ItemResult as ItemResult,
-    )
-    from hepatokit.parallel import (
         make_executor as make_executor,
-    )
-    from hepatokit.parallel import (
         map_items as map_items,
     )
     from hepatokit.publish.build import (
@@ -256,8 +228,6 @@ if TYPE_CHECKING:  # the names of _EXPORTS, for type checkers (tests keep both i
     )
     from hepatokit.quant.run import (
         quantify_slide as quantify_slide,
-    )
-    from hepatokit.quant.run import (
         quantify_slides as quantify_slides,
     )
     from hepatokit.quant.segment.predict import (
@@ -268,8 +238,6 @@ if TYPE_CHECKING:  # the names of _EXPORTS, for type checkers (tests keep both i
     )
     from hepatokit.recipe import (
         Recipe as Recipe,
-    )
-    from hepatokit.recipe import (
         load_recipe as load_recipe,
     )
     from hepatokit.report import (
@@ -295,4 +263,4 @@ if TYPE_CHECKING:  # the names of _EXPORTS, for type checkers (tests keep both i
     )
 
 
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, name_extras=True)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -3,20 +3,15 @@
 ``pip install hepatokit`` is the light core (patches and tables, splits, publish, load,
 evaluation); the rest comes with extras named after what users do. An import of a missing
 optional package anywhere in hepatokit surfaces as :class:`~hepatokit.errors.DependencyMissingError`
-naming the extra: through the public names (``hk.index_dicom``) and the CLI.
+naming the extra: through the public names (``hk.convert_volumes``), the CLI and the
+encoders.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from typing import Any, TypeVar
-
 from hepatokit.errors import DependencyMissingError
 
-__all__ = ["EXTRA_OF", "extra_error", "reports_missing_extras"]
-
-F = TypeVar("F", bound=Callable[..., Any])
+__all__ = ["EXTRA_OF", "extra_error"]
 
 #: top-level module → the extra that installs it
 EXTRA_OF: dict[str, str] = {
@@ -55,19 +50,3 @@ def extra_error(exc: ImportError) -> DependencyMissingError | None:
     return DependencyMissingError(
         f"{_WHAT[extra]} need(s) the {name!r} package, which is not installed", hint=hint
     )
-
-
-def reports_missing_extras(fn: F) -> F:
-    """Wrap a public function: a missing optional package raises the extra's error."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except ModuleNotFoundError as exc:
-            err = extra_error(exc)
-            if err is None:
-                raise
-            raise err from exc
-
-    return wrapper  # type: ignore[return-value]

@@ -7,7 +7,6 @@ each public name is imported from its module the first time it is used, then cac
 from __future__ import annotations
 
 import importlib
-import inspect
 import sys
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -16,14 +15,13 @@ __all__ = ["lazy_exports"]
 
 
 def lazy_exports(
-    package: str, exports: Mapping[str, str], *, name_extras: bool = False
+    package: str, exports: Mapping[str, str]
 ) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """A module's ``__getattr__`` and ``__dir__`` over ``exports`` (public name → module).
 
     A module is absolute (``hepatokit.curation.mri.build``) or, without the ``hepatokit.``
     prefix, relative to ``package`` (``build``). A name whose module needs a missing optional
-    package raises the error naming its extra; with ``name_extras`` the public functions do
-    too when they import one as they run.
+    package raises the error naming its extra (the names stay the modules' own objects).
     """
 
     def module_of(name: str) -> str:
@@ -33,7 +31,7 @@ def lazy_exports(
     def __getattr__(name: str) -> Any:
         if name not in exports:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        from hepatokit._extras import extra_error, reports_missing_extras
+        from hepatokit._extras import extra_error
 
         try:
             module = importlib.import_module(module_of(name))
@@ -43,8 +41,6 @@ def lazy_exports(
                 raise
             raise err from exc
         value = getattr(module, name)
-        if name_extras and inspect.isfunction(value):
-            value = reports_missing_extras(value)
         setattr(sys.modules[package], name, value)
         return value
 

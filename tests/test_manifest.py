@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from hepatokit.errors import ManifestError
 from hepatokit.manifest import Manifest, excluded, file_digest, kept, stable_id

@@ -57,47 +57,27 @@ __all__ = sorted(_EXPORTS)
 if TYPE_CHECKING:  # the names of _EXPORTS, for type checkers (tests keep both in step)
     from hepatokit.baselines.devices import (
         DevicePlan as DevicePlan,
-    )
-    from hepatokit.baselines.devices import (
         select_device as select_device,
     )
     from hepatokit.baselines.embeddings import (
         EmbeddingCache as EmbeddingCache,
-    )
-    from hepatokit.baselines.embeddings import (
         EmbeddingResult as EmbeddingResult,
-    )
-    from hepatokit.baselines.embeddings import (
         embed_dataset as embed_dataset,
-    )
-    from hepatokit.baselines.embeddings import (
         embed_images as embed_images,
     )
     from hepatokit.baselines.encoders import (
         Encoder as Encoder,
-    )
-    from hepatokit.baselines.encoders import (
         Preprocess as Preprocess,
-    )
-    from hepatokit.baselines.encoders import (
         load_encoder as load_encoder,
-    )
-    from hepatokit.baselines.encoders import (
         parse_encoder_spec as parse_encoder_spec,
     )
     from hepatokit.baselines.heads import (
         LinearHead as LinearHead,
-    )
-    from hepatokit.baselines.heads import (
         load_head as load_head,
-    )
-    from hepatokit.baselines.heads import (
         save_head as save_head,
     )
     from hepatokit.baselines.linear_probe import (
         ProbeSettings as ProbeSettings,
-    )
-    from hepatokit.baselines.linear_probe import (
         train_linear_probe as train_linear_probe,
     )
     from hepatokit.baselines.probe_run import (
@@ -105,23 +85,13 @@ if TYPE_CHECKING:  # the names of _EXPORTS, for type checkers (tests keep both i
     )
     from hepatokit.baselines.staging import (
         StagingRun as StagingRun,
-    )
-    from hepatokit.baselines.staging import (
         load_best_model as load_best_model,
-    )
-    from hepatokit.baselines.staging import (
         predict_staging as predict_staging,
-    )
-    from hepatokit.baselines.staging import (
         train_staging as train_staging,
     )
     from hepatokit.baselines.staging_config import (
         BaselinesSection as BaselinesSection,
-    )
-    from hepatokit.baselines.staging_config import (
         StagingConfig as StagingConfig,
-    )
-    from hepatokit.baselines.staging_config import (
         baselines_section as baselines_section,
     )
     from hepatokit.baselines.staging_models import (
@@ -132,8 +102,6 @@ if TYPE_CHECKING:  # the names of _EXPORTS, for type checkers (tests keep both i
     )
     from hepatokit.baselines.submission import (
         submission_frame as submission_frame,
-    )
-    from hepatokit.baselines.submission import (
         write_submission as write_submission,
     )
 

@@ -578,6 +578,7 @@ def load_encoder(
         timm / transformers needed but not installed.
     """
     kind, name = parse_encoder_spec(spec)
+    _require("torch", spec)  # names the extra where torch is missing
     pool: Callable[[Any], Any] | None = None
     if kind == "builtin":
         if name != "tiny-cnn":

@@ -49,56 +49,24 @@ __all__ = sorted(_EXPORTS)
 if TYPE_CHECKING:  # the names of _EXPORTS, for type checkers (tests keep both in step)
     from hepatokit.curation.mri import (
         audit_phi as audit_phi,
-    )
-    from hepatokit.curation.mri import (
         build_lifs as build_lifs,
-    )
-    from hepatokit.curation.mri import (
         collect_phi_values as collect_phi_values,
-    )
-    from hepatokit.curation.mri import (
         convert_volumes as convert_volumes,
-    )
-    from hepatokit.curation.mri import (
         index_dicom as index_dicom,
-    )
-    from hepatokit.curation.mri import (
         join_labels as join_labels,
-    )
-    from hepatokit.curation.mri import (
         load_deid_key as load_deid_key,
-    )
-    from hepatokit.curation.mri import (
         qc_volumes as qc_volumes,
-    )
-    from hepatokit.curation.mri import (
         read_header as read_header,
-    )
-    from hepatokit.curation.mri import (
         recognise_series as recognise_series,
     )
     from hepatokit.curation.patho import (
         build_hepatobench as build_hepatobench,
-    )
-    from hepatokit.curation.patho import (
         calibrate_dedup as calibrate_dedup,
-    )
-    from hepatokit.curation.patho import (
         calibrate_qc as calibrate_qc,
-    )
-    from hepatokit.curation.patho import (
         ingest_patches as ingest_patches,
-    )
-    from hepatokit.curation.patho import (
         run_dedup as run_dedup,
-    )
-    from hepatokit.curation.patho import (
         run_qc as run_qc,
-    )
-    from hepatokit.curation.patho import (
         tile_slide as tile_slide,
-    )
-    from hepatokit.curation.patho import (
         tile_slides as tile_slides,
     )
 

@@ -28,26 +28,16 @@ __all__: list[str] = sorted(_EXPORTS)
 if TYPE_CHECKING:  # the names of _EXPORTS, for type checkers (tests keep both in step)
     from hepatokit.synthetic.mri import (
         MRIStudiesSummary as MRIStudiesSummary,
-    )
-    from hepatokit.synthetic.mri import (
         generate_mri_studies as generate_mri_studies,
     )
     from hepatokit.synthetic.mri_phantom import (
         array_sha256 as array_sha256,
-    )
-    from hepatokit.synthetic.mri_phantom import (
         planted_on_grid as planted_on_grid,
-    )
-    from hepatokit.synthetic.mri_phantom import (
         planted_volume as planted_volume,
     )
     from hepatokit.synthetic.patho import (
         CLASS_PROPORTIONS as CLASS_PROPORTIONS,
-    )
-    from hepatokit.synthetic.patho import (
         PatchSetSummary as PatchSetSummary,
-    )
-    from hepatokit.synthetic.patho import (
         generate_patches as generate_patches,
     )
     from hepatokit.synthetic.tissue import (
@@ -55,8 +45,6 @@ if TYPE_CHECKING:  # the names of _EXPORTS, for type checkers (tests keep both i
     )
     from hepatokit.synthetic.wsi import (
         SlideSetSummary as SlideSetSummary,
-    )
-    from hepatokit.synthetic.wsi import (
         generate_wsis as generate_wsis,
     )
 

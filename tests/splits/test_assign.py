@@ -10,8 +10,7 @@ from fractions import Fraction
 import pandas as pd
 import pyarrow as pa
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from hepatokit.errors import DataFormatError
 from hepatokit.splits import assign_splits, normalise_ratios, plan_splits

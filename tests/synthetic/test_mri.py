@@ -14,8 +14,7 @@ import nibabel as nib
 import numpy as np
 import pydicom
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from pydicom.errors import InvalidDicomError
 from typer.testing import CliRunner
 

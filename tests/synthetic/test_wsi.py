@@ -10,8 +10,7 @@ import numpy as np
 import openslide
 import pytest
 import tifffile
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from matplotlib.path import Path as MplPath
 from PIL import Image
 

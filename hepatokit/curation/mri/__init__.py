@@ -57,20 +57,14 @@ INDEX_WORKER_MODULES = ("hepatokit.curation.mri.index_records", "pandas")
 if TYPE_CHECKING:  # the names of _EXPORTS, for type checkers (tests keep both in step)
     from hepatokit.curation.mri.build import (
         LifsBuildSummary as LifsBuildSummary,
-    )
-    from hepatokit.curation.mri.build import (
         build_lifs as build_lifs,
     )
     from hepatokit.curation.mri.config import (
         MriConfig as MriConfig,
-    )
-    from hepatokit.curation.mri.config import (
         mri_config as mri_config,
     )
     from hepatokit.curation.mri.convert import (
         ConvertSummary as ConvertSummary,
-    )
-    from hepatokit.curation.mri.convert import (
         convert_volumes as convert_volumes,
     )
     from hepatokit.curation.mri.dcm2niix_runner import (
@@ -78,11 +72,7 @@ if TYPE_CHECKING:  # the names of _EXPORTS, for type checkers (tests keep both i
     )
     from hepatokit.curation.mri.deid import (
         DEMO_KEY as DEMO_KEY,
-    )
-    from hepatokit.curation.mri.deid import (
         load_deid_key as load_deid_key,
-    )
-    from hepatokit.curation.mri.deid import (
         subject_pseudonym as subject_pseudonym,
     )
     from hepatokit.curation.mri.dicom_tags import (
@@ -93,23 +83,15 @@ if TYPE_CHECKING:  # the names of _EXPORTS, for type checkers (tests keep both i
     )
     from hepatokit.curation.mri.index import (
         IndexSummary as IndexSummary,
-    )
-    from hepatokit.curation.mri.index import (
         index_dicom as index_dicom,
     )
     from hepatokit.curation.mri.labels import (
         LabelsSummary as LabelsSummary,
-    )
-    from hepatokit.curation.mri.labels import (
         join_labels as join_labels,
-    )
-    from hepatokit.curation.mri.labels import (
         normalise_stage as normalise_stage,
     )
     from hepatokit.curation.mri.phi_audit import (
         PhiAuditResult as PhiAuditResult,
-    )
-    from hepatokit.curation.mri.phi_audit import (
         audit_phi as audit_phi,
     )
     from hepatokit.curation.mri.phi_values import (
@@ -117,35 +99,21 @@ if TYPE_CHECKING:  # the names of _EXPORTS, for type checkers (tests keep both i
     )
     from hepatokit.curation.mri.register import (
         RegisterConfig as RegisterConfig,
-    )
-    from hepatokit.curation.mri.register import (
         RegisterSummary as RegisterSummary,
-    )
-    from hepatokit.curation.mri.register import (
         RegistrationResult as RegistrationResult,
-    )
-    from hepatokit.curation.mri.register import (
         register_rigid as register_rigid,
-    )
-    from hepatokit.curation.mri.register import (
         register_sequences as register_sequences,
     )
     from hepatokit.curation.mri.release import (
         ReleaseImportSummary as ReleaseImportSummary,
-    )
-    from hepatokit.curation.mri.release import (
         import_release as import_release,
     )
     from hepatokit.curation.mri.series import (
         SeriesSummary as SeriesSummary,
-    )
-    from hepatokit.curation.mri.series import (
         recognise_series as recognise_series,
     )
     from hepatokit.curation.mri.volume_qc import (
         QcSummary as QcSummary,
-    )
-    from hepatokit.curation.mri.volume_qc import (
         qc_volumes as qc_volumes,
     )
 

@@ -67,32 +67,20 @@ if TYPE_CHECKING:  # the names of _EXPORTS, for type checkers (tests keep both i
     )
     from hepatokit.curation.patho.annotations import (
         label_tiles as label_tiles,
-    )
-    from hepatokit.curation.patho.annotations import (
         load_annotations as load_annotations,
     )
     from hepatokit.curation.patho.build import (
         HepatoBenchBuild as HepatoBenchBuild,
-    )
-    from hepatokit.curation.patho.build import (
         build_hepatobench as build_hepatobench,
     )
     from hepatokit.curation.patho.config import (
         DedupConfig as DedupConfig,
-    )
-    from hepatokit.curation.patho.config import (
         IngestConfig as IngestConfig,
-    )
-    from hepatokit.curation.patho.config import (
         QCConfig as QCConfig,
-    )
-    from hepatokit.curation.patho.config import (
         TilingConfig as TilingConfig,
     )
     from hepatokit.curation.patho.dedup import (
         DedupInput as DedupInput,
-    )
-    from hepatokit.curation.patho.dedup import (
         decide_duplicates as decide_duplicates,
     )
     from hepatokit.curation.patho.dedup_calibrate import (
@@ -100,38 +88,24 @@ if TYPE_CHECKING:  # the names of _EXPORTS, for type checkers (tests keep both i
     )
     from hepatokit.curation.patho.dedup_stage import (
         DedupSummary as DedupSummary,
-    )
-    from hepatokit.curation.patho.dedup_stage import (
         run_dedup as run_dedup,
     )
     from hepatokit.curation.patho.hashing import (
         image_hashes as image_hashes,
-    )
-    from hepatokit.curation.patho.hashing import (
         phash_hex as phash_hex,
     )
     from hepatokit.curation.patho.ingest import (
         IngestSummary as IngestSummary,
-    )
-    from hepatokit.curation.patho.ingest import (
         discover_patches as discover_patches,
-    )
-    from hepatokit.curation.patho.ingest import (
         ingest_patches as ingest_patches,
     )
     from hepatokit.curation.patho.near_duplicates import (
         UnionFind as UnionFind,
-    )
-    from hepatokit.curation.patho.near_duplicates import (
         near_pairs as near_pairs,
     )
     from hepatokit.curation.patho.qc import (
         QC_CHECKS as QC_CHECKS,
-    )
-    from hepatokit.curation.patho.qc import (
         qc_reason as qc_reason,
-    )
-    from hepatokit.curation.patho.qc import (
         qc_scores as qc_scores,
     )
     from hepatokit.curation.patho.qc_calibrate import (
@@ -139,50 +113,28 @@ if TYPE_CHECKING:  # the names of _EXPORTS, for type checkers (tests keep both i
     )
     from hepatokit.curation.patho.qc_stage import (
         QCSummary as QCSummary,
-    )
-    from hepatokit.curation.patho.qc_stage import (
         run_qc as run_qc,
     )
     from hepatokit.curation.patho.slides import (
         ReadPlan as ReadPlan,
-    )
-    from hepatokit.curation.patho.slides import (
         SlideError as SlideError,
-    )
-    from hepatokit.curation.patho.slides import (
         SlideInfo as SlideInfo,
-    )
-    from hepatokit.curation.patho.slides import (
         magnification_from_mpp as magnification_from_mpp,
-    )
-    from hepatokit.curation.patho.slides import (
         mpp_from_magnification as mpp_from_magnification,
-    )
-    from hepatokit.curation.patho.slides import (
         open_slide as open_slide,
-    )
-    from hepatokit.curation.patho.slides import (
         plan_read as plan_read,
     )
     from hepatokit.curation.patho.tile_stage import (
         TileSummary as TileSummary,
-    )
-    from hepatokit.curation.patho.tile_stage import (
         tile_slides as tile_slides,
     )
     from hepatokit.curation.patho.tiling import (
         SlideTiling as SlideTiling,
-    )
-    from hepatokit.curation.patho.tiling import (
         tile_slide as tile_slide,
-    )
-    from hepatokit.curation.patho.tiling import (
         tissue_fractions as tissue_fractions,
     )
     from hepatokit.curation.patho.tissue import (
         detect_tissue as detect_tissue,
-    )
-    from hepatokit.curation.patho.tissue import (
         otsu_threshold as otsu_threshold,
     )
 

@@ -38,41 +38,21 @@ __all__ = sorted(_EXPORTS)
 if TYPE_CHECKING:  # the names of _EXPORTS, for type checkers (tests keep both in step)
     from hepatokit.quant.segment.data import (
         WindowSampler as WindowSampler,
-    )
-    from hepatokit.quant.segment.data import (
         read_hepatobench_slides as read_hepatobench_slides,
-    )
-    from hepatokit.quant.segment.data import (
         read_slide_image as read_slide_image,
-    )
-    from hepatokit.quant.segment.data import (
         split_slides as split_slides,
     )
     from hepatokit.quant.segment.model import (
         LoraSettings as LoraSettings,
-    )
-    from hepatokit.quant.segment.model import (
         RegionModelSpec as RegionModelSpec,
-    )
-    from hepatokit.quant.segment.model import (
         build_region_model as build_region_model,
-    )
-    from hepatokit.quant.segment.model import (
         count_lora_parameters as count_lora_parameters,
-    )
-    from hepatokit.quant.segment.model import (
         load_region_model as load_region_model,
-    )
-    from hepatokit.quant.segment.model import (
         save_region_model as save_region_model,
     )
     from hepatokit.quant.segment.predict import (
         PredictSettings as PredictSettings,
-    )
-    from hepatokit.quant.segment.predict import (
         mask_polygons as mask_polygons,
-    )
-    from hepatokit.quant.segment.predict import (
         predict_regions as predict_regions,
     )
     from hepatokit.quant.segment.train import (
@@ -80,8 +60,6 @@ if TYPE_CHECKING:  # the names of _EXPORTS, for type checkers (tests keep both i
     )
     from hepatokit.quant.segment.window import (
         predict_logits as predict_logits,
-    )
-    from hepatokit.quant.segment.window import (
         window_origins as window_origins,
     )
 
