@@ -32,7 +32,7 @@ from pathlib import Path
 
 from hepatokit.errors import BuildStateError
 
-__all__ = ["LOCK_NAME", "BuildLockedError", "build_lock", "lock_owner"]
+__all__ = ["LOCK_NAME", "BuildLockedError", "build_lock", "lock_owner", "pid_alive"]
 
 log = logging.getLogger("hepatokit.buildlock")
 
@@ -61,7 +61,8 @@ def lock_owner(build: str | os.PathLike[str]) -> dict[str, object] | None:
     return info if isinstance(info, dict) else {"unreadable": "not a JSON object"}
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process ``pid`` runs on this host (one we may not signal counts as running)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -171,7 +172,7 @@ def _check_previous(folder: Path, info: dict[str, object] | None, *, break_lock:
             path=folder,
             hint=f"if that run is gone, re-run with --break-lock (or delete {folder / LOCK_NAME})",
         )
-    if host == here and isinstance(pid, int) and pid != os.getpid() and _pid_alive(pid):
+    if host == here and isinstance(pid, int) and pid != os.getpid() and pid_alive(pid):
         # the pid exists but holds no flock: a reused pid, or an owner whose lock
         # vanished; the flock is the truth on this host
         log.warning("stale lock of %s broken (that process holds no lock)", _describe(info))

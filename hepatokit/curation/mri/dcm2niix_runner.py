@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 
+from hepatokit.buildlock import pid_alive
 from hepatokit.errors import DependencyMissingError
 
 __all__ = [
@@ -68,22 +69,12 @@ def build_scratch(build: str | os.PathLike[str]) -> str:
     prefix = f"hepatokit-{digest}-{host}-"
     for old in base.glob(prefix + "*"):
         pid = old.name[len(prefix) :]
-        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+        if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
             shutil.rmtree(old, ignore_errors=True)
     folder = base / f"{prefix}{os.getpid()}"
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True, exist_ok=True)
     return str(folder)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @lru_cache(maxsize=1)
