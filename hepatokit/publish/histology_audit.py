@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,8 +32,6 @@ from hepatokit.errors import BuildStateError
 __all__ = ["HistologyPhiAudit", "audit_histology_phi", "histology_phi_values"]
 
 log = logging.getLogger("hepatokit.publish.histology_audit")
-
-MIN_LEN = 4
 
 
 @dataclass
@@ -58,13 +55,6 @@ class HistologyPhiAudit:
         )
 
 
-def _keep(value: str) -> bool:
-    value = value.strip()
-    if len(value) < MIN_LEN:
-        return False
-    return bool(re.search(r"[^\W\d_]", value)) or len(re.sub(r"\D", "", value)) >= 6
-
-
 def histology_phi_values(build: str | os.PathLike[str]) -> dict[str, str]:
     """Identifying values of a histology build: value → tag (``slide_id``, ``file_name``,
     ``image_metadata``)."""
@@ -77,7 +67,7 @@ def histology_phi_values(build: str | os.PathLike[str]) -> dict[str, str]:
         if value is None:
             return
         text = str(value).strip()
-        if _keep(text):
+        if text:  # too short / numeric: the engine skips it and records why
             values.setdefault(text, tag)
 
     for name in ("patches.parquet", "tiles.parquet", "curated.parquet"):
@@ -168,7 +158,7 @@ def audit_histology_phi(
         raise BuildStateError("build folder not found", path=build)
     values = histology_phi_values(build)
     for v in extra_values:
-        if _keep(str(v)):
+        if str(v).strip():
             values.setdefault(str(v).strip(), "extra")
     exclude: tuple[str, ...]
     if published is not None:

@@ -79,37 +79,24 @@ def _build(
     key_file: str | os.PathLike[str] | None,
     demo_key: bool,
 ) -> LifsBuildSummary:
-    """:func:`build_lifs` once its executor is settled (None: inline)."""
+    """:func:`build_lifs` once its executor is settled (None: inline), under the build lock."""
     from hepatokit.buildlock import build_lock
 
     with build_lock(out):
-        return _stages(recipe, raw, labels, out, workers, executor, key_file, demo_key)
-
-
-def _stages(
-    recipe: str | os.PathLike[str] | None,
-    raw: str | os.PathLike[str],
-    labels: str | os.PathLike[str] | None,
-    out: Path,
-    workers: int | None,
-    executor: Executor | None,
-    key_file: str | os.PathLike[str] | None,
-    demo_key: bool,
-) -> LifsBuildSummary:
-    idx = index_dicom(
-        raw=raw,
-        out=out,
-        recipe=recipe,
-        workers=workers,
-        executor=executor,
-        key_file=key_file,
-        demo_key=demo_key,
-    )
-    ser = recognise_series(build=out)
-    conv = convert_volumes(build=out, workers=workers, executor=executor)
-    qc = qc_volumes(build=out, workers=workers, executor=executor)
-    lab = join_labels(build=out, labels=labels) if labels is not None else None
-    summary = Manifest(out).check()
+        idx = index_dicom(
+            raw=raw,
+            out=out,
+            recipe=recipe,
+            workers=workers,
+            executor=executor,
+            key_file=key_file,
+            demo_key=demo_key,
+        )
+        ser = recognise_series(build=out)
+        conv = convert_volumes(build=out, workers=workers, executor=executor)
+        qc = qc_volumes(build=out, workers=workers, executor=executor)
+        lab = join_labels(build=out, labels=labels) if labels is not None else None
+        summary = Manifest(out).check()
     log.info(
         "LiFS build: %d inputs, %d kept, %d excluded",
         summary.inputs,
