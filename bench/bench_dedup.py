@@ -20,9 +20,9 @@ import numpy as np
 import pyarrow as pa
 
 from hepatokit.atomic import write_parquet_atomic
-from hepatokit.curation.patho.dedup_stage import run_dedup
-from hepatokit.curation.patho.features import SCORE_SCHEMA
-from hepatokit.curation.patho.hashing import uint64_to_hex
+from hepatokit.curation.patho.dedup.stage import run_dedup
+from hepatokit.curation.patho.features.hashing import uint64_to_hex
+from hepatokit.curation.patho.features.table import SCORE_SCHEMA
 from hepatokit.manifest import Manifest, kept, stable_id
 
 

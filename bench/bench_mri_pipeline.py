@@ -26,7 +26,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
     from hepatokit.curation.mri import convert_volumes, index_dicom, recognise_series
-    from hepatokit.curation.mri.convert import dcm2niix_binary
+    from hepatokit.curation.mri.convert.stage import dcm2niix_binary
     from hepatokit.parallel import make_executor
     from hepatokit.progress import configure_progress
 

@@ -28,7 +28,7 @@ import time
 
 import numpy as np
 
-from hepatokit.curation.patho.near_duplicates import near_pairs, plan_bands
+from hepatokit.curation.patho.dedup.near import near_pairs, plan_bands
 
 
 def make_hashes(kind: str, n: int, radius: int, seed: int = 0) -> np.ndarray:
@@ -105,7 +105,7 @@ def main() -> None:
     if args.hashes:
         import pyarrow.parquet as pq
 
-        from hepatokit.curation.patho.hashing import hex_to_uint64
+        from hepatokit.curation.patho.features.hashing import hex_to_uint64
 
         sets = {"build": hex_to_uint64(pq.read_table(args.hashes).column("phash").to_pylist())}
     else:

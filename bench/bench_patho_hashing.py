@@ -17,8 +17,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from hepatokit.curation.patho.analysis import analyse_patch_bytes
-from hepatokit.curation.patho.hashing import image_hashes
+from hepatokit.curation.patho.features.analysis import analyse_patch_bytes
+from hepatokit.curation.patho.features.hashing import image_hashes
 
 
 def _files(root: Path, limit: int) -> list[Path]:

@@ -39,7 +39,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--level", type=int, default=6)
     args = ap.parse_args()
-    from hepatokit.curation.mri.release import import_release
+    from hepatokit.curation.mri.release.stage import import_release
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "release"

@@ -34,7 +34,7 @@ def fabricate(build: Path, n: int, seed: int = 0) -> None:
     from PIL import Image
 
     from hepatokit.atomic import write_parquet_atomic
-    from hepatokit.curation.patho.dedup_stage import run_dedup
+    from hepatokit.curation.patho.dedup.stage import run_dedup
     from hepatokit.manifest import Manifest, excluded, kept
 
     fabricate_tables(build, n, seed)
@@ -104,7 +104,7 @@ def main() -> None:
             fabricate(build, args.synthetic)
             print(f"fabricated {args.synthetic} patches in {time.perf_counter() - t0:.1f} s")
         if args.demo:
-            from hepatokit.build import build_dataset
+            from hepatokit.pipelines.dataset import build_dataset
             from hepatokit.synthetic.patho import generate_patches
 
             raw = Path(tmp) / "raw"

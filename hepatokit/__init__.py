@@ -37,25 +37,25 @@ _EXPORTS: dict[str, str] = {
     "atomic_write": "hepatokit.atomic",
     "atomic_path": "hepatokit.atomic",
     # stages, in the order of the flow (each has a CLI command over it)
-    "index_dicom": "hepatokit.curation.mri.index",
-    "recognise_series": "hepatokit.curation.mri.series",
-    "convert_volumes": "hepatokit.curation.mri.convert",
-    "qc_volumes": "hepatokit.curation.mri.volume_qc",
-    "join_labels": "hepatokit.curation.mri.labels",
-    "register_sequences": "hepatokit.curation.mri.register",
-    "register_rigid": "hepatokit.curation.mri.register",
-    "audit_phi": "hepatokit.curation.mri.phi_audit",
+    "index_dicom": "hepatokit.curation.mri.index.stage",
+    "recognise_series": "hepatokit.curation.mri.series.stage",
+    "convert_volumes": "hepatokit.curation.mri.convert.stage",
+    "qc_volumes": "hepatokit.curation.mri.qc.stage",
+    "join_labels": "hepatokit.curation.mri.labels.stage",
+    "register_sequences": "hepatokit.curation.mri.register.stage",
+    "register_rigid": "hepatokit.curation.mri.register.stage",
+    "audit_phi": "hepatokit.curation.mri.deid.phi_audit",
     "audit_identifiers": "hepatokit.identifier_audit",
-    "build_lifs": "hepatokit.curation.mri.build",
-    "import_release": "hepatokit.curation.mri.release",
-    "ingest_patches": "hepatokit.curation.patho.ingest",
-    "tile_slides": "hepatokit.curation.patho.tile_stage",
-    "tile_slide": "hepatokit.curation.patho.tiling",
-    "run_qc": "hepatokit.curation.patho.qc_stage",
-    "run_dedup": "hepatokit.curation.patho.dedup_stage",
-    "build_hepatobench": "hepatokit.curation.patho.build",
-    "calibrate_qc": "hepatokit.curation.patho.qc_calibrate",
-    "calibrate_dedup": "hepatokit.curation.patho.dedup_calibrate",
+    "build_lifs": "hepatokit.pipelines.lifs",
+    "import_release": "hepatokit.curation.mri.release.stage",
+    "ingest_patches": "hepatokit.curation.patho.ingest.stage",
+    "tile_slides": "hepatokit.curation.patho.wsi.stage",
+    "tile_slide": "hepatokit.curation.patho.wsi.tiling",
+    "run_qc": "hepatokit.curation.patho.qc.stage",
+    "run_dedup": "hepatokit.curation.patho.dedup.stage",
+    "build_hepatobench": "hepatokit.pipelines.hepatobench",
+    "calibrate_qc": "hepatokit.curation.patho.qc.calibrate",
+    "calibrate_dedup": "hepatokit.curation.patho.dedup.calibrate",
     "assign_splits": "hepatokit.splits.assign",
     "split_build": "hepatokit.splits.stage",
     "audit_leakage": "hepatokit.splits.leakage",
@@ -83,9 +83,9 @@ _EXPORTS: dict[str, str] = {
     "generate_mri_studies": "hepatokit.synthetic.mri",
     "generate_patches": "hepatokit.synthetic.patho",
     "generate_wsis": "hepatokit.synthetic.wsi",
-    "build_dataset": "hepatokit.build",
+    "build_dataset": "hepatokit.pipelines.dataset",
     "build_report": "hepatokit.report",
-    "run_demo": "hepatokit.demo",
+    "run_demo": "hepatokit.pipelines.demo",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]
@@ -114,63 +114,51 @@ if TYPE_CHECKING:  # the names of _EXPORTS, for type checkers (tests keep both i
     from hepatokit.baselines.staging_run import (
         run_staging as run_staging,
     )
-    from hepatokit.build import (
-        build_dataset as build_dataset,
-    )
-    from hepatokit.curation.mri.build import (
-        build_lifs as build_lifs,
-    )
-    from hepatokit.curation.mri.convert import (
+    from hepatokit.curation.mri.convert.stage import (
         convert_volumes as convert_volumes,
     )
-    from hepatokit.curation.mri.index import (
-        index_dicom as index_dicom,
-    )
-    from hepatokit.curation.mri.labels import (
-        join_labels as join_labels,
-    )
-    from hepatokit.curation.mri.phi_audit import (
+    from hepatokit.curation.mri.deid.phi_audit import (
         audit_phi as audit_phi,
     )
-    from hepatokit.curation.mri.register import (
+    from hepatokit.curation.mri.index.stage import (
+        index_dicom as index_dicom,
+    )
+    from hepatokit.curation.mri.labels.stage import (
+        join_labels as join_labels,
+    )
+    from hepatokit.curation.mri.qc.stage import (
+        qc_volumes as qc_volumes,
+    )
+    from hepatokit.curation.mri.register.stage import (
         register_rigid as register_rigid,
         register_sequences as register_sequences,
     )
-    from hepatokit.curation.mri.release import (
+    from hepatokit.curation.mri.release.stage import (
         import_release as import_release,
     )
-    from hepatokit.curation.mri.series import (
+    from hepatokit.curation.mri.series.stage import (
         recognise_series as recognise_series,
     )
-    from hepatokit.curation.mri.volume_qc import (
-        qc_volumes as qc_volumes,
-    )
-    from hepatokit.curation.patho.build import (
-        build_hepatobench as build_hepatobench,
-    )
-    from hepatokit.curation.patho.dedup_calibrate import (
+    from hepatokit.curation.patho.dedup.calibrate import (
         calibrate_dedup as calibrate_dedup,
     )
-    from hepatokit.curation.patho.dedup_stage import (
+    from hepatokit.curation.patho.dedup.stage import (
         run_dedup as run_dedup,
     )
-    from hepatokit.curation.patho.ingest import (
+    from hepatokit.curation.patho.ingest.stage import (
         ingest_patches as ingest_patches,
     )
-    from hepatokit.curation.patho.qc_calibrate import (
+    from hepatokit.curation.patho.qc.calibrate import (
         calibrate_qc as calibrate_qc,
     )
-    from hepatokit.curation.patho.qc_stage import (
+    from hepatokit.curation.patho.qc.stage import (
         run_qc as run_qc,
     )
-    from hepatokit.curation.patho.tile_stage import (
+    from hepatokit.curation.patho.wsi.stage import (
         tile_slides as tile_slides,
     )
-    from hepatokit.curation.patho.tiling import (
+    from hepatokit.curation.patho.wsi.tiling import (
         tile_slide as tile_slide,
-    )
-    from hepatokit.demo import (
-        run_demo as run_demo,
     )
     from hepatokit.errors import (
         BuildStateError as BuildStateError,
@@ -216,6 +204,18 @@ if TYPE_CHECKING:  # the names of _EXPORTS, for type checkers (tests keep both i
         ItemResult as ItemResult,
         make_executor as make_executor,
         map_items as map_items,
+    )
+    from hepatokit.pipelines.dataset import (
+        build_dataset as build_dataset,
+    )
+    from hepatokit.pipelines.demo import (
+        run_demo as run_demo,
+    )
+    from hepatokit.pipelines.hepatobench import (
+        build_hepatobench as build_hepatobench,
+    )
+    from hepatokit.pipelines.lifs import (
+        build_lifs as build_lifs,
     )
     from hepatokit.publish.build import (
         publish_build as publish_build,

@@ -19,7 +19,7 @@ def lazy_exports(
 ) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """A module's ``__getattr__`` and ``__dir__`` over ``exports`` (public name → module).
 
-    A module is absolute (``hepatokit.curation.mri.build``) or, without the ``hepatokit.``
+    A module is absolute (``hepatokit.pipelines.lifs``) or, without the ``hepatokit.``
     prefix, relative to ``package`` (``build``). A name whose module needs a missing optional
     package raises the error naming its extra (the names stay the modules' own objects).
     """

@@ -16,7 +16,7 @@ import signal
 import threading
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -36,6 +36,7 @@ __all__ = [
     "load_recipe",
     "parse_dataclass",
     "recipe_path",
+    "stage_section",
 ]
 
 T = TypeVar("T")
@@ -192,6 +193,41 @@ def build_recipe(
     if not stored.exists() or stored.read_bytes() != src.read_bytes():
         write_bytes_atomic(stored, src.read_bytes())
     return loaded
+
+
+def stage_section(
+    build_dir: str | Path,
+    given: T | None,
+    recipe: str | Path | None,
+    *,
+    default: str,
+    pick: Callable[[Recipe], T],
+) -> T:
+    """The typed recipe section a stage runs with.
+
+    A pipeline resolves the recipe once (:func:`build_recipe`, which snapshots it as
+    ``BUILD/recipe.yaml``) and hands each stage its section as ``given``: it is used as is,
+    nothing is read. A stage called alone (a CLI command, a script) passes ``given=None`` and
+    its section is picked from ``recipe`` (snapshotted) or else the build's snapshot, else the
+    packaged ``default`` recipe.
+
+    Parameters
+    ----------
+    build_dir
+        The build folder.
+    given
+        The section already resolved by the caller, or None.
+    recipe
+        A recipe name or path given to the stage alone, or None.
+    default
+        The packaged recipe of the stage's dataset (``"lifs"`` or ``"hepatobench"``).
+    pick
+        Validates and returns the stage's section of a recipe
+        (``lambda rec: rec.section("series", SeriesConfig)``).
+    """
+    if given is not None:
+        return given
+    return pick(build_recipe(build_dir, recipe, default=default))
 
 
 #: the dataset each kind of recipe builds, for messages

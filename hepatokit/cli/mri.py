@@ -198,7 +198,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     ) -> None:
         """Scan every non-private output byte for raw-header PHI; exit 1 on any hit."""
         from hepatokit.curation.mri import audit_phi
-        from hepatokit.curation.mri.phi_audit import csv_values
+        from hepatokit.curation.mri.deid.phi_audit import csv_values
 
         opts = options(ctx)
         extra = csv_values(labels_csv) if labels_csv is not None else []

@@ -36,7 +36,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         ),
     ) -> None:
         """Released layout (Vendor_*/<ID>-<V>[-S<k>]/T1.nii.gz …) → subjects.parquet + volumes."""
-        from hepatokit.curation.mri.release import import_release
+        from hepatokit.curation.mri.release.stage import import_release
         from hepatokit.parallel import make_executor
 
         opts = options(ctx)

@@ -31,7 +31,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         ),
     ) -> None:
         """Record every patch file (decoded once: size, hashes, QC scores) in BUILD."""
-        from hepatokit.curation.patho.ingest import ingest_patches
+        from hepatokit.curation.patho.ingest.stage import ingest_patches
         from hepatokit.parallel import make_executor
 
         opts = options(ctx)
@@ -67,7 +67,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         ),
     ) -> None:
         """Tile whole-slide images: tissue detection, tiles at the target magnification."""
-        from hepatokit.curation.patho.tile_stage import tile_slides
+        from hepatokit.curation.patho.wsi.stage import tile_slides
         from hepatokit.parallel import make_executor
 
         opts = options(ctx)
@@ -90,7 +90,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         recipe: Path | None = _RECIPE,
     ) -> None:
         """Apply the recipe's QC thresholds (blur, background, stain, pen) to every patch."""
-        from hepatokit.curation.patho.qc_stage import run_qc
+        from hepatokit.curation.patho.qc.stage import run_qc
         from hepatokit.parallel import make_executor
 
         opts = options(ctx)
@@ -107,7 +107,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         per_score: int = typer.Option(6, min=1, help="Patches shown at each end of a score."),
     ) -> None:
         """Print QC score distributions per class; PNG of the lowest/highest patches."""
-        from hepatokit.curation.patho.qc_calibrate import calibrate_qc
+        from hepatokit.curation.patho.qc.calibrate import calibrate_qc
 
         opts = options(ctx)
         cal = calibrate_qc(build=build, recipe=recipe, per_score=per_score, workers=opts.workers)
@@ -124,7 +124,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         ),
     ) -> None:
         """Remove exact (MD5 / pixel) and near (pHash) duplicates; flag label conflicts."""
-        from hepatokit.curation.patho.dedup_stage import run_dedup
+        from hepatokit.curation.patho.dedup.stage import run_dedup
         from hepatokit.parallel import make_executor
 
         opts = options(ctx)
@@ -142,7 +142,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         seed: int = typer.Option(0, help="Sampling seed."),
     ) -> None:
         """Print nearest-neighbour vs re-encoding pHash distances; suggest a radius."""
-        from hepatokit.curation.patho.dedup_calibrate import calibrate_dedup
+        from hepatokit.curation.patho.dedup.calibrate import calibrate_dedup
 
         cal = calibrate_dedup(build=build, sample=sample, reencode_sample=reencode, seed=seed)
         typer.echo(cal.text)

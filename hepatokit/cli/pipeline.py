@@ -37,8 +37,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         ),
     ) -> None:
         """Curate a dataset: every stage of the recipe, then the split and the audits."""
-        from hepatokit.build import build_dataset
         from hepatokit.parallel import make_executor
+        from hepatokit.pipelines.dataset import build_dataset
 
         opts = options(ctx)
         with make_executor(workers=opts.workers, dask_address=opts.dask) as executor:
@@ -76,7 +76,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         slides: int = typer.Option(2, min=1, help="Synthetic whole-slide images."),
     ) -> None:
         """Both datasets end to end from synthetic raw data, baselines and reports."""
-        from hepatokit.demo import run_demo
+        from hepatokit.pipelines.demo import run_demo
 
         opts = options(ctx)
         summary = run_demo(out=out, seed=seed, workers=opts.workers, patients=patients,

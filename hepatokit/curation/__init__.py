@@ -16,7 +16,6 @@ _EXPORTS: dict[str, str] = {
         name: "hepatokit.curation.mri"
         for name in (
             "audit_phi",
-            "build_lifs",
             "collect_phi_values",
             "convert_volumes",
             "index_dicom",
@@ -31,7 +30,6 @@ _EXPORTS: dict[str, str] = {
     **{
         name: "hepatokit.curation.patho"
         for name in (
-            "build_hepatobench",
             "calibrate_dedup",
             "calibrate_qc",
             "ingest_patches",

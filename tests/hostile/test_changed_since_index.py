@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from hepatokit.curation.mri import convert_volumes, index_dicom, recognise_series
-from hepatokit.curation.mri.index import raw_sources
+from hepatokit.curation.mri.index.stage import raw_sources
 from tests.hostile.helpers import assert_balanced, manifest_rows
 
 

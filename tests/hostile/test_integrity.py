@@ -22,7 +22,7 @@ from hepatokit.curation.mri import (
     qc_volumes,
     recognise_series,
 )
-from hepatokit.curation.mri.index import raw_sources
+from hepatokit.curation.mri.index.stage import raw_sources
 from hepatokit.manifest import clean_detail
 from hepatokit.publish import publish_build
 from tests.hostile.helpers import assert_balanced, manifest_rows, patch_tree, run_cli

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pydicom.data
 
-from hepatokit.curation.mri.index import raw_sources
+from hepatokit.curation.mri.index.stage import raw_sources
 from tests.hostile.helpers import assert_balanced, manifest_rows, patch_tree, run_cli
 
 

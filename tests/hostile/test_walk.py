@@ -121,7 +121,7 @@ def test_hostile_dicom_tree_index(tmp_path):
                         "--demo-key", timeout=180)  # fmt: skip
     assert code == 0, out
     assert "Traceback" not in out
-    from hepatokit.curation.mri.index import raw_sources
+    from hepatokit.curation.mri.index.stage import raw_sources
 
     raw_of = raw_sources(build)  # the ledger names raw files by pseudonym; raw paths: private/
     rows = {raw_of[r["item_id"]]: r for r in manifest_rows(build) if r["item_id"] in raw_of}

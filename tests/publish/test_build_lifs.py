@@ -183,7 +183,7 @@ def test_no_phi_or_local_path_in_published_folder(fake_lifs_build, fake_lifs_pub
     for needle in needles:
         assert not any(needle.encode() in blob for blob in blobs), needle
     # and the project's PHI audit (the one run over builds) agrees on the whole folder
-    from hepatokit.curation.mri.phi_audit import audit_phi
+    from hepatokit.curation.mri.deid.phi_audit import audit_phi
 
     audit = audit_phi(build=hf, phi_values=dict.fromkeys(needles, "planted"), report=False)
     assert audit.ok and audit.files_scanned == len(result.files)

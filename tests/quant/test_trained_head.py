@@ -26,7 +26,7 @@ def test_trained_head_proportions_within_5_points(demo_patches, wsi_raw, tmp_pat
         save_head,
         train_linear_probe,
     )
-    from hepatokit.build import build_dataset
+    from hepatokit.pipelines.dataset import build_dataset
     from hepatokit.quant import ProbeTileClassifier, quantify_slide
 
     build = tmp_path / "build"

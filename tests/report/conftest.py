@@ -10,7 +10,7 @@ import pytest
 @pytest.fixture(scope="session")
 def hb_build(patho_raw: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``hepatokit build`` of the planted patch set (it writes the report at its end)."""
-    from hepatokit.build import build_dataset
+    from hepatokit.pipelines.dataset import build_dataset
 
     out = tmp_path_factory.mktemp("report_hb") / "build"
     # strict: the build's PHI audit also reads the page and its thumbnails (the raw tree

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def lifs_build(mri_raw, tmp_path_factory):
-    from hepatokit.curation.mri import build_lifs
+    from hepatokit.pipelines import build_lifs
 
     out = tmp_path_factory.mktemp("splits_lifs") / "build"
     build_lifs(
@@ -37,7 +37,7 @@ def lifs_build(mri_raw, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def hepatobench_build(patho_raw, tmp_path_factory):
-    from hepatokit.curation.patho.build import build_hepatobench
+    from hepatokit.pipelines.hepatobench import build_hepatobench
 
     out = tmp_path_factory.mktemp("splits_hb") / "build"
     build_hepatobench(recipe="hepatobench", raw=patho_raw / "patches", out=out, workers=2)

@@ -12,37 +12,35 @@ from typing import TYPE_CHECKING
 from hepatokit._lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
-    "LifsBuildSummary": "build",
-    "build_lifs": "build",
-    "import_release": "release",
-    "ReleaseImportSummary": "release",
+    "import_release": "release.stage",
+    "ReleaseImportSummary": "release.stage",
     "MriConfig": "config",
     "mri_config": "config",
-    "ConvertSummary": "convert",
-    "convert_volumes": "convert",
-    "run_dcm2niix": "dcm2niix_runner",
-    "DEMO_KEY": "deid",
-    "load_deid_key": "deid",
-    "subject_pseudonym": "deid",
-    "b_value_of": "dicom_values",
-    "read_header": "dicom_tags",
-    "IndexSummary": "index",
-    "index_dicom": "index",
-    "LabelsSummary": "labels",
-    "join_labels": "labels",
-    "normalise_stage": "labels",
-    "PhiAuditResult": "phi_audit",
-    "audit_phi": "phi_audit",
-    "collect_phi_values": "phi_values",
-    "SeriesSummary": "series",
-    "recognise_series": "series",
-    "RegisterConfig": "register",
-    "RegisterSummary": "register",
-    "RegistrationResult": "register",
-    "register_rigid": "register",
-    "register_sequences": "register",
-    "QcSummary": "volume_qc",
-    "qc_volumes": "volume_qc",
+    "ConvertSummary": "convert.stage",
+    "convert_volumes": "convert.stage",
+    "run_dcm2niix": "convert.dcm2niix",
+    "DEMO_KEY": "deid.keys",
+    "load_deid_key": "deid.keys",
+    "subject_pseudonym": "deid.keys",
+    "b_value_of": "dicom.values",
+    "read_header": "dicom.tags",
+    "IndexSummary": "index.stage",
+    "index_dicom": "index.stage",
+    "LabelsSummary": "labels.stage",
+    "join_labels": "labels.stage",
+    "normalise_stage": "labels.stage",
+    "PhiAuditResult": "deid.phi_audit",
+    "audit_phi": "deid.phi_audit",
+    "collect_phi_values": "deid.phi_values",
+    "SeriesSummary": "series.stage",
+    "recognise_series": "series.stage",
+    "RegisterConfig": "register.stage",
+    "RegisterSummary": "register.stage",
+    "RegistrationResult": "register.stage",
+    "register_rigid": "register.stage",
+    "register_sequences": "register.stage",
+    "QcSummary": "qc.stage",
+    "qc_volumes": "qc.stage",
 }
 
 __all__ = sorted([*_EXPORTS, "INDEX_WORKER_MODULES"])
@@ -51,70 +49,70 @@ __all__ = sorted([*_EXPORTS, "INDEX_WORKER_MODULES"])
 #: conversion of Python values, ~0.2 s): the forkserver loads them once for all workers
 #: (``hepatokit.parallel.start_forkserver``); kept here, light, so that the CLI can start
 #: the server before it imports the index itself
-INDEX_WORKER_MODULES = ("hepatokit.curation.mri.index_records", "pandas")
+INDEX_WORKER_MODULES = ("hepatokit.curation.mri.index.records", "pandas")
 
 
 if TYPE_CHECKING:  # the names of _EXPORTS, for type checkers (tests keep both in step)
-    from hepatokit.curation.mri.build import (
-        LifsBuildSummary as LifsBuildSummary,
-        build_lifs as build_lifs,
-    )
     from hepatokit.curation.mri.config import (
         MriConfig as MriConfig,
         mri_config as mri_config,
     )
-    from hepatokit.curation.mri.convert import (
+    from hepatokit.curation.mri.convert.dcm2niix import (
+        run_dcm2niix as run_dcm2niix,
+    )
+    from hepatokit.curation.mri.convert.stage import (
         ConvertSummary as ConvertSummary,
         convert_volumes as convert_volumes,
     )
-    from hepatokit.curation.mri.dcm2niix_runner import (
-        run_dcm2niix as run_dcm2niix,
-    )
-    from hepatokit.curation.mri.deid import (
+    from hepatokit.curation.mri.deid.keys import (
         DEMO_KEY as DEMO_KEY,
         load_deid_key as load_deid_key,
         subject_pseudonym as subject_pseudonym,
     )
-    from hepatokit.curation.mri.dicom_tags import (
+    from hepatokit.curation.mri.deid.phi_audit import (
+        PhiAuditResult as PhiAuditResult,
+        audit_phi as audit_phi,
+    )
+    from hepatokit.curation.mri.deid.phi_values import (
+        collect_phi_values as collect_phi_values,
+    )
+    from hepatokit.curation.mri.dicom.tags import (
         read_header as read_header,
     )
-    from hepatokit.curation.mri.dicom_values import (
+    from hepatokit.curation.mri.dicom.values import (
         b_value_of as b_value_of,
     )
-    from hepatokit.curation.mri.index import (
+    from hepatokit.curation.mri.index.stage import (
         IndexSummary as IndexSummary,
         index_dicom as index_dicom,
     )
-    from hepatokit.curation.mri.labels import (
+    from hepatokit.curation.mri.labels.stage import (
         LabelsSummary as LabelsSummary,
         join_labels as join_labels,
         normalise_stage as normalise_stage,
     )
-    from hepatokit.curation.mri.phi_audit import (
-        PhiAuditResult as PhiAuditResult,
-        audit_phi as audit_phi,
+    from hepatokit.curation.mri.qc.stage import (
+        QcSummary as QcSummary,
+        qc_volumes as qc_volumes,
     )
-    from hepatokit.curation.mri.phi_values import (
-        collect_phi_values as collect_phi_values,
-    )
-    from hepatokit.curation.mri.register import (
+    from hepatokit.curation.mri.register.stage import (
         RegisterConfig as RegisterConfig,
         RegisterSummary as RegisterSummary,
         RegistrationResult as RegistrationResult,
         register_rigid as register_rigid,
         register_sequences as register_sequences,
     )
-    from hepatokit.curation.mri.release import (
+    from hepatokit.curation.mri.release.stage import (
         ReleaseImportSummary as ReleaseImportSummary,
         import_release as import_release,
     )
-    from hepatokit.curation.mri.series import (
+    from hepatokit.curation.mri.series.stage import (
         SeriesSummary as SeriesSummary,
         recognise_series as recognise_series,
     )
-    from hepatokit.curation.mri.volume_qc import (
-        QcSummary as QcSummary,
-        qc_volumes as qc_volumes,
+    from hepatokit.pipelines.lifs import (
+        LifsBuildSummary as LifsBuildSummary,
+        build_lifs as build_lifs,
     )
 
 

@@ -15,43 +15,42 @@ from typing import TYPE_CHECKING
 from hepatokit._lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
-    "ingest_patches": "ingest",
-    "discover_patches": "ingest",
-    "IngestSummary": "ingest",
-    "tile_slides": "tile_stage",
-    "TileSummary": "tile_stage",
-    "tile_slide": "tiling",
-    "SlideTiling": "tiling",
-    "tissue_fractions": "tiling",
-    "open_slide": "slides",
-    "plan_read": "slides",
-    "SlideInfo": "slides",
-    "SlideError": "slides",
-    "ReadPlan": "slides",
-    "magnification_from_mpp": "slides",
-    "mpp_from_magnification": "slides",
-    "detect_tissue": "tissue",
-    "otsu_threshold": "tissue",
-    "load_annotations": "annotations",
-    "label_tiles": "annotations",
-    "run_qc": "qc_stage",
-    "QCSummary": "qc_stage",
-    "qc_scores": "qc",
-    "qc_reason": "qc",
-    "QC_CHECKS": "qc",
-    "calibrate_qc": "qc_calibrate",
-    "run_dedup": "dedup_stage",
-    "DedupSummary": "dedup_stage",
-    "decide_duplicates": "dedup",
-    "DedupInput": "dedup",
-    "calibrate_dedup": "dedup_calibrate",
-    "near_pairs": "near_duplicates",
-    "UnionFind": "near_duplicates",
-    "image_hashes": "hashing",
-    "phash_hex": "hashing",
-    "analyse_patch_bytes": "analysis",
-    "build_hepatobench": "build",
-    "HepatoBenchBuild": "build",
+    "ingest_patches": "ingest.stage",
+    "discover_patches": "ingest.stage",
+    "IngestSummary": "ingest.stage",
+    "tile_slides": "wsi.stage",
+    "TileSummary": "wsi.stage",
+    "tile_slide": "wsi.tiling",
+    "SlideTiling": "wsi.tiling",
+    "tissue_fractions": "wsi.tiling",
+    "open_slide": "wsi.slides",
+    "plan_read": "wsi.slides",
+    "SlideInfo": "wsi.slides",
+    "SlideError": "wsi.slides",
+    "ReadPlan": "wsi.slides",
+    "magnification_from_mpp": "wsi.slides",
+    "mpp_from_magnification": "wsi.slides",
+    "detect_tissue": "wsi.tissue",
+    "otsu_threshold": "wsi.tissue",
+    "load_annotations": "wsi.annotations",
+    "label_tiles": "wsi.annotations",
+    "run_qc": "qc.stage",
+    "QCSummary": "qc.stage",
+    "qc_scores": "qc.measures",
+    "qc_reason": "qc.measures",
+    "QC_CHECKS": "qc.measures",
+    "calibrate_qc": "qc.calibrate",
+    "run_dedup": "dedup.stage",
+    "DedupSummary": "dedup.stage",
+    "decide_duplicates": "dedup.exact",
+    "DedupInput": "dedup.exact",
+    "calibrate_dedup": "dedup.calibrate",
+    "near_pairs": "dedup.near",
+    "UnionFind": "dedup.near",
+    "image_hashes": "features.hashing",
+    "phash_hex": "features.hashing",
+    "analyse_patch_bytes": "features.analysis",
+    "HepatoBenchBuild": "hepatokit.pipelines.hepatobench",
     "IngestConfig": "config",
     "TilingConfig": "config",
     "QCConfig": "config",
@@ -62,60 +61,56 @@ __all__ = sorted(_EXPORTS)
 
 
 if TYPE_CHECKING:  # the names of _EXPORTS, for type checkers (tests keep both in step)
-    from hepatokit.curation.patho.analysis import (
-        analyse_patch_bytes as analyse_patch_bytes,
-    )
-    from hepatokit.curation.patho.annotations import (
-        label_tiles as label_tiles,
-        load_annotations as load_annotations,
-    )
-    from hepatokit.curation.patho.build import (
-        HepatoBenchBuild as HepatoBenchBuild,
-        build_hepatobench as build_hepatobench,
-    )
     from hepatokit.curation.patho.config import (
         DedupConfig as DedupConfig,
         IngestConfig as IngestConfig,
         QCConfig as QCConfig,
         TilingConfig as TilingConfig,
     )
-    from hepatokit.curation.patho.dedup import (
+    from hepatokit.curation.patho.dedup.calibrate import (
+        calibrate_dedup as calibrate_dedup,
+    )
+    from hepatokit.curation.patho.dedup.exact import (
         DedupInput as DedupInput,
         decide_duplicates as decide_duplicates,
     )
-    from hepatokit.curation.patho.dedup_calibrate import (
-        calibrate_dedup as calibrate_dedup,
+    from hepatokit.curation.patho.dedup.near import (
+        UnionFind as UnionFind,
+        near_pairs as near_pairs,
     )
-    from hepatokit.curation.patho.dedup_stage import (
+    from hepatokit.curation.patho.dedup.stage import (
         DedupSummary as DedupSummary,
         run_dedup as run_dedup,
     )
-    from hepatokit.curation.patho.hashing import (
+    from hepatokit.curation.patho.features.analysis import (
+        analyse_patch_bytes as analyse_patch_bytes,
+    )
+    from hepatokit.curation.patho.features.hashing import (
         image_hashes as image_hashes,
         phash_hex as phash_hex,
     )
-    from hepatokit.curation.patho.ingest import (
+    from hepatokit.curation.patho.ingest.stage import (
         IngestSummary as IngestSummary,
         discover_patches as discover_patches,
         ingest_patches as ingest_patches,
     )
-    from hepatokit.curation.patho.near_duplicates import (
-        UnionFind as UnionFind,
-        near_pairs as near_pairs,
+    from hepatokit.curation.patho.qc.calibrate import (
+        calibrate_qc as calibrate_qc,
     )
-    from hepatokit.curation.patho.qc import (
+    from hepatokit.curation.patho.qc.measures import (
         QC_CHECKS as QC_CHECKS,
         qc_reason as qc_reason,
         qc_scores as qc_scores,
     )
-    from hepatokit.curation.patho.qc_calibrate import (
-        calibrate_qc as calibrate_qc,
-    )
-    from hepatokit.curation.patho.qc_stage import (
+    from hepatokit.curation.patho.qc.stage import (
         QCSummary as QCSummary,
         run_qc as run_qc,
     )
-    from hepatokit.curation.patho.slides import (
+    from hepatokit.curation.patho.wsi.annotations import (
+        label_tiles as label_tiles,
+        load_annotations as load_annotations,
+    )
+    from hepatokit.curation.patho.wsi.slides import (
         ReadPlan as ReadPlan,
         SlideError as SlideError,
         SlideInfo as SlideInfo,
@@ -124,18 +119,22 @@ if TYPE_CHECKING:  # the names of _EXPORTS, for type checkers (tests keep both i
         open_slide as open_slide,
         plan_read as plan_read,
     )
-    from hepatokit.curation.patho.tile_stage import (
+    from hepatokit.curation.patho.wsi.stage import (
         TileSummary as TileSummary,
         tile_slides as tile_slides,
     )
-    from hepatokit.curation.patho.tiling import (
+    from hepatokit.curation.patho.wsi.tiling import (
         SlideTiling as SlideTiling,
         tile_slide as tile_slide,
         tissue_fractions as tissue_fractions,
     )
-    from hepatokit.curation.patho.tissue import (
+    from hepatokit.curation.patho.wsi.tissue import (
         detect_tissue as detect_tissue,
         otsu_threshold as otsu_threshold,
+    )
+    from hepatokit.pipelines.hepatobench import (
+        HepatoBenchBuild as HepatoBenchBuild,
+        build_hepatobench as build_hepatobench,
     )
 
 

@@ -80,7 +80,7 @@ class TilingConfig:
 class QCConfig:
     """``qc:`` thresholds per check and the order in which the decisive reason is chosen.
 
-    Scores are defined in :mod:`hepatokit.curation.patho.qc`. ``background`` fails above
+    Scores are defined in :mod:`hepatokit.curation.patho.qc.measures`. ``background`` fails above
     ``background_max``; ``stain`` fails when the angle to the H&E plane exceeds
     ``stain_max`` degrees, the stain intensity is below ``stain_intensity_min`` while
     ``eosin_p90`` is below ``stain_faded_eosin_p90`` (faded),
@@ -93,7 +93,7 @@ class QCConfig:
     ``mode: relative`` derives the stain, sharpness and blocking thresholds from the data's
     own distribution instead (median ± ``relative_k`` robust standard deviations, per class
     with at least ``relative_min_items`` tissue patches, clamped between a floor and a
-    ceiling per check; see :func:`hepatokit.curation.patho.qc.relative_configs`), so a new
+    ceiling per check; see :func:`hepatokit.curation.patho.qc.measures.relative_configs`), so a new
     site needs no hand calibration. Background, pen and ink stay absolute: glass and ink are
     not properties of a site.
     """

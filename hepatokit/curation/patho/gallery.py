@@ -12,10 +12,10 @@ import pyarrow as pa
 from PIL import Image
 
 from hepatokit.atomic import atomic_path
-from hepatokit.curation.patho.features import item_file
+from hepatokit.curation.patho.features.table import item_file
 
 if TYPE_CHECKING:
-    from hepatokit.curation.patho.dedup import DedupDecision
+    from hepatokit.curation.patho.dedup.exact import DedupDecision
 
 __all__ = ["cluster_gallery", "image_grid"]
 

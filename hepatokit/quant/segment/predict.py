@@ -37,7 +37,7 @@ from PIL import Image, PngImagePlugin
 from scipy import ndimage
 
 from hepatokit.atomic import write_bytes_atomic, write_json_atomic
-from hepatokit.curation.patho.slides import SlideError
+from hepatokit.curation.patho.wsi.slides import SlideError
 from hepatokit.errors import DataFormatError
 from hepatokit.manifest import Manifest, excluded, kept, stable_id
 from hepatokit.quant.segment.data import SlideImage, read_slide_image

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from hepatokit.curation.patho.slides import SlideError
+from hepatokit.curation.patho.wsi.slides import SlideError
 from hepatokit.errors import DataFormatError
 from hepatokit.manifest import Manifest, excluded, kept, stable_id
 from hepatokit.quant.segment.data import (

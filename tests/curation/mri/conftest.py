@@ -60,7 +60,7 @@ def curated_lifs(
     mri_raw: Path, deid_key_file: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> CuratedLifs:
     """index → series → convert → qc → labels over ``mri_raw`` with 2 workers."""
-    from hepatokit.curation.mri import build_lifs
+    from hepatokit.pipelines import build_lifs
 
     build = tmp_path_factory.mktemp("lifs_build") / "build"
     summary = build_lifs(
@@ -78,6 +78,6 @@ def curated_lifs(
 @pytest.fixture(scope="session")
 def raw_phi_values(curated_lifs: CuratedLifs) -> dict[str, str]:
     """PHI values of the raw headers of ``mri_raw`` (collected once)."""
-    from hepatokit.curation.mri.phi_audit import collect_phi_values
+    from hepatokit.curation.mri.deid.phi_audit import collect_phi_values
 
     return collect_phi_values(curated_lifs.raw, workers=2)

@@ -22,11 +22,11 @@ import pydicom
 import pydicom.data
 import pytest
 
-from hepatokit.curation.mri.convert import convert_volumes
-from hepatokit.curation.mri.dicom_tags import read_header
-from hepatokit.curation.mri.index import index_dicom, raw_sources
-from hepatokit.curation.mri.phi_audit import audit_phi
-from hepatokit.curation.mri.series import recognise_series
+from hepatokit.curation.mri.convert.stage import convert_volumes
+from hepatokit.curation.mri.deid.phi_audit import audit_phi
+from hepatokit.curation.mri.dicom.tags import read_header
+from hepatokit.curation.mri.index.stage import index_dicom, raw_sources
+from hepatokit.curation.mri.series.stage import recognise_series
 from hepatokit.manifest import Manifest
 
 NICOM = Path(nib.__file__).parent / "nicom" / "tests" / "data"
@@ -158,7 +158,7 @@ def test_build_lifs_on_vendor_and_real_data(tmp_path: Path) -> None:
     """``build lifs`` (index → … → labels → split → audits) over the real files and one
     study per vendor family (planted names and institutions in four scripts, folder names =
     patient IDs): completes, the labels table is keyed by PatientID, the PHI audit passes."""
-    from hepatokit.build import build_dataset
+    from hepatokit.pipelines.dataset import build_dataset
     from tests.curation.mri.vendor_protocols import VENDORS, write_study
 
     raw = _raw_tree(tmp_path)

@@ -2,7 +2,7 @@
 
 The oracle (every item against every later one) is kept out of the package: it is quadratic,
 so it is only a reference for tests. It shares no code with
-:mod:`hepatokit.curation.patho.near_duplicates`.
+:mod:`hepatokit.curation.patho.dedup.near`.
 """
 
 from __future__ import annotations

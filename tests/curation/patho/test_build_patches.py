@@ -19,7 +19,7 @@ from hepatokit.curation.patho import (
     near_pairs,
     run_dedup,
 )
-from hepatokit.curation.patho.hashing import hex_to_uint64
+from hepatokit.curation.patho.features.hashing import hex_to_uint64
 from hepatokit.manifest import Manifest
 from tests.curation.patho.search_helpers import RecordingExecutor, brute_force_pairs
 

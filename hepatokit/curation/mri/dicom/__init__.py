@@ -1,0 +1,3 @@
+"""DICOM header reading shared by the MRI stages (``tags``: which tags, read how;
+``values``: typed values such as b-values, field strength, timing).
+"""

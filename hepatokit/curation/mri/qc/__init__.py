@@ -1,0 +1,3 @@
+"""Stage ``qc``: volume quality control (empty / constant / geometry checks) and the
+missing-modality table.
+"""

@@ -1,0 +1,1 @@
+"""Stage ``register``: rigid alignment of every sequence to a reference (SimpleITK)."""

@@ -1,0 +1,3 @@
+"""Whole slides: open (``slides``), find tissue (``tissue``), read annotations
+(``annotations``), cut tiles (``tiling``) and the ``tile`` stage (``stage``).
+"""

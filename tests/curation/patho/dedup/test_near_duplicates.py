@@ -1,0 +1,199 @@
+"""Multi-index hashing finds exactly the brute-force pairs; union-find clusters."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from hepatokit.curation.patho.dedup.near import (
+    UnionFind,
+    band_masks,
+    clusters_from_pairs,
+    near_pairs,
+    nearest_neighbour_distances,
+    plan_bands,
+)
+from tests.curation.patho.search_helpers import RecordingExecutor, brute_force_pairs
+
+
+def _clustered(n: int, seed: int, centres: int = 300, flips: int = 8) -> np.ndarray:
+    """Hashes around a few centres (like H&E textures: close together), random bit flips."""
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 2**63, size=centres, dtype=np.uint64) * np.uint64(2)
+    h = base[rng.integers(0, centres, n)]
+    n_flips = rng.integers(0, flips + 1, n)  # some items stay identical to their centre
+    for k in range(flips):
+        bit = rng.integers(0, 64, n).astype(np.uint64)
+        flip = n_flips > k
+        h[flip] ^= np.uint64(1) << bit[flip]
+    return h
+
+
+@pytest.mark.parametrize("radius", [0, 2, 5, 8, 10, 13])
+def test_same_as_brute_force_on_thousands(radius: int) -> None:
+    h = _clustered(3000, seed=radius)
+    got = near_pairs(h, radius)
+    want = brute_force_pairs(h, radius)
+    assert len(want[0]) > 0
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w)
+
+
+def test_every_band_plan_is_exact() -> None:
+    h = _clustered(1500, seed=7)
+    want = brute_force_pairs(h, 9)
+    for bands in (3, 4, 5, 10):
+        got = near_pairs(h, 9, bands=bands)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
+
+
+def test_parallel_bands_same_result() -> None:
+    from concurrent.futures import ProcessPoolExecutor
+
+    h = _clustered(3000, seed=11)
+    with ProcessPoolExecutor(2) as pool:
+        got = near_pairs(h, 10, executor=pool)
+    want = near_pairs(h, 10)
+    assert len(want[0]) > 0
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w)
+
+
+def test_executor_runs_the_bands() -> None:
+    h = _clustered(3000, seed=12)
+    with RecordingExecutor() as pool:
+        got = near_pairs(h, 10, executor=pool)
+    assert pool.calls and set(pool.calls) == {"_search_band"}
+    want = brute_force_pairs(h, 10)
+    assert len(want[0]) > 0
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w)
+
+
+def test_second_hash_filters_pairs() -> None:
+    h = _clustered(2000, seed=1)
+    d = _clustered(2000, seed=2, centres=50)
+    got = near_pairs(h, 8, second=d, second_radius=6)
+    want = brute_force_pairs(h, 8, second=d, second_radius=6)
+    np.testing.assert_array_equal(got[0], want[0])
+    assert np.all(np.bitwise_count(d[got[0]] ^ d[got[1]]) <= 6)
+    assert len(got[0]) < len(near_pairs(h, 8)[0])
+
+
+def test_band_plans_cover_64_bits_and_are_exact() -> None:
+    for m in (1, 3, 7, 11, 64):
+        masks = band_masks(m)
+        assert len(masks) == m
+        assert sum(mask.bit_length() for _, mask in masks) == 64
+    for n in (100, 140_000, 1_000_000, 5_000_000):
+        for radius in (0, 3, 10, 16):
+            plan = plan_bands(n, radius)
+            assert [b.shift for b in plan] == list(np.cumsum([0] + [b.width for b in plan[:-1]]))
+            assert sum(b.width for b in plan) == 64
+            # generalised pigeonhole: a pair within radius is within t_k on some band k
+            assert sum(b.threshold + 1 for b in plan) == radius + 1
+    # at a million items the bands are wide: a probe seldom meets an occupied bucket
+    assert min(b.width for b in plan_bands(1_000_000, 10)) >= 18
+
+
+def _planted(rng: np.random.Generator, n: int, centres: int, spread: int) -> np.ndarray:
+    """Random hashes around ``centres`` centres, each 0..spread random bit flips away."""
+    base = rng.integers(0, 2**64 - 1, size=max(1, centres), dtype=np.uint64, endpoint=True)
+    h = base[rng.integers(0, base.size, n)]
+    for _ in range(spread):
+        bit = rng.integers(0, 64, n).astype(np.uint64)
+        h ^= (rng.random(n) < 0.5).astype(np.uint64) << bit
+    return h
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(0, 600),
+    centres=st.integers(1, 200),
+    spread=st.integers(0, 14),
+    radius=st.integers(0, 20),
+    bands=st.one_of(st.none(), st.integers(1, 21)),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_property_planted_equals_brute_force(
+    n: int, centres: int, spread: int, radius: int, bands: int | None, seed: int
+) -> None:
+    """Random hashes at many sizes, radii and band plans (some with wide, binary-searched
+    bands): exactly the brute-force pairs."""
+    h = _planted(np.random.default_rng(seed), n, centres, spread)
+    if bands is not None and bands > radius + 1:
+        bands = radius + 1
+    try:
+        got = near_pairs(h, radius, bands=bands)
+    except ValueError:
+        assert bands is not None  # only a forced plan with too few bands is refused
+        return
+    want = brute_force_pairs(h, radius)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w)
+
+
+@pytest.mark.parametrize(("n", "radius"), [(20_000, 10), (8_000, 6), (8_000, 14)])
+def test_uniform_hashes_at_size_equal_brute_force(n: int, radius: int) -> None:
+    """Uniform 64-bit hashes (the bench's case) with planted near copies, at a size where
+    the plan uses wide, dense bands."""
+    rng = np.random.default_rng(n + radius)
+    h = rng.integers(0, 2**64 - 1, size=n, dtype=np.uint64, endpoint=True)
+    src = rng.integers(0, n, n // 20)
+    dst = rng.integers(0, n, n // 20)
+    h[dst] = h[src] ^ (np.uint64(1) << rng.integers(0, 64, dst.size).astype(np.uint64))
+    got = near_pairs(h, radius)
+    want = brute_force_pairs(h, radius)
+    assert len(want[0]) > 0
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w)
+
+
+def test_band_parts_partition_the_work() -> None:
+    """Splitting a band's flips into parts (tasks) finds each pair once, as the whole band."""
+    from hepatokit.curation.patho.dedup.near import _search_band
+
+    h = _clustered(4000, seed=5)
+    for band in plan_bands(h.size, 10):
+        whole = np.sort(_search_band((h, band, 10, 0, 1)))
+        assert np.unique(whole).size == whole.size  # within a band, each pair once
+        parts = np.sort(np.concatenate([_search_band((h, band, 10, k, 3)) for k in range(3)]))
+        np.testing.assert_array_equal(parts, whole)
+
+
+def test_union_find_and_clusters() -> None:
+    uf = UnionFind(6)
+    uf.union(0, 1)
+    uf.union(1, 2)
+    uf.union(4, 5)
+    assert uf.groups() == [[0, 1, 2], [4, 5]]
+    assert clusters_from_pairs(5, [(3, 4), (0, 3)]) == [[0, 3, 4]]
+
+
+def test_nearest_neighbour_distances() -> None:
+    h = np.array([0b0, 0b1, 0b111, 0b0], dtype=np.uint64)
+    nn = nearest_neighbour_distances(h, np.arange(4))
+    assert nn.tolist() == [1, 1, 2, 1]  # equal hashes (0 and 3) skipped
+
+
+@pytest.mark.slow
+def test_bands_split_over_a_dask_cluster() -> None:
+    """The search split by band runs as tasks of a Dask cluster's executor (``--dask``)."""
+    distributed = pytest.importorskip("distributed")
+    from hepatokit.parallel import make_executor
+
+    h = _clustered(4000, seed=21)
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        make_executor(dask_address=cluster.scheduler_address) as executor,
+    ):
+        assert executor is not None
+        got = near_pairs(h, 10, executor=executor)
+    want = brute_force_pairs(h, 10)
+    assert len(want[0]) > 0
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w)

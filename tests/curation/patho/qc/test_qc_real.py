@@ -1,0 +1,106 @@
+"""Patch QC on real H&E (``tests/data/real_he``): clean tissue kept, planted artefacts caught.
+
+Truth does not come from the QC scores: *clean* is defined in :mod:`tests.real_he` from the
+pixels (tissue share, marking dye), and each artefact is planted on a clean real field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from hepatokit.curation.patho.config import QCConfig
+from hepatokit.curation.patho.qc.measures import qc_reason, qc_scores
+from hepatokit.recipe import load_recipe
+from tests.real_he import ARTEFACTS, DATA, SOURCES, plant, real_fields
+
+
+@pytest.fixture(scope="module")
+def cfg() -> QCConfig:
+    return load_recipe("hepatobench").section("qc", QCConfig)
+
+
+@pytest.fixture(scope="module")
+def clean():
+    return [f for f in real_fields() if f.clean]
+
+
+@pytest.fixture(scope="module")
+def clean_scores(clean):
+    return [qc_scores(f.rgb).as_dict() for f in clean]
+
+
+def test_vendored_files_match_their_readme_checksums():
+    for rel in SOURCES.values():
+        path = DATA / rel
+        readme = (path.parent / "README.md").read_text()
+        (want,) = re.findall(r"sha256: `([0-9a-f]{64})`", readme)
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == want, rel
+
+
+def test_real_fields_come_from_five_sources(clean):
+    fields = real_fields()
+    assert len(fields) == 310
+    assert len({f.source for f in clean}) == 5
+    assert len(clean) >= 120
+
+
+def test_default_recipe_keeps_clean_real_tissue(cfg, clean_scores):
+    reasons = Counter(qc_reason(s, cfg) for s in clean_scores)
+    wrongly = len(clean_scores) - reasons[None]
+    assert wrongly <= 0.02 * len(clean_scores), reasons
+
+
+@pytest.mark.parametrize("kind", sorted(ARTEFACTS))
+def test_artefacts_planted_on_real_tissue_are_caught(cfg, clean, kind):
+    rng = np.random.default_rng(sorted(ARTEFACTS).index(kind))
+    hosts = clean[::2]  # 64 fields per artefact keeps the test at seconds
+    reasons = Counter(qc_reason(qc_scores(plant(f.rgb, kind, rng)).as_dict(), cfg) for f in hosts)
+    assert reasons[None] <= 0.10 * len(hosts), reasons
+
+
+def test_relative_mode_on_real_tissue_keeps_clean_and_catches_artefacts(clean, clean_scores):
+    """Thresholds from a real dataset's own distribution (clean fields + 3 of each artefact)."""
+    import dataclasses
+
+    from hepatokit.curation.patho.qc.measures import relative_configs
+
+    cfg = dataclasses.replace(QCConfig(), mode="relative")
+    rng = np.random.default_rng(99)
+    planted = {
+        kind: [qc_scores(plant(f.rgb, kind, rng)).as_dict() for f in clean[1::4]]
+        for kind in sorted(ARTEFACTS)
+    }
+    data = clean_scores + [s for ss in planted.values() for s in ss[:3]]
+    rel = relative_configs(data, [None] * len(data), cfg)[None]
+    wrongly = sum(qc_reason(s, rel) is not None for s in clean_scores)
+    assert wrongly <= 0.02 * len(clean_scores)
+    for kind, ss in planted.items():
+        missed = sum(qc_reason(s, rel) is None for s in ss)
+        assert missed <= 0.10 * len(ss), (kind, missed)
+
+
+def test_relative_thresholds_per_class_with_floors_and_ceilings():
+    from hepatokit.curation.patho.qc.measures import RELATIVE_BOUNDS, relative_configs
+
+    rng = np.random.default_rng(0)
+    base = {"background": 0.1, "pen": 0.0, "ink": 0.0, "stain_intensity": 1.5,
+            "eosin_fraction": 0.3, "eosin_p90": 0.3, "sharpness": 900.0,
+            "blocking": 1.1}  # fmt: skip
+    scores, classes = [], []
+    for cls, centre, n in (("A", 27.0, 60), ("B", 12.0, 60), ("C", 40.0, 5)):
+        for v in rng.normal(centre, 1.0, n):
+            scores.append({**base, "stain": float(v)})
+            classes.append(cls)
+    cfg = QCConfig(mode="relative", relative_k=3.0, relative_min_items=30)
+    per = relative_configs(scores, classes, cfg)
+    assert set(per) == {None, "A", "B"}  # C is too small for its own thresholds
+    _, _, loosest, strictest = RELATIVE_BOUNDS["stain_max"]
+    assert 29.0 < per["A"].stain_max < 32.0  # a site / class further off the plane: median + 3 SD
+    assert per["B"].stain_max == strictest  # never stricter than clean real H&E needs
+    assert per[None].stain_max <= loosest  # never looser than the ceiling
+    assert per["A"].pen_max == cfg.pen_max and per["A"].background_max == cfg.background_max
