@@ -12,7 +12,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from hepatokit.curation.patho import (
-    build_hepatobench,
     calibrate_dedup,
     calibrate_qc,
     ingest_patches,
@@ -21,6 +20,7 @@ from hepatokit.curation.patho import (
 )
 from hepatokit.curation.patho.features.hashing import hex_to_uint64
 from hepatokit.manifest import Manifest
+from hepatokit.pipelines import build_hepatobench
 from tests.curation.patho.search_helpers import RecordingExecutor, brute_force_pairs
 
 pytestmark = pytest.mark.slow

@@ -12,7 +12,7 @@ from hepatokit.curation.patho.wsi.slides import open_slide
 from hepatokit.curation.patho.wsi.stage import tile_slides
 from hepatokit.errors import DataFormatError
 from hepatokit.manifest import Manifest, stable_id
-from tests.curation.patho.test_slides import _pyramid
+from tests.curation.patho.wsi.test_slides import _pyramid
 
 
 def _tissue(w: int, h: int, seed: int = 0) -> np.ndarray:
