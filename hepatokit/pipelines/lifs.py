@@ -12,7 +12,7 @@ from hepatokit.curation.mri import INDEX_WORKER_MODULES
 from hepatokit.curation.mri.convert.stage import ConvertSummary, convert_volumes
 from hepatokit.curation.mri.index.stage import IndexSummary, index_dicom
 from hepatokit.curation.mri.labels.stage import LabelsSummary, join_labels
-from hepatokit.curation.mri.qc.stage import QcSummary, qc_volumes
+from hepatokit.curation.mri.qc.stage import VolumeQCSummary, qc_volumes
 from hepatokit.curation.mri.series.stage import SeriesSummary, recognise_series
 from hepatokit.manifest import Manifest, ManifestSummary
 from hepatokit.parallel import make_executor
@@ -29,7 +29,7 @@ class LifsBuildSummary:
     index: IndexSummary
     series: SeriesSummary
     convert: ConvertSummary
-    qc: QcSummary
+    qc: VolumeQCSummary
     labels: LabelsSummary | None
     manifest: ManifestSummary
 
