@@ -17,13 +17,13 @@ __all__ = [
     "IndexConfig",
     "LabelsConfig",
     "MriConfig",
-    "MriQcConfig",
     "Override",
     "PhaseWindow",
     "Pseudonym",
     "Rule",
     "ScannerPseudonym",
     "SeriesConfig",
+    "VolumeQCConfig",
     "mri_config",
 ]
 
@@ -275,7 +275,7 @@ class DeidConfig:
 
 
 @dataclass(frozen=True)
-class MriQcConfig:
+class VolumeQCConfig:
     """``mri_qc``: per-volume checks; ``fail_on`` checks exclude the volume."""
 
     min_slices: int = 8
@@ -312,7 +312,7 @@ class MriConfig:
     series: SeriesConfig
     convert: ConvertConfig
     deid: DeidConfig
-    qc: MriQcConfig
+    qc: VolumeQCConfig
     labels: LabelsConfig
 
 
@@ -325,6 +325,6 @@ def mri_config(recipe: Recipe) -> MriConfig:
         series=recipe.section("series", SeriesConfig),
         convert=recipe.section("convert", ConvertConfig),
         deid=recipe.section("deid", DeidConfig),
-        qc=recipe.section("mri_qc", MriQcConfig),
+        qc=recipe.section("mri_qc", VolumeQCConfig),
         labels=recipe.section("labels", LabelsConfig),
     )
