@@ -13,7 +13,7 @@ from hepatokit.curation.mri.config import mri_config
 from hepatokit.curation.mri.convert.stage import ConvertSummary, convert_volumes
 from hepatokit.curation.mri.index.stage import IndexSummary, index_dicom
 from hepatokit.curation.mri.labels.stage import LabelsSummary, join_labels
-from hepatokit.curation.mri.qc.stage import QcSummary, qc_volumes
+from hepatokit.curation.mri.qc.stage import VolumeQCSummary, qc_volumes
 from hepatokit.curation.mri.series.stage import SeriesSummary, recognise_series
 from hepatokit.manifest import Manifest, ManifestSummary
 from hepatokit.parallel import start_pool
@@ -31,7 +31,7 @@ class LifsBuildSummary:
     index: IndexSummary
     series: SeriesSummary
     convert: ConvertSummary
-    qc: QcSummary
+    qc: VolumeQCSummary
     labels: LabelsSummary | None
     manifest: ManifestSummary
 
@@ -96,8 +96,11 @@ def _build(
             demo_key=demo_key,
         )
         ser = recognise_series(build=out, series=cfg.series, recipe_sha256=rec.sha256)
-        conv = convert_volumes(build=out, workers=workers, executor=executor)
-        qc = qc_volumes(build=out, workers=workers, executor=executor)
+        seqs = cfg.sequences
+        conv = convert_volumes(
+            build=out, convert=cfg.convert, sequences=seqs, workers=workers, executor=executor
+        )
+        qc = qc_volumes(build=out, qc=cfg.qc, sequences=seqs, workers=workers, executor=executor)
         lab = join_labels(build=out, labels=labels) if labels is not None else None
         summary = Manifest(out).check()
     log.info(

@@ -18,13 +18,13 @@ __all__ = [
     "IndexConfig",
     "LabelsConfig",
     "MriConfig",
-    "MriQcConfig",
     "Override",
     "PhaseWindow",
     "Pseudonym",
     "Rule",
     "ScannerPseudonym",
     "SeriesConfig",
+    "VolumeQCConfig",
     "deid_section",
     "index_section",
     "mri_config",
@@ -280,7 +280,7 @@ class DeidConfig:
 
 
 @dataclass(frozen=True)
-class MriQcConfig:
+class VolumeQCConfig:
     """``mri_qc``: per-volume checks; ``fail_on`` checks exclude the volume."""
 
     min_slices: int = 8
@@ -317,7 +317,7 @@ class MriConfig:
     series: SeriesConfig
     convert: ConvertConfig
     deid: DeidConfig
-    qc: MriQcConfig
+    qc: VolumeQCConfig
     labels: LabelsConfig
 
 
@@ -365,6 +365,6 @@ def mri_config(recipe: Recipe) -> MriConfig:
         series=series_section(recipe),
         convert=recipe.section("convert", ConvertConfig),
         deid=deid_section(recipe),
-        qc=recipe.section("mri_qc", MriQcConfig),
+        qc=recipe.section("mri_qc", VolumeQCConfig),
         labels=recipe.section("labels", LabelsConfig),
     )
