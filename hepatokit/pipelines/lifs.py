@@ -83,25 +83,46 @@ def _build(
 
     with build_lock(out):
         rec = build_recipe(out, None if recipe is None else os.fspath(recipe), default="lifs")
-        cfg = mri_config(rec)  # every MRI section checked before any work
+        cfg, sha = mri_config(rec), rec.sha256  # every MRI section checked before any work
         idx = index_dicom(
             raw=raw,
             out=out,
             index=cfg.index,
             deid=cfg.deid,
-            recipe_sha256=rec.sha256,
+            recipe_sha256=sha,
             workers=workers,
             executor=executor,
             key_file=key_file,
             demo_key=demo_key,
         )
-        ser = recognise_series(build=out, series=cfg.series, recipe_sha256=rec.sha256)
+        ser = recognise_series(build=out, series=cfg.series, recipe_sha256=sha)
         seqs = cfg.sequences
         conv = convert_volumes(
-            build=out, convert=cfg.convert, sequences=seqs, workers=workers, executor=executor
+            build=out,
+            convert=cfg.convert,
+            sequences=seqs,
+            recipe_sha256=sha,
+            workers=workers,
+            executor=executor,
         )
-        qc = qc_volumes(build=out, qc=cfg.qc, sequences=seqs, workers=workers, executor=executor)
-        lab = join_labels(build=out, labels=labels) if labels is not None else None
+        qc = qc_volumes(
+            build=out,
+            qc=cfg.qc,
+            sequences=seqs,
+            recipe_sha256=sha,
+            workers=workers,
+            executor=executor,
+        )
+        lab = None
+        if labels is not None:
+            lab = join_labels(
+                build=out,
+                labels=labels,
+                labels_config=cfg.labels,
+                deid=cfg.deid,
+                sequences=seqs,
+                recipe_sha256=sha,
+            )
         summary = Manifest(out).check()
     log.info(
         "LiFS build: %d inputs, %d kept, %d excluded",

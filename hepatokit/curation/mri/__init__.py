@@ -13,7 +13,7 @@ from hepatokit._lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "import_release": "release.stage",
-    "ReleaseImportSummary": "release.stage",
+    "ReleaseImportSummary": "release.report",
     "MriConfig": "config",
     "mri_config": "config",
     "ConvertSummary": "convert.stage",
@@ -106,8 +106,10 @@ if TYPE_CHECKING:  # the names of _EXPORTS, for type checkers (tests keep both i
         RegisterSummary as RegisterSummary,
         register_sequences as register_sequences,
     )
-    from hepatokit.curation.mri.release.stage import (
+    from hepatokit.curation.mri.release.report import (
         ReleaseImportSummary as ReleaseImportSummary,
+    )
+    from hepatokit.curation.mri.release.stage import (
         import_release as import_release,
     )
     from hepatokit.curation.mri.series.stage import (

@@ -39,7 +39,7 @@ from hepatokit.curation.mri.convert.run import convert_batch
 from hepatokit.errors import BuildStateError
 from hepatokit.manifest import Manifest, provenance
 from hepatokit.parallel import ItemResult, map_items
-from hepatokit.recipe import build_recipe, stage_section
+from hepatokit.recipe import stage_section
 
 __all__ = ["ConvertSummary", "convert_volumes", "dcm2niix_binary", "run_dcm2niix"]
 
@@ -74,6 +74,7 @@ def convert_volumes(
     recipe: str | os.PathLike[str] | None = None,
     convert: ConvertConfig | None = None,
     sequences: Sequence[str] | None = None,
+    recipe_sha256: str | None = None,
     all_series: bool = False,
     workers: int | None = None,
     executor: Executor | None = None,
@@ -82,25 +83,29 @@ def convert_volumes(
 
     Parameters
     ----------
-    recipe, convert, sequences
-        The ``convert`` section and the recipe's sequences (curated files of other
-        sequences are removed); each not given is read from ``recipe`` (default
-        ``BUILD/recipe.yaml``, else the packaged ``lifs``).
+    convert, sequences, recipe_sha256
+        The recipe's ``convert`` section, its sequences (curated files of other sequences
+        are removed; default all) and its hash (for the ledger's provenance), as a pipeline
+        resolved them; given the section, no recipe is read.
+    recipe
+        Without ``convert``: the recipe to read them from (default ``BUILD/recipe.yaml``,
+        else the packaged ``lifs``).
     all_series
         Convert every image series whatever its recognition into ``BUILD/all_series/`` (to
         explore a new site's export); the manifest and ``volumes/`` are left alone.
     """
     build = Path(build)
     rec_path = None if recipe is None else os.fspath(recipe)
-    cfg = stage_section(
-        build, convert, rec_path, default="lifs", pick=lambda r: r.section("convert", ConvertConfig)
-    )
-    seqs = stage_section(
+    cfg, seqs, sha = stage_section(
         build,
-        sequences,
+        None if convert is None else (convert, tuple(sequences or SEQUENCES), recipe_sha256),
         rec_path,
         default="lifs",
-        pick=lambda r: tuple(str(s) for s in r.data.get("sequences") or SEQUENCES),
+        pick=lambda r: (
+            r.section("convert", ConvertConfig),
+            tuple(str(s) for s in r.data.get("sequences") or SEQUENCES),
+            r.sha256,
+        ),
     )
     series, raw_root, instances = _read_tables(build)
     jobs = plan_jobs(build, series, raw_root, instances, cfg, all_series)
@@ -116,7 +121,6 @@ def convert_volumes(
     name = "all_series.parquet" if all_series else "volumes.parquet"
     out = write_parquet_atomic(build / name, pa.Table.from_pylist(rows, schema=VOLUME_SCHEMA))
     if not all_series:
-        sha = build_recipe(build, default="lifs").sha256  # the snapshot the section came from
         Manifest(build).record(
             "convert", ledger, provenance_info=provenance(stage="mri.convert", recipe_sha256=sha)
         )

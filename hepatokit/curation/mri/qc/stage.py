@@ -33,7 +33,7 @@ from hepatokit.curation.mri.qc.matrix import missing_modality_matrix
 from hepatokit.errors import BuildStateError
 from hepatokit.manifest import Manifest, ManifestRow, excluded, kept, provenance
 from hepatokit.parallel import ItemResult, map_items
-from hepatokit.recipe import build_recipe, stage_section
+from hepatokit.recipe import stage_section
 
 __all__ = [
     "VolumeQCSummary",
@@ -91,6 +91,7 @@ def qc_volumes(
     recipe: str | os.PathLike[str] | None = None,
     qc: VolumeQCConfig | None = None,
     sequences: Sequence[str] | None = None,
+    recipe_sha256: str | None = None,
     workers: int | None = None,
     executor: Executor | None = None,
 ) -> VolumeQCSummary:
@@ -98,22 +99,26 @@ def qc_volumes(
 
     Parameters
     ----------
-    recipe, qc, sequences
-        The ``mri_qc`` section and the recipe's sequences (the matrix's columns); each not
-        given is read from ``recipe`` (default ``BUILD/recipe.yaml``, else the packaged
-        ``lifs``).
+    qc, sequences, recipe_sha256
+        The recipe's ``mri_qc`` section, its sequences (the matrix's columns; default all)
+        and its hash (for the ledger's provenance), as a pipeline resolved them; given the
+        section, no recipe is read.
+    recipe
+        Without ``qc``: the recipe to read them from (default ``BUILD/recipe.yaml``, else
+        the packaged ``lifs``).
     """
     build = Path(build)
     rec_path = None if recipe is None else os.fspath(recipe)
-    cfg = stage_section(
-        build, qc, rec_path, default="lifs", pick=lambda r: r.section("mri_qc", VolumeQCConfig)
-    )
-    seqs = stage_section(
+    cfg, seqs, sha = stage_section(
         build,
-        sequences,
+        None if qc is None else (qc, tuple(sequences or SEQUENCES), recipe_sha256),
         rec_path,
         default="lifs",
-        pick=lambda r: tuple(str(s) for s in r.data.get("sequences") or SEQUENCES),
+        pick=lambda r: (
+            r.section("mri_qc", VolumeQCConfig),
+            tuple(str(s) for s in r.data.get("sequences") or SEQUENCES),
+            r.sha256,
+        ),
     )
     vols, series, inst = _read_tables(build)
     jobs = plan_checks(str(build), vols, series, inst, cfg)
@@ -127,7 +132,6 @@ def qc_volumes(
             [{k: r.get(k) for k in QC_SCHEMA.names} for r in rows], schema=QC_SCHEMA
         ),
     )
-    sha = build_recipe(build, default="lifs").sha256  # the snapshot the section came from
     Manifest(build).record(
         "qc", ledger, provenance_info=provenance(stage="mri.qc", recipe_sha256=sha)
     )

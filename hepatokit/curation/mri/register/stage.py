@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from hepatokit.atomic import write_parquet_atomic
+from hepatokit.curation.mri.config import SEQUENCES
 from hepatokit.curation.mri.register.config import RegisterConfig
 from hepatokit.curation.mri.register.images import sitk_module
 from hepatokit.curation.mri.register.subject import (
@@ -47,7 +48,7 @@ from hepatokit.curation.mri.register.subject import (
     up_to_date,
 )
 from hepatokit.errors import BuildStateError
-from hepatokit.recipe import Recipe, build_recipe, stage_section
+from hepatokit.recipe import Recipe, stage_section
 
 __all__ = [
     "REGISTRATION_SCHEMA_NAMES",
@@ -60,9 +61,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("hepatokit.curation.mri.register.stage")
-
-#: the sequences registered when neither the caller nor the recipe names them
-DEFAULT_SEQUENCES = ("T1W", "T2W", "DWI", "GED1", "GED2", "GED3", "GED4")
 
 
 @dataclass(frozen=True)
@@ -127,8 +125,8 @@ def register_section(rec: Recipe) -> RegisterConfig:
 
 
 def recipe_sequences(rec: Recipe) -> tuple[str, ...]:
-    """The recipe's ``sequences`` (empty when it names none)."""
-    return tuple(str(s) for s in (rec.data.get("sequences") or ()))
+    """The recipe's ``sequences`` (all when it names none)."""
+    return tuple(str(s) for s in (rec.data.get("sequences") or SEQUENCES))
 
 
 def stage_config(
@@ -155,6 +153,7 @@ def register_sequences(
     recipe: str | os.PathLike[str] | None = None,
     register: RegisterConfig | None = None,
     sequences: Sequence[str] | None = None,
+    recipe_sha256: str | None = None,
     reference: str | Sequence[str] | None = None,
     transform: Literal["rigid", "affine"] | None = None,
     resample: bool | None = None,
@@ -168,10 +167,14 @@ def register_sequences(
     build
         Build folder after ``mri convert`` (``subjects.parquet`` when ``mri labels`` ran,
         else ``volumes.parquet`` minus QC failures).
-    recipe, register, sequences
-        The ``register`` section (with the recipe's ``seed``: :func:`register_section`) and
-        the sequences to register; each not given is read from ``recipe`` (default
-        ``BUILD/recipe.yaml``, else the packaged ``lifs``).
+    register, sequences, recipe_sha256
+        The recipe's ``register`` section (with the recipe's ``seed``:
+        :func:`register_section`), its sequences (those registered; default all) and its
+        hash (for the ledger's provenance), as a pipeline resolved them; given the section,
+        no recipe is read.
+    recipe
+        Without ``register``: the recipe to read them from (default ``BUILD/recipe.yaml``,
+        else the packaged ``lifs``).
     reference, transform, resample
         Override the section: a sequence (tried first, then the section's fallbacks) or an
         ordered list; ``rigid`` or ``affine``; also write every sequence resampled on its
@@ -190,10 +193,15 @@ def register_sequences(
     sitk_module()  # fail early with the extra's name
     build = Path(build)
     rec_path = None if recipe is None else os.fspath(recipe)
-    cfg = stage_section(build, register, rec_path, default="lifs", pick=register_section)
+    cfg, seqs, sha = stage_section(
+        build,
+        None if register is None else (register, tuple(sequences or SEQUENCES), recipe_sha256),
+        rec_path,
+        default="lifs",
+        pick=lambda r: (register_section(r), recipe_sequences(r), r.sha256),
+    )
     cfg = stage_config(cfg, reference, transform, resample)
-    seqs = stage_section(build, sequences, rec_path, default="lifs", pick=recipe_sequences)
-    entries = _subject_volumes(build, tuple(seqs) or DEFAULT_SEQUENCES)
+    entries = _subject_volumes(build, seqs)
     jobs, rows_by_subject = [], {}
     for sid, vols, mask in entries:
         ref = next((s for s in cfg.reference if s in vols), None)
@@ -215,7 +223,7 @@ def register_sequences(
         else:
             rows_by_subject[job.subject_id] = _failed_rows(job, res.error)
     rows = [r for sid in sorted(rows_by_subject) for r in rows_by_subject[sid]]
-    table_path = _write(build, rows)
+    table_path = _write(build, rows, sha)
     summary = summarise(rows, len(rows_by_subject), skipped, table_path)
     log.info("register: %s", summary)
     return summary
@@ -249,7 +257,7 @@ def summarise(
     )
 
 
-def _write(build: Path, rows: list[dict[str, Any]]) -> Path:
+def _write(build: Path, rows: list[dict[str, Any]], sha: str | None) -> Path:
     """``registration.parquet`` and the stage's ledger; returns the table's path."""
     import pyarrow as pa
 
@@ -272,7 +280,6 @@ def _write(build: Path, rows: list[dict[str, Any]]) -> Path:
     )
     ledger = _ledger(build, rows, kept)
     if ledger:
-        sha = build_recipe(build, default="lifs").sha256  # the snapshot the section came from
         Manifest(build).record(
             "register",
             ledger,
