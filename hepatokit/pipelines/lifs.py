@@ -16,7 +16,7 @@ from hepatokit.curation.mri.labels.stage import LabelsSummary, join_labels
 from hepatokit.curation.mri.qc.stage import VolumeQCSummary, qc_volumes
 from hepatokit.curation.mri.series.stage import SeriesSummary, recognise_series
 from hepatokit.manifest import Manifest, ManifestSummary
-from hepatokit.parallel import make_executor
+from hepatokit.parallel import start_pool
 from hepatokit.recipe import build_recipe
 
 __all__ = ["LifsBuildSummary", "build_lifs"]
@@ -62,13 +62,10 @@ def build_lifs(
         Pseudonym key source (see :func:`hepatokit.curation.mri.deid.keys.load_deid_key`).
     """
     out = Path(out)
-    if executor is None:
-        # one worker: make_executor yields None (run inline), which must not recurse here
-        with make_executor(
-            workers=workers, dask_address=dask_address, preload=INDEX_WORKER_MODULES
-        ) as pool:
-            return _build(recipe, raw, labels, out, workers, pool, key_file, demo_key)
-    return _build(recipe, raw, labels, out, workers, executor, key_file, demo_key)
+    with start_pool(
+        executor=executor, workers=workers, dask_address=dask_address, preload=INDEX_WORKER_MODULES
+    ) as pool:
+        return _build(recipe, raw, labels, out, workers, pool, key_file, demo_key)
 
 
 def _build(
@@ -90,13 +87,15 @@ def _build(
         idx = index_dicom(
             raw=raw,
             out=out,
-            recipe=recipe,
+            index=cfg.index,
+            deid=cfg.deid,
+            recipe_sha256=sha,
             workers=workers,
             executor=executor,
             key_file=key_file,
             demo_key=demo_key,
         )
-        ser = recognise_series(build=out)
+        ser = recognise_series(build=out, series=cfg.series, recipe_sha256=sha)
         seqs = cfg.sequences
         conv = convert_volumes(
             build=out,
