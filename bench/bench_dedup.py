@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 
 from hepatokit.atomic import write_parquet_atomic
-from hepatokit.curation.patho.dedup.stage import run_dedup
+from hepatokit.curation.patho.dedup.stage import dedup_patches
 from hepatokit.curation.patho.features.hashing import uint64_to_hex
 from hepatokit.curation.patho.features.table import SCORE_SCHEMA
 from hepatokit.manifest import Manifest, kept, stable_id
@@ -73,7 +73,7 @@ def main() -> None:
             fabricate(build, args.synthetic)
             print(f"fabricated {args.synthetic} items in {time.perf_counter() - t0:.1f} s")
         t0 = time.perf_counter()
-        summary = run_dedup(build=build, gallery=not args.synthetic, workers=args.workers)
+        summary = dedup_patches(build=build, gallery=not args.synthetic, workers=args.workers)
         dt = time.perf_counter() - t0
         print(f"dedup: {summary}")
         print(

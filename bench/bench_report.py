@@ -34,7 +34,7 @@ def fabricate(build: Path, n: int, seed: int = 0) -> None:
     from PIL import Image
 
     from hepatokit.atomic import write_parquet_atomic
-    from hepatokit.curation.patho.dedup.stage import run_dedup
+    from hepatokit.curation.patho.dedup.stage import dedup_patches
     from hepatokit.manifest import Manifest, excluded, kept
 
     fabricate_tables(build, n, seed)
@@ -53,7 +53,7 @@ def fabricate(build: Path, n: int, seed: int = 0) -> None:
             for i, r in zip(qc["id"], qc["qc_reason"], strict=True)
         ],
     )
-    run_dedup(build=build, gallery=False, workers=2)
+    dedup_patches(build=build, gallery=False, workers=2)
     curated = pq.read_table(build / "curated.parquet", columns=["id", "slide_id"]).to_pydict()
     slides = sorted(set(curated["slide_id"]))
     split_of = {

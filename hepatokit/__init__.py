@@ -51,8 +51,8 @@ _EXPORTS: dict[str, str] = {
     "ingest_patches": "hepatokit.curation.patho.ingest.stage",
     "tile_slides": "hepatokit.curation.patho.wsi.stage",
     "tile_slide": "hepatokit.curation.patho.wsi.tiling",
-    "run_qc": "hepatokit.curation.patho.qc.stage",
-    "run_dedup": "hepatokit.curation.patho.dedup.stage",
+    "qc_patches": "hepatokit.curation.patho.qc.stage",
+    "dedup_patches": "hepatokit.curation.patho.dedup.stage",
     "build_hepatobench": "hepatokit.pipelines.hepatobench",
     "calibrate_qc": "hepatokit.curation.patho.qc.calibrate",
     "calibrate_dedup": "hepatokit.curation.patho.dedup.calibrate",
@@ -145,7 +145,7 @@ if TYPE_CHECKING:  # the names of _EXPORTS, for type checkers (tests keep both i
         calibrate_dedup as calibrate_dedup,
     )
     from hepatokit.curation.patho.dedup.stage import (
-        run_dedup as run_dedup,
+        dedup_patches as dedup_patches,
     )
     from hepatokit.curation.patho.ingest.stage import (
         ingest_patches as ingest_patches,
@@ -154,7 +154,7 @@ if TYPE_CHECKING:  # the names of _EXPORTS, for type checkers (tests keep both i
         calibrate_qc as calibrate_qc,
     )
     from hepatokit.curation.patho.qc.stage import (
-        run_qc as run_qc,
+        qc_patches as qc_patches,
     )
     from hepatokit.curation.patho.wsi.stage import (
         tile_slides as tile_slides,

@@ -49,7 +49,7 @@ KNOWN_SECTIONS = frozenset(
         # MRI (LiFS)
         "sequences", "index", "series", "convert", "deid", "mri_qc", "labels", "register",
         # histology (HepatoBench)
-        "ingest", "tiling", "qc", "dedup",
+        "ingest", "tiling", "features", "qc", "dedup",
         # shared downstream
         "split", "publish", "card", "baselines", "evaluation", "quant",
     }

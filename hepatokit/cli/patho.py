@@ -85,12 +85,12 @@ def qc(
     recipe: Path | None = _RECIPE,
 ) -> None:
     """Apply the recipe's QC thresholds (blur, background, stain, pen) to every patch."""
-    from hepatokit.curation.patho.qc.stage import run_qc
+    from hepatokit.curation.patho.qc.stage import qc_patches
     from hepatokit.parallel import make_executor
 
     opts = options(ctx)
     with make_executor(workers=opts.workers, dask_address=opts.dask) as ex:
-        summary = run_qc(build=build, recipe=recipe, workers=opts.workers, executor=ex)
+        summary = qc_patches(build=build, recipe=recipe, workers=opts.workers, executor=ex)
     console.print(f"[green]qc[/] {summary}")
 
 
@@ -119,12 +119,12 @@ def dedup(
     ),
 ) -> None:
     """Remove exact (MD5 / pixel) and near (pHash) duplicates; flag label conflicts."""
-    from hepatokit.curation.patho.dedup.stage import run_dedup
+    from hepatokit.curation.patho.dedup.stage import dedup_patches
     from hepatokit.parallel import make_executor
 
     opts = options(ctx)
     with make_executor(workers=opts.workers, dask_address=opts.dask) as ex:
-        summary = run_dedup(build=build, recipe=recipe, radius=radius, workers=opts.workers,
+        summary = dedup_patches(build=build, recipe=recipe, radius=radius, workers=opts.workers,
                             executor=ex)  # fmt: skip
     console.print(f"[green]dedup[/] {summary}")
 

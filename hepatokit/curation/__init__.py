@@ -33,8 +33,8 @@ _EXPORTS: dict[str, str] = {
             "calibrate_dedup",
             "calibrate_qc",
             "ingest_patches",
-            "run_dedup",
-            "run_qc",
+            "dedup_patches",
+            "qc_patches",
             "tile_slide",
             "tile_slides",
         )
@@ -60,9 +60,9 @@ if TYPE_CHECKING:  # the names of _EXPORTS, for type checkers (tests keep both i
         build_hepatobench as build_hepatobench,
         calibrate_dedup as calibrate_dedup,
         calibrate_qc as calibrate_qc,
+        dedup_patches as dedup_patches,
         ingest_patches as ingest_patches,
-        run_dedup as run_dedup,
-        run_qc as run_qc,
+        qc_patches as qc_patches,
         tile_slide as tile_slide,
         tile_slides as tile_slides,
     )

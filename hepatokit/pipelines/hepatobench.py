@@ -13,12 +13,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from hepatokit.curation.patho.dedup.stage import DedupSummary, run_dedup
+from hepatokit.curation.patho.config import (
+    DedupConfig,
+    IngestConfig,
+    PatchQCConfig,
+    TilingConfig,
+    features_section,
+)
+from hepatokit.curation.patho.dedup.stage import DedupSummary, dedup_patches
 from hepatokit.curation.patho.ingest.stage import IngestSummary, ingest_patches
 from hepatokit.curation.patho.layout import CURATED
-from hepatokit.curation.patho.qc.stage import QCSummary, run_qc
+from hepatokit.curation.patho.qc.stage import PatchQCSummary, qc_patches
 from hepatokit.curation.patho.wsi.stage import TileSummary, tile_slides
 from hepatokit.parallel import make_executor
+from hepatokit.recipe import build_recipe
 
 __all__ = ["HepatoBenchBuild", "build_hepatobench"]
 
@@ -31,7 +39,7 @@ class HepatoBenchBuild:
 
     source: str
     introduce: IngestSummary | TileSummary
-    qc: QCSummary
+    qc: PatchQCSummary
     dedup: DedupSummary
     curated: Path
 
@@ -106,23 +114,31 @@ def _stages(
     force_mpp: bool = False,
     allow_outside_root: bool = False,
 ) -> HepatoBenchBuild:
+    """The stages in a row, each given its recipe sections (the recipe resolved once)."""
+    rec = build_recipe(build, None if recipe is None else os.fspath(recipe), default="hepatobench")
+    features = features_section(rec)
     first: IngestSummary | TileSummary
     if kind == "slides":
         slides = raw_p / "slides" if (raw_p / "slides").is_dir() else raw_p
-        first = tile_slides(slides=slides, out=build, recipe=recipe, mpp=mpp,
-                            force_mpp=force_mpp, workers=workers, executor=executor)  # fmt: skip
+        first = tile_slides(slides=slides, out=build, tiling=rec.section("tiling", TilingConfig),
+                            mpp=mpp, force_mpp=force_mpp, workers=workers,
+                            executor=executor)  # fmt: skip
     else:
         first = ingest_patches(
             root=raw_p,
             out=build,
-            recipe=recipe,
+            ingest=rec.section("ingest", IngestConfig),
+            features=features,
+            classes=rec.classes,
             workers=workers,
             executor=executor,
             allow_outside_root=allow_outside_root,
         )
     log.info("%s", first)
-    qc = run_qc(build=build, workers=workers, executor=executor)
+    qc = qc_patches(build=build, qc=rec.section("qc", PatchQCConfig), features=features,
+                    workers=workers, executor=executor)  # fmt: skip
     log.info("qc: %s", qc)
-    dd = run_dedup(build=build, workers=workers, executor=executor)
+    dd = dedup_patches(build=build, dedup=rec.section("dedup", DedupConfig), features=features,
+                       workers=workers, executor=executor)  # fmt: skip
     log.info("dedup: %s", dd)
     return HepatoBenchBuild(kind, first, qc, dd, build / CURATED)

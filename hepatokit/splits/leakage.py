@@ -7,7 +7,7 @@ Checks (each finding names the items and the splits):
 - ``exact_duplicate``: patches with the same MD5 or pixel SHA-256 in different splits;
 - ``near_duplicate``: patches whose 64-bit pHash differ by at most the recipe's radius
   (``dedup.phash_radius``) in different splits (multi-index search, :mod:`.hamming`); when
-  the recipe's dedup also requires the dHash (``dedup.dhash``), a pair must agree within
+  the recipe computes the dHash (``features.dhash``), a pair must agree within
   ``dedup.dhash_radius`` on it too, the same rule the dedup stage applies;
 - ``same_patient``: one original patient under several pseudonyms in different splits
   (``BUILD/private/pseudonyms.parquet``; for an imported release the key is (ID, vendor)).
@@ -397,8 +397,12 @@ def _dedup_rule(recipe: Recipe | None) -> tuple[int, int | None]:
     dedup = recipe.data.get("dedup") or {}
     if not isinstance(dedup, dict):
         dedup = {}
+    features = recipe.data.get("features") or {}
+    if not isinstance(features, dict):
+        features = {}
     radius = int(dedup.get("phash_radius", DEFAULT_RADIUS))
-    dhash = int(dedup.get("dhash_radius", 10)) if dedup.get("dhash") else None
+    wants = features.get("dhash", dedup.get("dhash"))  # dedup.dhash: its place in older recipes
+    dhash = int(dedup.get("dhash_radius", 10)) if wants else None
     if recipe.has("split"):
         policy = split_policy(recipe)
         if policy.near_duplicate_radius is not None:

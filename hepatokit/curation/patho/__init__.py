@@ -1,7 +1,7 @@
 """HepatoBench curation: patch ingest, WSI tiling + tissue detection, patch QC, dedup.
 
 Every stage is a keyword-only function (the ``hepatokit patho …`` commands wrap them):
-:func:`ingest_patches`, :func:`tile_slides`, :func:`run_qc`, :func:`run_dedup`,
+:func:`ingest_patches`, :func:`tile_slides`, :func:`qc_patches`, :func:`dedup_patches`,
 :func:`build_hepatobench` (all three in a row), the calibrations :func:`calibrate_qc` and
 :func:`calibrate_dedup`, and the reusable pieces :func:`tile_slide` (HepatoQuant tiles
 whole slides with it), :func:`detect_tissue`, :func:`near_pairs`, :func:`qc_scores`.
@@ -16,7 +16,7 @@ from hepatokit._lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "ingest_patches": "ingest.stage",
-    "discover_patches": "ingest.stage",
+    "discover_patches": "ingest.discover",
     "IngestSummary": "ingest.stage",
     "tile_slides": "wsi.stage",
     "TileSummary": "wsi.stage",
@@ -34,13 +34,13 @@ _EXPORTS: dict[str, str] = {
     "otsu_threshold": "wsi.tissue",
     "load_annotations": "wsi.annotations",
     "label_tiles": "wsi.annotations",
-    "run_qc": "qc.stage",
-    "QCSummary": "qc.stage",
+    "qc_patches": "qc.stage",
+    "PatchQCSummary": "qc.stage",
     "qc_scores": "qc.measures",
     "qc_reason": "qc.measures",
     "QC_CHECKS": "qc.measures",
     "calibrate_qc": "qc.calibrate",
-    "run_dedup": "dedup.stage",
+    "dedup_patches": "dedup.stage",
     "DedupSummary": "dedup.stage",
     "decide_duplicates": "dedup.exact",
     "DedupInput": "dedup.exact",
@@ -53,7 +53,8 @@ _EXPORTS: dict[str, str] = {
     "HepatoBenchBuild": "hepatokit.pipelines.hepatobench",
     "IngestConfig": "config",
     "TilingConfig": "config",
-    "QCConfig": "config",
+    "PatchQCConfig": "config",
+    "FeaturesConfig": "config",
     "DedupConfig": "config",
 }
 
@@ -63,8 +64,9 @@ __all__ = sorted(_EXPORTS)
 if TYPE_CHECKING:  # the names of _EXPORTS, for type checkers (tests keep both in step)
     from hepatokit.curation.patho.config import (
         DedupConfig as DedupConfig,
+        FeaturesConfig as FeaturesConfig,
         IngestConfig as IngestConfig,
-        QCConfig as QCConfig,
+        PatchQCConfig as PatchQCConfig,
         TilingConfig as TilingConfig,
     )
     from hepatokit.curation.patho.dedup.calibrate import (
@@ -80,7 +82,7 @@ if TYPE_CHECKING:  # the names of _EXPORTS, for type checkers (tests keep both i
     )
     from hepatokit.curation.patho.dedup.stage import (
         DedupSummary as DedupSummary,
-        run_dedup as run_dedup,
+        dedup_patches as dedup_patches,
     )
     from hepatokit.curation.patho.features.analysis import (
         analyse_patch_bytes as analyse_patch_bytes,
@@ -89,9 +91,11 @@ if TYPE_CHECKING:  # the names of _EXPORTS, for type checkers (tests keep both i
         image_hashes as image_hashes,
         phash_hex as phash_hex,
     )
+    from hepatokit.curation.patho.ingest.discover import (
+        discover_patches as discover_patches,
+    )
     from hepatokit.curation.patho.ingest.stage import (
         IngestSummary as IngestSummary,
-        discover_patches as discover_patches,
         ingest_patches as ingest_patches,
     )
     from hepatokit.curation.patho.qc.calibrate import (
@@ -103,8 +107,8 @@ if TYPE_CHECKING:  # the names of _EXPORTS, for type checkers (tests keep both i
         qc_scores as qc_scores,
     )
     from hepatokit.curation.patho.qc.stage import (
-        QCSummary as QCSummary,
-        run_qc as run_qc,
+        PatchQCSummary as PatchQCSummary,
+        qc_patches as qc_patches,
     )
     from hepatokit.curation.patho.wsi.annotations import (
         label_tiles as label_tiles,

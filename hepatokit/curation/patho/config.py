@@ -1,17 +1,32 @@
-"""The recipe sections of the histology stages: ``ingest``, ``tiling``, ``qc``, ``dedup``.
+"""The recipe sections of the histology stages: ``ingest``, ``tiling``, ``features``, ``qc``,
+``dedup``.
 
 Each dataclass is validated from the recipe by :meth:`hepatokit.recipe.Recipe.section`, so a
-typo or a wrong type names the recipe file and the dotted key.
+typo or a wrong type names the recipe file and the dotted key. A stage takes its sections as
+keyword parameters; :func:`features_section` reads the one section shared by ingest, qc and
+dedup.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
-from hepatokit.recipe import check_regex
+from hepatokit.errors import RecipeError
+from hepatokit.manifest import provenance
+from hepatokit.recipe import Recipe, build_recipe, check_regex
 
-__all__ = ["DedupConfig", "IngestConfig", "QCConfig", "TilingConfig"]
+__all__ = [
+    "DedupConfig",
+    "FeaturesConfig",
+    "IngestConfig",
+    "PatchQCConfig",
+    "TilingConfig",
+    "features_section",
+    "stage_provenance",
+]
 
 
 @dataclass(frozen=True)
@@ -77,7 +92,7 @@ class TilingConfig:
 
 
 @dataclass(frozen=True)
-class QCConfig:
+class PatchQCConfig:
     """``qc:`` thresholds per check and the order in which the decisive reason is chosen.
 
     Scores are defined in :mod:`hepatokit.curation.patho.qc.measures`. ``background`` fails above
@@ -117,14 +132,65 @@ class QCConfig:
 
 
 @dataclass(frozen=True)
+class FeaturesConfig:
+    """``features:`` what the one decode of every patch computes besides its MD5, pixel
+    SHA-256, pHash and QC scores (ingest, and qc / dedup for items not yet measured).
+
+    ``dhash`` also computes the 64-bit dHash; dedup then requires a near pair to agree on it
+    within ``dedup.dhash_radius`` too, and so does the leakage audit.
+    """
+
+    dhash: bool = False
+
+
+def features_section(rec: Recipe) -> FeaturesConfig:
+    """The recipe's ``features`` section.
+
+    A recipe written before the section existed kept the choice as ``dedup.dhash``: it is
+    still read from there; both keys with different values are an error.
+    """
+    cfg = rec.section("features", FeaturesConfig)
+    dedup = rec.data.get("dedup")
+    legacy = dedup.get("dhash") if isinstance(dedup, dict) else None
+    if legacy is None:
+        return cfg
+    if not isinstance(legacy, bool):
+        raise RecipeError(f"dedup.dhash: expected true/false, got {legacy!r}", path=rec.source)
+    features = rec.data.get("features")
+    if isinstance(features, dict) and "dhash" in features:
+        if features["dhash"] != legacy:
+            raise RecipeError(
+                "features.dhash and dedup.dhash disagree",
+                path=rec.source,
+                hint="keep features.dhash only (dedup.dhash is its older place)",
+            )
+        return cfg
+    return FeaturesConfig(dhash=legacy)
+
+
+@dataclass(frozen=True)
 class DedupConfig:
-    """``dedup:`` near-duplicate radius (bits of the 64-bit pHash) and the optional dHash."""
+    """``dedup:`` near-duplicate radius (bits of the 64-bit pHash), the dHash radius (used
+    when ``features.dhash`` is on) and the gallery size.
+
+    ``dhash`` is the older place of ``features.dhash``, still accepted from recipes written
+    before the ``features`` section (read by :func:`features_section`, not by dedup).
+    """
 
     phash_radius: int = 6
-    dhash: bool = False
     dhash_radius: int = 16
     gallery_clusters: int = 12
+    dhash: bool | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.phash_radius < 64 or not 0 <= self.dhash_radius < 64:
             raise ValueError("radii must be in [0, 63] bits")
+
+
+def stage_provenance(
+    build: str | os.PathLike[str], *, stage: str, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The provenance a histology stage records with its ledger: the hash and seed of the
+    build's recipe snapshot (``BUILD/recipe.yaml``, which its sections came from)."""
+    rec = build_recipe(Path(build), default="hepatobench")
+    return provenance(stage=stage, recipe_sha256=rec.sha256, seed=rec.seed, extra=extra)

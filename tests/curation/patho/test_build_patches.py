@@ -14,10 +14,12 @@ import pytest
 from hepatokit.curation.patho import (
     calibrate_dedup,
     calibrate_qc,
+    dedup_patches,
     ingest_patches,
     near_pairs,
-    run_dedup,
+    qc_patches,
 )
+from hepatokit.curation.patho.config import DedupConfig, FeaturesConfig, PatchQCConfig
 from hepatokit.curation.patho.features.hashing import hex_to_uint64
 from hepatokit.manifest import Manifest
 from hepatokit.pipelines import build_hepatobench
@@ -141,10 +143,10 @@ def test_outputs_and_provenance(built: Path) -> None:
 def test_dedup_is_idempotent_on_the_build(built: Path, tmp_path: Path) -> None:
     again = tmp_path / "b"
     shutil.copytree(built, again)
-    first = run_dedup(build=again, gallery=False)
+    first = dedup_patches(build=again, gallery=False)
     curated = (again / "curated.parquet").read_bytes()
     clusters = (again / "clusters.parquet").read_bytes()
-    second = run_dedup(build=again, gallery=False)
+    second = dedup_patches(build=again, gallery=False)
     assert first == second
     assert (again / "curated.parquet").read_bytes() == curated
     assert (again / "clusters.parquet").read_bytes() == clusters
@@ -154,10 +156,39 @@ def test_dedup_passes_its_executor_down(built: Path, tmp_path: Path) -> None:
     again = tmp_path / "b"
     shutil.copytree(built, again)
     with RecordingExecutor() as pool:
-        run_dedup(build=again, gallery=False, executor=pool)
+        dedup_patches(build=again, gallery=False, executor=pool)
     assert "_search_band" in pool.calls  # the near-duplicate search ran on the given executor
     for name in ("curated.parquet", "clusters.parquet"):
         assert (again / name).read_bytes() == (built / name).read_bytes()
+
+
+def test_sections_given_to_a_stage_are_used_as_given(
+    built: Path, truth: dict, tmp_path: Path
+) -> None:
+    """A stage given its sections uses them, not the build's recipe snapshot: a QC section
+    that fails nothing passes every planted QC failure; a dedup radius of 0 without the dHash
+    still merges the planted exact copies but leaves the planted near copies apart."""
+    again = tmp_path / "b"
+    shutil.copytree(built, again)
+    snapshot = (again / "recipe.yaml").read_bytes()
+    lax = PatchQCConfig(background_max=1.0, stain_max=90.0, stain_intensity_min=0.0,
+                        eosin_fraction_min=0.0, eosin_p90_max=1.0, pen_max=1.0, ink_max=1.0,
+                        sharpness_min=0.0, blocking_max=1e9)  # fmt: skip
+    summary = qc_patches(build=again, qc=lax, features=FeaturesConfig(dhash=True))
+    assert set(summary.failed) <= {"corrupt"}
+    assert summary.passed == len(pq.read_table(built / "qc.parquet")) - summary.failed.get(
+        "corrupt", 0
+    )
+    planted = Counter(f["kind"] for f in truth["files"])
+    strict = dedup_patches(build=again, dedup=DedupConfig(phash_radius=0), gallery=False,
+                           features=FeaturesConfig(dhash=False))  # fmt: skip
+    removed = [r for r in pq.read_table(again / "clusters.parquet").to_pylist()
+               if r["reason"] and r["reason"].startswith("duplicate_of")]  # fmt: skip
+    exact = planted["exact_dup_of"] + planted["reencoded_of"]
+    assert sum(r["link"] == "exact" for r in removed) >= exact
+    assert all(r["distance"] == 0 for r in removed)  # radius 0: identical pHashes only
+    assert strict.duplicates < exact + planted["near_dup_of"]
+    assert (again / "recipe.yaml").read_bytes() == snapshot  # nothing rewritten
 
 
 def test_table_layout_gives_same_ids(patho_raw: Path, built: Path, tmp_path: Path) -> None:

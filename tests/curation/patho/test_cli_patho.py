@@ -50,7 +50,7 @@ def test_patho_commands(tmp_path: Path) -> None:
 
 
 def test_ingest_resumes_and_sees_changed_files(tmp_path: Path) -> None:
-    from hepatokit.curation.patho import ingest_patches, run_qc
+    from hepatokit.curation.patho import ingest_patches, qc_patches
 
     root, build = tmp_path / "raw", tmp_path / "build"
     _tree(root)
@@ -60,7 +60,7 @@ def test_ingest_resumes_and_sees_changed_files(tmp_path: Path) -> None:
     assert (build / "patches.parquet").read_bytes() == first  # same inputs → same bytes
     Image.fromarray(np.full((150, 150, 3), 241, np.uint8)).save(root / "FIB" / "s1_2.png")
     ingest_patches(root=root, out=build, workers=1)
-    run_qc(build=build)
+    qc_patches(build=build)
     final = {r["source"]: r for r in Manifest(build).final().to_pylist()}
     assert final["FIB/s1_2.png"]["reason"] == "background"
 

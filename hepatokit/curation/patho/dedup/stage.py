@@ -4,12 +4,17 @@ Writes ``clusters.parquet`` (cluster_id, id, representative, distance, link, rea
 ``dedup`` manifest ledger, ``curated.parquet`` (the kept items with their table columns,
 hashes and QC scores) and ``reports/dedup.md`` + ``reports/dedup_clusters.png`` (a gallery
 of the largest clusters).
+
+Read (the passed items, their hashes and scores) → decide
+(:func:`~hepatokit.curation.patho.dedup.exact.decide_duplicates` and :func:`dedup_ledger`,
+pure) → write. The near-duplicate search runs on the executor the stage is given.
 """
 
 from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +24,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from hepatokit.atomic import write_parquet_atomic, write_text_atomic
-from hepatokit.curation.patho.config import DedupConfig
+from hepatokit.curation.patho.config import (
+    DedupConfig,
+    FeaturesConfig,
+    features_section,
+    stage_provenance,
+)
 from hepatokit.curation.patho.dedup.exact import DedupDecision, DedupInput, decide_duplicates
 from hepatokit.curation.patho.features.hashing import hash_versions, hex_to_uint64
 from hepatokit.curation.patho.features.table import ensure_features
@@ -34,10 +44,10 @@ from hepatokit.curation.patho.layout import (
     require,
 )
 from hepatokit.curation.patho.qc.measures import QC_CHECKS, quality_rank
-from hepatokit.manifest import Manifest, excluded, kept, provenance
-from hepatokit.recipe import build_recipe
+from hepatokit.manifest import Manifest, ManifestRow, excluded, kept
+from hepatokit.recipe import stage_section
 
-__all__ = ["DedupSummary", "run_dedup"]
+__all__ = ["DedupSummary", "dedup_ledger", "dedup_patches"]
 
 STAGE = "dedup"
 CLUSTER_SCHEMA = pa.schema(
@@ -69,9 +79,11 @@ class DedupSummary:
         )
 
 
-def run_dedup(
+def dedup_patches(
     *,
     build: str | os.PathLike[str],
+    dedup: DedupConfig | None = None,
+    features: FeaturesConfig | None = None,
     recipe: str | os.PathLike[str] | None = None,
     radius: int | None = None,
     workers: int | None = None,
@@ -84,8 +96,11 @@ def run_dedup(
     ----------
     build
         Build folder after ``patho qc``.
+    dedup, features
+        The recipe's ``dedup`` and ``features`` sections; each not given is read from
+        ``recipe`` (default ``BUILD/recipe.yaml``, else the packaged hepatobench).
     radius
-        pHash Hamming radius in bits (default: the recipe's ``dedup.phash_radius``).
+        pHash Hamming radius in bits (default: ``dedup.phash_radius``).
     workers, executor
         Processes for the feature pass and the near-duplicate search, or an executor
         (process pool, Dask client executor) that runs both, the search split by band.
@@ -93,15 +108,44 @@ def run_dedup(
         Write the PNG gallery of the largest clusters.
     """
     build = Path(build)
-    rec = build_recipe(build, None if recipe is None else Path(recipe), default="hepatobench")
-    cfg = rec.section("dedup", DedupConfig)
+    rec_path = None if recipe is None else os.fspath(recipe)
+    cfg = stage_section(build, dedup, rec_path, default="hepatobench",
+                        pick=lambda rec: rec.section("dedup", DedupConfig))  # fmt: skip
+    feats = stage_section(build, features, rec_path, default="hepatobench", pick=features_section)
     r = cfg.phash_radius if radius is None else radius
+    items, hashes, scores, data = _read_passed(build, feats.dhash, workers, executor)
+    decisions = decide_duplicates(
+        data,
+        radius=r,
+        second_radius=cfg.dhash_radius if feats.dhash else None,
+        workers=workers,
+        executor=executor,
+    )
+    ledger, kept_ids = dedup_ledger(data.ids, items.column("kind").to_pylist(), decisions)
+    summary = _summary(len(data.ids), len(kept_ids), decisions)
+    clusters = pa.Table.from_pylist([d.__dict__ for d in decisions], schema=CLUSTER_SCHEMA)
+    write_parquet_atomic(build / CLUSTERS, clusters)
+    extra = {"phash_radius": r, "dhash": feats.dhash, "hash_versions": hash_versions()}
+    info = stage_provenance(build, stage=STAGE, extra=extra)
+    Manifest(build).record(STAGE, ledger, provenance_info=info)
+    _write_curated(build, kept_ids, hashes, scores)
+    _write_report(build, summary, decisions, r)
+    if gallery and decisions:
+        cluster_gallery(build, decisions, items, max_clusters=cfg.gallery_clusters)
+    return summary
+
+
+def _read_passed(
+    build: Path, dhash: bool, workers: int | None, executor: Executor | None
+) -> tuple[pa.Table, pa.Table, pa.Table, DedupInput]:
+    """The items that passed QC, their hashes and scores (measured where missing), and the
+    decision input built from them."""
     qc = pq.read_table(require(build, QC, before="dedup (run `patho qc` first)"))
     passed = set(qc.filter(pc.is_null(qc.column("qc_reason"))).column("id").to_pylist())
     items = read_items(build)
     items = items.filter(pc.is_in(items.column("id"), pa.array(sorted(passed), pa.string())))
     hashes, scores, _ = ensure_features(
-        build, items, dhash=cfg.dhash, workers=workers, executor=executor
+        build, items, dhash=dhash, workers=workers, executor=executor
     )
     ids = items.column("id").to_pylist()
     h = {row["id"]: row for row in hashes.to_pylist()}
@@ -114,22 +158,21 @@ def run_dedup(
         pixel_sha256=[h[i]["pixel_sha256"] for i in ids],
         phash=hex_to_uint64([h[i]["phash"] for i in ids]),
         quality=[quality_rank(s[i]) for i in ids],
-        dhash=hex_to_uint64([h[i]["dhash"] for i in ids]) if cfg.dhash else None,
+        dhash=hex_to_uint64([h[i]["dhash"] for i in ids]) if dhash else None,
     )
-    decisions = decide_duplicates(
-        data,
-        radius=r,
-        second_radius=cfg.dhash_radius if cfg.dhash else None,
-        workers=workers,
-        executor=executor,
-    )
-    clusters = pa.Table.from_pylist([d.__dict__ for d in decisions], schema=CLUSTER_SCHEMA)
-    write_parquet_atomic(build / CLUSTERS, clusters)
+    return items, hashes, scores, data
 
+
+def dedup_ledger(
+    ids: Sequence[str], kinds: Sequence[str], decisions: Sequence[DedupDecision]
+) -> tuple[list[ManifestRow], list[str]]:
+    """The ``dedup`` ledger rows of ``ids`` (in their order) and the ids kept (pure).
+
+    An item in no cluster is kept; a cluster's representative is kept with a note; the
+    others are excluded with the decision's reason and how they were linked.
+    """
     by_id = {d.id: d for d in decisions}
-    kinds = items.column("kind").to_pylist()
-    rows = []
-    kept_ids = []
+    rows, kept_ids = [], []
     for item_id, kind in zip(ids, kinds, strict=True):
         d = by_id.get(item_id)
         if d is None or d.reason is None:
@@ -141,21 +184,17 @@ def run_dedup(
                 excluded(item_id, kind=kind, stage=STAGE, reason=d.reason,
                          detail=f"cluster {d.cluster_id}, {d.link}, phash distance {d.distance}")
             )  # fmt: skip
-    extra = {"phash_radius": r, "dhash": cfg.dhash, "hash_versions": hash_versions()}
-    info = provenance(stage=STAGE, recipe_sha256=rec.sha256, seed=rec.seed, extra=extra)
-    Manifest(build).record(STAGE, rows, provenance_info=info)
-    _write_curated(build, kept_ids, hashes, scores)
-    summary = DedupSummary(
-        items=len(ids),
-        kept=len(kept_ids),
+    return rows, kept_ids
+
+
+def _summary(items: int, n_kept: int, decisions: Sequence[DedupDecision]) -> DedupSummary:
+    return DedupSummary(
+        items=items,
+        kept=n_kept,
         clusters=len({d.cluster_id for d in decisions}),
         duplicates=sum(1 for d in decisions if d.reason and d.reason.startswith("duplicate_of")),
         label_conflicts=sum(1 for d in decisions if d.reason == "label_conflict"),
     )
-    _write_report(build, summary, decisions, r)
-    if gallery and decisions:
-        cluster_gallery(build, decisions, items, max_clusters=cfg.gallery_clusters)
-    return summary
 
 
 def _write_curated(build: Path, kept_ids: list[str], hashes: pa.Table, scores: pa.Table) -> None:

@@ -13,11 +13,12 @@ import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
-from hepatokit.curation.patho.config import DedupConfig, QCConfig
+from hepatokit.curation.patho.config import FeaturesConfig, PatchQCConfig, features_section
 from hepatokit.curation.patho.features.table import ensure_features, item_file
 from hepatokit.curation.patho.gallery import image_grid
 from hepatokit.curation.patho.layout import read_items
@@ -27,7 +28,7 @@ from hepatokit.curation.patho.qc.measures import (
     qc_reason,
     relative_configs,
 )
-from hepatokit.recipe import build_recipe
+from hepatokit.recipe import stage_section
 
 __all__ = ["QCCalibration", "calibrate_qc"]
 
@@ -44,7 +45,7 @@ class QCCalibration:
     relative: pa.Table | None = None  # class, threshold, fixed, relative
 
 
-def _limits(cfg: QCConfig) -> dict[str, str]:
+def _limits(cfg: PatchQCConfig) -> dict[str, str]:
     return {
         "background": f"> {cfg.background_max}",
         "stain": f"> {cfg.stain_max}",
@@ -58,7 +59,7 @@ def _limits(cfg: QCConfig) -> dict[str, str]:
     }
 
 
-def _failing(score: str, values: np.ndarray, cfg: QCConfig) -> np.ndarray:
+def _failing(score: str, values: np.ndarray, cfg: PatchQCConfig) -> np.ndarray:
     op, limit = _limits(cfg)[score].split()
     return values > float(limit) if op == ">" else values < float(limit)
 
@@ -66,6 +67,8 @@ def _failing(score: str, values: np.ndarray, cfg: QCConfig) -> np.ndarray:
 def calibrate_qc(
     *,
     build: str | os.PathLike[str],
+    qc: PatchQCConfig | None = None,
+    features: FeaturesConfig | None = None,
     recipe: str | os.PathLike[str] | None = None,
     per_score: int = 6,
     workers: int | None = None,
@@ -76,19 +79,39 @@ def calibrate_qc(
     ----------
     build
         A build folder after ``patho ingest`` (or ``tile``).
+    qc, features
+        The recipe's ``qc`` and ``features`` sections; each not given is read from
+        ``recipe`` (default ``BUILD/recipe.yaml``, else the packaged hepatobench).
     per_score
         Patches shown at each end of every score in the PNG.
     """
     build = Path(build)
-    rec = build_recipe(build, None if recipe is None else Path(recipe), default="hepatobench")
-    cfg = rec.section("qc", QCConfig)
+    rec_path = None if recipe is None else os.fspath(recipe)
+    cfg = stage_section(build, qc, rec_path, default="hepatobench",
+                        pick=lambda rec: rec.section("qc", PatchQCConfig))  # fmt: skip
+    feats = stage_section(build, features, rec_path, default="hepatobench", pick=features_section)
     items = read_items(build)
-    _, scores, _ = ensure_features(
-        build, items, dhash=rec.section("dedup", DedupConfig).dhash, workers=workers
-    )
+    _, scores, _ = ensure_features(build, items, dhash=feats.dhash, workers=workers)
     cls_of = dict(
         zip(items.column("id").to_pylist(), items.column("class").to_pylist(), strict=True)
     )
+    rows, lines = score_percentiles(scores, cls_of, cfg)
+    rel_rows, rel_lines = mode_thresholds(scores.to_pylist(), cls_of, cfg)
+    png = _extremes_png(build, items, scores, per_score)
+    lines += [*rel_lines, f"lowest / highest scoring patches: {png}"]
+    return QCCalibration(
+        table=pa.Table.from_pylist(rows),
+        png=png,
+        text="\n".join(lines),
+        relative=pa.Table.from_pylist(rel_rows),
+    )
+
+
+def score_percentiles(
+    scores: pa.Table, cls_of: dict[str, str | None], cfg: PatchQCConfig
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Per class and overall, every score's percentiles and the share failing its threshold:
+    table rows and the printed lines."""
     ids = scores.column("id").to_pylist()
     classes = np.array([cls_of.get(i) or "-" for i in ids])
     rows, lines = [], []
@@ -112,10 +135,18 @@ def calibrate_qc(
                 + "".join(f"{x:>10.4g}" for x in pct)
                 + f"{fail:>9.2%}"
             )
-    records = scores.to_pylist()
+    return rows, lines
+
+
+def mode_thresholds(
+    records: list[dict[str, Any]], cls_of: dict[str, str | None], cfg: PatchQCConfig
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """How many items fail in each mode, and the relative mode's thresholds per class next
+    to the fixed ones: table rows and the printed lines."""
+    ids = [r["id"] for r in records]
     fixed = dataclasses.replace(cfg, mode="fixed")
     n_fail = sum(qc_reason(r, fixed) is not None for r in records)
-    lines.append(f"\nfixed mode (the recipe's thresholds): {n_fail} of {len(ids)} items fail QC")
+    lines = [f"\nfixed mode (the recipe's thresholds): {n_fail} of {len(ids)} items fail QC"]
     rel_cfg = dataclasses.replace(cfg, mode="relative")
     per_class = relative_configs(records, [cls_of.get(i) for i in ids], rel_cfg)
     rel_fail = sum(
@@ -138,14 +169,7 @@ def calibrate_qc(
              "relative": float(getattr(c, n))}
             for n in names
         ]  # fmt: skip
-    png = _extremes_png(build, items, scores, per_score)
-    lines.append(f"lowest / highest scoring patches: {png}")
-    return QCCalibration(
-        table=pa.Table.from_pylist(rows),
-        png=png,
-        text="\n".join(lines),
-        relative=pa.Table.from_pylist(rel_rows),
-    )
+    return rel_rows, lines
 
 
 def _extremes_png(build: Path, items: pa.Table, scores: pa.Table, k: int) -> Path:

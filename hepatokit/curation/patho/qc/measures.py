@@ -54,7 +54,7 @@ from numpy.typing import NDArray
 from PIL import Image
 from scipy import ndimage
 
-from hepatokit.curation.patho.config import QCConfig
+from hepatokit.curation.patho.config import PatchQCConfig
 
 __all__ = [
     "QC_CHECKS",
@@ -212,7 +212,7 @@ def qc_scores(rgb: NDArray[np.uint8]) -> QCScores:
     )
 
 
-def _fails(check: str, s: dict[str, float], cfg: QCConfig) -> bool:
+def _fails(check: str, s: dict[str, float], cfg: PatchQCConfig) -> bool:
     if check == "background":
         return s["background"] > cfg.background_max
     if check == "pen":
@@ -236,7 +236,7 @@ def _fails(check: str, s: dict[str, float], cfg: QCConfig) -> bool:
     raise ValueError(f"unknown QC check {check!r}")
 
 
-def qc_reason(scores: dict[str, float], cfg: QCConfig) -> str | None:
+def qc_reason(scores: dict[str, float], cfg: PatchQCConfig) -> str | None:
     """The decisive failing check (first in ``cfg.order``), or None if the patch passes."""
     for check in cfg.order:
         if _fails(check, scores, cfg):
@@ -272,7 +272,7 @@ RELATIVE_BOUNDS: dict[str, tuple[str, str, float, float]] = {
 _MAD_SD = 1.4826  # MAD → standard deviation of a normal distribution
 
 
-def _relative(values: dict[str, NDArray[np.float64]], cfg: QCConfig) -> dict[str, float]:
+def _relative(values: dict[str, NDArray[np.float64]], cfg: PatchQCConfig) -> dict[str, float]:
     out = {}
     for name, (score, side, loosest, strictest) in RELATIVE_BOUNDS.items():
         v = values[score]
@@ -286,9 +286,9 @@ def _relative(values: dict[str, NDArray[np.float64]], cfg: QCConfig) -> dict[str
 
 
 def relative_configs(
-    scores: list[dict[str, float]], classes: list[str | None], cfg: QCConfig
-) -> dict[str | None, QCConfig]:
-    """Dataset-relative thresholds: one :class:`QCConfig` per class (key None: all data).
+    scores: list[dict[str, float]], classes: list[str | None], cfg: PatchQCConfig
+) -> dict[str | None, PatchQCConfig]:
+    """Dataset-relative thresholds: one :class:`PatchQCConfig` per class (key None: all data).
 
     For each check of :data:`RELATIVE_BOUNDS` the threshold is the median ± ``k`` robust
     standard deviations (1.4826 × MAD) of the score over the *tissue* patches (background
@@ -310,7 +310,7 @@ def relative_configs(
     def cols(idx: list[int]) -> dict[str, NDArray[np.float64]]:
         return {c: np.array([scores[i].get(c, 1.0) for i in idx], float) for c in QC_CHECKS}
 
-    out: dict[str | None, QCConfig] = {
+    out: dict[str | None, PatchQCConfig] = {
         None: dataclasses.replace(cfg, **_relative(cols(keep), cfg))  # type: ignore[arg-type]
     }
     for cls in sorted({c for c in classes if c is not None}):

@@ -16,8 +16,9 @@ import json
 import logging
 import os
 from collections import Counter
+from collections.abc import Sequence
 from concurrent.futures import Executor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,16 +27,23 @@ import pyarrow.parquet as pq
 from PIL import Image
 
 from hepatokit.atomic import write_bytes_atomic, write_parquet_atomic
-from hepatokit.curation.patho.config import TilingConfig
+from hepatokit.curation.patho.config import TilingConfig, stage_provenance
 from hepatokit.curation.patho.layout import TILES
 from hepatokit.curation.patho.wsi.slides import SlideError
 from hepatokit.curation.patho.wsi.tiling import tile_slide
 from hepatokit.errors import DataFormatError
-from hepatokit.manifest import Manifest, ManifestRow, excluded, kept, provenance, stable_id
-from hepatokit.parallel import map_items
-from hepatokit.recipe import build_recipe
+from hepatokit.manifest import Manifest, ManifestRow, excluded, kept, stable_id
+from hepatokit.parallel import ItemResult, map_items
+from hepatokit.recipe import stage_section
 
-__all__ = ["SLIDE_EXTENSIONS", "TileSummary", "tile_slides"]
+__all__ = [
+    "SLIDE_EXTENSIONS",
+    "SlideFile",
+    "TileOutcome",
+    "TileSummary",
+    "tile_outcome",
+    "tile_slides",
+]
 
 log = logging.getLogger("hepatokit.curation.patho.tile")
 STAGE = "tile"
@@ -161,20 +169,42 @@ def _annotation_for(slide: Path, folders: list[Path]) -> str | None:
     return None
 
 
-def _without_name(detail: str | None, f: Path, rel: str, shown: str) -> str | None:
+def _without_name(detail: str | None, names: tuple[str, ...], shown: str) -> str | None:
     """An error detail without the slide's file name (reader errors quote the path)."""
     if not detail:
         return detail
-    for name in sorted({str(f), str(f.resolve()), rel, f.name, f.stem}, key=len, reverse=True):
+    for name in sorted(set(names), key=len, reverse=True):
         if name:
             detail = detail.replace(name, shown)
     return detail
+
+
+@dataclass(frozen=True)
+class SlideFile:
+    """What the ledger says of a slide file: its path relative to the slide folder, absolute
+    path, size in bytes, and the forms of its name an error detail may quote."""
+
+    rel: str
+    absolute: str
+    size: int
+    names: tuple[str, ...]
+
+
+@dataclass
+class TileOutcome:
+    """The ledger rows, tile tables, private slide rows and exclusions of one run."""
+
+    rows: list[ManifestRow] = field(default_factory=list)
+    tables: list[pa.Table] = field(default_factory=list)
+    private: list[dict[str, str]] = field(default_factory=list)
+    reasons: Counter[str] = field(default_factory=Counter)
 
 
 def tile_slides(
     *,
     slides: str | os.PathLike[str],
     out: str | os.PathLike[str],
+    tiling: TilingConfig | None = None,
     recipe: str | os.PathLike[str] | None = None,
     annotations: str | os.PathLike[str] | None = None,
     mpp: float | None = None,
@@ -188,6 +218,9 @@ def tile_slides(
     ----------
     slides
         A slide file or a folder searched recursively.
+    tiling
+        The recipe's ``tiling`` section; read from ``recipe`` when not given (default
+        ``BUILD/recipe.yaml``, else the packaged hepatobench).
     annotations
         Folder of GeoJSON files named like the slides (``<stem>.geojson``); default: the
         slide's own folder and a sibling ``annotations/`` folder.
@@ -205,8 +238,9 @@ def tile_slides(
         )
     build = Path(out)
     build.mkdir(parents=True, exist_ok=True)
-    rec = build_recipe(build, None if recipe is None else Path(recipe), default="hepatobench")
-    cfg = rec.section("tiling", TilingConfig)
+    rec_path = None if recipe is None else os.fspath(recipe)
+    cfg = stage_section(build, tiling, rec_path, default="hepatobench",
+                        pick=lambda rec: rec.section("tiling", TilingConfig))  # fmt: skip
     root, files = _find_slides(Path(slides))
     ann_dirs = [Path(annotations)] if annotations else [root, root.parent / "annotations"]
     jobs = []
@@ -217,45 +251,61 @@ def tile_slides(
         jobs.append(_SlideJob(str(f), sid, str(build), ann, mpp, force_mpp, cfg, key))
     results = map_items(_tile_one, jobs, workers=workers, executor=executor, chunksize=1,
                         description="tile")  # fmt: skip
-    rows: list[ManifestRow] = []
-    tables, private = [], []
-    reasons: Counter[str] = Counter()
-    for f, job, res in zip(files, jobs, results, strict=True):
-        rel = f.relative_to(root).as_posix()
-        private.append({"slide_id": job.slide_id, "file": rel, "absolute_path": str(f.resolve())})
+    facts = [_slide_file(f, root) for f in files]
+    outcome = tile_outcome(facts, [j.slide_id for j in jobs], results, mpp)
+    table = pa.concat_tables(outcome.tables) if outcome.tables else None
+    if table is not None:
+        write_parquet_atomic(build / TILES, table)
+    write_parquet_atomic(
+        build / "private" / "slides.parquet", pa.Table.from_pylist(outcome.private)
+    )
+    info = stage_provenance(build, stage=STAGE, extra={"tiling": asdict(cfg), "mpp_fill_in": mpp,
+                                                       "force_mpp": force_mpp})  # fmt: skip
+    Manifest(build).record(STAGE, outcome.rows, introduces=True, provenance_info=info)
+    n_tiles = 0 if table is None else len(table)
+    return TileSummary(len(files), len(outcome.tables), n_tiles, dict(outcome.reasons))
+
+
+def _slide_file(f: Path, root: Path) -> SlideFile:
+    rel = f.relative_to(root).as_posix()
+    absolute = str(f.resolve())
+    return SlideFile(rel, absolute, f.stat().st_size, (str(f), absolute, rel, f.name, f.stem))
+
+
+def tile_outcome(
+    slides: list[SlideFile],
+    slide_ids: list[str],
+    results: Sequence[ItemResult[Any, dict[str, Any]]],
+    mpp: float | None,
+) -> TileOutcome:
+    """The ledger of a tiling run (pure): each slide kept with its tiles, or excluded with
+    its reason (the detail without the file name, which may name a patient)."""
+    out = TileOutcome()
+    for f, sid, res in zip(slides, slide_ids, results, strict=True):
+        out.private.append({"slide_id": sid, "file": f.rel, "absolute_path": f.absolute})
         r: dict[str, Any] = (
             res.value if res.ok and res.value else {"reason": "corrupt", "detail": res.error}
         )
-        shown = f"slides/{job.slide_id}"  # the file name may name a patient: private only
+        shown = f"slides/{sid}"  # the file name may name a patient: private only
         if r["reason"] is not None:
-            reasons[r["reason"]] += 1
-            detail = _without_name(r.get("detail"), f, rel, shown)
-            log.warning("slide %s excluded (%s): %s", job.slide_id, r["reason"], detail)
-            rows.append(
-                excluded(job.slide_id, kind="slide", stage=STAGE, reason=r["reason"],
-                         source=shown, size=f.stat().st_size, detail=detail)
+            out.reasons[r["reason"]] += 1
+            detail = _without_name(r.get("detail"), f.names, shown)
+            log.warning("slide %s excluded (%s): %s", sid, r["reason"], detail)
+            out.rows.append(
+                excluded(sid, kind="slide", stage=STAGE, reason=r["reason"], source=shown,
+                         size=f.size, detail=detail)
             )  # fmt: skip
             continue
-        t: pa.Table = r["table"]
-        t = t.replace_schema_metadata(None)
-        tables.append(t)
+        t: pa.Table = r["table"].replace_schema_metadata(None)
+        out.tables.append(t)
         source = r.get("mpp_source") or ""
         detail = f"{len(t)} tiles"
         if source in ("user", "user-forced"):
             why = "forced over its metadata" if source == "user-forced" else "no metadata"
             detail += f"; level-0 mpp {mpp} from the user ({why})"
-            log.info("slide %s: level-0 mpp %s from the user (%s)", job.slide_id, mpp, why)
-        rows.append(kept(job.slide_id, kind="slide", stage=STAGE, source=shown,
-                         size=f.stat().st_size, detail=detail))  # fmt: skip
+            log.info("slide %s: level-0 mpp %s from the user (%s)", sid, mpp, why)
+        out.rows.append(kept(sid, kind="slide", stage=STAGE, source=shown, size=f.size,
+                             detail=detail))  # fmt: skip
         for tid, path in zip(t.column("id").to_pylist(), t.column("path").to_pylist(), strict=True):
-            rows.append(kept(tid, kind="tile", stage=STAGE, source=path, detail=job.slide_id))
-    table = pa.concat_tables(tables) if tables else None
-    if table is not None:
-        write_parquet_atomic(build / TILES, table)
-    write_parquet_atomic(build / "private" / "slides.parquet", pa.Table.from_pylist(private))
-    info = provenance(stage=STAGE, recipe_sha256=rec.sha256, seed=rec.seed,
-                      extra={"tiling": asdict(cfg), "mpp_fill_in": mpp,
-                             "force_mpp": force_mpp})  # fmt: skip
-    Manifest(build).record(STAGE, rows, introduces=True, provenance_info=info)
-    n_tiles = 0 if table is None else len(table)
-    return TileSummary(len(files), len(tables), n_tiles, dict(reasons))
+            out.rows.append(kept(tid, kind="tile", stage=STAGE, source=path, detail=sid))
+    return out

@@ -19,7 +19,13 @@ from PIL import Image
 
 from hepatokit.curation.patho.config import TilingConfig
 from hepatokit.curation.patho.wsi.annotations import Annotation, label_tiles, load_annotations
-from hepatokit.curation.patho.wsi.slides import ReadPlan, SlideReader, open_slide, plan_read
+from hepatokit.curation.patho.wsi.slides import (
+    ReadPlan,
+    SlideInfo,
+    SlideReader,
+    open_slide,
+    plan_read,
+)
 from hepatokit.curation.patho.wsi.tissue import detect_tissue
 
 __all__ = ["SlideTiling", "tile_slide", "tissue_fractions"]
@@ -150,38 +156,54 @@ def tile_slide(
             min_tissue_area_um2=cfg.min_tissue_area_um2,
             min_hole_area_um2=cfg.min_hole_area_um2,
         )
-        w0, h0 = info.dimensions
-        step = plan.level0_size
-        gx, gy = np.meshgrid(np.arange(w0 // step) * step, np.arange(h0 // step) * step)
-        xs, ys = gx.ravel().astype(np.int64), gy.ravel().astype(np.int64)
-        frac = tissue_fractions(mask, ds, xs, ys, step)
-        keep = frac >= tissue_threshold
-        xs, ys, frac = xs[keep], ys[keep], frac[keep]
+        xs, ys, frac = tissue_grid(mask, ds, info.dimensions, plan.level0_size, tissue_threshold)
         anns = annotations
         if anns is not None and not isinstance(anns, list):
             anns = load_annotations(anns)
         regions = label_tiles(
-            anns or [], xs, ys, step, by=cfg.label_by, min_overlap=cfg.min_overlap
+            anns or [], xs, ys, plan.level0_size, by=cfg.label_by, min_overlap=cfg.min_overlap
         )
-        n = len(xs)
-        table = pa.table(
-            {
-                "x": pa.array(xs, pa.int64()),
-                "y": pa.array(ys, pa.int64()),
-                "level0_size": pa.array([step] * n, pa.int32()),
-                "patch_size": pa.array([patch_size] * n, pa.int32()),
-                "level": pa.array([plan.level] * n, pa.int32()),
-                "read_size": pa.array([plan.read_size] * n, pa.int32()),
-                "level0_magnification": pa.array([info.magnification] * n, pa.float64()),
-                "target_magnification": pa.array([target_magnification] * n, pa.float64()),
-                "level0_mpp": pa.array([info.mpp] * n, pa.float64()),
-                "mpp": pa.array([plan.target_mpp] * n, pa.float64()),
-                "tissue_fraction": pa.array(np.round(frac, 4), pa.float64()),
-                "region": pa.array(regions, pa.string()),
-            },
-            schema=TILE_SCHEMA,
-        )
+        table = tile_table(xs, ys, frac, regions, info, plan, target_magnification)
     except BaseException:
         reader.close()
         raise
     return SlideTiling(table=table, plan=plan, reader=reader, tissue_mask=mask, mask_downsample=ds)
+
+
+def tissue_grid(
+    mask: NDArray[np.bool_], downsample: float, dimensions: tuple[int, int], step: int,
+    threshold: float,
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:  # fmt: skip
+    """Level-0 top-left corners and tissue fractions of the grid squares of side ``step`` of
+    a slide of ``dimensions`` whose tissue fraction (on ``mask``) is at least ``threshold``."""
+    w0, h0 = dimensions
+    gx, gy = np.meshgrid(np.arange(w0 // step) * step, np.arange(h0 // step) * step)
+    xs, ys = gx.ravel().astype(np.int64), gy.ravel().astype(np.int64)
+    frac = tissue_fractions(mask, downsample, xs, ys, step)
+    keep = frac >= threshold
+    return xs[keep], ys[keep], frac[keep]
+
+
+def tile_table(
+    xs: NDArray[np.int64], ys: NDArray[np.int64], frac: NDArray[np.float64],
+    regions: list[str | None], info: SlideInfo, plan: ReadPlan, target_magnification: float,
+) -> pa.Table:  # fmt: skip
+    """The kept tiles of a slide (:data:`TILE_SCHEMA`), one row per corner."""
+    n = len(xs)
+    return pa.table(
+        {
+            "x": pa.array(xs, pa.int64()),
+            "y": pa.array(ys, pa.int64()),
+            "level0_size": pa.array([plan.level0_size] * n, pa.int32()),
+            "patch_size": pa.array([plan.patch_size] * n, pa.int32()),
+            "level": pa.array([plan.level] * n, pa.int32()),
+            "read_size": pa.array([plan.read_size] * n, pa.int32()),
+            "level0_magnification": pa.array([info.magnification] * n, pa.float64()),
+            "target_magnification": pa.array([target_magnification] * n, pa.float64()),
+            "level0_mpp": pa.array([info.mpp] * n, pa.float64()),
+            "mpp": pa.array([plan.target_mpp] * n, pa.float64()),
+            "tissue_fraction": pa.array(np.round(frac, 4), pa.float64()),
+            "region": pa.array(regions, pa.string()),
+        },
+        schema=TILE_SCHEMA,
+    )

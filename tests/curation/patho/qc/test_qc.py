@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from hepatokit.curation.patho.config import QCConfig
+from hepatokit.curation.patho.config import PatchQCConfig
 from hepatokit.curation.patho.qc.measures import QC_CHECKS, qc_reason, qc_scores, quality_rank
 from tests.curation.patho.helpers import he_patch
 
-CFG = QCConfig()
+CFG = PatchQCConfig()
 
 
 def _reason(rgb: np.ndarray) -> str | None:
@@ -47,7 +47,7 @@ def test_order_decides_reason() -> None:
     scores = qc_scores(glass).as_dict()
     assert qc_reason(scores, CFG) == "background"
     assert set(scores) == set(QC_CHECKS)
-    custom = QCConfig(sharpness_min=1e9, order=["blur", "background"])
+    custom = PatchQCConfig(sharpness_min=1e9, order=["blur", "background"])
     assert qc_reason(qc_scores(he_patch(3)).as_dict(), custom) == "blur"
 
 

@@ -13,15 +13,15 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from hepatokit.curation.patho.config import QCConfig
+from hepatokit.curation.patho.config import PatchQCConfig
 from hepatokit.curation.patho.qc.measures import qc_reason, qc_scores
 from hepatokit.recipe import load_recipe
 from tests.real_he import ARTEFACTS, DATA, SOURCES, plant, real_fields
 
 
 @pytest.fixture(scope="module")
-def cfg() -> QCConfig:
-    return load_recipe("hepatobench").section("qc", QCConfig)
+def cfg() -> PatchQCConfig:
+    return load_recipe("hepatobench").section("qc", PatchQCConfig)
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +69,7 @@ def test_relative_mode_on_real_tissue_keeps_clean_and_catches_artefacts(clean, c
 
     from hepatokit.curation.patho.qc.measures import relative_configs
 
-    cfg = dataclasses.replace(QCConfig(), mode="relative")
+    cfg = dataclasses.replace(PatchQCConfig(), mode="relative")
     rng = np.random.default_rng(99)
     planted = {
         kind: [qc_scores(plant(f.rgb, kind, rng)).as_dict() for f in clean[1::4]]
@@ -96,7 +96,7 @@ def test_relative_thresholds_per_class_with_floors_and_ceilings():
         for v in rng.normal(centre, 1.0, n):
             scores.append({**base, "stain": float(v)})
             classes.append(cls)
-    cfg = QCConfig(mode="relative", relative_k=3.0, relative_min_items=30)
+    cfg = PatchQCConfig(mode="relative", relative_k=3.0, relative_min_items=30)
     per = relative_configs(scores, classes, cfg)
     assert set(per) == {None, "A", "B"}  # C is too small for its own thresholds
     _, _, loosest, strictest = RELATIVE_BOUNDS["stain_max"]
