@@ -57,7 +57,6 @@ if TYPE_CHECKING:  # the names of _EXPORTS, for type checkers (tests keep both i
         recognise_series as recognise_series,
     )
     from hepatokit.curation.patho import (
-        build_hepatobench as build_hepatobench,
         calibrate_dedup as calibrate_dedup,
         calibrate_qc as calibrate_qc,
         dedup_patches as dedup_patches,

@@ -1,8 +1,8 @@
 """HepatoBench curation: patch ingest, WSI tiling + tissue detection, patch QC, dedup.
 
 Every stage is a keyword-only function (the ``hepatokit patho …`` commands wrap them):
-:func:`ingest_patches`, :func:`tile_slides`, :func:`qc_patches`, :func:`dedup_patches`,
-:func:`build_hepatobench` (all three in a row), the calibrations :func:`calibrate_qc` and
+:func:`ingest_patches`, :func:`tile_slides`, :func:`qc_patches`, :func:`dedup_patches`
+(:func:`hepatokit.pipelines.build_hepatobench` runs them in a row), the calibrations :func:`calibrate_qc` and
 :func:`calibrate_dedup`, and the reusable pieces :func:`tile_slide` (HepatoQuant tiles
 whole slides with it), :func:`detect_tissue`, :func:`near_pairs`, :func:`qc_scores`.
 Heavy submodules are imported on first use.
@@ -50,7 +50,6 @@ _EXPORTS: dict[str, str] = {
     "image_hashes": "features.hashing",
     "phash_hex": "features.hashing",
     "analyse_patch_bytes": "features.analysis",
-    "HepatoBenchBuild": "hepatokit.pipelines.hepatobench",
     "IngestConfig": "config",
     "TilingConfig": "config",
     "PatchQCConfig": "config",
@@ -135,10 +134,6 @@ if TYPE_CHECKING:  # the names of _EXPORTS, for type checkers (tests keep both i
     from hepatokit.curation.patho.wsi.tissue import (
         detect_tissue as detect_tissue,
         otsu_threshold as otsu_threshold,
-    )
-    from hepatokit.pipelines.hepatobench import (
-        HepatoBenchBuild as HepatoBenchBuild,
-        build_hepatobench as build_hepatobench,
     )
 
 
