@@ -191,3 +191,61 @@ def test_random_text_speed_sanity(tmp_path: Path) -> None:
     assert sorted(h.value for h in result.hits) == sorted(
         n[:3] + "…" + n[-3:] for n in (names[5], names[1999])
     )
+
+
+# ----------------------------------------------------------------------------- pure pieces
+@pytest.mark.parametrize(
+    "value,tag,reason",
+    [
+        ("--//--", "PatientName", "no_letter_or_digit"),
+        ("12345", "PatientID", "numeric_short"),  # five digits
+        ("2024-03-15", "StudyDate", None),  # eight digits
+        ("1.2.840.10008", "StudyInstanceUID", None),
+        ("Ab", "PatientName", "too_short"),
+        ("L7.5x", "(0019,10AB)", "too_short"),  # unnamed private tag: six characters needed
+        ("L7.5x", "StationName", None),
+        ("王东", "PatientName", None),  # CJK characters count two
+        ("Patient", "PatientName", "dictionary_word"),  # a word of pydicom's keywords
+        ("normalize", "PatientComments", "recipe_or_schema_word"),
+        ("Normalize Smithson", "PatientComments", None),  # two words: looked for
+    ],
+)
+def test_skip_reason(value: str, tag: str, reason: str | None) -> None:
+    from hepatokit.identifier_audit.normalise import value_forms
+    from hepatokit.identifier_audit.values import skip_reason
+
+    ignored = frozenset({"normalize", "field"})
+    assert skip_reason(value_forms(value), tag, 4, 6, ignored) == reason
+
+
+def test_mask_keeps_only_the_ends() -> None:
+    from hepatokit.identifier_audit.values import mask
+
+    assert [mask(v) for v in ("Li", " Smith ", "Müllersohn")] == ["…", "S…h", "Mül…ohn"]
+
+
+def test_safe_path_masks_only_the_components_holding_a_value() -> None:
+    from hepatokit.identifier_audit.normalise import by_first, value_forms
+    from hepatokit.identifier_audit.scan import safe_path
+
+    needles = dict.fromkeys(value_forms("Müllersohn^Jörg"), "PatientName\x1fMüllersohn^Jörg")
+    rel = "volumes/MULLERSOHN_JORG_2024/t1_MULLERSOHN.nii.gz"
+    assert safe_path(rel, needles, by_first(needles)) == (
+        "volumes/MUL…024/t1_MULLERSOHN.nii.gz"  # the surname alone is not the value
+    )
+
+
+def test_report_markdown_lists_hits_and_skip_reasons() -> None:
+    from hepatokit.identifier_audit import IdentifierAuditResult, IdentifierHit, SkippedValue
+    from hepatokit.identifier_audit.report import report_markdown
+
+    hit = IdentifierHit("a/b.json", "PatientName", "Smi…son", "json")
+    skip = SkippedValue("PatientID", "…", "numeric_short")
+    result = IdentifierAuditResult(3, 2, 99, [hit], {"numeric_short": 1}, [skip])
+    text = report_markdown(result)
+    assert "- hits: 1 → FAIL" in text
+    assert "- values skipped: 1; numeric_short 1" in text
+    assert "| a/b.json | PatientName | Smi…son | json |" in text
+    assert "| PatientID | … | numeric_short |" in text
+    empty = IdentifierAuditResult(0, 0, 0)
+    assert "→ PASS" in report_markdown(empty) and "|" not in report_markdown(empty)

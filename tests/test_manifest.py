@@ -152,3 +152,26 @@ def test_record_columns_equals_record_of_rows(tmp_path):
     twice = {"item_id": ["a", "a"], "kind": ["file"] * 2, "outcome": ["kept"] * 2}
     with pytest.raises(ManifestError, match="twice"):
         by_columns.record_columns("index", twice)
+
+
+def test_merge_outcomes_first_exclusion_is_final_and_fields_carry_over():
+    from hepatokit.manifest.ledger import merge_outcomes
+
+    def row(item, stage, outcome, reason=None, source=None):
+        return {"item_id": item, "stage": stage, "outcome": outcome, "reason": reason,
+                "source": source, "size": 7 if source else None, "checksum": None}  # fmt: skip
+
+    rows = [
+        row("b", "ingest", "kept", source="raw/b.png"),
+        row("a", "ingest", "kept", source="raw/a.png"),
+        row("a", "qc", "excluded", reason="blur"),
+        row("b", "qc", "kept"),
+        row("a", "dedup", "excluded", reason="duplicate_of:b"),  # later exclusion ignored
+        row("a", "labels", "kept"),
+    ]
+    final = merge_outcomes(rows)
+    assert [r["item_id"] for r in final] == ["a", "b"]
+    a, b = final
+    assert (a["stage"], a["outcome"], a["reason"]) == ("qc", "excluded", "blur")
+    assert (a["source"], a["size"]) == ("raw/a.png", 7)  # carried into the exclusion too
+    assert (b["stage"], b["outcome"], b["source"], b["size"]) == ("qc", "kept", "raw/b.png", 7)

@@ -39,7 +39,8 @@ from hepatokit.evaluation.hepatobench import (
     read_hepatobench_truth,
     read_predictions,
 )
-from hepatokit.evaluation.lifs import LifsReport, evaluate_lifs
+from hepatokit.evaluation.lifs import evaluate_lifs
+from hepatokit.evaluation.lifs_report import LifsReport
 from hepatokit.evaluation.multiclass import (
     MULTICLASS_METRICS,
     MulticlassReport,

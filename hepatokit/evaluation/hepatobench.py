@@ -36,7 +36,7 @@ from hepatokit.evaluation.multiclass import (
     multiclass_metrics,
 )
 from hepatokit.evaluation.tables import fmt, markdown_table, rank_marks, table_rows, write_csv
-from hepatokit.manifest import Manifest, excluded, file_digest, kept, stable_id
+from hepatokit.manifest import Manifest, ManifestRow, excluded, file_digest, kept, stable_id
 
 __all__ = [
     "HepatoBenchReport",
@@ -289,6 +289,90 @@ def _comparison_markdown(comparison: pd.DataFrame) -> str:
     )
 
 
+def _manifest_rows(report: HepatoBenchReport, paths: list[Path]) -> list[ManifestRow]:
+    """One manifest row per predictions file: kept, or excluded with its error."""
+    rows = []
+    for path in paths:
+        fields = {"source": path.name, "size": path.stat().st_size, "checksum": file_digest(path)}
+        item = stable_id("predictions", path.name)
+        if path.stem in report.errors:
+            rows.append(
+                excluded(
+                    item,
+                    kind="predictions",
+                    stage="evaluate_hepatobench",
+                    reason="invalid_predictions",
+                    detail=report.errors[path.stem][:2000],
+                    **fields,
+                )
+            )
+        else:
+            rows.append(kept(item, kind="predictions", stage="evaluate_hepatobench", **fields))
+    return rows
+
+
+def _payload(
+    report: HepatoBenchReport, *, n_cases: int, files: dict[str, str]
+) -> dict[str, object]:
+    """The ``report.json`` content (before :func:`clean_json`)."""
+    return {
+        "classes": list(report.classes),
+        "n_cases": n_cases,
+        "encoders": {
+            enc: {
+                **rep.as_dict(),
+                "intervals": {m: ci.as_dict() for m, ci in report.intervals.get(enc, {}).items()},
+            }
+            for enc, rep in report.reports.items()
+        },
+        "errors": report.errors,
+        "files": files,
+    }
+
+
+def _per_class_markdown(rep: MulticlassReport) -> str:
+    return markdown_table(
+        ["class", "support", "precision", "recall", "F1", "AUROC"],
+        [
+            [
+                str(getattr(r, "class")),
+                str(r.support),
+                fmt(100 * r.precision),
+                fmt(100 * r.recall),
+                fmt(100 * r.f1),
+                fmt(100 * r.auroc),
+            ]
+            for r in table_rows(rep.per_class)
+        ],
+    )
+
+
+def _report_markdown(
+    report: HepatoBenchReport, table_md: str, *, n_files: int, n_cases: int, plots: bool
+) -> str:
+    """The ``report.md`` text: counts, the comparison table, rejections, per-class tables."""
+    lines = [
+        "# HepatoBench evaluation report",
+        "",
+        f"{n_files} predictions file(s), {len(report.reports)} scored, "
+        f"{len(report.errors)} rejected; {n_cases} test patches; classes "
+        f"{', '.join(report.classes)}.",
+        "",
+        "## Encoders",
+        "",
+        table_md,
+    ]
+    for enc, msg in report.errors.items():
+        lines += [f"- rejected **{enc}**: `{msg.splitlines()[0]}`"]
+        lines += [f"  - {x.strip()}" for x in msg.splitlines()[1:]]
+    for enc, rep in report.reports.items():
+        lines += ["", f"## {enc}: per class", ""]
+        lines.append(_per_class_markdown(rep))
+        if plots:
+            lines += ["", f"![confusion {enc}](figures/confusion_{enc}.png)"]
+    return "\n".join(lines) + "\n"
+
+
 def _write(report: HepatoBenchReport, paths: list[Path], *, plots: bool, n_cases: int) -> None:
     out = report.out
     out.mkdir(parents=True, exist_ok=True)
@@ -308,70 +392,9 @@ def _write(report: HepatoBenchReport, paths: list[Path], *, plots: bool, n_cases
                 rep.confusion, report.classes, out / "figures" / f"confusion_{enc}.png", title=enc
             )
             files[f"confusion_{enc}"] = f"figures/confusion_{enc}.png"
-    rows = []
-    for path in paths:
-        fields = {"source": path.name, "size": path.stat().st_size, "checksum": file_digest(path)}
-        item = stable_id("predictions", path.name)
-        if path.stem in report.errors:
-            rows.append(
-                excluded(
-                    item,
-                    kind="predictions",
-                    stage="evaluate_hepatobench",
-                    reason="invalid_predictions",
-                    detail=report.errors[path.stem][:2000],
-                    **fields,
-                )
-            )
-        else:
-            rows.append(kept(item, kind="predictions", stage="evaluate_hepatobench", **fields))
-    Manifest(out).record("evaluate_hepatobench", rows, introduces=True)
-    payload = {
-        "classes": list(report.classes),
-        "n_cases": n_cases,
-        "encoders": {
-            enc: {
-                **rep.as_dict(),
-                "intervals": {m: ci.as_dict() for m, ci in report.intervals.get(enc, {}).items()},
-            }
-            for enc, rep in report.reports.items()
-        },
-        "errors": report.errors,
-        "files": files,
-    }
-    write_json_atomic(out / "report.json", clean_json(payload))
-    lines = [
-        "# HepatoBench evaluation report",
-        "",
-        f"{len(paths)} predictions file(s), {len(report.reports)} scored, "
-        f"{len(report.errors)} rejected; {n_cases} test patches; classes "
-        f"{', '.join(report.classes)}.",
-        "",
-        "## Encoders",
-        "",
-        table_md,
-    ]
-    for enc, msg in report.errors.items():
-        lines += [f"- rejected **{enc}**: `{msg.splitlines()[0]}`"]
-        lines += [f"  - {x.strip()}" for x in msg.splitlines()[1:]]
-    for enc, rep in report.reports.items():
-        lines += ["", f"## {enc}: per class", ""]
-        lines.append(
-            markdown_table(
-                ["class", "support", "precision", "recall", "F1", "AUROC"],
-                [
-                    [
-                        str(getattr(r, "class")),
-                        str(r.support),
-                        fmt(100 * r.precision),
-                        fmt(100 * r.recall),
-                        fmt(100 * r.f1),
-                        fmt(100 * r.auroc),
-                    ]
-                    for r in table_rows(rep.per_class)
-                ],
-            )
-        )
-        if plots:
-            lines += ["", f"![confusion {enc}](figures/confusion_{enc}.png)"]
-    write_text_atomic(out / "report.md", "\n".join(lines) + "\n")
+    Manifest(out).record("evaluate_hepatobench", _manifest_rows(report, paths), introduces=True)
+    write_json_atomic(
+        out / "report.json", clean_json(_payload(report, n_cases=n_cases, files=files))
+    )
+    md = _report_markdown(report, table_md, n_files=len(paths), n_cases=n_cases, plots=plots)
+    write_text_atomic(out / "report.md", md)

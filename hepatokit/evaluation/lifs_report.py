@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -27,13 +28,32 @@ import pandas as pd
 from hepatokit.atomic import write_json_atomic, write_text_atomic
 from hepatokit.evaluation.binary import roc_curve_points
 from hepatokit.evaluation.reader_study import CellData, reader_scores_for
+from hepatokit.evaluation.summarize import ResultsSummary
 from hepatokit.evaluation.tables import fmt, lifs_leaderboard, markdown_table, table_rows, write_csv
 from hepatokit.manifest import Manifest, excluded, file_digest, kept, stable_id
 
-if TYPE_CHECKING:
-    from hepatokit.evaluation.lifs import LifsReport
+__all__ = ["LifsReport", "clean_json", "write_lifs_report"]
 
-__all__ = ["clean_json", "write_lifs_report"]
+
+@dataclass
+class LifsReport:
+    """What :func:`~hepatokit.evaluate_lifs` computed (percent in tables, fractions in cells)."""
+
+    out: Path
+    methods: list[str]
+    results: pd.DataFrame
+    cells: pd.DataFrame
+    errors: dict[str, str]
+    reader_aucs: pd.DataFrame
+    comparisons: pd.DataFrame
+    summary: ResultsSummary
+    majority_rates: dict[str, float]
+    files: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def collapsed(self) -> set[tuple[str, str]]:
+        flagged = self.cells[self.cells["collapsed"]]
+        return set(zip(flagged["method"], flagged["cell"], strict=True))
 
 
 def clean_json(obj: Any) -> Any:
@@ -223,6 +243,7 @@ def write_lifs_report(
 
 
 def _markdown(report: LifsReport, board_md: str, paths: Sequence[Path]) -> str:
+    """The ``report.md`` text: counts, rejections, leaderboard, aggregates, readers, figures."""
     lines = ["# LiFS evaluation report", ""]
     n_ok = len(paths) - len(report.errors)
     lines.append(f"{len(paths)} submission file(s): {n_ok} scored, {len(report.errors)} rejected.")
@@ -238,68 +259,67 @@ def _markdown(report: LifsReport, board_md: str, paths: Sequence[Path]) -> str:
             ]
     lines += ["", "## Leaderboard", "", board_md]
     if not report.cells.empty:
-        agg = report.summary.aggregates
-        lines += ["## Aggregate score (mean of ACC and AUC over settings × subtasks, %)", ""]
-        lines.append(
-            markdown_table(
-                ["method", "ID", "OOD", "ID − OOD"],
-                [[r.method, fmt(r.ID), fmt(r.OOD), fmt(r.drop)] for r in table_rows(agg)],
-            )
-        )
-        flagged = report.cells[report.cells["collapsed"]]
-        lines += ["", "## Majority collapse", ""]
-        if flagged.empty:
-            lines.append("No method collapsed onto one class.")
-        else:
-            lines.append(
-                markdown_table(
-                    ["method", "cell", "ACC", "AUC", "majority rate", "why"],
-                    [
-                        [
-                            r.method,
-                            r.cell,
-                            fmt(100 * r.ACC),
-                            fmt(100 * r.AUC),
-                            fmt(report.majority_rates.get(r.cell)),
-                            r.collapse_reasons,
-                        ]
-                        for r in table_rows(flagged)
-                    ],
-                )
-            )
+        lines += _aggregate_and_collapse_lines(report)
     if not report.comparisons.empty:
         lines += ["", "## Best and median method vs readers (paired DeLong)", ""]
-        lines.append(
-            markdown_table(
-                [
-                    "cell",
-                    "role",
-                    "method",
-                    "reader",
-                    "n",
-                    "AUC method",
-                    "AUC reader",
-                    "ΔAUC [95% CI]",
-                    "p",
-                ],
-                [
-                    [
-                        r.cell,
-                        r.role,
-                        r.method,
-                        r.Reader,
-                        str(r.n_cases),
-                        fmt(r.auc_method),
-                        fmt(r.auc_reader),
-                        f"{fmt(r.delta)} [{fmt(r.ci_low)}, {fmt(r.ci_high)}]",
-                        f"{r.p_value:.4f}{' ' + r.direction if r.direction else ''}",
-                    ]
-                    for r in table_rows(report.comparisons)
-                ],
-            )
-        )
+        lines.append(_comparisons_markdown(report.comparisons))
     figs = [v for k, v in report.files.items() if v.endswith(".png")]
     if figs:
         lines += ["", "## Figures", ""]
         lines += [f"![{Path(f).stem}]({f})" for f in figs]
     return "\n".join(lines) + "\n"
+
+
+def _aggregate_and_collapse_lines(report: LifsReport) -> list[str]:
+    agg = report.summary.aggregates
+    lines = ["## Aggregate score (mean of ACC and AUC over settings × subtasks, %)", ""]
+    lines.append(
+        markdown_table(
+            ["method", "ID", "OOD", "ID − OOD"],
+            [[r.method, fmt(r.ID), fmt(r.OOD), fmt(r.drop)] for r in table_rows(agg)],
+        )
+    )
+    flagged = report.cells[report.cells["collapsed"]]
+    lines += ["", "## Majority collapse", ""]
+    if flagged.empty:
+        lines.append("No method collapsed onto one class.")
+        return lines
+    lines.append(
+        markdown_table(
+            ["method", "cell", "ACC", "AUC", "majority rate", "why"],
+            [
+                [
+                    r.method,
+                    r.cell,
+                    fmt(100 * r.ACC),
+                    fmt(100 * r.AUC),
+                    fmt(report.majority_rates.get(r.cell)),
+                    r.collapse_reasons,
+                ]
+                for r in table_rows(flagged)
+            ],
+        )
+    )
+    return lines
+
+
+def _comparisons_markdown(comparisons: pd.DataFrame) -> str:
+    header = ["cell", "role", "method", "reader", "n"]
+    header += ["AUC method", "AUC reader", "ΔAUC [95% CI]", "p"]
+    return markdown_table(
+        header,
+        [
+            [
+                r.cell,
+                r.role,
+                r.method,
+                r.Reader,
+                str(r.n_cases),
+                fmt(r.auc_method),
+                fmt(r.auc_reader),
+                f"{fmt(r.delta)} [{fmt(r.ci_low)}, {fmt(r.ci_high)}]",
+                f"{r.p_value:.4f}{' ' + r.direction if r.direction else ''}",
+            ]
+            for r in table_rows(comparisons)
+        ],
+    )

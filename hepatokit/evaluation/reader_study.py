@@ -19,7 +19,7 @@ from hepatokit.errors import DataFormatError
 from hepatokit.evaluation.binary import roc_auc
 from hepatokit.evaluation.delong import delong_test
 
-__all__ = ["CellData", "compare_with_readers", "rank_methods", "reader_scores_for"]
+__all__ = ["CellData", "compare_with_readers", "rank_methods", "reader_scores_for", "roles_of"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,73 @@ def rank_methods(cell: CellData, aucs: Mapping[str, float], order: Sequence[str]
     pos = {m: i for i, m in enumerate(order)}
     valid = [m for m in cell.scores if np.isfinite(aucs.get(m, np.nan))]
     return sorted(valid, key=lambda m: (-aucs[m], pos.get(m, len(pos))))
+
+
+_AUC_COLUMNS = ["Reader", "setting", "domain", "subtask", "cell", "n_cases", "AUC"]
+_COMPARISON_COLUMNS = [
+    "cell",
+    "role",
+    "method",
+    "Reader",
+    "n_cases",
+    "auc_method",
+    "auc_reader",
+    "delta",
+    "ci_low",
+    "ci_high",
+    "z",
+    "p_value",
+    "significant",
+    "direction",
+]
+
+
+def roles_of(ranked: Sequence[str]) -> list[tuple[str, str]]:
+    """``[("best", m), ("median", m)]`` of methods ranked highest first (none if empty).
+
+    The median is the ``(n + 1) // 2``-th method, so the best is also the median of one.
+    """
+    if not ranked:
+        return []
+    return [("best", ranked[0]), ("median", ranked[(len(ranked) + 1) // 2 - 1])]
+
+
+def _comparison_row(
+    cell: CellData,
+    role: str,
+    method: str,
+    reader: str,
+    y: pd.Series,
+    reader_scores: pd.Series,
+    *,
+    alpha: float,
+    confidence: float,
+) -> dict[str, object] | None:
+    """One paired DeLong row (percent), or None with one class only in the aligned cohort."""
+    ms = cell.scores[method].loc[reader_scores.index]
+    try:
+        r = delong_test(
+            y.to_numpy(), ms.to_numpy(), reader_scores.to_numpy(), confidence=confidence
+        )
+    except DataFormatError:
+        return None  # one class only in the aligned cohort: nothing to compare
+    significant = bool(r.p_value < alpha)
+    return {
+        "cell": cell.key,
+        "role": role,
+        "method": method,
+        "Reader": reader,
+        "n_cases": len(reader_scores),
+        "auc_method": 100 * r.auc_a,
+        "auc_reader": 100 * r.auc_b,
+        "delta": 100 * r.delta,
+        "ci_low": 100 * r.ci_low,
+        "ci_high": 100 * r.ci_high,
+        "z": r.statistic,
+        "p_value": r.p_value,
+        "significant": significant,
+        "direction": ("↑" if r.delta > 0 else "↓") if significant else "",
+    }
 
 
 def compare_with_readers(
@@ -90,11 +157,7 @@ def compare_with_readers(
     cmp_rows: list[dict[str, object]] = []
     for cell in cells:
         aucs = {m: method_aucs.get((m, cell.key), np.nan) for m in cell.scores}
-        ranked = rank_methods(cell, aucs, order)
-        roles: list[tuple[str, str]] = []
-        if ranked:
-            roles.append(("best", ranked[0]))
-            roles.append(("median", ranked[(len(ranked) + 1) // 2 - 1]))
+        roles = roles_of(rank_methods(cell, aucs, order))
         for reader in names:
             rs = reader_scores_for(
                 readers,
@@ -106,7 +169,6 @@ def compare_with_readers(
             if rs.empty:
                 continue
             y = cell.y.loc[rs.index]
-            auc_r = roc_auc(y.to_numpy(), rs.to_numpy())
             auc_rows.append(
                 {
                     "Reader": reader,
@@ -115,51 +177,16 @@ def compare_with_readers(
                     "subtask": cell.subtask,
                     "cell": cell.key,
                     "n_cases": len(rs),
-                    "AUC": 100 * auc_r,
+                    "AUC": 100 * roc_auc(y.to_numpy(), rs.to_numpy()),
                 }
             )
             for role, method in roles:
-                ms = cell.scores[method].loc[rs.index]
-                try:
-                    r = delong_test(
-                        y.to_numpy(), ms.to_numpy(), rs.to_numpy(), confidence=confidence
-                    )
-                except DataFormatError:
-                    continue  # one class only in the aligned cohort: nothing to compare
-                significant = bool(r.p_value < alpha)
-                cmp_rows.append(
-                    {
-                        "cell": cell.key,
-                        "role": role,
-                        "method": method,
-                        "Reader": reader,
-                        "n_cases": len(rs),
-                        "auc_method": 100 * r.auc_a,
-                        "auc_reader": 100 * r.auc_b,
-                        "delta": 100 * r.delta,
-                        "ci_low": 100 * r.ci_low,
-                        "ci_high": 100 * r.ci_high,
-                        "z": r.statistic,
-                        "p_value": r.p_value,
-                        "significant": significant,
-                        "direction": ("↑" if r.delta > 0 else "↓") if significant else "",
-                    }
+                row = _comparison_row(
+                    cell, role, method, reader, y, rs, alpha=alpha, confidence=confidence
                 )
-    auc_cols = ["Reader", "setting", "domain", "subtask", "cell", "n_cases", "AUC"]
-    cmp_cols = [
-        "cell",
-        "role",
-        "method",
-        "Reader",
-        "n_cases",
-        "auc_method",
-        "auc_reader",
-        "delta",
-        "ci_low",
-        "ci_high",
-        "z",
-        "p_value",
-        "significant",
-        "direction",
-    ]
-    return pd.DataFrame(auc_rows, columns=auc_cols), pd.DataFrame(cmp_rows, columns=cmp_cols)
+                if row is not None:
+                    cmp_rows.append(row)
+    return (
+        pd.DataFrame(auc_rows, columns=_AUC_COLUMNS),
+        pd.DataFrame(cmp_rows, columns=_COMPARISON_COLUMNS),
+    )

@@ -34,6 +34,7 @@ __all__ = [
     "read_readers",
     "read_submission",
     "read_truth",
+    "submission_problems",
 ]
 
 SETTINGS: tuple[str, ...] = ("Contrast", "NonContrast")
@@ -149,25 +150,51 @@ def read_submission(
         duplicated (Case, Setting) rows, and test cases missing from a covered setting.
     """
     p = Path(path)
-    table = _read_csv(p, "submission")
+    fmt, df = _standard_columns(_read_csv(p, "submission"), p, legacy_setting)
+    if df.empty:
+        raise SubmissionError("the submission has a header but no rows", path=p)
+    df, problems = submission_problems(df, set(cases))
+    if problems:
+        problems.sort(key=_line_of)
+        more = len(problems) - _MAX_LISTED
+        listed = problems[:_MAX_LISTED] + ([f"… and {more} more"] if more > 0 else [])
+        raise SubmissionError(
+            f"{len(problems)} problem(s):\n    " + "\n    ".join(listed),
+            path=p,
+            hint="fix these lines; the other submissions were scored",
+        )
+    return Submission(method=method or p.stem, path=p, format=fmt, table=df)
+
+
+def _standard_columns(
+    table: pd.DataFrame, path: Path, legacy_setting: str
+) -> tuple[str, pd.DataFrame]:
+    """``(format, Case/Setting/p_s4/p_s1 table)`` of a 2025 or 2024 submission (still text)."""
     cols = set(table.columns)
     if set(FORMAT_2025) <= cols:
-        fmt = "2025"
         df = table.loc[:, list(FORMAT_2025)].copy()
         df.columns = ["Case", "Setting", "p_s4", "p_s1"]
-    elif set(FORMAT_2024) <= cols:
-        fmt = "2024"
+        return "2025", df
+    if set(FORMAT_2024) <= cols:
         df = table.loc[:, list(FORMAT_2024)].copy()
         df.columns = ["Case", "p_s4", "p_s1"]
         df.insert(1, "Setting", legacy_setting)
-    else:
-        raise SubmissionError(
-            f"unknown columns {', '.join(table.columns) or '(none)'}",
-            path=p,
-            hint=f"expected {','.join(FORMAT_2025)} (or the 2024 {','.join(FORMAT_2024)})",
-        )
-    if df.empty:
-        raise SubmissionError("the submission has a header but no rows", path=p)
+        return "2024", df
+    raise SubmissionError(
+        f"unknown columns {', '.join(table.columns) or '(none)'}",
+        path=path,
+        hint=f"expected {','.join(FORMAT_2025)} (or the 2024 {','.join(FORMAT_2024)})",
+    )
+
+
+def submission_problems(df: pd.DataFrame, cases: Collection[str]) -> tuple[pd.DataFrame, list[str]]:
+    """Validate a standard-column submission table (pure: no file).
+
+    Returns the table with float probabilities and the problems, each naming its line
+    (line 1 is the header) in the order they were found: cases, settings, probabilities,
+    duplicated ``(Case, Setting)`` rows, then test cases missing from a covered setting.
+    """
+    df = df.copy()
     problems: list[str] = []
     known = set(cases)
     for i, case in enumerate(df["Case"].tolist()):
@@ -199,16 +226,7 @@ def read_submission(
         if absent:
             shown = ", ".join(absent[:5]) + (" …" if len(absent) > 5 else "")
             problems.append(f"{setting}: {len(absent)} test case(s) missing ({shown})")
-    if problems:
-        problems.sort(key=_line_of)
-        more = len(problems) - _MAX_LISTED
-        listed = problems[:_MAX_LISTED] + ([f"… and {more} more"] if more > 0 else [])
-        raise SubmissionError(
-            f"{len(problems)} problem(s):\n    " + "\n    ".join(listed),
-            path=p,
-            hint="fix these lines; the other submissions were scored",
-        )
-    return Submission(method=method or p.stem, path=p, format=fmt, table=df)
+    return df, problems
 
 
 def read_readers(path: str | Path, *, cases: Collection[str]) -> pd.DataFrame:

@@ -129,6 +129,29 @@ def lifs_leaderboard(
     """
     arrows = dict(arrows or {})
     collapsed = set(collapsed or set())
+    csv = _leaderboard_table(results, methods=methods, settings=settings, readers=readers)
+    parts = [
+        f"### {s}\n\n{md}"
+        for s in settings
+        if (md := _setting_markdown(csv, s, arrows=arrows, collapsed=collapsed)) is not None
+    ]
+    legend = (
+        "S1 = Subtask 1 (cirrhosis, S4 vs S1–S3), S2 = Subtask 2 (significant fibrosis, "
+        "S2–S4 vs S1); values in %. **Bold** = best, <u>underlined</u> = second best method "
+        "per column. ↑/↓ after an AUC: significantly higher/lower than at least one reader "
+        "(paired DeLong, case-aligned cohort). † after an ACC: majority collapse."
+    )
+    return "\n\n".join([*parts, legend]) + "\n", csv
+
+
+def _leaderboard_table(
+    results: pd.DataFrame,
+    *,
+    methods: Sequence[str],
+    settings: Sequence[str],
+    readers: pd.DataFrame | None,
+) -> pd.DataFrame:
+    """The CSV leaderboard: ``name, kind`` and one column per ``setting/domain/subtask/metric``."""
     lookup = {
         (r.method, r.setting, r.domain, str(r.subtask), r.metric): float(r.value)
         for r in table_rows(results)
@@ -156,38 +179,37 @@ def lifs_leaderboard(
                     row[f"{s}/{d}/{t}/ACC"] = np.nan
                     row[f"{s}/{d}/{t}/AUC"] = reader_lookup.get((name, s, d, t), np.nan)
         csv_rows.append(row)
-    csv = pd.DataFrame(csv_rows)
-    parts: list[str] = []
-    for s in settings:
-        header = ["method"] + [
-            f"{d} S{t} {k}" for d in _DOMAINS for t in _SUBTASKS for k in _METRICS
-        ]
-        cols = [f"{s}/{d}/{t}/{k}" for d in _DOMAINS for t in _SUBTASKS for k in _METRICS]
-        if csv.empty or csv[cols].isna().all().all():
-            continue
-        is_method = csv["kind"] == "method"
-        marks = {c: rank_marks(csv.loc[is_method, c].tolist()) for c in cols}
-        rows = []
-        for i, rec in enumerate(csv.itertuples(index=False)):
-            name = str(rec[0])
-            cells = [name if rec[1] == "method" else f"*{name}* (reader)"]
-            for c in cols:
-                value = float(csv.iloc[i][c])
-                text = fmt(value)
-                cell = c.rsplit("/", 1)[0]
-                if rec[1] == "method":
-                    if c.endswith("ACC") and (name, cell) in collapsed:
-                        text += "†"
-                    if c.endswith("AUC"):
-                        text += arrows.get((name, cell), "")
-                    text = _decorate(text, marks[c][i]) if np.isfinite(value) else text
-                cells.append(text)
-            rows.append(cells)
-        parts.append(f"### {s}\n\n" + markdown_table(header, rows))
-    legend = (
-        "S1 = Subtask 1 (cirrhosis, S4 vs S1–S3), S2 = Subtask 2 (significant fibrosis, "
-        "S2–S4 vs S1); values in %. **Bold** = best, <u>underlined</u> = second best method "
-        "per column. ↑/↓ after an AUC: significantly higher/lower than at least one reader "
-        "(paired DeLong, case-aligned cohort). † after an ACC: majority collapse."
-    )
-    return "\n\n".join([*parts, legend]) + "\n", csv
+    return pd.DataFrame(csv_rows)
+
+
+def _setting_markdown(
+    csv: pd.DataFrame,
+    setting: str,
+    *,
+    arrows: Mapping[tuple[str, str], str],
+    collapsed: set[tuple[str, str]],
+) -> str | None:
+    """One setting's markdown table of the CSV leaderboard; None when it has no value."""
+    header = ["method"] + [f"{d} S{t} {k}" for d in _DOMAINS for t in _SUBTASKS for k in _METRICS]
+    cols = [f"{setting}/{d}/{t}/{k}" for d in _DOMAINS for t in _SUBTASKS for k in _METRICS]
+    if csv.empty or csv[cols].isna().all().all():
+        return None
+    is_method = csv["kind"] == "method"
+    marks = {c: rank_marks(csv.loc[is_method, c].tolist()) for c in cols}
+    rows = []
+    for i, rec in enumerate(csv.itertuples(index=False)):
+        name = str(rec[0])
+        cells = [name if rec[1] == "method" else f"*{name}* (reader)"]
+        for c in cols:
+            value = float(csv.iloc[i][c])
+            text = fmt(value)
+            cell = c.rsplit("/", 1)[0]
+            if rec[1] == "method":
+                if c.endswith("ACC") and (name, cell) in collapsed:
+                    text += "†"
+                if c.endswith("AUC"):
+                    text += arrows.get((name, cell), "")
+                text = _decorate(text, marks[c][i]) if np.isfinite(value) else text
+            cells.append(text)
+        rows.append(cells)
+    return markdown_table(header, rows)

@@ -1,29 +1,17 @@
-"""The manifest: a provenance ledger of every input item and what happened to it.
-
-Each stage writes its own ledger file, ``BUILD/manifest/<stage>.parquet``, atomically and
-in full, so re-running a stage replaces its rows instead of appending duplicates. A stage
-that *introduces* items (``mri index``, ``patho ingest``, ``patho tile``, ``mri labels``)
-registers them; later stages only report on items already registered.
-
-The final outcome of an item is ``excluded`` (with the reason of the earliest stage that
-excluded it) if any stage excluded it, else ``kept``. The invariant
-``inputs == kept + excluded`` is checked by :meth:`Manifest.check`.
-"""
+"""The ledger of a build folder: one Parquet file per stage under ``BUILD/manifest/``, read
+back as the final outcome of every input item; and the run provenance stored with it."""
 
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import importlib.metadata
 import json
 import os
 import platform
-import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -31,35 +19,15 @@ import pyarrow.parquet as pq
 from hepatokit._version import __version__
 from hepatokit.atomic import write_parquet_atomic
 from hepatokit.errors import ManifestError
-
-__all__ = [
-    "MANIFEST_SCHEMA",
-    "Manifest",
-    "ManifestRow",
-    "ManifestSummary",
-    "clean_detail",
-    "excluded",
-    "file_digest",
-    "kept",
-    "provenance",
-    "stable_id",
-]
-
-Outcome = Literal["kept", "excluded"]
-
-MANIFEST_SCHEMA = pa.schema(
-    [
-        pa.field("item_id", pa.string(), nullable=False),
-        pa.field("kind", pa.string(), nullable=False),
-        pa.field("source", pa.string()),
-        pa.field("size", pa.int64()),
-        pa.field("checksum", pa.string()),
-        pa.field("stage", pa.string(), nullable=False),
-        pa.field("outcome", pa.string(), nullable=False),
-        pa.field("reason", pa.string()),
-        pa.field("detail", pa.string()),
-    ]
+from hepatokit.manifest.rows import (
+    MANIFEST_SCHEMA,
+    ManifestRow,
+    ManifestSummary,
+    clean_detail,
+    reason_family,
 )
+
+__all__ = ["Manifest", "merge_outcomes", "provenance"]
 
 _TRACKED_PACKAGES = (
     "pydicom",
@@ -78,85 +46,6 @@ _TRACKED_PACKAGES = (
     "scikit-learn",
     "numpy",
 )
-
-
-@dataclass(frozen=True)
-class ManifestRow:
-    """One item's outcome at one stage.
-
-    ``source`` is a path relative to the raw root (never absolute: the manifest must not leak
-    where the raw data lives); ``checksum`` is ``"<algo>:<hex>"``.
-    """
-
-    item_id: str
-    kind: str
-    stage: str
-    outcome: Outcome
-    source: str | None = None
-    size: int | None = None
-    checksum: str | None = None
-    reason: str | None = None
-    detail: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.outcome not in ("kept", "excluded"):
-            raise ValueError(f"outcome must be 'kept' or 'excluded', got {self.outcome!r}")
-        if self.outcome == "excluded" and not self.reason:
-            raise ValueError(f"excluded item {self.item_id!r} needs a reason")
-
-
-_ADDRESS = re.compile(r"<([\w.]+(?: \w+)*) object at 0x[0-9a-fA-F]+>|\bat 0x[0-9a-fA-F]{6,}\b")
-_ABSOLUTE = re.compile(r"(?<![\w.~/])/(?:[^/\s'\"():,;]+/)+([^/\s'\"():,;]+)")
-
-
-def clean_detail(detail: str | None) -> str | None:
-    """A ledger detail that is the same on every run and names no raw location: memory
-    addresses (``<_io.BytesIO object at 0x7f…>``, from a library's error text) dropped, and
-    absolute paths cut to their last component (``…/IM0001``: the ``source`` column holds
-    the path relative to the raw root; the folders above it may name a patient)."""
-    if not detail:
-        return detail
-    detail = _ADDRESS.sub(lambda m: f"<{m.group(1)}>" if m.group(1) else "", detail)
-    return _ABSOLUTE.sub(lambda m: f"…/{m.group(1)}", detail)
-
-
-def kept(item_id: str, *, kind: str, stage: str, **fields: Any) -> ManifestRow:
-    """A ``kept`` row (keyword fields: source, size, checksum, detail)."""
-    return ManifestRow(item_id=item_id, kind=kind, stage=stage, outcome="kept", **fields)
-
-
-def excluded(item_id: str, *, kind: str, stage: str, reason: str, **fields: Any) -> ManifestRow:
-    """An ``excluded`` row; ``reason`` is a short code (``corrupt``, ``duplicate_of:<id>``...)."""
-    return ManifestRow(
-        item_id=item_id, kind=kind, stage=stage, outcome="excluded", reason=reason, **fields
-    )
-
-
-@dataclass(frozen=True)
-class ManifestSummary:
-    """Counts of the final outcomes: ``inputs == kept + excluded`` always."""
-
-    inputs: int
-    kept: int
-    excluded: int
-    by_reason: dict[str, int] = field(default_factory=dict)
-    by_kind: dict[str, int] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def stable_id(*parts: str, length: int = 16) -> str:
-    """A short, deterministic id from text parts (sha256 hex prefix, ``length`` chars)."""
-    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
-    return digest[:length]
-
-
-def file_digest(path: str | os.PathLike[str], algo: str = "sha256") -> str:
-    """``"<algo>:<hex>"`` of a file's bytes, read in 1 MiB blocks."""
-    with open(path, "rb") as fh:
-        digest = hashlib.file_digest(fh, algo)
-    return f"{algo}:{digest.hexdigest()}"
 
 
 def _package_versions() -> dict[str, str]:
@@ -325,22 +214,10 @@ class Manifest:
 
     def final(self) -> pa.Table:
         """One row per input item with its final outcome (first exclusion wins)."""
-        final: dict[str, dict[str, Any]] = {}
-        for _, path, _introduces in self._stage_files():
-            for row in pq.read_table(path).to_pylist():
-                prev = final.get(row["item_id"])
-                if prev is None:
-                    final[row["item_id"]] = row
-                    continue
-                if prev["outcome"] == "excluded":
-                    continue
-                merged = dict(row)
-                for key in ("source", "size", "checksum"):
-                    if merged[key] is None:
-                        merged[key] = prev[key]
-                final[row["item_id"]] = merged
-        ordered = [final[k] for k in sorted(final)]
-        return pa.Table.from_pylist(ordered, schema=MANIFEST_SCHEMA)
+        rows = (
+            row for _, path, _ in self._stage_files() for row in pq.read_table(path).to_pylist()
+        )
+        return pa.Table.from_pylist(merge_outcomes(rows), schema=MANIFEST_SCHEMA)
 
     def check(self) -> ManifestSummary:
         """Check ``inputs == kept + excluded`` and that every item was introduced.
@@ -377,7 +254,7 @@ class Manifest:
                 path=self.folder,
             )
         reasons = Counter(
-            _reason_family(r)
+            reason_family(r)
             for r, o in zip(table.column("reason").to_pylist(), outcomes, strict=True)
             if o == "excluded"
         )
@@ -401,8 +278,21 @@ class Manifest:
         return out
 
 
-def _reason_family(reason: str | None) -> str:
-    """``duplicate_of:abc`` → ``duplicate_of``; reasons with an id are counted by family."""
-    if reason is None:
-        return "unknown"
-    return reason.split(":", 1)[0]
+def merge_outcomes(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The final row of every item from its rows in stage order, sorted by ``item_id``.
+
+    An item's first exclusion is final; until then its latest ``kept`` row stands, with
+    ``source``, ``size`` and ``checksum`` carried over from earlier rows where it has none.
+    """
+    final: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        prev = final.get(row["item_id"])
+        if prev is not None and prev["outcome"] == "excluded":
+            continue
+        merged = dict(row)
+        if prev is not None:
+            for key in ("source", "size", "checksum"):
+                if merged[key] is None:
+                    merged[key] = prev[key]
+        final[row["item_id"]] = merged
+    return [final[k] for k in sorted(final)]

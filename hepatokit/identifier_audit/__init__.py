@@ -1,0 +1,64 @@
+"""Find identifying values (PHI) in a folder that is published or shared: the audit engine.
+
+Both datasets use it: the MRI PHI audit (values collected from the raw DICOM headers) and the
+histology audit (file names, slide ids, metadata) call :func:`audit_identifiers` with their
+values. It looks for them with precision as well as recall:
+
+* **Decoded text, not bytes.** Every file is turned into the text a reader would see: Parquet
+  cells (strings, nested values, column names, schema metadata; binary cells by what they
+  hold), JSON strings (keys and values, never the ``\\uXXXX`` escapes), NIfTI header text
+  fields and extensions (not the voxels), image metadata (PNG text chunks, EXIF, TIFF
+  descriptions, JPEG comments), tar members, DICOM headers (decoded by pydicom); plain text
+  as UTF-8; for any other binary, its printable runs. Gzip is inflated first. The relative
+  path of every file is scanned too (folder names carry patient names).
+* **Unicode-aware.** Text and values are NFKC-normalised and case-folded, and compared both
+  with and without diacritics (``MÜLLERSOHN`` finds ``Müllersohn`` and ``Mullersohn``).
+* **Whole tokens.** Text is split into tokens (letters and digits; ``_``, ``^``, spaces and
+  punctuation separate; a run of digits joined by dots, such as a UID or ``7.5``, is one
+  token; each CJK / kana / hangul character is its own token, as those scripts have no
+  spaces). A value matches where its tokens occur in a row, so ``Normal`` does not match
+  ``normalize``, ``dicom`` does not match ``ImageOrientationPatientDICOM``, ``Field`` does not
+  match ``field_strength``... and a date does not match inside a UID.
+* **Skipped values, each recorded with its reason** in the report: too short (fewer than
+  ``min_length`` characters, CJK characters counting two; ``min_length_private`` for values
+  from unnamed private tags, whose tag label starts with ``(``), numeric with fewer than six
+  digits, no letter or digit at all, a single dictionary word (DICOM's own vocabulary:
+  the words of pydicom's data-dictionary keywords) or a word of the recipe / schema text the
+  caller passes in ``ignore_text``.
+
+``exclude`` folders (default ``private/``) are never scanned: they are never published.
+Any hit makes the audit fail. The report (``reports/phi_audit.json`` and ``.md`` by default)
+shows masked values only.
+
+Modules by job: :mod:`~hepatokit.identifier_audit.normalise` (Unicode folding, tokens,
+matching), :mod:`~hepatokit.identifier_audit.values` (which values are looked for, which
+skipped), :mod:`~hepatokit.identifier_audit.decode` (a file's text),
+:mod:`~hepatokit.identifier_audit.scan` (the folder walk and the hits) and
+:mod:`~hepatokit.identifier_audit.report`.
+"""
+
+from hepatokit.identifier_audit.decode import file_texts
+from hepatokit.identifier_audit.normalise import match_tokens, normalise, tokens_of
+from hepatokit.identifier_audit.report import (
+    IdentifierAuditResult,
+    IdentifierHit,
+    write_report as write_report,
+)
+from hepatokit.identifier_audit.scan import audit_identifiers
+from hepatokit.identifier_audit.values import (
+    MIN_DIGITS as MIN_DIGITS,
+    MIN_LENGTH as MIN_LENGTH,
+    MIN_LENGTH_PRIVATE as MIN_LENGTH_PRIVATE,
+    SkippedValue,
+)
+
+__all__ = [
+    "IdentifierAuditResult",
+    "IdentifierHit",
+    "SkippedValue",
+    "audit_identifiers",
+    "file_texts",
+    "match_tokens",
+    "normalise",
+    "tokens_of",
+]

@@ -1,0 +1,267 @@
+"""Decoding of the files the identifier audit scans: the text a reader would see.
+
+Parquet cells (strings, nested values, column names, schema metadata; binary cells by what
+they hold), JSON strings (keys and values, never the ``\\uXXXX`` escapes), NIfTI header text
+fields and extensions (not the voxels), image metadata (PNG text chunks, EXIF, TIFF
+descriptions, JPEG comments), tar members, DICOM headers (decoded by pydicom); plain text as
+UTF-8; for any other binary, its printable runs. Gzip is inflated first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import io
+import json
+import logging
+import os
+import re
+import tarfile
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+__all__ = ["file_texts"]
+
+log = logging.getLogger("hepatokit.identifier_audit")
+
+_PRINTABLE_RUN = re.compile(rb"[\x20-\x7e\t]{4,}|(?:[\xc2-\xf4][\x80-\xbf]{1,3}|[\x20-\x7e]){4,}")
+_TEXT_SUFFIXES = frozenset(
+    {".md", ".csv", ".tsv", ".txt", ".yaml", ".yml", ".log", ".html", ".htm", ".xml", ".py",
+     ".cfg", ".toml", ".ini", ".sha256", ".md5", ".gitattributes", ".gitignore", ".bib", ".rst"}
+)  # fmt: skip
+_IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp", ".gif"})
+_MAX_INFLATE = 2 << 30
+
+
+def _strings(data: bytes) -> str:
+    """Printable runs (ASCII or UTF-8) of binary data, one per line."""
+    return "\n".join(m.decode("utf-8", "replace") for m in _PRINTABLE_RUN.findall(data))
+
+
+def _as_text(data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return _strings(data)
+
+
+def _inflate(data: bytes) -> bytes | None:
+    with (
+        contextlib.suppress(OSError, EOFError, zlib.error),
+        gzip.GzipFile(fileobj=io.BytesIO(data)) as fh,
+    ):
+        return fh.read(_MAX_INFLATE)
+    return None
+
+
+def _nifti_texts(data: bytes) -> list[tuple[str, str]] | None:
+    """Header text fields and extensions of a NIfTI-1/2 image, or None if not one."""
+    import struct
+
+    if len(data) < 348:
+        return None
+    for order in "<>":
+        size = struct.unpack(f"{order}i", data[:4])[0]
+        if size in (348, 540):
+            break
+    else:
+        return None
+    import nibabel as nib
+
+    cls = nib.Nifti1Header if size == 348 else nib.Nifti2Header
+    try:
+        hdr = cls.from_fileobj(io.BytesIO(data), check=False)
+    except Exception:
+        return None
+    out = []
+    for key in ("descrip", "aux_file", "intent_name", "db_name"):
+        if key in hdr:
+            raw = hdr[key].item()
+            out.append((f"nifti:{key}", _as_text(raw) if isinstance(raw, bytes) else str(raw)))
+    for i, ext in enumerate(hdr.extensions):
+        content = ext.get_content()
+        raw = content if isinstance(content, bytes) else str(content).encode("utf-8", "replace")
+        out.append((f"nifti:extension{i}", _as_text(raw)))
+    return out
+
+
+def _image_texts(data: bytes) -> list[tuple[str, str]] | None:
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            parts: dict[str, Any] = {}
+            for k, v in im.info.items():
+                if k in ("icc_profile", "exif", "dpi", "transparency", "gamma", "aspect"):
+                    continue
+                parts[str(k)] = v
+            parts.update(getattr(im, "text", {}) or {})
+            with contextlib.suppress(Exception):
+                for code, v in im.getexif().items():
+                    parts[f"exif{code}"] = v
+            tags = getattr(im, "tag_v2", None)
+            if tags is not None:
+                for code, v in tags.items():
+                    if isinstance(v, str | bytes):
+                        parts[f"tiff{code}"] = v
+    except Exception:
+        return None
+    out = []
+    for k, v in parts.items():
+        text = _as_text(v) if isinstance(v, bytes) else str(v)
+        out.append((f"image:{k}", f"{k}\n{text}"))
+    return out
+
+
+def _dicom_texts(data: bytes) -> list[tuple[str, str]]:
+    import warnings
+
+    import pydicom
+
+    out: list[tuple[str, str]] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            ds = pydicom.dcmread(io.BytesIO(data), force=True, stop_before_pixels=True)
+            texts = []
+            for elem in ds.iterall():
+                if elem.VR in ("SQ", "OB", "OW", "UN", "OF", "OD", "OL", "OV"):
+                    continue
+                with contextlib.suppress(Exception):
+                    texts.append(str(elem.value))
+            out.append(("dicom", "\n".join(texts)))
+        except Exception:
+            pass
+    return out
+
+
+def _json_strings(obj: Any, out: list[str]) -> None:
+    if isinstance(obj, str):
+        out.append(obj)
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            out.append(str(k))
+            _json_strings(v, out)
+    elif isinstance(obj, list | tuple):
+        for v in obj:
+            _json_strings(v, out)
+    elif obj is not None:
+        out.append(str(obj))
+
+
+def _cell_texts(value: Any, out: list[str], blobs: list[bytes]) -> None:
+    if isinstance(value, bytes):
+        blobs.append(value)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            out.append(str(k))
+            _cell_texts(v, out, blobs)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            _cell_texts(v, out, blobs)
+    elif value is not None:
+        out.append(str(value))
+
+
+def _parquet_texts(data: bytes) -> Iterator[tuple[str, str]]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(io.BytesIO(data))
+    meta = table.schema.metadata or {}
+    yield (
+        "parquet:schema",
+        "\n".join(
+            [*table.column_names, *(k.decode("utf-8", "replace") for k in meta)]
+            + [v.decode("utf-8", "replace") for v in meta.values()]
+        ),
+    )
+    for name in table.column_names:
+        column = table.column(name)
+        kind = column.type
+        if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+            yield f"column:{name}", "\n".join(v for v in column.to_pylist() if v)
+            continue
+        if pa.types.is_dictionary(kind) or pa.types.is_floating(kind):
+            yield f"column:{name}", "\n".join(str(v) for v in column.to_pylist() if v)
+            continue
+        if pa.types.is_integer(kind) or pa.types.is_boolean(kind) or pa.types.is_temporal(kind):
+            yield f"column:{name}", "\n".join(str(v) for v in column.to_pylist() if v is not None)
+            continue
+        texts: list[str] = []
+        blobs: list[bytes] = []
+        for v in column.to_pylist():
+            _cell_texts(v, texts, blobs)
+        yield f"column:{name}", "\n".join(texts)
+        for i, blob in enumerate(blobs):
+            for where, text in _blob_texts(blob, name=""):
+                yield f"column:{name}[{i}]:{where}", text
+
+
+def _blob_texts(data: bytes, *, name: str, depth: int = 0) -> list[tuple[str, str]]:
+    """The decoded texts of one file's (or cell's) bytes: ``[(where, text)]``."""
+    lower = name.lower()
+    suffix = Path(lower).suffix
+    if data[:2] == b"\x1f\x8b" and depth < 3:
+        inflated = _inflate(data)
+        if inflated is None:
+            return [("bytes", _strings(data))]
+        inner = lower[:-3] if lower.endswith(".gz") else lower
+        return [(f"gzip:{w}", t) for w, t in _blob_texts(inflated, name=inner, depth=depth + 1)]
+    if data[:4] == b"PAR1":
+        try:
+            return list(_parquet_texts(data))
+        except Exception as exc:
+            log.warning("%s: parquet not readable (%s); scanned as bytes", name, exc)
+            return [("bytes", _strings(data))]
+    nifti = _nifti_texts(data) if suffix in (".nii", "") or lower.endswith(".nii") else None
+    if nifti is not None:
+        return nifti
+    if data[:8] == b"\x89PNG\r\n\x1a\n" or data[:3] == b"\xff\xd8\xff" or suffix in _IMAGE_SUFFIXES:
+        texts = _image_texts(data)
+        if texts is not None:
+            return texts
+    if data[128:132] == b"DICM":
+        return [*_dicom_texts(data), ("bytes", _strings(data))]
+    if suffix == ".tar" or (len(data) > 262 and data[257:262] == b"ustar"):
+        out: list[tuple[str, str]] = []
+        with contextlib.suppress(tarfile.TarError):
+            with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+                for member in tar.getmembers():
+                    out.append(("tar:name", member.name))
+                    fh = tar.extractfile(member) if member.isfile() else None
+                    if fh is not None and depth < 3:
+                        texts = _blob_texts(fh.read(), name=member.name, depth=depth + 1)
+                        out += [(f"tar:{member.name}:{w}", t) for w, t in texts]
+            return out
+    if suffix in (".json", ".jsonl", ".jsonld") or data[:1] in (b"{", b"["):
+        with contextlib.suppress(ValueError):
+            lines = [data] if suffix != ".jsonl" else data.splitlines()
+            strings: list[str] = []
+            for line in lines:
+                if line.strip():
+                    _json_strings(json.loads(line), strings)
+            return [("json", "\n".join(strings))]
+    if suffix in _TEXT_SUFFIXES:
+        return [("text", data.decode("utf-8", "replace"))]
+    return [("text" if _is_utf8(data) else "bytes", _as_text(data))]
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def file_texts(
+    path: str | os.PathLike[str], *, relative: str | None = None
+) -> list[tuple[str, str]]:
+    """The decoded texts of one file, as the audit scans them: ``[(where, text)]`` (the
+    relative path itself first)."""
+    p = Path(path)
+    rel = relative if relative is not None else p.name
+    return [("path", rel), *_blob_texts(p.read_bytes(), name=p.name)]

@@ -1,0 +1,156 @@
+"""Scanning a folder for the audit's values: every file's decoded text (and relative path),
+in parallel over files, hits collected with masked values and masked paths."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from concurrent.futures import Executor
+from pathlib import Path
+
+from hepatokit.errors import BuildStateError, DataFormatError
+from hepatokit.identifier_audit.decode import file_texts
+from hepatokit.identifier_audit.normalise import by_first, match_tokens, normalise, tokens_of
+from hepatokit.identifier_audit.report import IdentifierAuditResult, IdentifierHit, write_report
+from hepatokit.identifier_audit.values import (
+    MIN_LENGTH,
+    MIN_LENGTH_PRIVATE,
+    Needles,
+    mask,
+    prepare_needles,
+)
+from hepatokit.parallel import map_items
+
+__all__ = ["audit_identifiers", "files_to_scan", "safe_path"]
+
+#: one scan finding: (masked relative path, where in the file, origin\x1fvalue, 0), or the
+#: file's size in characters as (masked relative path, "", "", size)
+_Found = tuple[str, str, str, int]
+
+
+def _scan_job(job: tuple[list[str], str, Needles]) -> list[_Found]:
+    paths, root, needles = job
+    firsts = by_first(needles)
+    found: list[_Found] = []
+    for p in paths:
+        rel = safe_path(Path(os.path.relpath(p, root)).as_posix(), needles, firsts)
+        size = 0
+        seen: set[str] = set()
+        for where, text in file_texts(p, relative=Path(os.path.relpath(p, root)).as_posix()):
+            size += len(text)
+            for form in set(normalise(text)):
+                for n in match_tokens(tokens_of(form), needles, firsts=firsts):
+                    key = needles[n]
+                    if key not in seen:
+                        seen.add(key)
+                        found.append((rel, where, key, 0))
+        found.append((rel, "", "", size))
+    return found
+
+
+def safe_path(
+    rel: str, needles: Mapping[tuple[str, ...], str], firsts: Mapping[str, list[tuple[str, ...]]]
+) -> str:
+    """``rel`` with every component that holds a value masked (the report leaks nothing)."""
+    parts = rel.split("/")
+    for i, part in enumerate(parts):
+        for form in set(normalise(part)):
+            if match_tokens(tokens_of(form), needles, firsts=firsts):
+                parts[i] = mask(part)
+                break
+    return "/".join(parts)
+
+
+def files_to_scan(folder: Path, exclude: Iterable[str]) -> list[Path]:
+    """Every file under ``folder`` in sorted walk order, except the top-level ``exclude``."""
+    skip = set(exclude)
+    out: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        if Path(dirpath) == folder:
+            dirnames[:] = [d for d in dirnames if d not in skip]
+        dirnames.sort()
+        out.extend(Path(dirpath) / f for f in sorted(filenames))
+    return out
+
+
+def audit_identifiers(
+    *,
+    folder: str | os.PathLike[str],
+    identifiers: Mapping[str, str],
+    exclude: Iterable[str] = ("private",),
+    ignore_text: Iterable[str] = (),
+    min_length: int = MIN_LENGTH,
+    min_length_private: int = MIN_LENGTH_PRIVATE,
+    report_dir: str | os.PathLike[str] | None = None,
+    workers: int | None = None,
+    executor: Executor | None = None,
+) -> IdentifierAuditResult:
+    """Look for identifying values in every file of ``folder`` (except ``exclude``).
+
+    Parameters
+    ----------
+    folder
+        The build or published folder to audit.
+    identifiers
+        Value → where it came from (a DICOM keyword, ``(gggg,eeee)`` for a private element,
+        a column or ``file name``); the report shows the origin and a masked value.
+    exclude
+        Top-level folder names not scanned (never published; default ``private``).
+    ignore_text
+        Recipe and schema text (YAML, column names): a one-word value that is a word of it
+        is skipped as ``recipe_or_schema_word``.
+    min_length, min_length_private
+        Shorter values are skipped as ``too_short`` (the second for unnamed private tags).
+    report_dir
+        Write ``phi_audit.json`` and ``phi_audit.md`` there (masked values only).
+    workers, executor
+        Parallelism over files (see :func:`hepatokit.parallel.map_items`).
+
+    Returns
+    -------
+    IdentifierAuditResult
+        ``ok`` False when any value was found; the hits (file, origin, masked value, where
+        in the file) and the skipped values counted per reason.
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        raise BuildStateError("folder to audit not found", path=root)
+    needles, skipped, examples = prepare_needles(
+        identifiers,
+        min_length=min_length,
+        min_length_private=min_length_private,
+        ignore_text=ignore_text,
+    )
+    files = [str(p) for p in files_to_scan(root, exclude)]
+    if len(files) < 64:  # a process pool costs more than scanning a few files
+        workers, executor = 1, None
+    n_jobs = max(1, min(len(files), 4 * (workers or os.cpu_count() or 1)))
+    jobs = [(files[i::n_jobs], str(root), needles) for i in range(n_jobs)] if files else []
+    results = map_items(
+        _scan_job, jobs, executor=executor, workers=workers, description="scan for identifiers"
+    )
+    found: list[_Found] = []
+    for res in results:
+        if not res.ok:
+            raise DataFormatError(f"identifier scan failed: {res.error}")
+        found.extend(res.value or [])
+    hits, n_chars = _hits(found)
+    values = len({v for v in needles.values()})
+    result = IdentifierAuditResult(values, len(files), n_chars, hits, dict(skipped), examples)
+    if report_dir is not None:
+        write_report(Path(report_dir), result)
+    return result
+
+
+def _hits(found: Iterable[_Found]) -> tuple[list[IdentifierHit], int]:
+    """The hits (masked values, sorted by file, where, origin) and the characters scanned."""
+    hits: list[IdentifierHit] = []
+    n_chars = 0
+    for rel, where, key, size in found:
+        if not key:
+            n_chars += size
+            continue
+        tag, value = key.split("\x1f", 1)
+        hits.append(IdentifierHit(rel, tag, mask(value), where))
+    hits.sort(key=lambda h: (h.file, h.where, h.tag))
+    return hits, n_chars
