@@ -29,6 +29,7 @@ from hepatokit.publish.checksums import write_checksums
 from hepatokit.publish.croissant import check_croissant
 from hepatokit.publish.docs import prepare_docs, write_docs
 from hepatokit.publish.hepatobench import collect_hepatobench
+from hepatokit.publish.histology_audit import audit_histology_phi
 from hepatokit.publish.lifs import collect_lifs
 from hepatokit.publish.plan import DatasetPlan
 from hepatokit.publish.sections import PublishSection, card_section, publish_section
@@ -122,8 +123,6 @@ def check_phi_audit(build: Path, *, allow_phi_risk: str | None = None) -> dict[s
 def _audit_published_histology(build: Path, out: Path) -> None:
     """Every published byte of a histology dataset checked for the build's slide ids, file
     names and image metadata; a hit is a :class:`PHIError` (nothing may be pushed)."""
-    from hepatokit.publish.histology_audit import audit_histology_phi
-
     audit = audit_histology_phi(build=build, published=out)
     log.info("%s", audit)
     if not audit.ok:

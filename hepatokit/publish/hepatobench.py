@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from hepatokit.atomic import write_parquet_atomic
@@ -76,8 +77,6 @@ def _format(row: dict[str, Any]) -> str:
 
 def _write_pseudonyms(build: Path, slides: dict[str, str]) -> None:
     """``BUILD/private/slide_pseudonyms.parquet``: published pseudonym → the build's id."""
-    import pyarrow as pa
-
     rows = sorted(slides.items(), key=lambda kv: kv[1])
     write_parquet_atomic(
         build / "private" / "slide_pseudonyms.parquet",

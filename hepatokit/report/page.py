@@ -20,7 +20,9 @@ from hepatokit.atomic import write_text_atomic
 from hepatokit.errors import BuildStateError
 from hepatokit.recipe import Recipe, build_recipe
 from hepatokit.report.common import funnel_section, links_section, splits_section
+from hepatokit.report.hepatobench import hepatobench_sections
 from hepatokit.report.html import esc
+from hepatokit.report.lifs import lifs_sections
 from hepatokit.report.thumbs import THUMB_DIR, ThumbCache
 
 __all__ = ["ReportResult", "build_report"]
@@ -180,8 +182,6 @@ def _dataset_sections(
     """The dataset's own sections, each item's label and (LiFS) domain for the splits
     section."""
     if rec.kind == "mri":
-        from hepatokit.report.lifs import lifs_sections
-
         sequences = list(rec.data.get("sequences") or [])
         sections = lifs_sections(build, reports, thumbs, sequences, split_of)
         subjects = (
@@ -192,8 +192,6 @@ def _dataset_sections(
         labels = {s["subject_id"]: s.get("stage") for s in subjects}
         domains = {s["subject_id"]: str(s.get("vendor")) for s in subjects}
         return sections, labels, domains
-    from hepatokit.report.hepatobench import hepatobench_sections
-
     sections, labels = hepatobench_sections(
         build,
         thumbs,

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from hepatokit.atomic import atomic_path, write_text_atomic
 from hepatokit.splits.assign import SplitPlan
 from hepatokit.splits.policy import SplitPolicy
@@ -294,8 +296,6 @@ def _stack(
     keys: Sequence[str],
     title: str,
 ) -> None:
-    import numpy as np
-
     bottom = np.zeros(len(splits))
     cmap = __import__("matplotlib").colormaps["tab10"]
     for i, k in enumerate(keys):

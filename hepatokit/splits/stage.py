@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from hepatokit.atomic import write_parquet_atomic
@@ -290,8 +291,6 @@ def _drop_unlabelled(
     """Rows without a label cannot be scored: no split, ``excluded: unlabelled`` in the
     manifest (MRI subjects stay in ``subjects.parquet`` as curated, unlabelled data).
     Imported releases keep theirs: their validation/test labels are withheld, not missing."""
-    import pyarrow.compute as pc
-
     if not label or label not in table.column_names or table.column(label).null_count == 0:
         Manifest(build).record("split", [])
         return table, []
