@@ -34,7 +34,8 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hepatokit.curation.mri.register.stage import register_sequences, to_sitk
+from hepatokit.curation.mri.register.images import to_sitk
+from hepatokit.curation.mri.register.stage import register_sequences
 from hepatokit.progress import configure_progress
 from tests.curation.mri import planted_rigid as pr
 

@@ -43,7 +43,7 @@ _EXPORTS: dict[str, str] = {
     "qc_volumes": "hepatokit.curation.mri.qc.stage",
     "join_labels": "hepatokit.curation.mri.labels.stage",
     "register_sequences": "hepatokit.curation.mri.register.stage",
-    "register_rigid": "hepatokit.curation.mri.register.stage",
+    "register_rigid": "hepatokit.curation.mri.register.estimate",
     "audit_phi": "hepatokit.curation.mri.deid.phi_audit",
     "audit_identifiers": "hepatokit.identifier_audit",
     "build_lifs": "hepatokit.pipelines.lifs",
@@ -129,8 +129,10 @@ if TYPE_CHECKING:  # the names of _EXPORTS, for type checkers (tests keep both i
     from hepatokit.curation.mri.qc.stage import (
         qc_volumes as qc_volumes,
     )
-    from hepatokit.curation.mri.register.stage import (
+    from hepatokit.curation.mri.register.estimate import (
         register_rigid as register_rigid,
+    )
+    from hepatokit.curation.mri.register.stage import (
         register_sequences as register_sequences,
     )
     from hepatokit.curation.mri.release.stage import (

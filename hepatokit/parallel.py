@@ -20,6 +20,7 @@ import math
 import multiprocessing
 import os
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import (
@@ -39,10 +40,12 @@ from hepatokit.progress import progress_bar
 __all__ = [
     "ItemResult",
     "default_workers",
+    "executor_workers",
     "make_executor",
     "map_items",
     "start_forkserver",
     "start_method",
+    "start_pool",
 ]
 
 T = TypeVar("T")
@@ -69,6 +72,13 @@ def default_workers() -> int:
     if env:
         return max(1, int(env))
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+
+
+def executor_workers(executor: Executor | None) -> int | None:
+    """How many workers ``executor`` runs: a local process or thread pool says; None when it
+    does not (Dask's executor, or no executor at all)."""
+    n = getattr(executor, "_max_workers", None)
+    return n if isinstance(n, int) else None
 
 
 def _error_text(exc: BaseException) -> str:
@@ -128,6 +138,55 @@ def make_executor(
         start_forkserver(preload)
     with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
         yield pool
+
+
+@contextlib.contextmanager
+def start_pool(
+    *,
+    executor: Executor | None = None,
+    workers: int | None = None,
+    dask_address: str | None = None,
+    preload: Sequence[str] = (),
+    warm: Callable[[], Any] | None = None,
+) -> Iterator[Executor | None]:
+    """The executor a stage or pipeline runs on, started the one way all of them start it.
+
+    Parameters
+    ----------
+    executor
+        An executor the caller already has: used as is (and not shut down here).
+    workers, dask_address
+        Otherwise a new one, from :func:`make_executor` (``None``: run inline).
+    preload
+        Modules the forkserver imports once before it forks the workers (see
+        :func:`make_executor`); the server starts here, so a caller that enters this context
+        before its own heavy imports overlaps both.
+    warm
+        A picklable no-op task: one per worker is submitted from a background thread, so that
+        the workers start now while the caller goes on (e.g. lists a tree); the thread is
+        joined before the pool shuts down.
+    """
+    with contextlib.ExitStack() as stack:
+        if executor is None:
+            executor = stack.enter_context(
+                make_executor(workers=workers, dask_address=dask_address, preload=preload)
+            )
+        if executor is not None and warm is not None:
+            starter = threading.Thread(
+                target=_start_workers, args=(executor, warm, workers), daemon=True
+            )
+            starter.start()
+            stack.callback(starter.join)  # before the pool shuts down, even on an early error
+        yield executor
+
+
+def _start_workers(executor: Executor, warm: Callable[[], Any], workers: int | None) -> None:
+    """Submit ``warm`` once per worker so that the pool starts them now (blocks until forked)."""
+    for _ in range(executor_workers(executor) or workers or 1):
+        try:
+            executor.submit(warm)
+        except RuntimeError:  # the pool was shut down (the caller stopped early): nothing to do
+            return
 
 
 def start_method() -> str:
@@ -263,7 +322,7 @@ def map_items(
             return _map_inline(fn, items, description)
         with make_executor(workers=n) as pool:
             return map_items(fn, items, executor=pool, chunksize=chunksize, description=description)
-    n_workers = getattr(executor, "_max_workers", None) or workers or default_workers()
+    n_workers = executor_workers(executor) or workers or default_workers()
     if chunksize is None:
         chunksize = max(1, min(512, math.ceil(len(items) / (n_workers * 8))))
     chunks = [items[i : i + chunksize] for i in range(0, len(items), chunksize)]

@@ -22,7 +22,7 @@ _EXPORTS: dict[str, str] = {
     "select_device": "hepatokit.baselines.devices",
     # encoders + embeddings
     "Encoder": "hepatokit.baselines.encoders",
-    "Preprocess": "hepatokit.baselines.encoders",
+    "Preprocess": "hepatokit.baselines.preprocess",
     "load_encoder": "hepatokit.baselines.encoders",
     "parse_encoder_spec": "hepatokit.baselines.encoders",
     "EmbeddingCache": "hepatokit.baselines.embeddings",
@@ -67,7 +67,6 @@ if TYPE_CHECKING:  # the names of _EXPORTS, for type checkers (tests keep both i
     )
     from hepatokit.baselines.encoders import (
         Encoder as Encoder,
-        Preprocess as Preprocess,
         load_encoder as load_encoder,
         parse_encoder_spec as parse_encoder_spec,
     )
@@ -79,6 +78,9 @@ if TYPE_CHECKING:  # the names of _EXPORTS, for type checkers (tests keep both i
     from hepatokit.baselines.linear_probe import (
         ProbeSettings as ProbeSettings,
         train_linear_probe as train_linear_probe,
+    )
+    from hepatokit.baselines.preprocess import (
+        Preprocess as Preprocess,
     )
     from hepatokit.baselines.probe_run import (
         run_probe as run_probe,

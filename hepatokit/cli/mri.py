@@ -35,14 +35,15 @@ def index(
 ) -> None:
     """Read every file's header once → instances.parquet (+ private PHI table)."""
     from hepatokit.curation.mri import INDEX_WORKER_MODULES
-    from hepatokit.parallel import default_workers, make_executor, start_forkserver
+    from hepatokit.parallel import start_pool
 
     opts = options(ctx)
-    if not opts.dask and (opts.workers or default_workers()) > 1:
-        start_forkserver(INDEX_WORKER_MODULES)  # imports them while this process does
-    from hepatokit.curation.mri import index_dicom
+    # the forkserver imports the workers' modules while this process imports the index
+    with start_pool(
+        workers=opts.workers, dask_address=opts.dask, preload=INDEX_WORKER_MODULES
+    ) as pool:
+        from hepatokit.curation.mri import index_dicom
 
-    with make_executor(workers=opts.workers, dask_address=opts.dask) as pool:
         s = index_dicom(
             raw=raw,
             out=out,

@@ -47,7 +47,6 @@ __all__ = sorted(_EXPORTS)
 if TYPE_CHECKING:  # the names of _EXPORTS, for type checkers (tests keep both in step)
     from hepatokit.curation.mri import (
         audit_phi as audit_phi,
-        build_lifs as build_lifs,
         collect_phi_values as collect_phi_values,
         convert_volumes as convert_volumes,
         index_dicom as index_dicom,

@@ -9,13 +9,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hepatokit.curation.mri import INDEX_WORKER_MODULES
+from hepatokit.curation.mri.config import mri_config
 from hepatokit.curation.mri.convert.stage import ConvertSummary, convert_volumes
 from hepatokit.curation.mri.index.stage import IndexSummary, index_dicom
 from hepatokit.curation.mri.labels.stage import LabelsSummary, join_labels
-from hepatokit.curation.mri.qc.stage import QcSummary, qc_volumes
+from hepatokit.curation.mri.qc.stage import VolumeQCSummary, qc_volumes
 from hepatokit.curation.mri.series.stage import SeriesSummary, recognise_series
 from hepatokit.manifest import Manifest, ManifestSummary
-from hepatokit.parallel import make_executor
+from hepatokit.parallel import start_pool
+from hepatokit.recipe import build_recipe
 
 __all__ = ["LifsBuildSummary", "build_lifs"]
 
@@ -29,7 +31,7 @@ class LifsBuildSummary:
     index: IndexSummary
     series: SeriesSummary
     convert: ConvertSummary
-    qc: QcSummary
+    qc: VolumeQCSummary
     labels: LabelsSummary | None
     manifest: ManifestSummary
 
@@ -60,13 +62,10 @@ def build_lifs(
         Pseudonym key source (see :func:`hepatokit.curation.mri.deid.keys.load_deid_key`).
     """
     out = Path(out)
-    if executor is None:
-        # one worker: make_executor yields None (run inline), which must not recurse here
-        with make_executor(
-            workers=workers, dask_address=dask_address, preload=INDEX_WORKER_MODULES
-        ) as pool:
-            return _build(recipe, raw, labels, out, workers, pool, key_file, demo_key)
-    return _build(recipe, raw, labels, out, workers, executor, key_file, demo_key)
+    with start_pool(
+        executor=executor, workers=workers, dask_address=dask_address, preload=INDEX_WORKER_MODULES
+    ) as pool:
+        return _build(recipe, raw, labels, out, workers, pool, key_file, demo_key)
 
 
 def _build(
@@ -83,19 +82,47 @@ def _build(
     from hepatokit.buildlock import build_lock
 
     with build_lock(out):
+        rec = build_recipe(out, None if recipe is None else os.fspath(recipe), default="lifs")
+        cfg, sha = mri_config(rec), rec.sha256  # every MRI section checked before any work
         idx = index_dicom(
             raw=raw,
             out=out,
-            recipe=recipe,
+            index=cfg.index,
+            deid=cfg.deid,
+            recipe_sha256=sha,
             workers=workers,
             executor=executor,
             key_file=key_file,
             demo_key=demo_key,
         )
-        ser = recognise_series(build=out)
-        conv = convert_volumes(build=out, workers=workers, executor=executor)
-        qc = qc_volumes(build=out, workers=workers, executor=executor)
-        lab = join_labels(build=out, labels=labels) if labels is not None else None
+        ser = recognise_series(build=out, series=cfg.series, recipe_sha256=sha)
+        seqs = cfg.sequences
+        conv = convert_volumes(
+            build=out,
+            convert=cfg.convert,
+            sequences=seqs,
+            recipe_sha256=sha,
+            workers=workers,
+            executor=executor,
+        )
+        qc = qc_volumes(
+            build=out,
+            qc=cfg.qc,
+            sequences=seqs,
+            recipe_sha256=sha,
+            workers=workers,
+            executor=executor,
+        )
+        lab = None
+        if labels is not None:
+            lab = join_labels(
+                build=out,
+                labels=labels,
+                labels_config=cfg.labels,
+                deid=cfg.deid,
+                sequences=seqs,
+                recipe_sha256=sha,
+            )
         summary = Manifest(out).check()
     log.info(
         "LiFS build: %d inputs, %d kept, %d excluded",

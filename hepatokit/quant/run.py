@@ -84,8 +84,6 @@ def quantify_slide(
         The report (also written as JSON): slide id, mpp, magnification, tile size, tile
         counts, per-region proportions by count and by area, classifier identity, version.
     """
-    from hepatokit.curation.patho import tile_slide
-
     s = settings or QuantSettings()
     slide = Path(slide)
     out = Path(out)
@@ -102,6 +100,77 @@ def quantify_slide(
         if regions is None or region_file is not None
         else regions  # type: ignore[assignment]
     )
+    tiles = _classify_tiles(slide, classifier, s)
+    centre = tiles.step / 2.0
+    region_of_tile = source.region_of(tiles.xs + centre, tiles.ys + centre)
+    tile_area_mm2 = (tiles.step * tiles.info.mpp / 1000.0) ** 2
+    comp = compose(
+        labels=tiles.labels,
+        regions=region_of_tile,
+        tissue_fraction=tiles.tissue_fraction,
+        tile_area_mm2=tile_area_mm2,
+        classes=classifier.classes,
+    )
+    grid, origin = tissue_map(
+        x=tiles.xs, y=tiles.ys, labels=tiles.labels, tile_size_level0=tiles.step
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    sid = _slide_id(slide)
+    save_tissue_map(out / "tissue_map.png", grid=grid, classes=classifier.classes,
+                    thumbnail=tiles.thumbnail, title=f"{sid}: tissue map")  # fmt: skip
+    save_regions_figure(
+        out / "regions.png",
+        thumbnail=tiles.thumbnail,
+        tumor_mask=source.mask(tiles.thumbnail.shape[:2], tiles.thumbnail_downsample),
+        title=f"{sid}: tumor region",
+    )
+    report = {
+        "slide_id": sid,
+        **_tile_facts(tiles, s, tile_area_mm2),
+        "tissue_map_origin_level0": list(origin),
+        "regions_source": getattr(source, "source", "") or type(source).__name__,
+        "regions_from": regions_from or ("annotation" if region_file else "none"),
+        "classes": list(classifier.classes),
+        "regions": {name: c.as_dict() for name, c in comp.items()},
+        "classifier": classifier.identity,
+        "hepatokit": __version__,
+        "run_key": key,
+    }
+    write_json_atomic(report_path, report)
+    return report
+
+
+@dataclass(frozen=True)
+class _ClassifiedTiles:
+    """The tiles of one slide (level-0 corners), their classes and the slide thumbnail."""
+
+    xs: np.ndarray
+    ys: np.ndarray
+    tissue_fraction: np.ndarray
+    step: int
+    labels: np.ndarray
+    info: Any
+    thumbnail: np.ndarray
+    thumbnail_downsample: float
+
+
+def _tile_facts(tiles: _ClassifiedTiles, s: QuantSettings, tile_area_mm2: float) -> dict[str, Any]:
+    """The report's scanner and tiling fields, in the report's order."""
+    return {
+        "level0_mpp": tiles.info.mpp,
+        "level0_magnification": tiles.info.magnification,
+        "target_magnification": s.target_magnification,
+        "tile_size_px": s.patch_size,
+        "tile_size_level0_px": tiles.step,
+        "tile_area_mm2": tile_area_mm2,
+        "n_tiles": len(tiles.xs),
+    }
+
+
+def _classify_tiles(slide: Path, classifier: TileClassifier, s: QuantSettings) -> _ClassifiedTiles:
+    """Tile the slide (tissue tiles at the target magnification) and classify every tile."""
+    from hepatokit.curation.patho import tile_slide
+
     with tile_slide(
         slide,
         target_magnification=s.target_magnification,
@@ -122,47 +191,7 @@ def quantify_slide(
         info = tiling.reader.info
         w0, h0 = info.dimensions
         thumb, thumb_ds = tiling.reader.thumbnail(max(w0, h0) / s.thumbnail_px)
-    centre = step / 2.0
-    region_of_tile = source.region_of(xs + centre, ys + centre)
-    tile_area_mm2 = (step * info.mpp / 1000.0) ** 2
-    comp = compose(
-        labels=labels,
-        regions=region_of_tile,
-        tissue_fraction=frac,
-        tile_area_mm2=tile_area_mm2,
-        classes=classifier.classes,
-    )
-    grid, origin = tissue_map(x=xs, y=ys, labels=labels, tile_size_level0=step)
-    out.mkdir(parents=True, exist_ok=True)
-    sid = _slide_id(slide)
-    save_tissue_map(out / "tissue_map.png", grid=grid, classes=classifier.classes,
-                    thumbnail=thumb, title=f"{sid}: tissue map")  # fmt: skip
-    save_regions_figure(
-        out / "regions.png",
-        thumbnail=thumb,
-        tumor_mask=source.mask(thumb.shape[:2], thumb_ds),
-        title=f"{sid}: tumor region",
-    )
-    report = {
-        "slide_id": sid,
-        "level0_mpp": info.mpp,
-        "level0_magnification": info.magnification,
-        "target_magnification": s.target_magnification,
-        "tile_size_px": s.patch_size,
-        "tile_size_level0_px": step,
-        "tile_area_mm2": tile_area_mm2,
-        "n_tiles": len(xs),
-        "tissue_map_origin_level0": list(origin),
-        "regions_source": getattr(source, "source", "") or type(source).__name__,
-        "regions_from": regions_from or ("annotation" if region_file else "none"),
-        "classes": list(classifier.classes),
-        "regions": {name: c.as_dict() for name, c in comp.items()},
-        "classifier": classifier.identity,
-        "hepatokit": __version__,
-        "run_key": key,
-    }
-    write_json_atomic(report_path, report)
-    return report
+    return _ClassifiedTiles(xs, ys, frac, step, labels, info, thumb, thumb_ds)
 
 
 def find_region_file(regions: str | os.PathLike[str] | None, slide: Path) -> str | None:

@@ -80,6 +80,19 @@ def _lifs_missing(i: int) -> set[str]:
     return set()
 
 
+_LIFS_AFFINE = np.array([[-0.9, 0, 0, 40.0], [0, -0.9, 0, 30.0], [0, 0, 2.5, -20.0], [0, 0, 0, 1]])
+_LIFS_SCHEMA = pa.schema(
+    [
+        ("subject_id", pa.string()), ("center", pa.string()), ("vendor", pa.string()),
+        ("scanner", pa.string()), ("field_strength", pa.float64()), ("stage", pa.string()),
+        ("cirrhosis", pa.int8()), ("significant_fibrosis", pa.int8()),
+        ("sequences", pa.list_(pa.string())),
+        *[(f"volume_{s}", pa.string()) for s in LIFS_SEQUENCES],
+        ("mask_GED4", pa.string()),
+    ]
+)  # fmt: skip
+
+
 def make_fake_lifs_build(
     root: Path, *, per_vendor: int = 1, shape: tuple[int, int, int] = (10, 9, 6), seed: int = 0
 ) -> FakeLifsBuild:
@@ -90,8 +103,6 @@ def make_fake_lifs_build(
     are missing (see ``_lifs_missing``), every third complete subject has a liver mask, one
     DWI is 4D with a trailing singleton axis.
     """
-    import nibabel as nib
-
     rng = np.random.default_rng(seed)
     build, raw_root = root / "build", root / "raw"
     build.mkdir(parents=True, exist_ok=True)
@@ -102,58 +113,8 @@ def make_fake_lifs_build(
     for vendor, (center, scanner, tesla, plan) in _VENDORS.items():
         for split in plan * per_vendor:
             sid = stable_id("subject", str(seed), str(i))
-            stage = f"S{1 + i % 4}" if not (split == "validation" and i % 2) else None
-            missing = _lifs_missing(i)
-            row: dict = {
-                "subject_id": sid,
-                "center": center,
-                "vendor": vendor,
-                "scanner": scanner,
-                "field_strength": tesla,
-                "stage": stage,
-                "cirrhosis": None if stage is None else int(stage == "S4"),
-                "significant_fibrosis": None if stage is None else int(stage != "S1"),
-                "sequences": [s for s in LIFS_SEQUENCES if s not in missing],
-                "mask_GED4": None,
-            }
-            folder = build / "volumes" / f"sub-{sid}"
-            folder.mkdir(parents=True, exist_ok=True)
-            affine = np.array(
-                [[-0.9, 0, 0, 40.0], [0, -0.9, 0, 30.0], [0, 0, 2.5, -20.0], [0, 0, 0, 1]]
-            )
-            for k, seq in enumerate(LIFS_SEQUENCES):
-                if seq in missing:
-                    row[f"volume_{seq}"] = None
-                    continue
-                data = rng.integers(0, 800, size=shape, dtype=np.int16) + np.int16(100 * k)
-                if seq == "DWI" and i == 0:
-                    data = data[..., None]  # 4D with a trailing singleton axis
-                rel = f"volumes/sub-{sid}/sub-{sid}_{seq}.nii.gz"
-                img = nib.Nifti1Image(data, affine)
-                img.header.set_xyzt_units("mm", "sec")
-                nib.save(img, build / rel)
-                sidecar = {
-                    "Modality": "MR",
-                    "Sequence": seq,
-                    "MagneticFieldStrength": tesla,
-                    "EchoTime": round(0.002 + 0.001 * k, 4),
-                    "RepetitionTime": round(0.004 + 0.5 * (seq == "T2W"), 4),
-                    "SeriesDescription": f"{seq.lower()}_protocol",
-                }
-                (build / rel.replace(".nii.gz", ".json")).write_text(json.dumps(sidecar))
-                if seq == "DWI":
-                    (build / rel.replace(".nii.gz", ".bval")).write_text("0 800\n")
-                row[f"volume_{seq}"] = rel
-                for part in range(2):
-                    raw_rel = f"{vendor[-1]}/{i}/{seq}/{part}.dcm"
-                    index_rows.append(
-                        kept(stable_id("file", raw_rel), kind="file", stage="index", source=raw_rel)
-                    )
-            if not missing and i % 3 == 0:
-                mask = (rng.random(shape) > 0.5).astype(np.uint8)
-                rel = f"volumes/sub-{sid}/sub-{sid}_mask_GED4.nii.gz"
-                nib.save(nib.Nifti1Image(mask, affine), build / rel)
-                row["mask_GED4"] = rel
+            row = _lifs_subject(sid, i, split, vendor, (center, scanner, tesla))
+            index_rows += _write_lifs_volumes(build, row, i, shape, rng)
             rows.append(row)
             split_rows.append({"id": sid, "group": sid, "split": split})
             pseudonyms.append({"original_patient_id": f"PHIMARK-19650101-{i}", "subject_id": sid})
@@ -167,7 +128,99 @@ def make_fake_lifs_build(
             )
             fake.subjects.append({**row, "split": split})
             i += 1
-    # planted exclusions: corrupt files, a localizer, an unlabelled row
+    _record_lifs_manifest(build, index_rows, label_rows)
+    pq.write_table(pa.Table.from_pylist(rows, schema=_LIFS_SCHEMA), build / "subjects.parquet")
+    pq.write_table(pa.Table.from_pylist(split_rows), build / "splits.parquet")
+    _write_private(
+        build,
+        raw_root,
+        {
+            "pseudonyms.parquet": pa.Table.from_pylist(pseudonyms),
+            "instances_phi.parquet": pa.table(
+                {"PatientName": ["DOE^JOHN"], "InstitutionName": ["St-Elsewhere-Hospital"]}
+            ),
+        },
+    )
+    return fake
+
+
+def _lifs_subject(
+    sid: str, i: int, split: str, vendor: str, site: tuple[str, str, float]
+) -> dict[str, Any]:
+    """The ``subjects.parquet`` row of subject ``i`` (volume columns filled when written)."""
+    center, scanner, tesla = site
+    stage = f"S{1 + i % 4}" if not (split == "validation" and i % 2) else None
+    missing = _lifs_missing(i)
+    return {
+        "subject_id": sid,
+        "center": center,
+        "vendor": vendor,
+        "scanner": scanner,
+        "field_strength": tesla,
+        "stage": stage,
+        "cirrhosis": None if stage is None else int(stage == "S4"),
+        "significant_fibrosis": None if stage is None else int(stage != "S1"),
+        "sequences": [s for s in LIFS_SEQUENCES if s not in missing],
+        "mask_GED4": None,
+    }
+
+
+def _lifs_sidecar(seq: str, k: int, tesla: float) -> dict[str, Any]:
+    """The JSON sidecar of sequence ``seq`` (``k``: its position in ``LIFS_SEQUENCES``)."""
+    return {
+        "Modality": "MR",
+        "Sequence": seq,
+        "MagneticFieldStrength": tesla,
+        "EchoTime": round(0.002 + 0.001 * k, 4),
+        "RepetitionTime": round(0.004 + 0.5 * (seq == "T2W"), 4),
+        "SeriesDescription": f"{seq.lower()}_protocol",
+    }
+
+
+def _write_lifs_volumes(
+    build: Path, row: dict[str, Any], i: int, shape: tuple[int, int, int], rng: np.random.Generator
+) -> list[ManifestRow]:
+    """Write subject ``i``'s volumes, sidecars and mask; fill the ``volume_*`` and
+    ``mask_GED4`` columns of ``row``; return the index ledger rows of its raw files."""
+    import nibabel as nib
+
+    sid, vendor = row["subject_id"], row["vendor"]
+    missing = _lifs_missing(i)
+    (build / "volumes" / f"sub-{sid}").mkdir(parents=True, exist_ok=True)
+    index_rows = []
+    for k, seq in enumerate(LIFS_SEQUENCES):
+        if seq in missing:
+            row[f"volume_{seq}"] = None
+            continue
+        data = rng.integers(0, 800, size=shape, dtype=np.int16) + np.int16(100 * k)
+        if seq == "DWI" and i == 0:
+            data = data[..., None]  # 4D with a trailing singleton axis
+        rel = f"volumes/sub-{sid}/sub-{sid}_{seq}.nii.gz"
+        img = nib.Nifti1Image(data, _LIFS_AFFINE)
+        img.header.set_xyzt_units("mm", "sec")
+        nib.save(img, build / rel)
+        sidecar = _lifs_sidecar(seq, k, row["field_strength"])
+        (build / rel.replace(".nii.gz", ".json")).write_text(json.dumps(sidecar))
+        if seq == "DWI":
+            (build / rel.replace(".nii.gz", ".bval")).write_text("0 800\n")
+        row[f"volume_{seq}"] = rel
+        for part in range(2):
+            raw_rel = f"{vendor[-1]}/{i}/{seq}/{part}.dcm"
+            index_rows.append(
+                kept(stable_id("file", raw_rel), kind="file", stage="index", source=raw_rel)
+            )
+    if not missing and i % 3 == 0:
+        mask = (rng.random(shape) > 0.5).astype(np.uint8)
+        rel = f"volumes/sub-{sid}/sub-{sid}_mask_GED4.nii.gz"
+        nib.save(nib.Nifti1Image(mask, _LIFS_AFFINE), build / rel)
+        row["mask_GED4"] = rel
+    return index_rows
+
+
+def _record_lifs_manifest(
+    build: Path, index_rows: list[ManifestRow], label_rows: list[ManifestRow]
+) -> None:
+    """The ledger, with planted exclusions: corrupt files, a localizer, an unlabelled row."""
     for j in range(3):
         raw_rel = f"junk/{j}.dcm"
         index_rows.append(
@@ -195,29 +248,6 @@ def make_fake_lifs_build(
         ],
     )
     manifest.record("labels", label_rows, introduces=True)
-    schema = pa.schema(
-        [
-            ("subject_id", pa.string()), ("center", pa.string()), ("vendor", pa.string()),
-            ("scanner", pa.string()), ("field_strength", pa.float64()), ("stage", pa.string()),
-            ("cirrhosis", pa.int8()), ("significant_fibrosis", pa.int8()),
-            ("sequences", pa.list_(pa.string())),
-            *[(f"volume_{s}", pa.string()) for s in LIFS_SEQUENCES],
-            ("mask_GED4", pa.string()),
-        ]
-    )  # fmt: skip
-    pq.write_table(pa.Table.from_pylist(rows, schema=schema), build / "subjects.parquet")
-    pq.write_table(pa.Table.from_pylist(split_rows), build / "splits.parquet")
-    _write_private(
-        build,
-        raw_root,
-        {
-            "pseudonyms.parquet": pa.Table.from_pylist(pseudonyms),
-            "instances_phi.parquet": pa.table(
-                {"PatientName": ["DOE^JOHN"], "InstitutionName": ["St-Elsewhere-Hospital"]}
-            ),
-        },
-    )
-    return fake
 
 
 def _patch_image(cls_index: int, size: int, rng: np.random.Generator):
@@ -226,6 +256,10 @@ def _patch_image(cls_index: int, size: int, rng: np.random.Generator):
     base = np.array([(40 * cls_index) % 255, 120, 255 - 30 * cls_index], dtype=np.float64)
     arr = base + rng.normal(0, 25, size=(size, size, 3))
     return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "RGB")
+
+
+_HB_SLIDE_SPLIT = {"s0": "train", "s1": "train", "s2": "train", "s3": "validation",
+                   "s4": "test", "s5": "test", "wsi0": "train"}  # fmt: skip
 
 
 def make_fake_hepatobench_build(
@@ -238,61 +272,85 @@ def make_fake_hepatobench_build(
     ``BUILD/tiles/`` with coordinates. Slide-level splits: s0–s2 + the tiled slide train,
     s3 validation, s4–s5 test.
     """
-    import imagehash
-
     rng = np.random.default_rng(seed)
     build, raw_root = root / "build", root / "raw"
     build.mkdir(parents=True, exist_ok=True)
     (build / "recipe.yaml").write_bytes(recipe_path("hepatobench").read_bytes())
     fake = FakeHepatoBuild(build=build, raw_root=raw_root)
-    slide_split = {"s0": "train", "s1": "train", "s2": "train", "s3": "validation",
-                   "s4": "test", "s5": "test", "wsi0": "train"}  # fmt: skip
     rows: list[dict[str, Any]] = []
     ingest_rows: list[ManifestRow] = []
     tile_rows: list[ManifestRow] = []
-
-    def add(img_bytes: bytes, rel: str, location: Path, cls: str, slide: str, fmt: str,
-            xy: tuple[int, int] | None) -> None:  # fmt: skip
-        from PIL import Image
-
-        location.parent.mkdir(parents=True, exist_ok=True)
-        location.write_bytes(img_bytes)
-        img = Image.open(io.BytesIO(img_bytes))
-        pid = stable_id("patch", rel) if xy is None else stable_id("tile", slide, *map(str, xy))
-        row = {
-            "id": pid, "path": rel, "class": cls, "slide_id": slide,
-            "width": img.width, "height": img.height, "mode": img.mode,
-            "bytes": len(img_bytes), "md5": hashlib.md5(img_bytes).hexdigest(), "format": fmt,
-            "x": None if xy is None else xy[0], "y": None if xy is None else xy[1],
-            "phash": str(imagehash.phash(img)), "blur_score": 100.0, "tissue_fraction": 0.9,
-            "label": None,
-        }  # fmt: skip
-        if xy is not None:  # the tile stage's rows carry the class as ``label``
-            row["class"], row["label"] = None, cls
-        rows.append(row)
-        fake.patches.append({**row, "class": cls, "split": slide_split[slide]})
-        if xy is None:
-            ingest_rows.append(kept(pid, kind="patch", stage="ingest", source=rel))
-        else:
-            tile_rows.append(kept(pid, kind="tile", stage="tile", source=rel))
-
     n = 0
     for c, cls in enumerate(HB_CLASSES):
         for k in range(per_class):
-            img = _patch_image(c, size, rng)
-            buf = io.BytesIO()
             fmt = "JPEG" if n % 3 == 0 else "PNG"
-            img.save(buf, format=fmt, **({"quality": 90} if fmt == "JPEG" else {}))
-            ext = "jpg" if fmt == "JPEG" else "png"
-            rel = f"{cls}/patientSMITH_{cls}_{k:03d}.{ext}"
-            add(buf.getvalue(), rel, raw_root / rel, cls, f"s{n % 6}", fmt, None)
+            data = _encoded(_patch_image(c, size, rng), fmt)
+            rel = f"{cls}/patientSMITH_{cls}_{k:03d}.{'jpg' if fmt == 'JPEG' else 'png'}"
+            _write(raw_root / rel, data)
+            rows.append(_patch_row(data, rel, cls, f"s{n % 6}", fmt, None))
+            ingest_rows.append(kept(rows[-1]["id"], kind="patch", stage="ingest", source=rel))
             n += 1
     for t, (x, y) in enumerate([(0, 0), (150, 0), (0, 150), (150, 150)]):
-        buf = io.BytesIO()
-        _patch_image(t % 2, size, rng).save(buf, format="PNG")
+        data = _encoded(_patch_image(t % 2, size, rng), "PNG")
         rel = f"tiles/wsi0/{x}_{y}.png"
-        add(buf.getvalue(), rel, build / rel, HB_CLASSES[t % 2], "wsi0", "PNG", (x, y))
-    # planted exclusions: a corrupt file, a blurred patch, an exact duplicate
+        _write(build / rel, data)
+        rows.append(_patch_row(data, rel, HB_CLASSES[t % 2], "wsi0", "PNG", (x, y)))
+        tile_rows.append(kept(rows[-1]["id"], kind="tile", stage="tile", source=rel))
+    fake.patches = [
+        {**r, "class": r["class"] or r["label"], "split": _HB_SLIDE_SPLIT[r["slide_id"]]}
+        for r in rows
+    ]
+    _record_hepatobench_manifest(build, ingest_rows, tile_rows, first_id=rows[0]["id"])
+    pq.write_table(pa.Table.from_pylist(rows), build / "curated.parquet")
+    splits = [
+        {"id": r["id"], "group": r["slide_id"], "split": _HB_SLIDE_SPLIT[r["slide_id"]]}
+        for r in rows
+    ]
+    pq.write_table(pa.Table.from_pylist(splits), build / "splits.parquet")
+    _write_private(build, raw_root, {"slides_phi.parquet": pa.table({"name": ["DOE^JOHN"]})})
+    return fake
+
+
+def _encoded(img: Any, fmt: str) -> bytes:
+    """``img`` saved as ``fmt`` (JPEG at quality 90)."""
+    buf = io.BytesIO()
+    img.save(buf, format=fmt, **({"quality": 90} if fmt == "JPEG" else {}))
+    return buf.getvalue()
+
+
+def _write(location: Path, data: bytes) -> None:
+    location.parent.mkdir(parents=True, exist_ok=True)
+    location.write_bytes(data)
+
+
+def _patch_row(
+    img_bytes: bytes, rel: str, cls: str, slide: str, fmt: str, xy: tuple[int, int] | None
+) -> dict[str, Any]:
+    """The ``curated.parquet`` row of a patch (``xy`` None) or of a tile at ``xy``: the tile
+    stage's rows carry the class as ``label``."""
+    import imagehash
+    from PIL import Image
+
+    img = Image.open(io.BytesIO(img_bytes))
+    pid = stable_id("patch", rel) if xy is None else stable_id("tile", slide, *map(str, xy))
+    row = {
+        "id": pid, "path": rel, "class": cls, "slide_id": slide,
+        "width": img.width, "height": img.height, "mode": img.mode,
+        "bytes": len(img_bytes), "md5": hashlib.md5(img_bytes).hexdigest(), "format": fmt,
+        "x": None if xy is None else xy[0], "y": None if xy is None else xy[1],
+        "phash": str(imagehash.phash(img)), "blur_score": 100.0, "tissue_fraction": 0.9,
+        "label": None,
+    }  # fmt: skip
+    if xy is not None:
+        row["class"], row["label"] = None, cls
+    return row
+
+
+def _record_hepatobench_manifest(
+    build: Path, ingest_rows: list[ManifestRow], tile_rows: list[ManifestRow], *, first_id: str
+) -> None:
+    """The ledger, with planted exclusions: a corrupt file, a blurred patch, an exact
+    duplicate (of ``first_id``)."""
     excl_ids = [stable_id("patch", f"TUM/bad_{j}.png") for j in range(3)]
     for j, pid in enumerate(excl_ids):
         src = f"TUM/bad_{j}.png"
@@ -306,16 +364,5 @@ def make_fake_hepatobench_build(
     manifest.record("qc", [excluded(excl_ids[1], kind="patch", stage="qc", reason="blur")])
     manifest.record(
         "dedup",
-        [
-            excluded(
-                excl_ids[2], kind="patch", stage="dedup", reason=f"duplicate_of:{rows[0]['id']}"
-            )
-        ],
+        [excluded(excl_ids[2], kind="patch", stage="dedup", reason=f"duplicate_of:{first_id}")],
     )
-    pq.write_table(pa.Table.from_pylist(rows), build / "curated.parquet")
-    splits = [
-        {"id": r["id"], "group": r["slide_id"], "split": slide_split[r["slide_id"]]} for r in rows
-    ]
-    pq.write_table(pa.Table.from_pylist(splits), build / "splits.parquet")
-    _write_private(build, raw_root, {"slides_phi.parquet": pa.table({"name": ["DOE^JOHN"]})})
-    return fake

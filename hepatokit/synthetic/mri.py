@@ -200,40 +200,88 @@ def _truth(
     seed: int,
     matrix: int,
 ) -> dict[str, Any]:
+    """The content of ``truth.json`` (schema: docs/synthetic_mri.md)."""
     patients, units = [], []
     for plan, res in zip(plans, written, strict=True):
-        sc = SCANNERS[plan.scanner]
-        mine = res["units"]
-        units.extend(mine)
-        present = sorted(
-            {u["expected_label"] for u in mine if u["expected_label"]}, key=LIFS_SEQUENCES.index
-        )
-        lab = labels[plan.phi.patient_id]
-        patients.append(
-            {
-                "patient_id": plan.phi.patient_id,
-                "index": plan.index,
-                "center": sc.center,
-                "vendor": sc.vendor,
-                "manufacturer": sc.manufacturer,
-                "model": sc.model,
-                "scanner": sc.key,
-                "field_strength": sc.field_strength,
-                "domain": "OOD" if sc.ood else "ID",
-                "stage": f"S{plan.stage}",
-                "patient_seed": plan.patient_seed,
-                "study_instance_uid": plan.study_uid,
-                "sequences_present": present,
-                "sequences_missing": [s for s in LIFS_SEQUENCES if s not in present],
-                "contrast": plan.bolus_s is not None,
-                "bolus_start_time": None if plan.bolus_s is None else tm(plan.bolus_s)[:6],
-                "bolus_start_time_in_header": plan.bolus_in_header,
-                "anomalies": plan.anomalies,
-                "n_files": res["n_files"],
-                **lab,
-            }
-        )
-    repeats = [
+        units.extend(res["units"])
+        patients.append(_patient_truth(plan, res, labels[plan.phi.patient_id]))
+    n_dicom = sum(len(u["files"]) for u in units)
+    return {
+        "schema_version": TRUTH_SCHEMA_VERSION,
+        "generator": "hepatokit.synthetic.mri.generate_mri_studies",
+        "seed": seed,
+        "matrix": matrix,
+        "n_patients": len(plans),
+        "rules": RULES,
+        "sequences": list(LIFS_SEQUENCES),
+        "scanners": _scanners_truth(),
+        "patients": patients,
+        "units": units,
+        "repeats": _repeats(units),
+        "bad_files": bad,
+        "labels": {
+            "csv": "clinical_labels.csv",
+            "readers_csv": "readers.csv",
+            "problems": problems,
+        },
+        "phi": _phi(plans, sites),
+        "file_count": {"total": n_dicom + len(bad), "image_instances": n_dicom, "bad": len(bad)},
+    }
+
+
+def _patient_truth(
+    plan: PatientPlan, written: dict[str, Any], labels: dict[str, Any]
+) -> dict[str, Any]:
+    """One patient's entry: site, stage, sequences present, contrast timing, anomalies."""
+    sc = SCANNERS[plan.scanner]
+    present = sorted(
+        {u["expected_label"] for u in written["units"] if u["expected_label"]},
+        key=LIFS_SEQUENCES.index,
+    )
+    return {
+        "patient_id": plan.phi.patient_id,
+        "index": plan.index,
+        "center": sc.center,
+        "vendor": sc.vendor,
+        "manufacturer": sc.manufacturer,
+        "model": sc.model,
+        "scanner": sc.key,
+        "field_strength": sc.field_strength,
+        "domain": "OOD" if sc.ood else "ID",
+        "stage": f"S{plan.stage}",
+        "patient_seed": plan.patient_seed,
+        "study_instance_uid": plan.study_uid,
+        "sequences_present": present,
+        "sequences_missing": [s for s in LIFS_SEQUENCES if s not in present],
+        "contrast": plan.bolus_s is not None,
+        "bolus_start_time": None if plan.bolus_s is None else tm(plan.bolus_s)[:6],
+        "bolus_start_time_in_header": plan.bolus_in_header,
+        "anomalies": plan.anomalies,
+        "n_files": written["n_files"],
+        **labels,
+    }
+
+
+def _scanners_truth() -> dict[str, dict[str, Any]]:
+    """The scanners of the set, by key."""
+    return {
+        k: {
+            "center": s.center,
+            "vendor": s.vendor,
+            "manufacturer": s.manufacturer,
+            "model": s.model,
+            "field_strength": s.field_strength,
+            "domain": "OOD" if s.ood else "ID",
+            "contrast_agent": s.contrast_agent,
+            "rescale_slope": s.rescale_slope or 1.0,
+        }
+        for k, s in SCANNERS.items()
+    }
+
+
+def _repeats(units: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The units planted as repeats, each with the unit kept in its place."""
+    return [
         {
             "unit_id": u["unit_id"],
             "series_uid": u["series_uid"],
@@ -244,40 +292,6 @@ def _truth(
         for u in units
         if u["ignore_reason"] == "repeat"
     ]
-    n_dicom = sum(len(u["files"]) for u in units)
-    return {
-        "schema_version": TRUTH_SCHEMA_VERSION,
-        "generator": "hepatokit.synthetic.mri.generate_mri_studies",
-        "seed": seed,
-        "matrix": matrix,
-        "n_patients": len(plans),
-        "rules": RULES,
-        "sequences": list(LIFS_SEQUENCES),
-        "scanners": {
-            k: {
-                "center": s.center,
-                "vendor": s.vendor,
-                "manufacturer": s.manufacturer,
-                "model": s.model,
-                "field_strength": s.field_strength,
-                "domain": "OOD" if s.ood else "ID",
-                "contrast_agent": s.contrast_agent,
-                "rescale_slope": s.rescale_slope or 1.0,
-            }
-            for k, s in SCANNERS.items()
-        },
-        "patients": patients,
-        "units": units,
-        "repeats": repeats,
-        "bad_files": bad,
-        "labels": {
-            "csv": "clinical_labels.csv",
-            "readers_csv": "readers.csv",
-            "problems": problems,
-        },
-        "phi": _phi(plans, sites),
-        "file_count": {"total": n_dicom + len(bad), "image_instances": n_dicom, "bad": len(bad)},
-    }
 
 
 def _phi(plans: list[PatientPlan], sites: dict[str, Any]) -> dict[str, Any]:

@@ -7,12 +7,12 @@ anomalies are assigned so that even a handful of patients covers every one of th
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from hepatokit.synthetic.mri_plan_phi import make_patient_phi, make_sites
+from hepatokit.synthetic.mri_plan_phi import PatientPHI, make_patient_phi, make_sites
 from hepatokit.synthetic.mri_plan_series import (
     PartPlan,
     PatientPlan,
@@ -26,6 +26,7 @@ from hepatokit.synthetic.mri_protocols import (
     CONTRAST_ROLES,
     PHASE_WINDOWS_S,
     SCANNERS,
+    Scanner,
 )
 
 __all__ = ["PartPlan", "PatientPlan", "SeriesPlan", "plan_patients", "uid_for"]
@@ -122,6 +123,16 @@ def _hms(seconds: float) -> float:
     return round(seconds, 3)
 
 
+@dataclass(frozen=True)
+class _Timeline:
+    """When each series of a study is acquired (seconds of the day), sorted by time."""
+
+    roles: list[tuple[str, float]]
+    delays: dict[str, float]  # contrast phase → seconds after the bolus
+    bolus: float | None  # bolus start, None without contrast
+    missing: list[str]  # sequences the study lacks
+
+
 def _plan_one(
     i: int,
     seed: int,
@@ -131,13 +142,43 @@ def _plan_one(
     sites: dict[str, Any],
     matrix: int,
 ) -> PatientPlan:
+    """Plan patient ``i``: PHI, acquisition timeline, series and their parts, folders."""
     sc = SCANNERS[scanner_key]
     rng = np.random.default_rng([seed, 31337, i])
     patient_seed = int(rng.integers(2**31))
     phi = make_patient_phi(rng, i, sc.center, sites)
     study_uid = uid_for(seed, i, "study")
     center = (float(rng.uniform(-8, 8)), float(rng.uniform(-8, 8)), float(rng.uniform(5, 25)))
-    t0 = phi.study_time_s
+    timeline = _timeline(rng, phi.study_time_s, anomalies, sc.vendor)
+    series = _plan_series(rng, timeline, sc=sc, phi=phi, i=i, seed=seed, matrix=matrix,
+                          center=center, multiphase="ge_multiphase" in anomalies)  # fmt: skip
+    _mark_repeats(series)
+    if "odd_matrix_slice" in anomalies:
+        role = "T2W" if "T2W" not in timeline.missing else "T1W"
+        add_odd_part(next(s for s in series if s.role == role))
+    n_folders = int(rng.integers(3, 6))
+    folders = [f"{rng.integers(16**8):08x}" for _ in range(n_folders)]
+    return PatientPlan(
+        index=i,
+        seed=seed,
+        patient_seed=patient_seed,
+        scanner=scanner_key,
+        stage=stage,
+        phi=phi,
+        study_uid=study_uid,
+        frame_uid=uid_for(seed, i, "frame"),
+        bolus_s=timeline.bolus,
+        bolus_in_header=timeline.bolus is not None and "no_bolus_start_time" not in anomalies,
+        folders=folders,
+        series=series,
+        anomalies=anomalies,
+        missing=sorted(set(timeline.missing)),
+    )
+
+
+def _timeline(rng: np.random.Generator, t0: float, anomalies: list[str], vendor: str) -> _Timeline:
+    """The study's acquisitions from ``t0`` (study time): bolus, contrast phases inside their
+    windows, planted anomalies (late T2W/DWI, repeat, MRCP, subtraction, a missing one)."""
     contrast = "non_contrast" not in anomalies
     bolus = t0 + 600 + float(rng.uniform(0, 90)) if contrast else None
     roles: list[tuple[str, float]] = [("localizer", t0), ("T1W", t0 + 220)]
@@ -166,13 +207,30 @@ def _plan_one(
         missing += list(CONTRAST_ROLES)
     roles = [(r, t) for r, t in roles if r not in missing]
     # GE archives the ADC map for ~70 % of studies, the others always
-    if "DWI" not in missing and (sc.vendor != "B" or rng.random() < 0.7):
+    if "DWI" not in missing and (vendor != "B" or rng.random() < 0.7):
         roles.append(("adc", dwi_t))
     roles.sort(key=lambda rt: (rt[1], rt[0]))
-    multiphase = "ge_multiphase" in anomalies
+    return _Timeline(roles, delays, bolus, missing)
+
+
+def _plan_series(
+    rng: np.random.Generator,
+    timeline: _Timeline,
+    *,
+    sc: Scanner,
+    phi: PatientPHI,
+    i: int,
+    seed: int,
+    matrix: int,
+    center: tuple[float, float, float],
+    multiphase: bool,
+) -> list[SeriesPlan]:
+    """The series of patient ``i``'s timeline, numbered as the vendor numbers them; a GE
+    multiphase series holds GED2 and GED3 as parts of GED1."""
+    bolus, delays = timeline.bolus, timeline.delays
     series: list[SeriesPlan] = []
     number = 0
-    for role, acq in roles:
+    for role, acq in timeline.roles:
         if multiphase and role in ("GED2", "GED3"):
             continue  # parts of the GED1 multiphase series
         number += 1
@@ -180,21 +238,8 @@ def _plan_one(
         if role == "adc" and sc.vendor == "B":
             snum = series[-1].number * 100 if series else 100
         uid = uid_for(seed, i, "series", snum, role)
-        parts = plan_parts(
-            rng,
-            uid,
-            role,
-            acq,
-            sc.vendor,
-            sc.field_strength,
-            matrix,
-            center,
-            multiphase,
-            delays,
-            bolus,
-            i,
-            seed,
-        )
+        parts = plan_parts(rng, uid, role, acq, sc.vendor, sc.field_strength, matrix, center,
+                           multiphase, delays, bolus, i, seed)  # fmt: skip
         series_s = acq + (5.0 if role in ("adc", "subtraction") else 0.0)
         if role == "subtraction":
             series_s = bolus + delays["GED3"] + 40 if bolus is not None else acq
@@ -206,7 +251,12 @@ def _plan_one(
         series.append(
             SeriesPlan(uid, snum, role, _hms(series_s), contrast_flag, parts, b_tags, comment)
         )
-    # repeated series: keep the later one (documented rule), the earlier is repeat_of it
+    return series
+
+
+def _mark_repeats(series: list[SeriesPlan]) -> None:
+    """Repeated series: keep the later one (documented rule: latest series time, then highest
+    number); each earlier one is ``repeat_of`` it and expects no label."""
     for role in ("T2W",):
         same = [s for s in series if s.role == role]
         if len(same) > 1:
@@ -216,25 +266,3 @@ def _plan_one(
                     for p in s.parts:
                         p.expected_label, p.ignore_reason = None, "repeat"
                         p.repeat_of = keep.parts[0].unit_id
-    if "odd_matrix_slice" in anomalies:
-        add_odd_part(
-            next(s for s in series if s.role == ("T2W" if "T2W" not in missing else "T1W"))
-        )
-    n_folders = int(rng.integers(3, 6))
-    folders = [f"{rng.integers(16**8):08x}" for _ in range(n_folders)]
-    return PatientPlan(
-        index=i,
-        seed=seed,
-        patient_seed=patient_seed,
-        scanner=scanner_key,
-        stage=stage,
-        phi=phi,
-        study_uid=study_uid,
-        frame_uid=uid_for(seed, i, "frame"),
-        bolus_s=bolus,
-        bolus_in_header=bolus is not None and "no_bolus_start_time" not in anomalies,
-        folders=folders,
-        series=series,
-        anomalies=anomalies,
-        missing=sorted(set(missing)),
-    )

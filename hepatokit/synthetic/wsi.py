@@ -1,10 +1,11 @@
 """Synthetic whole-slide images: ``hepatokit synth wsi OUT --slides N``.
 
-Writes pyramidal tiled TIFFs (``tifffile``; level 0 ``subfiletype=0``, reduced levels
-``subfiletype=1``, resolution tags in pixels/cm, 256 px tiles, deflate) that OpenSlide opens as
-``generic-tiff`` with ``openslide.mpp-x``/``mpp-y`` set (no objective power: derive it from the
-mpp). Tissue is laid out on the 20× 150 px tile grid (:mod:`hepatokit.synthetic.wsi_layout`),
-same-class tiles textured continuously per 4×4-tile cell (:mod:`hepatokit.synthetic.tissue`);
+Writes pyramidal tiled TIFFs (:mod:`hepatokit.synthetic.wsi_tiff`; level 0 ``subfiletype=0``,
+reduced levels ``subfiletype=1``, resolution tags in pixels/cm, 256 px tiles, deflate) that
+OpenSlide opens as ``generic-tiff`` with ``openslide.mpp-x``/``mpp-y`` set (no objective power:
+derive it from the mpp). Tissue is laid out on the 20× 150 px tile grid
+(:mod:`hepatokit.synthetic.wsi_layout`), same-class tiles textured continuously per 4×4-tile
+cell (:mod:`hepatokit.synthetic.tissue`);
 the tumor region is a QuPath-style GeoJSON polygon and a PNG mask at 1/32 of level 0.
 Planted bad slides: a truncated file, a flat (stripped, single-level) TIFF and a slide without
 resolution tags.
@@ -27,11 +28,13 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from hepatokit._version import __version__
-from hepatokit.atomic import atomic_path, write_bytes_atomic, write_json_atomic
+from hepatokit.atomic import write_bytes_atomic, write_json_atomic
 from hepatokit.errors import HepatokitError
 from hepatokit.parallel import map_items
 from hepatokit.synthetic.tissue import CLASSES, Stain, compose_rgb, render_densities, slide_stain
 from hepatokit.synthetic.wsi_layout import Layout, make_layout, tumor_geojson
+from hepatokit.synthetic.wsi_plan import SlideSpec, plan_slides
+from hepatokit.synthetic.wsi_tiff import write_tiff
 
 __all__ = ["MASK_DOWNSAMPLE", "SlideSetSummary", "class_blocks", "generate_wsis", "render_block"]
 
@@ -39,28 +42,9 @@ log = logging.getLogger("hepatokit.synthetic.wsi")
 
 SCHEMA = "hepatokit.synthetic.wsi/1"
 MASK_DOWNSAMPLE = 32
-TIFF_TILE = 256
 _IN_MEMORY_LIMIT = 1 << 30
 #: Tissue is rendered in continuous pieces of at most this many tiles per side (per class).
 BLOCK_TILES = 4  # level 0 bigger than this (bytes) is rendered into a temp memmap
-
-
-@dataclass(frozen=True)
-class _SlideSpec:
-    name: str
-    kind: str  # ok | truncated | flat | no_mpp
-    mpp: float
-    width: int
-    height: int
-    index: int
-    seed: int
-    out: str
-    marker: str = ""  # JSON with the truth entry and file digests once the slide is complete
-    aperio: bool = False  # Aperio-style SVS: mpp and AppMag in ImageDescription, no res. tags
-
-    @property
-    def file(self) -> str:
-        return f"slides/{self.name}.{'svs' if self.aperio else 'tif'}"
 
 
 @dataclass
@@ -78,37 +62,7 @@ class SlideSetSummary:
         )
 
 
-def _plan(
-    slides: int,
-    seed: int,
-    out: Path,
-    mpps: Sequence[float],
-    size_40x: tuple[int, int],
-    size_20x: tuple[int, int],
-    bad_slides: bool,
-) -> list[_SlideSpec]:
-    def size(mpp: float) -> tuple[int, int]:
-        return size_40x if mpp < 0.375 else size_20x
-
-    specs = []
-    for i in range(slides):
-        mpp = float(mpps[i % len(mpps)])
-        w, h = size(mpp)
-        aperio = i % 3 == 2  # every third good slide is an Aperio-style .svs
-        specs.append(
-            _SlideSpec(f"wsi-{i + 1:03d}", "ok", mpp, w, h, i, seed, str(out), aperio=aperio)
-        )
-    if bad_slides:
-        w20, h20 = size_20x
-        flat = (max(1200, int(w20 * 0.6)), max(1200, int(h20 * 0.6)))
-        extra = [("truncated", 0.5, size_20x), ("flat", 0.5, flat), ("no_mpp", 0.5, size_20x)]
-        for j, (kind, mpp, (w, h)) in enumerate(extra):
-            i = slides + j
-            specs.append(_SlideSpec(f"wsi-{i + 1:03d}", kind, mpp, w, h, i, seed, str(out)))
-    return specs
-
-
-def _render_level0(spec: _SlideSpec, layout: Layout, tmpdir: str) -> np.ndarray:
+def _render_level0(spec: SlideSpec, layout: Layout, tmpdir: str) -> np.ndarray:
     """Level-0 RGB pixels: glass everywhere, each tissue tile rendered with its class."""
     rng = np.random.default_rng([spec.seed, 31, spec.index])
     stain = slide_stain(rng)
@@ -183,69 +137,6 @@ def _fill_glass(
         arr[y0:y1] = np.clip(base + field_[..., None] + 0.5, 0, 255).astype(np.uint8)
 
 
-def _downsample(arr: np.ndarray, factor: int) -> np.ndarray:
-    """Block mean by ``factor`` (edges cropped), in row strips to bound memory."""
-    h, w = arr.shape[0] // factor, arr.shape[1] // factor
-    out = np.empty((h, w, 3), np.uint8)
-    step = max(1, 4096 // factor)
-    for r0 in range(0, h, step):
-        r1 = min(h, r0 + step)
-        block = arr[r0 * factor : r1 * factor, : w * factor].astype(np.float32)
-        block = block.reshape(r1 - r0, factor, w, factor, 3).mean(axis=(1, 3))
-        out[r0:r1] = np.clip(block + 0.5, 0, 255).astype(np.uint8)
-    return out
-
-
-def _write_tiff(path: Path, level0: np.ndarray, spec: _SlideSpec) -> list[list[int]]:
-    """Write the pyramid (or the flat TIFF); return the level dimensions ``[w, h]``."""
-    import tifffile
-
-    levels = [level0]
-    if spec.kind != "flat":
-        while min(levels[-1].shape[:2]) // 4 >= 128:
-            levels.append(_downsample(levels[-1], 4))
-    big = level0.nbytes > (3 << 30)
-    with atomic_path(path, suffix=".tif") as tmp, tifffile.TiffWriter(tmp, bigtiff=big) as tif:
-        for k, lvl in enumerate(levels):
-            ds = level0.shape[1] / lvl.shape[1]
-            opts: dict[str, Any] = {
-                "photometric": "rgb",
-                "compression": "zlib",
-                "compressionargs": {"level": 3},
-                "subfiletype": 0 if k == 0 else 1,
-                "metadata": None,
-                "software": "hepatokit synthetic",
-            }
-            if spec.kind != "flat":
-                opts["tile"] = (TIFF_TILE, TIFF_TILE)
-            else:
-                opts["rowsperstrip"] = 64
-            if spec.aperio:
-                opts["description"] = _aperio_description(spec, lvl, k == 0)
-            elif spec.kind != "no_mpp":
-                res = 1e4 / (spec.mpp * ds)
-                opts["resolution"] = (res, res)
-                opts["resolutionunit"] = "CENTIMETER"
-            if k == 0 and not spec.aperio:
-                opts["description"] = "hepatokit synthetic H&E slide"
-            tif.write(lvl, **opts)
-    return [[int(lvl.shape[1]), int(lvl.shape[0])] for lvl in levels]
-
-
-def _aperio_description(spec: _SlideSpec, lvl: np.ndarray, first: bool) -> str:
-    """ImageDescription as Aperio scanners write it (OpenSlide's ``aperio`` reader parses
-    ``AppMag`` into ``openslide.objective-power`` and ``MPP`` into ``openslide.mpp-x/y``)."""
-    h, w = lvl.shape[:2]
-    head = "Aperio Image Library v12.0.15 \r\n"
-    size = (
-        f"{spec.width}x{spec.height} [0,0 {spec.width}x{spec.height}] (256x256) "
-        if first
-        else (f"{spec.width}x{spec.height} -> {w}x{h} - ")
-    )
-    mag = round(10.0 / spec.mpp)
-    return f"{head}{size}|AppMag = {mag}|MPP = {spec.mpp:.4f}|Filename = {spec.name}"
-
-
 def _mask_png(layout: Layout, width: int, height: int) -> bytes:
     import io
 
@@ -263,7 +154,7 @@ def _sha256(path: Path) -> str:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
-def _finished(spec: _SlideSpec) -> dict[str, Any] | None:
+def _finished(spec: SlideSpec) -> dict[str, Any] | None:
     """The truth entry of a slide an interrupted run already completed, or None."""
     try:
         done = json.loads(Path(spec.marker).read_text())
@@ -273,7 +164,7 @@ def _finished(spec: _SlideSpec) -> dict[str, Any] | None:
     return done["entry"] if ok else None
 
 
-def _make_slide(spec: _SlideSpec) -> dict[str, Any]:
+def _make_slide(spec: SlideSpec) -> dict[str, Any]:
     if spec.marker and (done := _finished(spec)) is not None:
         return done
     out = Path(spec.out)
@@ -284,7 +175,7 @@ def _make_slide(spec: _SlideSpec) -> dict[str, Any]:
     path = out / spec.file
     with tempfile.TemporaryDirectory(prefix="hk-wsi-") as tmpdir:
         level0 = _render_level0(spec, layout, tmpdir)
-        dims = _write_tiff(path, level0, spec)
+        dims = write_tiff(path, level0, spec)
         del level0
     if spec.kind == "truncated":
         data = path.read_bytes()
@@ -313,7 +204,7 @@ def _remove_stale(out: Path, keep: set[str]) -> None:
                 (out / rel).unlink(missing_ok=True)
 
 
-def _truth_entry(spec: _SlideSpec, layout: Layout, dims: list[list[int]]) -> dict[str, Any]:
+def _truth_entry(spec: SlideSpec, layout: Layout, dims: list[list[int]]) -> dict[str, Any]:
     t = layout.tile
     tiles = []
     counts: dict[str, dict[str, int]] = {"tumor": {}, "non_tumor": {}, "all": {}}
@@ -407,7 +298,7 @@ def generate_wsis(
     out = Path(out)
     for sub in ("slides", "annotations", "masks"):
         (out / sub).mkdir(parents=True, exist_ok=True)
-    specs = _plan(slides, seed, out, mpps, size_40x, size_20x, bad_slides)
+    specs = plan_slides(slides, seed, out, mpps, size_40x, size_20x, bad_slides)
     key = f"{SCHEMA}:{__version__}:{seed}:{slides}:{list(mpps)}:{size_40x}:{size_20x}:{bad_slides}"
     progress = out / ".synth-progress" / hashlib.sha256(key.encode()).hexdigest()[:16]
     specs = [replace(s, marker=str(progress / f"{s.name}.json")) for s in specs]

@@ -137,7 +137,7 @@ def test_gated_model_error_says_accept_the_licence_and_set_hf_token():
 
     from huggingface_hub.errors import GatedRepoError
 
-    from hepatokit.baselines.encoders import _hub_errors
+    from hepatokit.baselines.encoder_loaders import _hub_errors
 
     # the attributes huggingface_hub's HTTP errors read from the response
     response = SimpleNamespace(headers={}, request=None, status_code=401)

@@ -62,7 +62,7 @@ def test_channels_overlay_on_the_reference_grid() -> None:
 
 
 def _sitk_image(img) -> sitk.Image:
-    from hepatokit.curation.mri.register.stage import to_sitk
+    from hepatokit.curation.mri.register.images import to_sitk
 
     return to_sitk(img)
 

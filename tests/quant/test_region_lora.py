@@ -109,7 +109,8 @@ def test_timm_vit_lora_when_timm_is_importable():
 
 
 def test_local_checkpoint_spec_loads_base_weights(tmp_path):
-    from hepatokit.quant.segment.model import _monai_vit, base_fingerprint
+    from hepatokit.quant.segment.model import base_fingerprint
+    from hepatokit.quant.segment.networks import _monai_vit
 
     base = _monai_vit("tiny", 32, "monai-vit:tiny")
     with torch.no_grad():

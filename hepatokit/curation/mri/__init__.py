@@ -13,7 +13,7 @@ from hepatokit._lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "import_release": "release.stage",
-    "ReleaseImportSummary": "release.stage",
+    "ReleaseImportSummary": "release.report",
     "MriConfig": "config",
     "mri_config": "config",
     "ConvertSummary": "convert.stage",
@@ -34,12 +34,12 @@ _EXPORTS: dict[str, str] = {
     "collect_phi_values": "deid.phi_values",
     "SeriesSummary": "series.stage",
     "recognise_series": "series.stage",
-    "RegisterConfig": "register.stage",
+    "RegisterConfig": "register.config",
     "RegisterSummary": "register.stage",
-    "RegistrationResult": "register.stage",
-    "register_rigid": "register.stage",
+    "RegistrationResult": "register.config",
+    "register_rigid": "register.estimate",
     "register_sequences": "register.stage",
-    "QcSummary": "qc.stage",
+    "VolumeQCSummary": "qc.stage",
     "qc_volumes": "qc.stage",
 }
 
@@ -92,27 +92,29 @@ if TYPE_CHECKING:  # the names of _EXPORTS, for type checkers (tests keep both i
         normalise_stage as normalise_stage,
     )
     from hepatokit.curation.mri.qc.stage import (
-        QcSummary as QcSummary,
+        VolumeQCSummary as VolumeQCSummary,
         qc_volumes as qc_volumes,
     )
-    from hepatokit.curation.mri.register.stage import (
+    from hepatokit.curation.mri.register.config import (
         RegisterConfig as RegisterConfig,
-        RegisterSummary as RegisterSummary,
         RegistrationResult as RegistrationResult,
+    )
+    from hepatokit.curation.mri.register.estimate import (
         register_rigid as register_rigid,
+    )
+    from hepatokit.curation.mri.register.stage import (
+        RegisterSummary as RegisterSummary,
         register_sequences as register_sequences,
     )
-    from hepatokit.curation.mri.release.stage import (
+    from hepatokit.curation.mri.release.report import (
         ReleaseImportSummary as ReleaseImportSummary,
+    )
+    from hepatokit.curation.mri.release.stage import (
         import_release as import_release,
     )
     from hepatokit.curation.mri.series.stage import (
         SeriesSummary as SeriesSummary,
         recognise_series as recognise_series,
-    )
-    from hepatokit.pipelines.lifs import (
-        LifsBuildSummary as LifsBuildSummary,
-        build_lifs as build_lifs,
     )
 
 

@@ -8,6 +8,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Literal
 
+from hepatokit.errors import RecipeError
 from hepatokit.recipe import Recipe, check_regex
 
 __all__ = [
@@ -17,16 +18,21 @@ __all__ = [
     "IndexConfig",
     "LabelsConfig",
     "MriConfig",
-    "MriQcConfig",
     "Override",
     "PhaseWindow",
     "Pseudonym",
     "Rule",
     "ScannerPseudonym",
     "SeriesConfig",
+    "VolumeQCConfig",
+    "deid_section",
+    "index_section",
     "mri_config",
+    "recipe_sequences",
+    "series_section",
 ]
 
+#: the sequences of a recipe that declares none (``sequences:``)
 SEQUENCES = ("T1W", "T2W", "DWI", "GED1", "GED2", "GED3", "GED4")
 
 
@@ -49,7 +55,8 @@ class Rule:
     """One recognition rule: every condition given must hold (regexes use ``re.search``).
 
     ``label`` is a sequence name or ``dynamic`` (post-contrast T1: phase from timing);
-    ``ignore`` is a reason instead (``localizer``, ``derived``, ``other``...).
+    ``ignore`` is a reason instead (``localizer``, ``derived``, ``other``...). Labels are
+    checked against the recipe's own ``sequences`` by :func:`series_section`.
     """
 
     label: str | None = None
@@ -78,8 +85,6 @@ class Rule:
             check_regex(getattr(self, name), name)
         if (self.label is None) == (self.ignore is None):
             raise ValueError("a rule needs exactly one of 'label' or 'ignore'")
-        if self.label is not None and self.label not in (*SEQUENCES, "dynamic"):
-            raise ValueError(f"label {self.label!r} is not one of {', '.join(SEQUENCES)}, dynamic")
 
 
 @dataclass(frozen=True)
@@ -275,7 +280,7 @@ class DeidConfig:
 
 
 @dataclass(frozen=True)
-class MriQcConfig:
+class VolumeQCConfig:
     """``mri_qc``: per-volume checks; ``fail_on`` checks exclude the volume."""
 
     min_slices: int = 8
@@ -312,19 +317,54 @@ class MriConfig:
     series: SeriesConfig
     convert: ConvertConfig
     deid: DeidConfig
-    qc: MriQcConfig
+    qc: VolumeQCConfig
     labels: LabelsConfig
+
+
+def recipe_sequences(recipe: Recipe) -> tuple[str, ...]:
+    """The recipe's ``sequences`` (the packaged seven when it declares none)."""
+    return tuple(str(s) for s in recipe.data.get("sequences") or SEQUENCES)
+
+
+def index_section(recipe: Recipe) -> IndexConfig:
+    """The validated ``index`` section (what ``mri index`` needs besides ``deid``)."""
+    return recipe.section("index", IndexConfig)
+
+
+def deid_section(recipe: Recipe) -> DeidConfig:
+    """The validated ``deid`` section (pseudonyms)."""
+    return recipe.section("deid", DeidConfig)
+
+
+def series_section(recipe: Recipe) -> SeriesConfig:
+    """The validated ``series`` section; every rule's label must be one of the recipe's
+    ``sequences`` or ``dynamic`` (the error names the file and the rule's key)."""
+    cfg = recipe.section("series", SeriesConfig)
+    allowed = (*recipe_sequences(recipe), "dynamic")
+    located = [(f"series.rules[{i}]", r) for i, r in enumerate(cfg.rules)] + [
+        (f"series.overrides[{i}].rules[{j}]", r)
+        for i, o in enumerate(cfg.overrides)
+        for j, r in enumerate(o.rules)
+    ]
+    for where, rule in located:
+        if rule.label is not None and rule.label not in allowed:
+            raise RecipeError(
+                f"{where}.label: {rule.label!r} is not one of the recipe's sequences "
+                f"({', '.join(allowed)})",
+                path=recipe.source,
+                hint="add it to the recipe's `sequences:` list, or fix the rule's label",
+            )
+    return cfg
 
 
 def mri_config(recipe: Recipe) -> MriConfig:
     """Validate the MRI sections of ``recipe`` (errors name the file and the key)."""
-    seqs = recipe.data.get("sequences") or list(SEQUENCES)
     return MriConfig(
-        sequences=tuple(str(s) for s in seqs),
-        index=recipe.section("index", IndexConfig),
-        series=recipe.section("series", SeriesConfig),
+        sequences=recipe_sequences(recipe),
+        index=index_section(recipe),
+        series=series_section(recipe),
         convert=recipe.section("convert", ConvertConfig),
-        deid=recipe.section("deid", DeidConfig),
-        qc=recipe.section("mri_qc", MriQcConfig),
+        deid=deid_section(recipe),
+        qc=recipe.section("mri_qc", VolumeQCConfig),
         labels=recipe.section("labels", LabelsConfig),
     )

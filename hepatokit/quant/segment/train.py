@@ -7,6 +7,7 @@ import logging
 import os
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -140,14 +141,52 @@ def train_region_model(
         The training record (also in ``region_model.json``): split, losses per epoch,
         validation IoU per slide, windows/s, settings.
     """
-    import torch
-
     from hepatokit.baselines.devices import select_device
-    from hepatokit.progress import track
-    from hepatokit.quant.region_metrics import mask_scores
-    from hepatokit.quant.segment.window import normalise, predict_logits
 
     out = Path(out)
+    images, ledger = _read_training_slides(
+        slides, annotations, model_mpp=model_mpp, mpp=mpp, mask_downsample=mask_downsample
+    )
+    split = _split(images, validation_fraction, seed=seed, hepatobench_slides=hepatobench_slides)
+    train = [s for s in images if split[s.slide_id] == "train"]
+    val = [s for s in images if split[s.slide_id] != "train"]
+    plan = select_device(device)
+    run = _setup(encoder, lora, model_mpp=model_mpp, window=window, seed=seed, plan=plan,
+                 learning_rate=learning_rate,
+                 total_steps=epochs * max(1, windows_per_epoch // batch_size))  # fmt: skip
+    sampler = WindowSampler(train, size=window, per_epoch=windows_per_epoch, seed=seed)
+    losses, seen, elapsed, validation = _fit(
+        run, sampler, val, epochs=epochs, batch_size=batch_size, plan=plan, seed=seed,
+        threads=threads,
+    )  # fmt: skip
+    run.model.cpu()
+    record = {
+        "slides": {s.slide_id: split[s.slide_id] for s in images},
+        "epochs": epochs,
+        "windows_per_epoch": windows_per_epoch,
+        "batch_size": batch_size,
+        "learning_rate": run.lr,
+        "loss_per_epoch": [round(v, 6) for v in losses],
+        "train_seconds": round(elapsed, 3),
+        "train_windows_per_s": round(seen / elapsed, 2) if elapsed > 0 else None,
+        "validation": validation,
+        "device": plan.device,
+        "hepatobench_slides_in_train": sorted(set(hepatobench_slides) & set(split)),
+    }
+    save_region_model(run.model, run.spec, out, training=record)
+    Manifest(out).record("regions_train", ledger, introduces=True)
+    return record
+
+
+def _read_training_slides(
+    slides: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
+    annotations: str | os.PathLike[str],
+    *,
+    model_mpp: float,
+    mpp: float | None,
+    mask_downsample: float | None,
+) -> tuple[list[SlideImage], list[Any]]:
+    """The annotated slides and their ledger rows; an error when none is usable."""
     paths = list_slides(slides)
     if not paths:
         raise DataFormatError("no slides found", path=str(slides), hint="give slide files/folders")
@@ -156,29 +195,85 @@ def train_region_model(
     if not images:
         raise DataFormatError("no readable annotated slide", path=str(annotations),
                               hint="see the excluded slides in the manifest")  # fmt: skip
+    return images, ledger
+
+
+def _split(
+    images: Sequence[SlideImage],
+    validation_fraction: float,
+    *,
+    seed: int,
+    hepatobench_slides: Iterable[str],
+) -> dict[str, str]:
+    """Slide id → ``train`` / ``validation`` (all ``train`` with fewer than two slides)."""
     ratios = {"train": 1 - validation_fraction, "validation": validation_fraction}
     if len(images) < 2:
         ratios = {"train": 1.0}
-    split = split_slides([s.slide_id for s in images], ratios=ratios, seed=seed,
-                         hepatobench_slides=hepatobench_slides)  # fmt: skip
-    train = [s for s in images if split[s.slide_id] == "train"]
-    val = [s for s in images if split[s.slide_id] != "train"]
-    plan = select_device(device)
+    return split_slides([s.slide_id for s in images], ratios=ratios, seed=seed,
+                        hepatobench_slides=hepatobench_slides)  # fmt: skip
+
+
+@dataclass
+class _TrainingRun:
+    """The model being trained, its spec, the optimiser, the LR schedule and the peak LR."""
+
+    model: Any
+    spec: RegionModelSpec
+    opt: Any
+    sched: Any
+    lr: float
+
+
+def _setup(
+    encoder: str,
+    lora: LoraSettings | None,
+    *,
+    model_mpp: float,
+    window: int,
+    seed: int,
+    plan: Any,
+    learning_rate: float | None,
+    total_steps: int,
+) -> _TrainingRun:
+    """Build the model of the spec on the plan's device with AdamW and a one-cycle schedule."""
+    import torch
+
     dev = torch.device(plan.device)
     builtin = encoder.startswith("builtin:")
     spec = RegionModelSpec(encoder=encoder, model_mpp=model_mpp, window=window,
                            lora=None if builtin else (lora or LoraSettings()),
                            extra={"seed": seed})  # fmt: skip
     model = build_region_model(spec)
-    if not encoder.startswith("builtin:"):
+    if not builtin:
         spec = RegionModelSpec(**{**spec.__dict__, "base_fingerprint": base_fingerprint(model)})
     model.to(dev)
     params = [p for p in model.parameters() if p.requires_grad]
-    lr = learning_rate or (3e-3 if encoder.startswith("builtin:") else 1e-3)
+    lr = learning_rate or (3e-3 if builtin else 1e-3)
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=1e-4)
-    steps = epochs * max(1, windows_per_epoch // batch_size)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.15)
-    sampler = WindowSampler(train, size=window, per_epoch=windows_per_epoch, seed=seed)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=lr, total_steps=total_steps, pct_start=0.15
+    )
+    return _TrainingRun(model, spec, opt, sched, lr)
+
+
+def _fit(
+    run: _TrainingRun,
+    sampler: WindowSampler,
+    val: Sequence[SlideImage],
+    *,
+    epochs: int,
+    batch_size: int,
+    plan: Any,
+    seed: int,
+    threads: int | None,
+) -> tuple[list[float], int, float, dict[str, dict[str, float]]]:
+    """Train ``epochs`` epochs, then validate: (mean loss per epoch, windows seen, seconds of
+    training, validation scores). Torch's thread count is restored afterwards."""
+    import torch
+
+    from hepatokit.progress import track
+
+    dev = torch.device(plan.device)
     # bf16 autocast on CUDA; fp16 would need a gradient scaler, so without bf16: fp32
     amp = plan.amp and dev.type == "cuda" and plan.amp_dtype == "bfloat16"
     amp_dtype = getattr(torch, plan.amp_dtype)
@@ -191,47 +286,57 @@ def train_region_model(
     try:
         for epoch in track(range(epochs), "training region model", total=epochs):
             sampler.epoch = epoch
-            model.train()
-            total = 0.0
-            for b in range(0, windows_per_epoch - batch_size + 1, batch_size):
-                items = [sampler[i] for i in range(b, b + batch_size)]
-                x = torch.from_numpy(np.stack([a for a, _ in items])).permute(0, 3, 1, 2)
-                y = torch.from_numpy(np.stack([lab for _, lab in items]))
-                x, y = normalise(x.to(dev)), y.to(dev)
-                with torch.autocast(dev.type, dtype=amp_dtype, enabled=amp):
-                    loss = _dice_ce(model(x), y)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                sched.step()
-                total += float(loss.detach()) * len(items)
-                seen += len(items)
-            losses.append(total / max(1, windows_per_epoch))
+            loss, n = _train_epoch(
+                run, sampler, batch_size=batch_size, dev=dev, amp=(amp, amp_dtype)
+            )
+            losses.append(loss / max(1, sampler.per_epoch))
+            seen += n
         elapsed = time.perf_counter() - t0
-        validation = {}
-        for s in val:
-            logits, _ = predict_logits(model, s.image, s.tissue, window=window, plan=plan)
-            assert s.labels is not None
-            valid = s.labels != IGNORE
-            pred = np.nan_to_num(logits, nan=-1.0) > 0
-            sc = mask_scores(pred[valid], s.labels[valid] == 1)
-            validation[s.slide_id] = {"iou": sc.iou, "dice": sc.dice}
+        validation = _validate(run.model, val, window=sampler.size, plan=plan)
     finally:
         torch.set_num_threads(old_threads)
-    model.cpu()
-    record = {
-        "slides": {s.slide_id: split[s.slide_id] for s in images},
-        "epochs": epochs,
-        "windows_per_epoch": windows_per_epoch,
-        "batch_size": batch_size,
-        "learning_rate": lr,
-        "loss_per_epoch": [round(v, 6) for v in losses],
-        "train_seconds": round(elapsed, 3),
-        "train_windows_per_s": round(seen / elapsed, 2) if elapsed > 0 else None,
-        "validation": validation,
-        "device": plan.device,
-        "hepatobench_slides_in_train": sorted(set(hepatobench_slides) & set(split)),
-    }
-    save_region_model(model, spec, out, training=record)
-    Manifest(out).record("regions_train", ledger, introduces=True)
-    return record
+    return losses, seen, elapsed, validation
+
+
+def _train_epoch(
+    run: _TrainingRun, sampler: WindowSampler, *, batch_size: int, dev: Any, amp: tuple[bool, Any]
+) -> tuple[float, int]:
+    """One pass over the sampler's windows in full batches: (summed loss, windows seen)."""
+    import torch
+
+    from hepatokit.quant.segment.window import normalise
+
+    run.model.train()
+    total, seen = 0.0, 0
+    for b in range(0, sampler.per_epoch - batch_size + 1, batch_size):
+        items = [sampler[i] for i in range(b, b + batch_size)]
+        x = torch.from_numpy(np.stack([a for a, _ in items])).permute(0, 3, 1, 2)
+        y = torch.from_numpy(np.stack([lab for _, lab in items]))
+        x, y = normalise(x.to(dev)), y.to(dev)
+        with torch.autocast(dev.type, dtype=amp[1], enabled=amp[0]):
+            loss = _dice_ce(run.model(x), y)
+        run.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        run.opt.step()
+        run.sched.step()
+        total += float(loss.detach()) * len(items)
+        seen += len(items)
+    return total, seen
+
+
+def _validate(
+    model: Any, val: Sequence[SlideImage], *, window: int, plan: Any
+) -> dict[str, dict[str, float]]:
+    """IoU and Dice of the tumor class per validation slide (labelled pixels only)."""
+    from hepatokit.quant.region_metrics import mask_scores
+    from hepatokit.quant.segment.window import predict_logits
+
+    validation = {}
+    for s in val:
+        logits, _ = predict_logits(model, s.image, s.tissue, window=window, plan=plan)
+        assert s.labels is not None
+        valid = s.labels != IGNORE
+        pred = np.nan_to_num(logits, nan=-1.0) > 0
+        sc = mask_scores(pred[valid], s.labels[valid] == 1)
+        validation[s.slide_id] = {"iou": sc.iou, "dice": sc.dice}
+    return validation

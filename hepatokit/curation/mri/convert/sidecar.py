@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import io
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import nibabel as nib
 
 from hepatokit._version import __version__
 from hepatokit.curation.mri.config import ConvertConfig
 from hepatokit.curation.mri.convert.dcm2niix import dcm2niix_version
-
-if TYPE_CHECKING:
-    from hepatokit.curation.mri.convert.stage import ConvertJob
+from hepatokit.curation.mri.convert.job import ConvertJob
 
 __all__ = ["clean_descriptor", "curated_sidecar", "dwi_b_values", "select_b_indices"]
 

@@ -19,6 +19,7 @@ import logging
 import os
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,14 +28,22 @@ import pandas as pd
 import pyarrow as pa
 
 from hepatokit.atomic import write_parquet_atomic
-from hepatokit.curation.mri.config import LabelsConfig, mri_config
+from hepatokit.curation.mri.config import SEQUENCES as RECIPE_SEQUENCES, DeidConfig, LabelsConfig
 from hepatokit.curation.mri.labels.subjects import SEQUENCES, SUBJECTS_SCHEMA
 from hepatokit.errors import BuildStateError, DataFormatError
 from hepatokit.manifest import Manifest, ManifestRow, excluded, kept, provenance, stable_id
-from hepatokit.recipe import build_recipe
+from hepatokit.recipe import stage_section
 from hepatokit.tables import read_table
 
-__all__ = ["SUBJECTS_SCHEMA", "LabelsSummary", "join_labels", "normalise_stage"]
+__all__ = [
+    "SUBJECTS_SCHEMA",
+    "LabelsSummary",
+    "join_labels",
+    "label_rows",
+    "normalise_stage",
+    "resolve_duplicates",
+    "subject_rows",
+]
 
 log = logging.getLogger("hepatokit.curation.mri.labels.stage")
 
@@ -78,12 +87,66 @@ def join_labels(
     build: str | os.PathLike[str],
     labels: str | os.PathLike[str],
     recipe: str | os.PathLike[str] | None = None,
+    labels_config: LabelsConfig | None = None,
+    deid: DeidConfig | None = None,
+    sequences: Sequence[str] | None = None,
+    recipe_sha256: str | None = None,
 ) -> LabelsSummary:
-    """Join ``labels`` (CSV) to the converted subjects of ``build``; write subjects.parquet."""
+    """Join ``labels`` (CSV) to the converted subjects of ``build``; write subjects.parquet.
+
+    Parameters
+    ----------
+    labels_config, deid, sequences, recipe_sha256
+        The recipe's ``labels`` and ``deid`` sections (how the CSV names a patient), its
+        sequences (their order in the ``sequences`` column; default all) and its hash (for
+        the ledger's provenance), as a pipeline resolved them; given both sections, no
+        recipe is read.
+    recipe
+        Otherwise: the recipe to read them from (default ``BUILD/recipe.yaml``, else the
+        packaged ``lifs``).
+    """
     build = Path(build)
-    rec = build_recipe(build, None if recipe is None else os.fspath(recipe), default="lifs")
-    cfg = mri_config(rec)
-    lcfg = cfg.labels
+    rec_path = None if recipe is None else os.fspath(recipe)
+    given = None
+    if labels_config is not None and deid is not None:
+        given = (labels_config, deid, tuple(sequences or RECIPE_SEQUENCES), recipe_sha256)
+    lcfg, deid_cfg, seqs, sha = stage_section(
+        build,
+        given,
+        rec_path,
+        default="lifs",
+        pick=lambda r: (
+            r.section("labels", LabelsConfig),
+            r.section("deid", DeidConfig),
+            tuple(str(s) for s in r.data.get("sequences") or RECIPE_SEQUENCES),
+            r.sha256,
+        ),
+    )
+    table, key_to_sid, vols = _read(build, labels, lcfg)
+    ledger, by_subject = label_rows(
+        table, lcfg, deid_cfg.subject_key, key_to_sid, set(vols["subject_id"]), Path(labels).name
+    )
+    stages: dict[str, str | None] = {}
+    ledger = resolve_duplicates(ledger, by_subject, stages)
+    series = pd.read_parquet(build / "series.parquet")
+    subjects = subject_rows(vols, series, stages, lcfg, seqs)
+    ledger += [
+        kept(
+            stable_id("subject", s["subject_id"]),
+            kind="subject",
+            stage="labels",
+            detail="unlabelled: no usable label row",
+        )
+        for s in subjects
+        if s["stage"] is None
+    ]
+    return _write(build, subjects, ledger, sha)
+
+
+def _read(
+    build: Path, labels: str | os.PathLike[str], lcfg: LabelsConfig
+) -> tuple[pd.DataFrame, dict[str, str], pd.DataFrame]:
+    """The labels CSV (as text), the pseudonym of each original key, the usable volumes."""
     for needed in ("volumes.parquet", "series.parquet", "private/pseudonyms.parquet"):
         if not (build / needed).is_file():
             raise BuildStateError(f"no {needed}", path=build, hint="run mri index/series/convert")
@@ -98,9 +161,19 @@ def join_labels(
             )
     pseud = pd.read_parquet(build / "private" / "pseudonyms.parquet")
     key_to_sid = dict(zip(pseud["original_key"], pseud["subject_id"], strict=True))
-    vols = _volumes(build)
-    imaged = set(vols["subject_id"])
-    source = Path(labels).name
+    return table, key_to_sid, _volumes(build)
+
+
+def label_rows(
+    table: pd.DataFrame,
+    lcfg: LabelsConfig,
+    subject_key: str,
+    key_to_sid: dict[str, str],
+    imaged: set[str],
+    source: str,
+) -> tuple[list[ManifestRow], dict[str, list[tuple[str, str]]]]:
+    """A ledger row per CSV row (kept, or excluded as ``no_patient_id``, ``unknown_stage``,
+    ``no_images``) and the kept rows' ``(item, stage)`` per subject."""
     ledger: list[ManifestRow] = []
     by_subject: dict[str, list[tuple[str, str]]] = {}
     for i, row in enumerate(table.to_dict("records")):
@@ -108,46 +181,28 @@ def join_labels(
         common: dict[str, Any] = {"kind": "label_row", "stage": "labels", "source": source}
         pid = str(row[lcfg.id_column]).strip()
         key = pid
-        if cfg.deid.subject_key == "institution+patient_id":
+        if subject_key == "institution+patient_id":
             key = f"{row.get(lcfg.center_column or '', '')}\x1f{pid}"
         stage = normalise_stage(row[lcfg.stage_column], lcfg)
         sid = key_to_sid.get(key)
         if not pid:
             ledger.append(excluded(item, reason="no_patient_id", detail=f"row {i}", **common))
         elif stage is None:
-            ledger.append(
-                excluded(
-                    item,
-                    reason="unknown_stage",
-                    detail=f"row {i}: stage value not understood",
-                    **common,
-                )
-            )
+            detail = f"row {i}: stage value not understood"
+            ledger.append(excluded(item, reason="unknown_stage", detail=detail, **common))
         elif sid is None or sid not in imaged:
-            ledger.append(
-                excluded(
-                    item,
-                    reason="no_images",
-                    detail=f"row {i}: no converted images for this patient",
-                    **common,
-                )
-            )
+            detail = f"row {i}: no converted images for this patient"
+            ledger.append(excluded(item, reason="no_images", detail=detail, **common))
         else:
             by_subject.setdefault(sid, []).append((item, stage))
             ledger.append(kept(item, detail=f"row {i}: {stage}", **common))
-    stages: dict[str, str | None] = {}
-    ledger = _resolve_duplicates(ledger, by_subject, stages)
-    subjects = _subject_rows(build, vols, stages)
-    for s in subjects:
-        if s["stage"] is None:
-            ledger.append(
-                kept(
-                    stable_id("subject", s["subject_id"]),
-                    kind="subject",
-                    stage="labels",
-                    detail="unlabelled: no usable label row",
-                )
-            )
+    return ledger, by_subject
+
+
+def _write(
+    build: Path, subjects: list[dict[str, Any]], ledger: list[ManifestRow], sha: str | None
+) -> LabelsSummary:
+    """``subjects.parquet`` and the stage's ledger; returns the summary."""
     path = write_parquet_atomic(
         build / "subjects.parquet", pa.Table.from_pylist(subjects, schema=SUBJECTS_SCHEMA)
     )
@@ -155,7 +210,7 @@ def join_labels(
         "labels",
         ledger,
         introduces=True,
-        provenance_info=provenance(stage="mri.labels", recipe_sha256=rec.sha256),
+        provenance_info=provenance(stage="mri.labels", recipe_sha256=sha),
     )
     by_stage = Counter(s["stage"] or "unlabelled" for s in subjects)
     n_kept = sum(1 for r in ledger if r.kind == "label_row" and r.outcome == "kept")
@@ -171,7 +226,7 @@ def join_labels(
     )
 
 
-def _resolve_duplicates(
+def resolve_duplicates(
     ledger: list[ManifestRow],
     by_subject: dict[str, list[tuple[str, str]]],
     stages: dict[str, str | None],
@@ -199,13 +254,17 @@ def _resolve_duplicates(
     ]
 
 
-def _subject_rows(
-    build: Path, vols: pd.DataFrame, stages: dict[str, str | None]
+def subject_rows(
+    vols: pd.DataFrame,
+    series: pd.DataFrame,
+    stages: dict[str, str | None],
+    lcfg: LabelsConfig,
+    sequences: Sequence[str],
 ) -> list[dict[str, Any]]:
-    cfg = mri_config(build_recipe(build, None, default="lifs"))
-    series = pd.read_parquet(build / "series.parquet")
+    """One ``subjects.parquet`` row per imaged subject: the series' most common domain
+    facts, the stage (None: unlabelled) and its subtask labels, a path per sequence."""
     series = series[series["series_id"].isin(set(vols["series_id"]))]
-    order = [s for s in cfg.sequences if s in SEQUENCES]
+    order = [s for s in sequences if s in SEQUENCES]
     out = []
     for sid, sv in vols.groupby("subject_id", sort=True):
         ss = series[series["subject_id"] == sid]
@@ -218,10 +277,10 @@ def _subject_rows(
             "scanner": _mode(ss["scanner"]),
             "field_strength": _mode(ss["field_strength"]),
             "stage": stage,
-            "cirrhosis": None if stage is None else int(stage in cfg.labels.cirrhosis),
+            "cirrhosis": None if stage is None else int(stage in lcfg.cirrhosis),
             "significant_fibrosis": None
             if stage is None
-            else int(stage in cfg.labels.significant_fibrosis),
+            else int(stage in lcfg.significant_fibrosis),
             "sequences": [s for s in order if s in paths],
             "mask_GED4": None,
         }

@@ -17,12 +17,10 @@ import pandas as pd
 import pytest
 
 from hepatokit.curation.mri.config import ConvertConfig
-from hepatokit.curation.mri.convert.stage import (
-    ConvertJob,
-    _convert_job,
-    convert_volumes,
-    run_dcm2niix,
-)
+from hepatokit.curation.mri.convert.dcm2niix import run_dcm2niix
+from hepatokit.curation.mri.convert.job import ConvertJob
+from hepatokit.curation.mri.convert.run import convert_job
+from hepatokit.curation.mri.convert.stage import convert_volumes
 
 FORBIDDEN_SIDECAR_KEYS = {
     "InstitutionName",
@@ -165,13 +163,13 @@ def test_dwi_b_value_policy(curated_lifs, tmp_path: Path) -> None:
         ConvertConfig(dwi_b_values=[800.0]),
         tuple(sorted(unit["b_values"])),
     )
-    assert _convert_job(job) == "converted"
+    assert convert_job(job) == "converted"
     img = nib.load(tmp_path / "volumes/sub-x/sub-x_DWI.nii.gz")
     assert img.ndim == 3
     assert (tmp_path / "volumes/sub-x/sub-x_DWI.bval").read_text().split() == ["800"]
     full = nib.load(curated_lifs.build / _volume_of_unit(curated_lifs)[unit["unit_id"]])
     assert np.array_equal(np.asanyarray(img.dataobj), np.asanyarray(full.dataobj)[..., 1])
-    assert _convert_job(job) == "skipped"
+    assert convert_job(job) == "skipped"
 
 
 def _copy_until_series(curated, dest: Path) -> Path:

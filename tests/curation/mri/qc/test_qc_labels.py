@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from hepatokit.curation.mri.config import LabelsConfig, MriQcConfig
+from hepatokit.curation.mri.config import LabelsConfig, VolumeQCConfig
 from hepatokit.curation.mri.labels.stage import SUBJECTS_SCHEMA, normalise_stage
-from hepatokit.curation.mri.qc.stage import _check
+from hepatokit.curation.mri.qc.checks import check_volume
 from hepatokit.manifest import Manifest
 
 SEQS = ("T1W", "T2W", "DWI", "GED1", "GED2", "GED3", "GED4")
@@ -32,7 +32,7 @@ def test_volume_qc_rows(curated_lifs) -> None:
 
 
 def test_qc_catches_bad_volumes(tmp_path: Path) -> None:
-    cfg = MriQcConfig()
+    cfg = VolumeQCConfig()
     info = {
         "subject_id": "s",
         "sequence": "T2W",
@@ -50,17 +50,17 @@ def test_qc_catches_bad_volumes(tmp_path: Path) -> None:
     }
     for name, (data, reason) in cases.items():
         nib.save(nib.Nifti1Image(data, np.diag([2.0, 2.0, 6.0, 1.0])), tmp_path / name)
-        assert _check((str(tmp_path), name, info, cfg))["qc_reason"] == reason
+        assert check_volume((str(tmp_path), name, info, cfg))["qc_reason"] == reason
     thin = np.random.default_rng(0).integers(0, 100, (8, 8, 3)).astype(np.int16)
     nib.save(nib.Nifti1Image(thin, np.eye(4)), tmp_path / "thin.nii.gz")
-    row = _check((str(tmp_path), "thin.nii.gz", info, cfg))
+    row = check_volume((str(tmp_path), "thin.nii.gz", info, cfg))
     assert row["tiny_coverage"] and row["qc_reason"] is None and row["flags"] == ["tiny_coverage"]
     gaps = {
         **info,
         "positions": [[0, 0, z] for z in (0, 5, 10, 20, 25)],
         "orientation": [1, 0, 0, 0, 1, 0],
     }
-    assert _check((str(tmp_path), "thin.nii.gz", gaps, cfg))["irregular_spacing"]
+    assert check_volume((str(tmp_path), "thin.nii.gz", gaps, cfg))["irregular_spacing"]
 
 
 def test_missing_modality_matrix(curated_lifs) -> None:

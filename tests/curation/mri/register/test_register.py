@@ -19,12 +19,10 @@ import SimpleITK as sitk
 from typer.testing import CliRunner
 
 from hepatokit.cli import app
-from hepatokit.curation.mri.register.stage import (
-    RegisterConfig,
-    lps_to_ras,
-    register_rigid,
-    register_sequences,
-)
+from hepatokit.curation.mri.register.config import RegisterConfig
+from hepatokit.curation.mri.register.estimate import register_rigid
+from hepatokit.curation.mri.register.stage import register_sequences
+from hepatokit.curation.mri.register.transforms import lps_to_ras
 from hepatokit.errors import DependencyMissingError
 from tests.curation.mri import planted_rigid as pr
 

@@ -1,0 +1,171 @@
+"""A kept image's index columns from its header elements: technical and identifying ones.
+
+Pure functions of the element mapping :func:`~.tags.read_header` read (no file access).
+Enhanced multi-frame MR images carry TE / TR / flip / TI / b-value in their functional
+groups rather than at the top level; Siemens mosaics hold several slices per file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import struct
+from typing import Any
+
+import pydicom
+from pydicom.dataelem import RawDataElement, convert_raw_data_element
+
+from hepatokit.curation.mri.dicom.values import (
+    Elements,
+    b_value_of,
+    float_of,
+    floats_of,
+    int_of,
+    text_of,
+)
+
+__all__ = [
+    "MOSAIC_IMAGES",
+    "PER_FRAME_GROUPS",
+    "SHARED_GROUPS",
+    "functional_groups",
+    "mosaic_images",
+    "phi_columns",
+    "public_columns",
+]
+
+#: Siemens (0019,100A) NumberOfImagesInMosaic (a mosaic file holds this many slices)
+MOSAIC_IMAGES = 0x0019100A
+#: (5200,9229) / (5200,9230): the functional groups of an enhanced multi-frame image
+SHARED_GROUPS, PER_FRAME_GROUPS = 0x52009229, 0x52009230
+
+
+def functional_groups(ds: Elements) -> dict[str, Any]:
+    """TE / TR / flip / TI / b-value / sequence type of an enhanced multi-frame MR image, from
+    its shared functional groups and the first frame's (they are not at the top level)."""
+    out: dict[str, Any] = {}
+    items = []
+    for tag in (SHARED_GROUPS, PER_FRAME_GROUPS):
+        elem = ds.get(tag)
+        if elem is None:
+            continue
+        try:
+            raw = isinstance(elem, RawDataElement)
+            value = convert_raw_data_element(elem).value if raw else elem.value
+        except Exception:
+            continue
+        if value:
+            items.append(value[0])
+    for item in items:
+        for macro, keyword, key in (
+            ("MREchoSequence", "EffectiveEchoTime", "echo_time"),
+            ("MRTimingAndRelatedParametersSequence", "RepetitionTime", "repetition_time"),
+            ("MRTimingAndRelatedParametersSequence", "FlipAngle", "flip_angle"),
+            ("MRModifierSequence", "InversionTimes", "inversion_time"),
+            ("MRDiffusionSequence", "DiffusionBValue", "b_value"),
+            ("MRModifierSequence", "InversionRecovery", "_ir"),
+        ):
+            seq = item.get(macro)
+            if not seq or key in out:
+                continue
+            value = seq[0].get(keyword)
+            if value is None or value == "":
+                continue
+            if key == "_ir":
+                out[key] = str(value).upper() == "YES"
+                continue
+            if isinstance(value, pydicom.multival.MultiValue | list | tuple):
+                value = value[0] if len(value) else None
+            with contextlib.suppress(TypeError, ValueError):
+                out[key] = float(value)
+    return out
+
+
+def mosaic_images(ds: Elements) -> int | None:
+    """Siemens NumberOfImagesInMosaic (US; raw bytes in implicit-VR files), or None."""
+    elem = ds.get(MOSAIC_IMAGES)
+    if elem is None or elem.value is None:
+        return None
+    value = elem.value
+    if isinstance(value, bytes):
+        if len(value) >= 2 and (elem.VR in (None, "US", "UN", "OB")):
+            return int(struct.unpack("<H", value[:2])[0])
+        return None
+    with contextlib.suppress(TypeError, ValueError):
+        return int(value[0] if isinstance(value, list | tuple) else value)
+    return None
+
+
+def public_columns(ds: Elements, sop_class: str | None) -> dict[str, Any]:
+    """The :data:`~.tags.PUBLIC_COLUMNS` of a kept image (technical values only)."""
+    b_value, b_source = b_value_of(ds)
+    image_type = text_of(ds, "ImageType")
+    frames = int_of(ds, "NumberOfFrames") or 1
+    mosaic = mosaic_images(ds) if image_type and "MOSAIC" in image_type.upper() else None
+    groups = functional_groups(ds) if frames > 1 or SHARED_GROUPS in ds else {}
+    scanning = text_of(ds, "ScanningSequence")
+    if scanning is None and groups:  # enhanced MR: EchoPulseSequence (+ inversion recovery)
+        pulse = (text_of(ds, "EchoPulseSequence") or "").upper()
+        kinds = {"GRADIENT": "GR", "SPIN": "SE", "BOTH": "SE\\GR"}.get(pulse)
+        if kinds is not None:
+            scanning = kinds + ("\\IR" if groups.get("_ir") else "")
+    if b_value is None and groups.get("b_value") is not None:
+        b_value, b_source = groups["b_value"], "standard"
+    return {
+        "sop_class_uid": sop_class,
+        "modality": text_of(ds, "Modality"),
+        "study_uid": text_of(ds, "StudyInstanceUID"),
+        "series_uid": text_of(ds, "SeriesInstanceUID"),
+        "sop_uid": text_of(ds, "SOPInstanceUID"),
+        "series_number": int_of(ds, "SeriesNumber"),
+        "instance_number": int_of(ds, "InstanceNumber"),
+        "field_strength": float_of(ds, "MagneticFieldStrength"),
+        "series_description": text_of(ds, "SeriesDescription"),
+        "protocol_name": text_of(ds, "ProtocolName"),
+        "sequence_name": text_of(ds, "SequenceName"),
+        "scanning_sequence": scanning,
+        "sequence_variant": text_of(ds, "SequenceVariant"),
+        "image_type": image_type,
+        "echo_time": _first(float_of(ds, "EchoTime"), groups.get("echo_time")),
+        "repetition_time": _first(float_of(ds, "RepetitionTime"), groups.get("repetition_time")),
+        "flip_angle": _first(float_of(ds, "FlipAngle"), groups.get("flip_angle")),
+        "b_value": b_value,
+        "b_value_source": b_source,
+        "acquisition_number": int_of(ds, "AcquisitionNumber"),
+        "temporal_position": int_of(ds, "TemporalPositionIdentifier"),
+        "contrast_agent": text_of(ds, "ContrastBolusAgent"),
+        "orientation": floats_of(ds, "ImageOrientationPatient", 6),
+        "position": floats_of(ds, "ImagePositionPatient", 3),
+        "pixel_spacing": floats_of(ds, "PixelSpacing", 2),
+        "slice_thickness": float_of(ds, "SliceThickness"),
+        "rows": int_of(ds, "Rows"),
+        "columns": int_of(ds, "Columns"),
+        "frames": frames,
+        "inversion_time": _first(float_of(ds, "InversionTime"), groups.get("inversion_time")),
+        "slices": frames * (mosaic if mosaic and mosaic > 1 else 1),
+    }
+
+
+def _first(*values: float | None) -> float | None:
+    return next((v for v in values if v is not None), None)
+
+
+def phi_columns(ds: Elements) -> dict[str, Any]:
+    """The :data:`~.tags.PHI_COLUMNS` of a kept image (identifying: ``private/`` only)."""
+    return {
+        "patient_id": text_of(ds, "PatientID"),
+        "patient_name": text_of(ds, "PatientName"),
+        "birth_date": text_of(ds, "PatientBirthDate"),
+        "study_date": text_of(ds, "StudyDate"),
+        "series_date": text_of(ds, "SeriesDate"),
+        "acquisition_date": text_of(ds, "AcquisitionDate"),
+        "accession_number": text_of(ds, "AccessionNumber"),
+        "institution": text_of(ds, "InstitutionName"),
+        "station": text_of(ds, "StationName"),
+        "device_serial": text_of(ds, "DeviceSerialNumber"),
+        "manufacturer": text_of(ds, "Manufacturer"),
+        "model": text_of(ds, "ManufacturerModelName"),
+        "study_time": text_of(ds, "StudyTime"),
+        "series_time": text_of(ds, "SeriesTime"),
+        "acquisition_time": text_of(ds, "AcquisitionTime") or text_of(ds, "ContentTime"),
+        "contrast_start_time": text_of(ds, "ContrastBolusStartTime"),
+    }
