@@ -73,7 +73,7 @@ def group_table(
     return pa.Table.from_arrays([arrays[f.name] for f in schema], schema=schema)
 
 
-def _check_md5(cell: EmbeddedFile, data: Any) -> None:
+def _check_md5(cell: EmbeddedFile, data: bytes | memoryview | pa.Buffer) -> None:
     if cell.md5 is not None and hashlib.md5(data).hexdigest() != cell.md5:
         raise ValueError(f"{cell.source}: md5 differs from the curated table's (changed)")
 
