@@ -199,7 +199,7 @@ def run_probe(
     bootstrap:
         Bootstrap resamples for the CIs (0: none).
     """
-    from hepatokit.baselines.encoders import load_encoder, parse_encoder_spec
+    from hepatokit.baselines.encoders import parse_encoder_spec
 
     if not encoders:
         raise DataFormatError("no encoder given", hint="--encoder builtin:tiny-cnn")
@@ -217,88 +217,112 @@ def run_probe(
     settings = settings or ProbeSettings(seed=seed)
     report = ProbeReport(out_dir=out_dir)
     for spec in encoders:
-        slug = encoder_slug(spec)
-        encoder = load_encoder(spec, device=plan.device)
-        emb: dict[str, EmbeddingResult] = {
-            name: _embed_split(encoder, split, cache, plan, embed_batch_size, num_workers)
-            for name, split in splits.items()
-            if name in ("train", "validation", "test")
-        }
-        val = emb.get("validation")
-        head = train_linear_probe(
-            emb["train"].features,
-            splits["train"].labels,
-            val_x=None if val is None else val.features,
-            val_y=None if val is None else splits["validation"].labels,
-            classes=names,
-            encoder_spec=spec,
-            encoder_identity=encoder.identity,
-            settings=settings,
-            plan=plan,
-        )
-        head_path = save_head(head, out_dir / "heads" / f"{slug}.npz")
-        test = splits["test"]
-        probs = head.predict_proba(emb["test"].features)
-        pred_path = out_dir / "predictions" / f"{slug}.csv"
-        write_text_atomic(
-            pred_path,
-            _predictions_frame(test.ids, probs, names).to_csv(
-                index=False, float_format="%.6f", lineterminator="\n"
-            ),
-        )
-        labelled = test.labels >= 0
-        metrics: dict[str, float] = {}
-        cis: dict[str, tuple[float, float]] = {}
-        if labelled.any():
-            metrics, cis = _metrics(
-                test.labels[labelled],
-                probs[labelled].argmax(1),
-                probs[labelled],
-                names,
-                bootstrap,
-                seed,
-            )
-        embedding = {
-            k: {
-                "computed": float(v.n_computed),
-                "cached": float(v.n_cached),
-                "seconds": v.seconds,
-                "images_per_second": v.images_per_second,
-            }
-            for k, v in emb.items()
-        }
-        write_json_atomic(
-            out_dir / "metrics" / f"{slug}.json",
-            {
-                "encoder": encoder.describe(),
-                "device": plan.describe(),
-                "metrics": metrics,
-                "ci95": {k: list(v) for k, v in cis.items()},
-                "head": head.info | {"path": f"heads/{slug}.npz"},
-                "n_test_labelled": int(labelled.sum()),
-            },
-        )
-        # timings and cache hits differ between runs: kept apart from the results
-        write_json_atomic(out_dir / "logs" / f"{slug}.embedding.json", embedding)
-        report.outcomes.append(
-            ProbeOutcome(spec, head_path, pred_path, metrics, cis, embedding, head)
-        )
-        log.info("probe %s: macro-F1 %.3f", spec, metrics.get("macro_f1", float("nan")))
-    test = splits["test"]
-    labelled = test.labels >= 0
-    if labelled.any():
-        truth = pd.DataFrame(
-            {
-                "id": [i for i, ok in zip(test.ids, labelled, strict=True) if ok],
-                "label": [names[k] for k in test.labels[labelled]],
-            }
-        )
-        write_text_atomic(
-            out_dir / "test_truth.csv", truth.to_csv(index=False, lineterminator="\n")
-        )
+        outcome = _probe_encoder(
+            spec, splits, names, out_dir=out_dir, plan=plan, cache=cache, settings=settings,
+            embed=(embed_batch_size, num_workers), bootstrap=bootstrap, seed=seed,
+        )  # fmt: skip
+        report.outcomes.append(outcome)
+        log.info("probe %s: macro-F1 %.3f", spec, outcome.metrics.get("macro_f1", float("nan")))
+    _write_truth(out_dir / "test_truth.csv", splits["test"], names)
     table = _comparison(report.outcomes)
     write_text_atomic(
         report.comparison_path, table.to_csv(index=False, float_format="%.6f", lineterminator="\n")
     )
     write_text_atomic(out_dir / "comparison.md", _markdown(table))
     return report
+
+
+def _probe_encoder(
+    spec: str,
+    splits: Mapping[str, PatchSplit],
+    names: tuple[str, ...],
+    *,
+    out_dir: Path,
+    plan: DevicePlan,
+    cache: EmbeddingCache,
+    settings: ProbeSettings,
+    embed: tuple[int, int],
+    bootstrap: int,
+    seed: int,
+) -> ProbeOutcome:
+    """Embed the splits, train the head, predict and score the test split, write the
+    encoder's head, predictions, metrics and embedding log."""
+    from hepatokit.baselines.encoders import load_encoder
+
+    slug = encoder_slug(spec)
+    encoder = load_encoder(spec, device=plan.device)
+    emb: dict[str, EmbeddingResult] = {
+        name: _embed_split(encoder, split, cache, plan, *embed)
+        for name, split in splits.items()
+        if name in ("train", "validation", "test")
+    }
+    val = emb.get("validation")
+    head = train_linear_probe(
+        emb["train"].features,
+        splits["train"].labels,
+        val_x=None if val is None else val.features,
+        val_y=None if val is None else splits["validation"].labels,
+        classes=names,
+        encoder_spec=spec,
+        encoder_identity=encoder.identity,
+        settings=settings,
+        plan=plan,
+    )
+    head_path = save_head(head, out_dir / "heads" / f"{slug}.npz")
+    test = splits["test"]
+    probs = head.predict_proba(emb["test"].features)
+    pred_path = out_dir / "predictions" / f"{slug}.csv"
+    write_text_atomic(
+        pred_path,
+        _predictions_frame(test.ids, probs, names).to_csv(
+            index=False, float_format="%.6f", lineterminator="\n"
+        ),
+    )
+    labelled = test.labels >= 0
+    metrics: dict[str, float] = {}
+    cis: dict[str, tuple[float, float]] = {}
+    if labelled.any():
+        y, p = test.labels[labelled], probs[labelled]
+        metrics, cis = _metrics(y, p.argmax(1), p, names, bootstrap, seed)
+    embedding = _embedding_log(emb)
+    write_json_atomic(
+        out_dir / "metrics" / f"{slug}.json",
+        {
+            "encoder": encoder.describe(),
+            "device": plan.describe(),
+            "metrics": metrics,
+            "ci95": {k: list(v) for k, v in cis.items()},
+            "head": head.info | {"path": f"heads/{slug}.npz"},
+            "n_test_labelled": int(labelled.sum()),
+        },
+    )
+    # timings and cache hits differ between runs: kept apart from the results
+    write_json_atomic(out_dir / "logs" / f"{slug}.embedding.json", embedding)
+    return ProbeOutcome(spec, head_path, pred_path, metrics, cis, embedding, head)
+
+
+def _embedding_log(emb: Mapping[str, EmbeddingResult]) -> dict[str, dict[str, float]]:
+    """Per split: images embedded, taken from the cache, seconds and images per second."""
+    return {
+        k: {
+            "computed": float(v.n_computed),
+            "cached": float(v.n_cached),
+            "seconds": v.seconds,
+            "images_per_second": v.images_per_second,
+        }
+        for k, v in emb.items()
+    }
+
+
+def _write_truth(path: Path, test: PatchSplit, names: Sequence[str]) -> None:
+    """``test_truth.csv`` (``id,label``) of the labelled test patches, if any."""
+    labelled = test.labels >= 0
+    if not labelled.any():
+        return
+    truth = pd.DataFrame(
+        {
+            "id": [i for i, ok in zip(test.ids, labelled, strict=True) if ok],
+            "label": [names[k] for k in test.labels[labelled]],
+        }
+    )
+    write_text_atomic(path, truth.to_csv(index=False, lineterminator="\n"))

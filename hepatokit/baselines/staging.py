@@ -37,6 +37,7 @@ from hepatokit.baselines.devices import (
     reset_peak_memory,
 )
 from hepatokit.baselines.staging_config import StagingConfig
+from hepatokit.baselines.staging_eval import evaluate, loader, selection_score, to_device
 from hepatokit.baselines.staging_models import build_staging_model
 from hepatokit.errors import BuildStateError, DataFormatError
 
@@ -103,72 +104,6 @@ def _lr_lambda(cfg: StagingConfig) -> Any:
     return factor
 
 
-def _loader(
-    ds: Dataset[Any], cfg: StagingConfig, plan: DevicePlan, *, shuffle: bool, seed: int
-) -> DataLoader[Any]:
-    return DataLoader(
-        ds,
-        batch_size=cfg.batch_size,
-        shuffle=shuffle,
-        num_workers=cfg.num_workers,
-        pin_memory=plan.pin_memory,
-        generator=torch.Generator().manual_seed(seed) if shuffle else None,
-        drop_last=False,
-    )
-
-
-def _to_device(x: torch.Tensor, plan: DevicePlan) -> torch.Tensor:
-    x = x.to(plan.torch_device(), non_blocking=plan.pin_memory).float()
-    if plan.channels_last and x.ndim == 5:
-        x = x.contiguous(memory_format=torch.channels_last_3d)
-    return x
-
-
-def _binary_auc(y: np.ndarray, score: np.ndarray) -> float:
-    """ROC AUC (scikit-learn); NaN when only one class is present."""
-    from sklearn.metrics import roc_auc_score
-
-    if len(np.unique(y)) < 2:
-        return float("nan")
-    return float(roc_auc_score(y, score))
-
-
-def _evaluate(
-    model: nn.Module, ds: Dataset[Any], cfg: StagingConfig, plan: DevicePlan, loss_fn: nn.Module
-) -> dict[str, float]:
-    probs, labels, total = [], [], 0.0
-    model.eval()
-    with torch.inference_mode():
-        for x, y in _loader(ds, cfg, plan, shuffle=False, seed=0):
-            with plan.autocast():
-                logits = model(_to_device(x, plan))
-            logits = logits.float()
-            yt = torch.as_tensor(y).to(logits.device)
-            total += float(loss_fn(logits, yt)) * len(yt)
-            probs.append(logits.softmax(1).cpu().numpy())
-            labels.append(yt.cpu().numpy())
-    p = np.concatenate(probs)
-    y_all = np.concatenate(labels)
-    return {
-        "val_loss": total / max(1, len(y_all)),
-        "val_auc_cirrhosis": _binary_auc((y_all == 3).astype(int), p[:, 3]),
-        "val_auc_significant_fibrosis": _binary_auc((y_all >= 1).astype(int), 1 - p[:, 0]),
-        "val_acc": float((p.argmax(1) == y_all).mean()),
-    }
-
-
-def _score(metrics: dict[str, float], select_on: str) -> tuple[float, float]:
-    """Selection key, larger is better: (mean validation AUC, -validation loss); the loss
-    breaks ties (small validation sets often give several epochs AUC 1.0)."""
-    tie = -metrics["val_loss"]
-    if select_on == "auc":
-        aucs = [metrics["val_auc_cirrhosis"], metrics["val_auc_significant_fibrosis"]]
-        finite = [a for a in aucs if not math.isnan(a)]
-        if finite:
-            return float(np.mean(finite)), tie
-    return tie, tie
-
-
 def _save(obj: dict[str, Any], path: Path) -> None:
     with atomic_path(path, suffix=".pt") as tmp:
         torch.save(obj, tmp)
@@ -222,43 +157,13 @@ def train_staging(
     plan = plan or DevicePlan()
     out = Path(out_dir)
     ckpt_dir = out / "checkpoints"
-    key = _run_key(model_name, config, in_channels, seed)
-    device = plan.torch_device()
-    model = build_staging_model(
-        model_name, in_channels=in_channels, n_classes=N_STAGES, config=config, seed=seed
-    ).to(device)
-    if plan.channels_last:
-        model = model.to(memory_format=torch.channels_last_3d)  # type: ignore[call-overload]
-    train_labels = _labels_of(train)
-    if len(train_labels) == 0:
-        raise DataFormatError("the training split is empty", hint="check the dataset's splits")
-    weights = torch.tensor(class_weights(train_labels), dtype=torch.float32, device=device)
-    loss_fn = nn.CrossEntropyLoss(weight=weights)
-    val_loss_fn = nn.CrossEntropyLoss()
-    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(config))
-    scaler = torch.amp.GradScaler("cuda", enabled=plan.needs_grad_scaler)
+    t = _setup(train, model_name=model_name, config=config, in_channels=in_channels,
+               plan=plan, seed=seed)  # fmt: skip
     run = StagingRun(out_dir=out, model_name=model_name)
-    start_epoch = 0
     latest = _latest_checkpoint(ckpt_dir) if resume else None
+    start_epoch = 0
     if latest is not None:
-        state = torch.load(latest, map_location=device, weights_only=False)
-        if state["run_key"] != key:
-            raise BuildStateError(
-                f"checkpoints of another run (model/config/seed differ) in {ckpt_dir}",
-                hint="use a fresh --out folder, or delete the old checkpoints",
-            )
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
-        torch.set_rng_state(state["torch_rng"])
-        run.history = list(state["history"])
-        run.best_epoch = state["best_epoch"]
-        run.best_score = (float(state["best_score"][0]), float(state["best_score"][1]))
-        start_epoch = int(state["epoch"]) + 1
-        run.resumed_from = int(state["epoch"])
-        log.info("resuming %s from epoch %d (%s)", model_name, start_epoch, latest.name)
+        start_epoch = _resume(t, run, latest)
     else:
         torch.manual_seed(seed)
     with cpu_threads(plan, config.cpu_threads):
@@ -269,65 +174,14 @@ def train_staging(
 
         epochs = range(start_epoch, end_epoch)
         for epoch in track(epochs, f"training {model_name} (epochs)", total=len(epochs)):
-            reset_peak_memory(plan)
-            t0 = time.perf_counter()
-            model.train()
-            total, seen = 0.0, 0
-            for x, y in _loader(train, config, plan, shuffle=True, seed=seed * 1000 + epoch):
-                xb = _to_device(x, plan)
-                yb = torch.as_tensor(y).to(device)
-                opt.zero_grad(set_to_none=True)
-                with plan.autocast():
-                    logits = model(xb)
-                loss = loss_fn(logits.float(), yb)
-                scaler.scale(loss).backward()
-                scaler.step(opt)
-                scaler.update()
-                total += float(loss.detach()) * len(yb)
-                seen += len(yb)
-            sched.step()
-            train_seconds = time.perf_counter() - t0
-            metrics = _evaluate(model, val, config, plan, val_loss_fn)
-            row = {
-                "epoch": epoch,
-                "train_loss": total / max(1, seen),
-                "lr": float(opt.param_groups[0]["lr"]),
-                "epoch_seconds": train_seconds,
-                "samples_per_second": seen / train_seconds if train_seconds > 0 else float("nan"),
-                "peak_memory_bytes": float(peak_memory_bytes(plan) or 0),
-                **metrics,
-            }
+            row = _epoch(t, train, val, epoch=epoch, config=config, plan=plan, seed=seed)
             run.history.append(row)
-            score = _score(metrics, config.select_on)
+            score = selection_score(row, config.select_on)
             if score > run.best_score:
                 run.best_epoch, run.best_score = epoch, score
-                _save(
-                    {
-                        "model": model.state_dict(),
-                        "epoch": epoch,
-                        "score": score,
-                        "run_key": key,
-                        "model_name": model_name,
-                        "config": asdict(config),
-                        "in_channels": in_channels,
-                    },
-                    ckpt_dir / "best.pt",
-                )
-            _save(
-                {
-                    "model": model.state_dict(),
-                    "optimizer": opt.state_dict(),
-                    "scheduler": sched.state_dict(),
-                    "scaler": scaler.state_dict(),
-                    "torch_rng": torch.get_rng_state(),
-                    "history": run.history,
-                    "epoch": epoch,
-                    "best_epoch": run.best_epoch,
-                    "best_score": run.best_score,
-                    "run_key": key,
-                },
-                ckpt_dir / f"epoch-{epoch:03d}.pt",
-            )
+                _save(_best_state(t, epoch, score, model_name, config, in_channels),
+                      ckpt_dir / "best.pt")  # fmt: skip
+            _save(_epoch_state(t, run, epoch), ckpt_dir / f"epoch-{epoch:03d}.pt")
             for old in sorted(ckpt_dir.glob("epoch-*.pt"))[:-keep_last]:
                 old.unlink()
             run.epochs_run += 1
@@ -339,6 +193,152 @@ def train_staging(
                 row["val_auc_cirrhosis"],
             )
     return run
+
+
+@dataclass
+class _Trainer:
+    """The model being trained with its optimiser, schedule, scaler, losses and run key."""
+
+    model: nn.Module
+    opt: torch.optim.Optimizer
+    sched: Any
+    scaler: Any
+    loss_fn: nn.Module
+    val_loss_fn: nn.Module
+    device: torch.device
+    key: str
+
+
+def _setup(
+    train: Any,
+    *,
+    model_name: str,
+    config: StagingConfig,
+    in_channels: int,
+    plan: DevicePlan,
+    seed: int,
+) -> _Trainer:
+    """The seeded model on the plan's device, class-weighted loss, AdamW, warm-up + cosine."""
+    device = plan.torch_device()
+    model = build_staging_model(
+        model_name, in_channels=in_channels, n_classes=N_STAGES, config=config, seed=seed
+    ).to(device)
+    if plan.channels_last:
+        model = model.to(memory_format=torch.channels_last_3d)  # type: ignore[call-overload]
+    train_labels = _labels_of(train)
+    if len(train_labels) == 0:
+        raise DataFormatError("the training split is empty", hint="check the dataset's splits")
+    weights = torch.tensor(class_weights(train_labels), dtype=torch.float32, device=device)
+    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    return _Trainer(
+        model=model,
+        opt=opt,
+        sched=torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(config)),
+        scaler=torch.amp.GradScaler("cuda", enabled=plan.needs_grad_scaler),
+        loss_fn=nn.CrossEntropyLoss(weight=weights),
+        val_loss_fn=nn.CrossEntropyLoss(),
+        device=device,
+        key=_run_key(model_name, config, in_channels, seed),
+    )
+
+
+def _resume(t: _Trainer, run: StagingRun, latest: Path) -> int:
+    """Load the newest checkpoint into ``t`` and ``run``; the epoch to start from."""
+    state = torch.load(latest, map_location=t.device, weights_only=False)
+    if state["run_key"] != t.key:
+        raise BuildStateError(
+            f"checkpoints of another run (model/config/seed differ) in {latest.parent}",
+            hint="use a fresh --out folder, or delete the old checkpoints",
+        )
+    t.model.load_state_dict(state["model"])
+    t.opt.load_state_dict(state["optimizer"])
+    t.sched.load_state_dict(state["scheduler"])
+    t.scaler.load_state_dict(state["scaler"])
+    torch.set_rng_state(state["torch_rng"])
+    run.history = list(state["history"])
+    run.best_epoch = state["best_epoch"]
+    run.best_score = (float(state["best_score"][0]), float(state["best_score"][1]))
+    run.resumed_from = int(state["epoch"])
+    log.info("resuming %s from epoch %d (%s)", run.model_name, run.resumed_from + 1, latest.name)
+    return run.resumed_from + 1
+
+
+def _epoch(
+    t: _Trainer,
+    train: Any,
+    val: Any,
+    *,
+    epoch: int,
+    config: StagingConfig,
+    plan: DevicePlan,
+    seed: int,
+) -> dict[str, float]:
+    """One training pass (shuffled by ``seed * 1000 + epoch``), then validation: the
+    history row of the epoch."""
+    reset_peak_memory(plan)
+    t0 = time.perf_counter()
+    t.model.train()
+    total, seen = 0.0, 0
+    for x, y in loader(train, config, plan, shuffle=True, seed=seed * 1000 + epoch):
+        xb = to_device(x, plan)
+        yb = torch.as_tensor(y).to(t.device)
+        t.opt.zero_grad(set_to_none=True)
+        with plan.autocast():
+            logits = t.model(xb)
+        loss = t.loss_fn(logits.float(), yb)
+        t.scaler.scale(loss).backward()
+        t.scaler.step(t.opt)
+        t.scaler.update()
+        total += float(loss.detach()) * len(yb)
+        seen += len(yb)
+    t.sched.step()
+    train_seconds = time.perf_counter() - t0
+    metrics = evaluate(t.model, val, config, plan, t.val_loss_fn)
+    return {
+        "epoch": epoch,
+        "train_loss": total / max(1, seen),
+        "lr": float(t.opt.param_groups[0]["lr"]),
+        "epoch_seconds": train_seconds,
+        "samples_per_second": seen / train_seconds if train_seconds > 0 else float("nan"),
+        "peak_memory_bytes": float(peak_memory_bytes(plan) or 0),
+        **metrics,
+    }
+
+
+def _best_state(
+    t: _Trainer,
+    epoch: int,
+    score: tuple[float, float],
+    model_name: str,
+    config: StagingConfig,
+    in_channels: int,
+) -> dict[str, Any]:
+    """``best.pt``: the model and what :func:`load_best_model` needs to rebuild it."""
+    return {
+        "model": t.model.state_dict(),
+        "epoch": epoch,
+        "score": score,
+        "run_key": t.key,
+        "model_name": model_name,
+        "config": asdict(config),
+        "in_channels": in_channels,
+    }
+
+
+def _epoch_state(t: _Trainer, run: StagingRun, epoch: int) -> dict[str, Any]:
+    """``epoch-NNN.pt``: everything a resumed run needs (optimiser, schedule, RNG, history)."""
+    return {
+        "model": t.model.state_dict(),
+        "optimizer": t.opt.state_dict(),
+        "scheduler": t.sched.state_dict(),
+        "scaler": t.scaler.state_dict(),
+        "torch_rng": torch.get_rng_state(),
+        "history": run.history,
+        "epoch": epoch,
+        "best_epoch": run.best_epoch,
+        "best_score": run.best_score,
+        "run_key": t.key,
+    }
 
 
 def load_best_model(run_dir: str | Path, plan: DevicePlan | None = None) -> nn.Module:
@@ -373,6 +373,6 @@ def predict_staging(
     with torch.inference_mode():
         for x, _ in loader:
             with plan.autocast():
-                logits = model(_to_device(x, plan))
+                logits = model(to_device(x, plan))
             out.append(logits.float().softmax(1).cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, N_STAGES), dtype=np.float32)

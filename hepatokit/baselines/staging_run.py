@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -42,6 +43,9 @@ from hepatokit.baselines.submission import (
     write_submission,
 )
 from hepatokit.errors import DataFormatError
+
+if TYPE_CHECKING:
+    from hepatokit.recipe import Recipe
 
 __all__ = ["StagingReport", "run_staging"]
 
@@ -195,8 +199,55 @@ def run_staging(
     resume:
         Continue from the newest checkpoint of ``OUT/<model>-<track>``.
     """
-    from hepatokit.baselines.staging import load_best_model, predict_staging, train_staging
-    from hepatokit.loaders import LifsVolumeTransform, load_lifs
+    from hepatokit.baselines.staging import load_best_model, train_staging
+
+    rec, section, sequences, cfg = _resolve(
+        recipe, track=track, tiny=tiny, epochs=epochs, batch_size=batch_size,
+        num_workers=num_workers,
+    )  # fmt: skip
+    seed = rec.seed if seed is None else seed
+    plan = select_device(device, amp=amp)
+    splits = _open_splits(data, track)
+    split_of = _split_maker(splits, data=data, out=Path(out), sequences=sequences, cfg=cfg,
+                            section=section)  # fmt: skip
+    train = split_of("train", True)
+    val = split_of("validation", True)
+    if len(val) == 0:
+        raise DataFormatError(
+            "the validation split has no labelled case",
+            path=str(data),
+            hint="model selection needs validation labels",
+        )
+    run_dir = Path(out) / f"{model}-{track}"
+    run = train_staging(train, val, model_name=model, config=cfg, out_dir=run_dir,
+                        in_channels=len(sequences), plan=plan, seed=seed,
+                        resume=resume)  # fmt: skip
+    best = load_best_model(run_dir, plan)
+    track_frame = _predict_tests(best, splits, split_of, plan=plan, cfg=cfg, track=track, data=data)
+    write_submission(run_dir / "predictions.csv", track_frame)
+    write_json_atomic(run_dir / "history.json", run.history)
+    record = {"model": model, "track": track, "sequences": list(sequences), "seed": seed,
+              "config": asdict(cfg), "tiny": tiny, "device": plan.describe(),
+              "best_epoch": run.best_epoch, "best_score": run.best_score, "n_train": len(train),
+              "n_validation": len(val), "recipe_sha256": rec.sha256}  # fmt: skip
+    write_json_atomic(run_dir / "run.json", record)
+    sub_path = _merge_tracks(Path(out), model)
+    log.info("%s/%s: best epoch %d, %d test cases predicted → %s",
+             model, track, run.best_epoch, len(track_frame), sub_path)  # fmt: skip
+    return StagingReport(run_dir=run_dir, submission_path=sub_path, best_epoch=run.best_epoch,
+                         history=run.history, n_predicted=len(track_frame))  # fmt: skip
+
+
+def _resolve(
+    recipe: str | Path | None,
+    *,
+    track: str,
+    tiny: bool,
+    epochs: int | None,
+    batch_size: int | None,
+    num_workers: int | None,
+) -> tuple[Recipe, StagingSection, list[str], StagingConfig]:
+    """(recipe, its ``baselines.staging`` section, the track's sequences, the run's config)."""
     from hepatokit.recipe import load_recipe
 
     rec = load_recipe(recipe or "lifs")
@@ -211,8 +262,13 @@ def run_staging(
 
         num_workers = loader_workers((section.tiny if tiny else section.full).num_workers)
     cfg = _config(section, tiny=tiny, epochs=epochs, batch_size=batch_size, num_workers=num_workers)
-    seed = rec.seed if seed is None else seed
-    plan = select_device(device, amp=amp)
+    return rec, section, sequences, cfg
+
+
+def _open_splits(data: str | Path, track: str) -> Any:
+    """The published dataset's splits of the track; train and validation are required."""
+    from hepatokit.loaders import load_lifs
+
     splits = open_published(load_lifs, data, what="LiFS", track=track)
     missing = [s for s in ("train", "validation", *TEST_SPLITS) if s not in splits]
     if "train" in missing or "validation" in missing:
@@ -221,6 +277,22 @@ def run_staging(
             path=str(data),
             hint="publish LiFS with train/validation/test_id/test_ood splits",
         )
+    return splits
+
+
+def _split_maker(
+    splits: Any,
+    *,
+    data: str | Path,
+    out: Path,
+    sequences: Any,
+    cfg: StagingConfig,
+    section: StagingSection,
+) -> Callable[[str, bool], VolumeSplit]:
+    """``split_of(name, labelled_only)``: a split's fused volumes, cached in memory (one
+    process) or in ``OUT/volume_cache`` (loader worker processes)."""
+    from hepatokit.loaders import LifsVolumeTransform
+
     transform = LifsVolumeTransform(
         sequences,
         spacing=cfg.spacing,
@@ -230,7 +302,7 @@ def run_staging(
     )
     # one process: keep volumes in memory; worker processes: share an on-disk cache
     in_memory = cfg.num_workers == 0
-    disk = None if in_memory else Path(out) / "volume_cache"
+    disk = None if in_memory else out / "volume_cache"
     checksums = Path(data) / "checksums.sha256"  # the published folder's content record
     data_id = hashlib.sha256(checksums.read_bytes()).hexdigest() if checksums.is_file() else None
 
@@ -245,27 +317,22 @@ def run_staging(
             key=_volume_key(data_id, ds, sequences, cfg, section.intensity),
         )
 
-    train = split_of("train", True)
-    val = split_of("validation", True)
-    if len(val) == 0:
-        raise DataFormatError(
-            "the validation split has no labelled case",
-            path=str(data),
-            hint="model selection needs validation labels",
-        )
-    run_dir = Path(out) / f"{model}-{track}"
-    run = train_staging(
-        train,
-        val,
-        model_name=model,
-        config=cfg,
-        out_dir=run_dir,
-        in_channels=len(sequences),
-        plan=plan,
-        seed=seed,
-        resume=resume,
-    )
-    best = load_best_model(run_dir, plan)
+    return split_of
+
+
+def _predict_tests(
+    best: Any,
+    splits: Any,
+    split_of: Callable[[str, bool], VolumeSplit],
+    *,
+    plan: Any,
+    cfg: StagingConfig,
+    track: str,
+    data: str | Path,
+) -> pd.DataFrame:
+    """This track's submission rows: the selected model's predictions of the test splits."""
+    from hepatokit.baselines.staging import predict_staging
+
     frames = []
     for name in TEST_SPLITS:
         if name not in splits:
@@ -275,49 +342,18 @@ def run_staging(
         with cpu_threads(plan, cfg.cpu_threads):
             probs = predict_staging(best, test, plan=plan, batch_size=cfg.batch_size)
         frames.append(submission_frame(test.case_ids, probs, track))
-    track_frame = (
-        pd.concat(frames, ignore_index=True)
-        if frames
-        else submission_frame([], np.zeros((0, 4)), track)
-    )
-    write_submission(run_dir / "predictions.csv", track_frame)
-    write_json_atomic(run_dir / "history.json", run.history)
-    write_json_atomic(
-        run_dir / "run.json",
-        {
-            "model": model,
-            "track": track,
-            "sequences": list(sequences),
-            "seed": seed,
-            "config": asdict(cfg),
-            "tiny": tiny,
-            "device": plan.describe(),
-            "best_epoch": run.best_epoch,
-            "best_score": run.best_score,
-            "n_train": len(train),
-            "n_validation": len(val),
-            "recipe_sha256": rec.sha256,
-        },
-    )
-    sub_path = Path(out) / "submissions" / f"{model}.csv"
+    if not frames:
+        return submission_frame([], np.zeros((0, 4)), track)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _merge_tracks(out: Path, model: str) -> Path:
+    """Write ``OUT/submissions/<model>.csv`` from every track's predictions so far."""
+    sub_path = out / "submissions" / f"{model}.csv"
     parts = [
         read_submission(p)
         for t in SETTINGS
-        if (p := Path(out) / f"{model}-{t}" / "predictions.csv").is_file()
+        if (p := out / f"{model}-{t}" / "predictions.csv").is_file()
     ]
     write_submission(sub_path, merge_submissions(parts))
-    log.info(
-        "%s/%s: best epoch %d, %d test cases predicted → %s",
-        model,
-        track,
-        run.best_epoch,
-        len(track_frame),
-        sub_path,
-    )
-    return StagingReport(
-        run_dir=run_dir,
-        submission_path=sub_path,
-        best_epoch=run.best_epoch,
-        history=run.history,
-        n_predicted=len(track_frame),
-    )
+    return sub_path
