@@ -153,7 +153,7 @@ def test_uniform_hashes_at_size_equal_brute_force(n: int, radius: int) -> None:
 
 def test_band_parts_partition_the_work() -> None:
     """Splitting a band's flips into parts (tasks) finds each pair once, as the whole band."""
-    from hepatokit.curation.patho.dedup.near import _search_band
+    from hepatokit.curation.patho.dedup.band_search import _search_band
 
     h = _clustered(4000, seed=5)
     for band in plan_bands(h.size, 10):
@@ -161,6 +161,28 @@ def test_band_parts_partition_the_work() -> None:
         assert np.unique(whole).size == whole.size  # within a band, each pair once
         parts = np.sort(np.concatenate([_search_band((h, band, 10, k, 3)) for k in range(3)]))
         np.testing.assert_array_equal(parts, whole)
+
+
+@pytest.mark.parametrize(
+    ("width", "threshold", "parts"), [(5, 2, 1), (5, 2, 4), (7, 3, 9), (4, 0, 2)]
+)
+def test_split_flips_covers_every_flip_once(width: int, threshold: int, parts: int) -> None:
+    """The parts of a band's work: the own bucket once, and every non-zero flip of at most
+    ``threshold`` bits exactly once, under its highest bit."""
+    from hepatokit.curation.patho.dedup.band_search import split_flips
+    from hepatokit.curation.patho.dedup.bands import Band
+
+    band = Band(0, width, threshold)
+    owns, flips = 0, []
+    for part in range(parts):
+        own, by_bit = split_flips(band, part, parts)
+        owns += own
+        for b, fl in by_bit.items():
+            assert all(f.bit_length() - 1 == b for f in fl)
+            flips += fl
+    want = [f for f in range(1, 1 << width) if f.bit_count() <= threshold]
+    assert owns == 1
+    assert sorted(flips) == want and len(flips) == len(want)
 
 
 def test_union_find_and_clusters() -> None:
