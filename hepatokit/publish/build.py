@@ -42,7 +42,7 @@ from hepatokit.publish.shards import (
     write_shards,
 )
 from hepatokit.publish.stats import curation_funnel
-from hepatokit.recipe import Recipe, build_recipe
+from hepatokit.recipe import Recipe, read_recipe
 
 __all__ = ["PublishResult", "check_phi_audit", "publish_build"]
 
@@ -188,7 +188,7 @@ def publish_build(
     build, out = Path(build), Path(out)
     _check_folders(build, out)
     check_phi_audit(build, allow_phi_risk=allow_phi_risk)
-    rec = build_recipe(build, recipe, default=_default_recipe(build), stage_kind=False)
+    rec = read_recipe(build, recipe, default=_default_recipe(build), stage_kind=False)
     section = publish_section(rec)
     check_publishable(rec, card_section(rec))  # validate the card section before any work
     if repo_id is not None and (repo_id.count("/") != 1 or not all(repo_id.split("/"))):

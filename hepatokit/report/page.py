@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from hepatokit.atomic import write_text_atomic
 from hepatokit.errors import BuildStateError
-from hepatokit.recipe import Recipe, build_recipe
+from hepatokit.recipe import Recipe, read_recipe
 from hepatokit.report.common import funnel_section, links_section, splits_section
 from hepatokit.report.hepatobench import hepatobench_sections
 from hepatokit.report.html import esc
@@ -108,7 +108,7 @@ def _split_of(build: Path) -> dict[str, str]:
 def build_report(
     *,
     build: str | Path,
-    recipe: str | Path | None = None,
+    recipe: str | Path | Recipe | None = None,
     evaluations: Sequence[str | Path] = (),
 ) -> ReportResult:
     """(Re)write ``BUILD/reports/index.html``: the curation funnel, the dataset's own
@@ -144,7 +144,7 @@ def build_report(
             hint="give the folder `hepatokit build --out` wrote",
         )
     default = "lifs" if (build / "subjects.parquet").is_file() else "hepatobench"
-    rec = build_recipe(build, None if recipe is None else str(recipe), default=default)
+    rec = read_recipe(build, recipe, default=default)
     reports = build / "reports"
     reports.mkdir(parents=True, exist_ok=True)
     thumbs = ThumbCache(reports)

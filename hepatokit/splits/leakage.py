@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 
 from hepatokit.atomic import write_json_atomic, write_text_atomic
 from hepatokit.errors import BuildStateError
-from hepatokit.recipe import Recipe, build_recipe
+from hepatokit.recipe import Recipe, read_recipe
 from hepatokit.splits.leaks import DEFAULT_RADIUS, LeakageReport, find_leaks
 from hepatokit.splits.policy import split_policy
 
@@ -157,10 +157,9 @@ def audit_leakage(
 
 
 def _recipe_of(build: Path, recipe: str | Path | None) -> Recipe | None:
-    if recipe is None and not (build / "recipe.yaml").is_file():
-        return None
+    # no BUILD/recipe.yaml: the packaged recipe of the build's dataset, as `split` reads it
     default = "lifs" if (build / "subjects.parquet").is_file() else "hepatobench"
-    return build_recipe(build, recipe, default=default, stage_kind=False)
+    return read_recipe(build, recipe, default=default, stage_kind=False)
 
 
 def _dedup_rule(recipe: Recipe | None) -> tuple[int, int | None]:

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 from hepatokit.atomic import write_parquet_atomic
 from hepatokit.errors import BuildStateError
 from hepatokit.manifest import Manifest, excluded, stable_id
-from hepatokit.recipe import Recipe, build_recipe
+from hepatokit.recipe import Recipe, read_recipe
 from hepatokit.splits.assign import SplitPlan, plan_splits, splits_from_column
 from hepatokit.splits.grouping import grouping_warnings
 from hepatokit.splits.policy import SplitPolicy, split_policy
@@ -91,7 +91,7 @@ def _policy_key(policy: object, seed: object) -> str:
 def split_build(
     *,
     build: str | Path,
-    recipe: str | Path | None = None,
+    recipe: str | Path | Recipe | None = None,
     seed: int | None = None,
     keep_existing: bool = True,
     predefined: bool | None = None,
@@ -133,7 +133,7 @@ def split_build(
         No or a bad ``split`` section.
     """
     build = Path(build)
-    rec: Recipe = build_recipe(build, recipe, default=_default_recipe(build), stage_kind=False)
+    rec: Recipe = read_recipe(build, recipe, default=_default_recipe(build), stage_kind=False)
     policy: SplitPolicy = split_policy(rec)
     if seed is not None:
         policy = dataclasses.replace(policy, seed=seed)
