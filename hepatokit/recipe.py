@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import re
-import signal
-import threading
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -25,6 +22,7 @@ from typing import Any, Literal, TypeVar, get_args, get_origin
 import yaml
 
 from hepatokit.errors import BuildStateError, RecipeError
+from hepatokit.recipe_regex import MATCH_SECONDS, bounded_search, check_regex
 
 __all__ = [
     "KNOWN_SECTIONS",
@@ -35,6 +33,7 @@ __all__ = [
     "check_regex",
     "load_recipe",
     "parse_dataclass",
+    "read_recipe",
     "recipe_path",
     "stage_section",
 ]
@@ -157,27 +156,28 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
     )
 
 
-def build_recipe(
+def read_recipe(
     build_dir: str | Path,
-    recipe: str | Path | None = None,
+    recipe: str | Path | Recipe | None = None,
     *,
     default: str,
     stage_kind: bool = True,
 ) -> Recipe:
-    """The recipe a stage of ``build_dir`` runs with, and keep ``BUILD/recipe.yaml`` in step.
+    """The recipe of ``build_dir``, read without writing anything (for readers of a build).
 
-    ``recipe`` given → it is loaded and copied to ``BUILD/recipe.yaml`` (the build's record).
-    Not given → ``BUILD/recipe.yaml`` if it exists, else the packaged recipe ``default``.
-    A recipe of the other dataset than the build's own is refused, and with ``stage_kind``
-    (a stage of one dataset) one of the other dataset than ``default``'s.
+    ``recipe`` given → that recipe (a name, a file, or an already loaded :class:`Recipe`,
+    used as is). Not given → ``BUILD/recipe.yaml`` if it exists, else the packaged recipe
+    ``default``. A recipe of the other dataset than the build's own is refused, and with
+    ``stage_kind`` (a stage of one dataset) one of the other dataset than ``default``'s.
     """
-    from hepatokit.atomic import write_bytes_atomic
-
     stored = Path(build_dir) / "recipe.yaml"
     if recipe is None and stored.is_file():
         rec = load_recipe(stored)
         return _same_kind(rec, default, build_dir) if stage_kind else rec
-    loaded = load_recipe(recipe if recipe is not None else default)
+    if isinstance(recipe, Recipe):
+        loaded = recipe
+    else:
+        loaded = load_recipe(recipe if recipe is not None else default)
     if recipe is not None and stored.is_file():
         built = load_recipe(stored)
         if built.kind != loaded.kind:  # not over another dataset's build
@@ -189,16 +189,36 @@ def build_recipe(
             )
     if stage_kind:
         _same_kind(loaded, default, build_dir)
-    src = Path(loaded.source)
-    if not stored.exists() or stored.read_bytes() != src.read_bytes():
-        write_bytes_atomic(stored, src.read_bytes())
+    return loaded
+
+
+def build_recipe(
+    build_dir: str | Path,
+    recipe: str | Path | Recipe | None = None,
+    *,
+    default: str,
+    stage_kind: bool = True,
+) -> Recipe:
+    """The recipe a build runs with (:func:`read_recipe`), snapshotted as ``BUILD/recipe.yaml``.
+
+    Called once at the edge: by :func:`hepatokit.build_dataset` and by a stage run alone
+    (through :func:`stage_section`). The snapshot is the build's record of its recipe; it is
+    rewritten only when the bytes differ.
+    """
+    from hepatokit.atomic import write_bytes_atomic
+
+    loaded = read_recipe(build_dir, recipe, default=default, stage_kind=stage_kind)
+    stored = Path(build_dir) / "recipe.yaml"
+    data = Path(loaded.source).read_bytes()
+    if not stored.exists() or stored.read_bytes() != data:
+        write_bytes_atomic(stored, data)
     return loaded
 
 
 def stage_section(
     build_dir: str | Path,
     given: T | None,
-    recipe: str | Path | None,
+    recipe: str | Path | Recipe | None,
     *,
     default: str,
     pick: Callable[[Recipe], T],
@@ -340,75 +360,3 @@ def _coerce(tp: Any, value: Any, *, where: str, source: str) -> Any:
             raise RecipeError(f"{where}: expected text, got {value!r}", path=source)
         return str(value)
     return value
-
-
-# --------------------------------------------------------------------------- regexes
-#: the longest one regex of a recipe may take on one value (catastrophic backtracking)
-MATCH_SECONDS = 1.0
-#: values longer than this are cut before matching (a path, a description: never longer)
-MATCH_MAX_CHARS = 4096
-
-
-def check_regex(pattern: str | None, key: str) -> None:
-    """Compile ``pattern`` (a recipe value at ``key``) or raise a ``ValueError`` naming the key
-    and the problem; :func:`parse_dataclass` adds the recipe file and the section."""
-    if pattern is None:
-        return
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        where = f" at position {exc.pos}" if exc.pos is not None else ""
-        raise ValueError(
-            f"{key}: not a valid regular expression ({exc.msg}{where}): {pattern!r}"
-        ) from exc
-
-
-class _Overtime(Exception):
-    pass
-
-
-def _alarm(signum: int, frame: Any) -> None:
-    raise _Overtime
-
-
-def bounded_search(
-    pattern: str | re.Pattern[str],
-    text: str,
-    *,
-    key: str,
-    seconds: float = MATCH_SECONDS,
-    flags: int = 0,
-) -> re.Match[str] | None:
-    """``re.search`` with a time bound: a recipe regex that backtracks catastrophically on a
-    value stops the stage with a :class:`RecipeError` naming ``key``, instead of running for
-    minutes. The bound uses ``SIGALRM`` (the regex engine checks signals while matching), so
-    it applies in the main thread of a process (stages and pool workers); elsewhere the
-    search runs unbounded. ``text`` is cut to :data:`MATCH_MAX_CHARS`.
-
-    Raises
-    ------
-    RecipeError
-        The match took longer than ``seconds``.
-    """
-    rx = pattern if isinstance(pattern, re.Pattern) else re.compile(pattern, flags)
-    text = text[:MATCH_MAX_CHARS]
-    if (
-        threading.current_thread() is not threading.main_thread()
-        or signal.getitimer(signal.ITIMER_REAL)[0]
-    ):
-        return rx.search(text)
-    previous = signal.signal(signal.SIGALRM, _alarm)
-    try:
-        signal.setitimer(signal.ITIMER_REAL, seconds)
-        try:
-            return rx.search(text)
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-    except _Overtime:
-        raise RecipeError(
-            f"{key}: the regular expression {rx.pattern!r} took more than {seconds:g} s on "
-            f"one value of {len(text)} characters (catastrophic backtracking)",
-            hint="simplify it: avoid nested repeats such as (a+)+ or (.*)*; anchor it",
-        ) from None
-    finally:
-        signal.signal(signal.SIGALRM, previous)

@@ -8,7 +8,14 @@ from typing import Literal
 import pytest
 
 from hepatokit.errors import BuildStateError, RecipeError
-from hepatokit.recipe import build_recipe, load_recipe, parse_dataclass, recipe_path
+from hepatokit.recipe import (
+    build_recipe,
+    load_recipe,
+    parse_dataclass,
+    read_recipe,
+    recipe_path,
+    stage_section,
+)
 
 
 @dataclass(frozen=True)
@@ -96,3 +103,51 @@ def test_build_recipe_refuses_the_other_dataset(tmp_path):
         build_recipe(build, "lifs", default="lifs")
     with pytest.raises(BuildStateError, match=r"works on LiFS \(MRI\) builds"):
         build_recipe(build, default="lifs")
+
+
+def _mine(tmp_path, name="mine"):
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(
+        recipe_path("hepatobench").read_text().replace("name: hepatobench", f"name: {name}")
+    )
+    return path
+
+
+def test_read_recipe_writes_nothing(tmp_path):
+    build = tmp_path / "build"
+    build.mkdir()
+    assert read_recipe(build, _mine(tmp_path), default="hepatobench").name == "mine"
+    assert read_recipe(build, default="hepatobench").name == "hepatobench"  # the packaged one
+    assert list(build.iterdir()) == []
+    build_recipe(build, "hepatobench", default="hepatobench")
+    snapshot = (build / "recipe.yaml").read_bytes()
+    assert read_recipe(build, _mine(tmp_path, "other"), default="hepatobench").name == "other"
+    assert (build / "recipe.yaml").read_bytes() == snapshot
+    with pytest.raises(BuildStateError, match="the recipe 'lifs'"):
+        read_recipe(build, "lifs", default="lifs")  # the other dataset's recipe, still refused
+
+
+def test_a_loaded_recipe_is_used_as_is_and_snapshotted_by_its_bytes(tmp_path):
+    build = tmp_path / "build"
+    mine = _mine(tmp_path)
+    rec = load_recipe(mine)
+    assert read_recipe(build, rec, default="hepatobench") is rec
+    assert build_recipe(build, rec, default="hepatobench") is rec
+    assert (build / "recipe.yaml").read_bytes() == mine.read_bytes()
+
+
+def test_stage_section_uses_a_given_section_and_snapshots_only_when_alone(tmp_path):
+    build = tmp_path / "build"
+    build.mkdir()
+    seen = []
+
+    def pick(rec):
+        seen.append(rec.name)
+        return rec.seed
+
+    assert stage_section(build, 7, _mine(tmp_path), default="hepatobench", pick=pick) == 7
+    assert seen == [] and list(build.iterdir()) == []  # given: nothing read, nothing written
+    mine = _mine(tmp_path)
+    seed = stage_section(build, None, mine, default="hepatobench", pick=pick)
+    assert seed == load_recipe(mine).seed and seen == ["mine"]
+    assert (build / "recipe.yaml").read_bytes() == mine.read_bytes()

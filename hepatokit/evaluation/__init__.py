@@ -34,11 +34,11 @@ from hepatokit.evaluation.delong import (
     delong_unpaired_test,
 )
 from hepatokit.evaluation.hepatobench import (
-    HepatoBenchReport,
     evaluate_hepatobench,
     read_hepatobench_truth,
     read_predictions,
 )
+from hepatokit.evaluation.hepatobench_report import HepatoBenchReport
 from hepatokit.evaluation.lifs import evaluate_lifs
 from hepatokit.evaluation.lifs_report import LifsReport
 from hepatokit.evaluation.multiclass import (

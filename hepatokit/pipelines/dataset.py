@@ -17,11 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from hepatokit.errors import LeakageError, PHIError
-from hepatokit.recipe import load_recipe
+from hepatokit.recipe import build_recipe, load_recipe
 
 __all__ = ["BuildSummary", "build_dataset"]
 
 log = logging.getLogger("hepatokit.pipelines.dataset")
+#: the packaged recipe of each kind (a stage's default)
+_PACKAGED = {"mri": "lifs", "patho": "hepatobench"}
 
 
 @dataclass
@@ -114,8 +116,9 @@ def _build_dataset(
     from hepatokit.splits import audit_leakage, split_build
 
     recipe = recipe if isinstance(recipe, str) else Path(recipe)
-    rec = load_recipe(recipe)
     out = Path(out)
+    # the recipe resolved and snapshotted (BUILD/recipe.yaml) once, here at the edge
+    rec = build_recipe(out, recipe, default=_PACKAGED[load_recipe(recipe).kind])
     phi: Any = None
     if rec.kind == "mri":
         from hepatokit.curation.mri import audit_phi
@@ -129,11 +132,11 @@ def _build_dataset(
         curation = build_hepatobench(recipe=recipe, raw=raw, out=out, workers=workers,
                                      executor=executor, mpp=mpp,
                                      force_mpp=force_mpp)  # fmt: skip
-    split = split_build(build=out, recipe=recipe)
-    leakage = audit_leakage(build=out, recipe=recipe)
+    split = split_build(build=out, recipe=rec)
+    leakage = audit_leakage(build=out, recipe=rec)
     from hepatokit.report import build_report
 
-    build_report(build=out, recipe=recipe)  # before the PHI audit, which also reads the page
+    build_report(build=out, recipe=rec)  # before the PHI audit, which also reads the page
     if rec.kind == "mri":
         phi = audit_phi(build=out, raw=raw, workers=workers, executor=executor)
     else:

@@ -15,6 +15,7 @@ import io
 import json
 import logging
 from collections import defaultdict
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,18 +29,20 @@ from hepatokit.publish.checksums import write_checksums
 from hepatokit.publish.croissant import check_croissant
 from hepatokit.publish.docs import prepare_docs, write_docs
 from hepatokit.publish.hepatobench import collect_hepatobench
+from hepatokit.publish.histology_audit import audit_histology_phi
 from hepatokit.publish.lifs import collect_lifs
 from hepatokit.publish.plan import DatasetPlan
 from hepatokit.publish.sections import PublishSection, card_section, publish_section
 from hepatokit.publish.shards import (
     ShardResult,
+    ShardTask,
     plan_split,
     remove_stale_shards,
     warm_up,
     write_shards,
 )
 from hepatokit.publish.stats import curation_funnel
-from hepatokit.recipe import Recipe, build_recipe
+from hepatokit.recipe import Recipe, read_recipe
 
 __all__ = ["PublishResult", "check_phi_audit", "publish_build"]
 
@@ -120,8 +123,6 @@ def check_phi_audit(build: Path, *, allow_phi_risk: str | None = None) -> dict[s
 def _audit_published_histology(build: Path, out: Path) -> None:
     """Every published byte of a histology dataset checked for the build's slide ids, file
     names and image metadata; a hit is a :class:`PHIError` (nothing may be pushed)."""
-    from hepatokit.publish.histology_audit import audit_histology_phi
-
     audit = audit_histology_phi(build=build, published=out)
     log.info("%s", audit)
     if not audit.ok:
@@ -187,7 +188,7 @@ def publish_build(
     build, out = Path(build), Path(out)
     _check_folders(build, out)
     check_phi_audit(build, allow_phi_risk=allow_phi_risk)
-    rec = build_recipe(build, recipe, default=_default_recipe(build), stage_kind=False)
+    rec = read_recipe(build, recipe, default=_default_recipe(build), stage_kind=False)
     section = publish_section(rec)
     check_publishable(rec, card_section(rec))  # validate the card section before any work
     if repo_id is not None and (repo_id.count("/") != 1 or not all(repo_id.split("/"))):
@@ -231,31 +232,8 @@ def _publish(
                 verify_md5=verify_md5,
             )
         out.mkdir(parents=True, exist_ok=True)
-        split_order = {
-            cfg: [s for s, rows in plan.configs[plan.shard_config(cfg)].items() if rows]
-            for cfg in plan.features
-        }
-        if not any(split_order.values()):
-            raise BuildStateError(
-                "nothing to publish: the curated table has no rows",
-                path=build,
-                hint="check the curation stages' reports (everything excluded?)",
-            )
-        tasks, where = [], []
-        for cfg, per_split in plan.configs.items():
-            for split in split_order[cfg]:
-                for task in plan_split(
-                    per_split[split],
-                    folder=out / "data" / cfg,
-                    split=split,
-                    schema=plan.features[cfg].arrow_schema,
-                    embedded_columns=plan.embedded[cfg],
-                    max_shard_bytes=int(section.max_shard_mb * MB),
-                    row_group_bytes=int(section.row_group_mb * MB),
-                    row_group_max_rows=section.row_group_max_rows,
-                ):
-                    tasks.append(task)
-                    where.append((cfg, split))
+        split_order = _split_order(plan, build)
+        tasks, where = _shard_tasks(plan, split_order, out, section)
         with ThreadPoolExecutor(max_workers=1) as background:  # shards there, docs here
             writing = background.submit(
                 write_shards, tasks, workers=1 if pool is None else None, executor=pool
@@ -263,10 +241,7 @@ def _publish(
             prep = prepare_docs(out, rec, plan, split_order, repo_id)
             shard_results = writing.result()
     remove_stale_shards(out / "data", [r.path for r in shard_results])
-    written: dict[str, dict[str, list[ShardResult]]] = defaultdict(lambda: defaultdict(list))
-    for (cfg, split), res in zip(where, shard_results, strict=True):
-        written[cfg][split].append(res)
-    results = {cfg: written[plan.shard_config(cfg)] for cfg in plan.features}
+    results = _by_config(plan, where, shard_results)
     known = {Path(r.path).relative_to(out).as_posix(): r.sha256 for r in shard_results}
     truth_path = _write_truth(build, plan) if withhold_test_labels else None
     write_docs(out, rec, plan, results, split_order, funnel, prep)
@@ -274,12 +249,11 @@ def _publish(
     if rec.kind == "patho":
         _audit_published_histology(build, out)
     warnings = check_croissant(out / "croissant.json", known=known)
-    first = next(iter(results))
     counts = {
         cfg: {s: sum(r.num_rows for r in shards) for s, shards in per_split.items()}
         for cfg, per_split in results.items()
     }
-    log.info("published %s: %s", rec.name, counts[first])
+    log.info("published %s: %s", rec.name, counts[next(iter(results))])
     return PublishResult(
         out=out,
         name=rec.name,
@@ -292,3 +266,57 @@ def _publish(
         truth_path=truth_path,
         croissant_warnings=warnings,
     )
+
+
+def _split_order(plan: DatasetPlan, build: Path) -> dict[str, list[str]]:
+    """config → its non-empty splits, in the plan's order.
+
+    Raises
+    ------
+    BuildStateError
+        No config has a row.
+    """
+    split_order = {
+        cfg: [s for s, rows in plan.configs[plan.shard_config(cfg)].items() if rows]
+        for cfg in plan.features
+    }
+    if not any(split_order.values()):
+        raise BuildStateError(
+            "nothing to publish: the curated table has no rows",
+            path=build,
+            hint="check the curation stages' reports (everything excluded?)",
+        )
+    return split_order
+
+
+def _shard_tasks(
+    plan: DatasetPlan, split_order: dict[str, list[str]], out: Path, section: PublishSection
+) -> tuple[list[ShardTask], list[tuple[str, str]]]:
+    """The shards of every config with shards of its own, and the (config, split) of each."""
+    tasks: list[ShardTask] = []
+    where: list[tuple[str, str]] = []
+    for cfg, per_split in plan.configs.items():
+        for split in split_order[cfg]:
+            for task in plan_split(
+                per_split[split],
+                folder=out / "data" / cfg,
+                split=split,
+                schema=plan.features[cfg].arrow_schema,
+                embedded_columns=plan.embedded[cfg],
+                max_shard_bytes=int(section.max_shard_mb * MB),
+                row_group_bytes=int(section.row_group_mb * MB),
+                row_group_max_rows=section.row_group_max_rows,
+            ):
+                tasks.append(task)
+                where.append((cfg, split))
+    return tasks, where
+
+
+def _by_config(
+    plan: DatasetPlan, where: Sequence[tuple[str, str]], shard_results: Sequence[ShardResult]
+) -> dict[str, dict[str, list[ShardResult]]]:
+    """config → split → its written shards (a subset config lists its owner's)."""
+    written: dict[str, dict[str, list[ShardResult]]] = defaultdict(lambda: defaultdict(list))
+    for (cfg, split), res in zip(where, shard_results, strict=True):
+        written[cfg][split].append(res)
+    return {cfg: written[plan.shard_config(cfg)] for cfg in plan.features}

@@ -11,6 +11,7 @@ lets pass: a name, a license, and a sha256 per file that matches the file.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import logging
@@ -153,76 +154,115 @@ def build_croissant(
     subsets
         config → the config whose shards (file set) it reads its columns from.
     """
-    import datetime as dt
-
     import mlcroissant as mlc
-    from datasets import ClassLabel
 
     subsets = subsets or {}
     distribution: list[Any] = []
-    record_sets: list[Any] = []
+    record_sets = _enumerations(mlc, features)  # referenced by the label fields: first
+    for cfg, feats in features.items():
+        owner = subsets.get(cfg)
+        fs_id = f"parquet-files-{owner or cfg}"
+        if owner is None:
+            distribution += _file_set(mlc, cfg, fs_id, shards[cfg])
+        record_sets.append(_record_set(mlc, cfg, feats, fs_id, splits[cfg], owner))
+    metadata = _metadata(
+        mlc, recipe, card, section, url, distribution, record_sets, _missing_text(card, missing)
+    )
+    return dict(metadata.to_json())
+
+
+def _enumerations(mlc: Any, features: Mapping[str, Any]) -> list[Any]:
+    """One class enumeration record set per distinct label column (see :func:`_enum_id`)."""
+    from datasets import ClassLabel
+
     enums: dict[str, Any] = {}
     for feats in features.values():
         for name, feat in feats.items():
             rs_id = _enum_id(name, feat) if isinstance(feat, ClassLabel) else ""
             if rs_id and rs_id not in enums:
                 enums[rs_id] = class_enumeration(mlc, feat, rs_id=rs_id, names_of=f"`{name}`")
-    for cfg, feats in features.items():
-        owner = subsets.get(cfg, cfg)
-        fs_id = f"parquet-files-{owner}"
-        if cfg not in subsets:
-            for rel, sha, size in shards[cfg]:
-                distribution.append(
-                    mlc.FileObject(
-                        id=rel,
-                        name=rel,
-                        content_url=rel,
-                        content_size=f"{size} B",
-                        encoding_formats=["application/x-parquet"],
-                        sha256=sha,
-                    )
-                )
-            distribution.append(
-                mlc.FileSet(
-                    id=fs_id,
-                    name=fs_id,
-                    description=f"Parquet shards of the {cfg!r} config.",
-                    encoding_formats=["application/x-parquet"],
-                    includes=[f"data/{cfg}/*.parquet"],
-                )
-            )
-        split_names = "|".join(re.escape(s) for s in splits[cfg])
-        fields = [
-            mlc.Field(
-                id=f"{cfg}/split",
-                name="split",
-                description="Split of the row, from its shard's file name.",
-                data_types=[mlc.DataType.TEXT],
-                source=mlc.Source(
-                    file_set=fs_id,
-                    extract=mlc.Extract(file_property=mlc.FileProperty.filename),
-                    transforms=[mlc.Transform(regex=rf"^({split_names})-\d+-of-\d+\.parquet$")],
-                ),
-            )
-        ]
-        fields += [_field_for(mlc, cfg, fs_id, name, feat) for name, feat in feats.items()]
-        description = f"Config {cfg!r}." + (
-            f" Its columns are read from the shards of {owner!r}." if cfg in subsets else ""
+    return list(enums.values())
+
+
+def _file_set(mlc: Any, cfg: str, fs_id: str, shards: Sequence[tuple[str, str, int]]) -> list[Any]:
+    """A ``cr:FileObject`` per shard of ``cfg`` (sha256, size), then the config's file set."""
+    files: list[Any] = [
+        mlc.FileObject(
+            id=rel,
+            name=rel,
+            content_url=rel,
+            content_size=f"{size} B",
+            encoding_formats=["application/x-parquet"],
+            sha256=sha,
         )
-        record_sets.append(mlc.RecordSet(id=cfg, name=cfg, description=description, fields=fields))
-    record_sets = [*enums.values(), *record_sets]
+        for rel, sha, size in shards
+    ]
+    files.append(
+        mlc.FileSet(
+            id=fs_id,
+            name=fs_id,
+            description=f"Parquet shards of the {cfg!r} config.",
+            encoding_formats=["application/x-parquet"],
+            includes=[f"data/{cfg}/*.parquet"],
+        )
+    )
+    return files
+
+
+def _record_set(
+    mlc: Any, cfg: str, feats: Any, fs_id: str, splits: Sequence[str], owner: str | None
+) -> Any:
+    """The record set of ``cfg``: a ``split`` field from the shard's file name, then a field
+    per column of the file set ``fs_id`` (``owner``: the config whose shards it reads)."""
+    split_names = "|".join(re.escape(s) for s in splits)
+    fields = [
+        mlc.Field(
+            id=f"{cfg}/split",
+            name="split",
+            description="Split of the row, from its shard's file name.",
+            data_types=[mlc.DataType.TEXT],
+            source=mlc.Source(
+                file_set=fs_id,
+                extract=mlc.Extract(file_property=mlc.FileProperty.filename),
+                transforms=[mlc.Transform(regex=rf"^({split_names})-\d+-of-\d+\.parquet$")],
+            ),
+        )
+    ]
+    fields += [_field_for(mlc, cfg, fs_id, name, feat) for name, feat in feats.items()]
+    description = f"Config {cfg!r}." + (
+        f" Its columns are read from the shards of {owner!r}." if owner is not None else ""
+    )
+    return mlc.RecordSet(id=cfg, name=cfg, description=description, fields=fields)
+
+
+def _missing_text(card: CardSection, missing: Mapping[str, Mapping[str, float]] | None) -> str:
+    """The card's missing-data text, then the share of subjects without each sequence."""
     missing_text = card.data_collection_missing_data.strip()
     if missing and "all" in missing:
         rates = ", ".join(f"{seq} {100 * r:.1f} %" for seq, r in missing["all"].items())
         missing_text = (missing_text + " " if missing_text else "") + (
             f"Share of subjects without each sequence: {rates}."
         )
+    return missing_text
 
-    def _date(text: str) -> dt.datetime:
-        return dt.datetime.combine(dt.date.fromisoformat(text), dt.time())
 
+def _date(text: str) -> dt.datetime:
+    return dt.datetime.combine(dt.date.fromisoformat(text), dt.time())
+
+
+def _metadata(
+    mlc: Any,
+    recipe: Recipe,
+    card: CardSection,
+    section: PublishSection,
+    url: str | None,
+    distribution: list[Any],
+    record_sets: list[Any],
+    missing_text: str,
+) -> Any:
+    """The ``mlc.Metadata``: the dataset's description, the card's RAI fields, the files."""
     license_id = section.license or str(recipe.data.get("license") or "")
-    metadata = mlc.Metadata(
+    return mlc.Metadata(
         name=recipe.name,
         description=card.summary.strip() or recipe.description,
         license=[license_url(license_id)] if license_id else None,
@@ -256,7 +296,6 @@ def build_croissant(
         machine_annotation_tools=list(card.machine_annotation_tools) or None,
         data_social_impact=card.social_impact.strip() or None,
     )
-    return dict(metadata.to_json())
 
 
 def _sha256(path: Path) -> str:

@@ -17,19 +17,21 @@ import logging
 import os
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from hepatokit.atomic import write_parquet_atomic
 from hepatokit.errors import BuildStateError, DataFormatError
 from hepatokit.imagemeta import published_format
 from hepatokit.pseudonyms import build_key, slide_pseudonym
+from hepatokit.publish.cells import DigestOf, EmbeddedFile
 from hepatokit.publish.features import hepatobench_features
 from hepatokit.publish.plan import DatasetPlan, is_test_split
 from hepatokit.publish.sections import PublishSection
-from hepatokit.publish.shards import DigestOf, EmbeddedFile
 from hepatokit.publish.splits_table import read_split_assignment
 from hepatokit.recipe import Recipe
 
@@ -75,8 +77,6 @@ def _format(row: dict[str, Any]) -> str:
 
 def _write_pseudonyms(build: Path, slides: dict[str, str]) -> None:
     """``BUILD/private/slide_pseudonyms.parquet``: published pseudonym → the build's id."""
-    import pyarrow as pa
-
     rows = sorted(slides.items(), key=lambda kv: kv[1])
     write_parquet_atomic(
         build / "private" / "slide_pseudonyms.parquet",
@@ -87,6 +87,30 @@ def _write_pseudonyms(build: Path, slides: dict[str, str]) -> None:
             }
         ),
     )
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What every patch's row is made with."""
+
+    curated: Path  # the curated table (named in errors)
+    classes: list[str]
+    bases: list[str]  # where patch files are looked for, in order
+    tiled: bool
+    key: bytes  # the build's pseudonym key
+    withhold_test_labels: bool
+
+
+@dataclass
+class _Rows:
+    """The rows collected so far (one entry per patch with a split)."""
+
+    per_split: dict[str, list[dict[str, Any]]]
+    records: list[dict[str, Any]] = field(default_factory=list)
+    truth: list[dict[str, Any]] = field(default_factory=list)
+    sizes: Counter[tuple[int, int]] = field(default_factory=Counter)
+    pseudonyms: dict[str, str] = field(default_factory=dict)  # slide id → pseudonym
+    problems: list[str] = field(default_factory=list)
 
 
 def collect_hepatobench(
@@ -124,96 +148,105 @@ def collect_hepatobench(
     root = resolve_raw_root(build, raw_root)
     split_of = read_split_assignment(build, [r["id"] for r in curated], allowed=section.splits)
     tiled = any(r.get("x") is not None for r in curated)
-    bases = [str(b) for b in (root, build) if b is not None]
     features = hepatobench_features(classes, tiled=tiled)
-    key = build_key(build)
-    pseudonyms: dict[str, str] = {}
-    problems: list[str] = []
-    per_split: dict[str, list[dict[str, Any]]] = {s: [] for s in section.splits}
-    records: list[dict[str, Any]] = []
-    truth: list[dict[str, Any]] = []
-    sizes: Counter[tuple[int, int]] = Counter()
+    ctx = _Context(
+        curated=path,
+        classes=classes,
+        bases=[str(b) for b in (root, build) if b is not None],
+        tiled=tiled,
+        key=build_key(build),
+        withhold_test_labels=withhold_test_labels,
+    )
+    rows = _Rows(per_split={s: [] for s in section.splits})
     for row in sorted(curated, key=lambda r: r["id"]):
-        if row["id"] not in split_of:  # left out by the split stage
-            continue
-        # ingested patches carry ``class``; tiles their region's class as ``label`` (or none)
-        cls = row.get("class") if row.get("class") is not None else row.get("label")
-        if cls is not None and cls not in classes:
-            raise DataFormatError(
-                f"patch {row['id']}: class {cls!r} is not one of {', '.join(classes)}",
-                path=path,
-                hint="fix the recipe's classes or the ingest labels",
-            )
-        location = _locate(str(row["path"]), bases)
-        if location is None:
-            problems.append(f"{row['path']}: not found")
-            continue
-        if row.get("bytes") is not None and int(row["bytes"]) != location[1]:
-            problems.append(f"{row['path']}: size differs from the curated table's (changed)")
-            continue
-        split = split_of[row["id"]]
-        label: int | None = None if cls is None else classes.index(cls)
-        if withhold_test_labels and is_test_split(split) and cls is not None:
-            truth.append({"id": row["id"], "split": split, "label": cls})
-            label = None
-        fmt = _format(row)
-        slide = row.get("slide_id")
-        if slide is not None:
-            slide = pseudonyms.setdefault(slide, slide_pseudonym(str(slide), key))
-        out = {
-            "id": row["id"],
-            "image": EmbeddedFile(
-                location[0],
-                f"{row['id']}.{published_format(fmt)}",
-                md5=row.get("md5"),  # always: the file is read whole to be scrubbed
-                nbytes=location[1],
-                scrub_format=fmt,
-            ),
-            "label": label,
-            "slide_id": slide,
-            "width": row.get("width"),
-            "height": row.get("height"),
-            "md5": DigestOf("image"),
-            "phash": row.get("phash"),
-        }
-        if tiled:
-            out["x"], out["y"] = row.get("x"), row.get("y")
-        per_split.setdefault(split, []).append(out)
-        if row.get("width") and row.get("height"):
-            sizes[(int(row["width"]), int(row["height"]))] += 1
-        records.append(
-            {
-                "split": split,
-                "domain": "all",
-                "class": cls if label is not None else None,
-                "slide_id": slide,
-            }
-        )
-    if problems:
+        if row["id"] in split_of:  # else left out by the split stage
+            _add_patch(rows, row, split_of[row["id"]], ctx)
+    if rows.problems:
         raise DataFormatError(
-            f"{len(problems)} curated patch file(s) missing or changed (looked under the raw "
-            f"root and the build); first: {problems[0]}",
+            f"{len(rows.problems)} curated patch file(s) missing or changed (looked under the "
+            f"raw root and the build); first: {rows.problems[0]}",
             path=build,
             hint="pass --raw-root (where the patches were ingested from) or re-run ingest",
         )
-    _write_pseudonyms(build, pseudonyms)
-    (w, h), _ = sizes.most_common(1)[0] if sizes else ((0, 0), 0)
-    meta = {
-        "classes": classes,
-        "patch_size_px": section.patch_size_px or max(w, h),
-        "patch_sizes": {f"{a}x{b}": n for (a, b), n in sorted(sizes.items())},
-        "magnification": section.magnification,
-        "tiled": tiled,
-        "slides": len({r["slide_id"] for r in records}),
-        "labels_withheld": bool(withhold_test_labels),
-    }
+    _write_pseudonyms(build, rows.pseudonyms)
     return DatasetPlan(
         name=recipe.name,
-        configs={CONFIG: per_split},
+        configs={CONFIG: rows.per_split},
         features={CONFIG: features},
         embedded={CONFIG: ["image"]},
-        records=records,
+        records=rows.records,
         truth_header=("id", "split", "label"),
-        truth=truth,
-        meta=meta,
+        truth=rows.truth,
+        meta=_meta(rows, section, ctx),
     )
+
+
+def _add_patch(rows: _Rows, row: dict[str, Any], split: str, ctx: _Context) -> None:
+    """One patch's row and summary record (and, labels withheld, its truth row); a patch
+    file missing or changed is added to ``rows.problems``."""
+    # ingested patches carry ``class``; tiles their region's class as ``label`` (or none)
+    cls = row.get("class") if row.get("class") is not None else row.get("label")
+    if cls is not None and cls not in ctx.classes:
+        raise DataFormatError(
+            f"patch {row['id']}: class {cls!r} is not one of {', '.join(ctx.classes)}",
+            path=ctx.curated,
+            hint="fix the recipe's classes or the ingest labels",
+        )
+    location = _locate(str(row["path"]), ctx.bases)
+    if location is None:
+        rows.problems.append(f"{row['path']}: not found")
+        return
+    if row.get("bytes") is not None and int(row["bytes"]) != location[1]:
+        rows.problems.append(f"{row['path']}: size differs from the curated table's (changed)")
+        return
+    label: int | None = None if cls is None else ctx.classes.index(cls)
+    if ctx.withhold_test_labels and is_test_split(split) and cls is not None:
+        rows.truth.append({"id": row["id"], "split": split, "label": cls})
+        label = None
+    fmt = _format(row)
+    slide = row.get("slide_id")
+    if slide is not None:
+        slide = rows.pseudonyms.setdefault(slide, slide_pseudonym(str(slide), ctx.key))
+    out = {
+        "id": row["id"],
+        "image": EmbeddedFile(
+            location[0],
+            f"{row['id']}.{published_format(fmt)}",
+            md5=row.get("md5"),  # always: the file is read whole to be scrubbed
+            nbytes=location[1],
+            scrub_format=fmt,
+        ),
+        "label": label,
+        "slide_id": slide,
+        "width": row.get("width"),
+        "height": row.get("height"),
+        "md5": DigestOf("image"),
+        "phash": row.get("phash"),
+    }
+    if ctx.tiled:
+        out["x"], out["y"] = row.get("x"), row.get("y")
+    rows.per_split.setdefault(split, []).append(out)
+    if row.get("width") and row.get("height"):
+        rows.sizes[(int(row["width"]), int(row["height"]))] += 1
+    rows.records.append(
+        {
+            "split": split,
+            "domain": "all",
+            "class": cls if label is not None else None,
+            "slide_id": slide,
+        }
+    )
+
+
+def _meta(rows: _Rows, section: PublishSection, ctx: _Context) -> dict[str, Any]:
+    """``dataset_meta.json``'s dataset part."""
+    (w, h), _ = rows.sizes.most_common(1)[0] if rows.sizes else ((0, 0), 0)
+    return {
+        "classes": ctx.classes,
+        "patch_size_px": section.patch_size_px or max(w, h),
+        "patch_sizes": {f"{a}x{b}": n for (a, b), n in sorted(rows.sizes.items())},
+        "magnification": section.magnification,
+        "tiled": ctx.tiled,
+        "slides": len({r["slide_id"] for r in rows.records}),
+        "labels_withheld": bool(ctx.withhold_test_labels),
+    }

@@ -27,7 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from hepatokit.errors import BuildStateError
+from hepatokit.imagemeta import metadata_text
 
 __all__ = ["HistologyPhiAudit", "audit_histology_phi", "histology_phi_values"]
 
@@ -58,8 +62,6 @@ class HistologyPhiAudit:
 def histology_phi_values(build: str | os.PathLike[str]) -> dict[str, str]:
     """Identifying values of a histology build: value → tag (``slide_id``, ``file_name``,
     ``image_metadata``)."""
-    import pyarrow.parquet as pq
-
     build = Path(build)
     values: dict[str, str] = {}
 
@@ -104,11 +106,6 @@ def histology_phi_values(build: str | os.PathLike[str]) -> dict[str, str]:
 def _images_with_metadata(folder: Path) -> tuple[int, list[str]]:
     """How many images the parquet files under ``folder`` embed, and the names of those that
     still carry any metadata (:func:`hepatokit.imagemeta.metadata_text`)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from hepatokit.imagemeta import metadata_text
-
     n, found = 0, []
     for path in sorted(folder.rglob("*.parquet")):
         if "private" in path.relative_to(folder).parts[:1]:

@@ -13,16 +13,17 @@ import json
 import logging
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
 
 from hepatokit.errors import BuildStateError, DataFormatError
+from hepatokit.publish.cells import EmbeddedFile
 from hepatokit.publish.features import lifs_features, meta_column
 from hepatokit.publish.plan import DatasetPlan, is_test_split
 from hepatokit.publish.sections import PublishSection
-from hepatokit.publish.shards import EmbeddedFile
 from hepatokit.publish.splits_table import read_split_assignment
 from hepatokit.recipe import Recipe
 
@@ -131,6 +132,31 @@ def _registration_meta(build: Path) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class _Context:
+    """What every subject's row is made with."""
+
+    build: Path
+    sequences: list[str]
+    stages: Sequence[str]
+    section: PublishSection
+    withhold_test_labels: bool
+    domain_column: str
+    refs: dict[str, str]
+    matrices: dict[tuple[str, str], list[float]]
+
+
+@dataclass
+class _Rows:
+    """The rows collected so far (one entry per subject with a split)."""
+
+    base: list[tuple[str, dict[str, Any], dict[str, Any]]] = field(default_factory=list)
+    records: list[dict[str, Any]] = field(default_factory=list)
+    truth: list[dict[str, Any]] = field(default_factory=list)
+    unscorable: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
 def collect_lifs(
     build: Path, recipe: Recipe, section: PublishSection, *, withhold_test_labels: bool
 ) -> DatasetPlan:
@@ -143,6 +169,54 @@ def collect_lifs(
     DataFormatError
         A listed volume is missing, a label is out of range, a sidecar is unreadable.
     """
+    subjects = _read_subjects(build)
+    sequences, configs_def = _configs(recipe, section)
+    split_of = read_split_assignment(
+        build, [s["subject_id"] for s in subjects], allowed=section.splits
+    )
+    refs, matrices = _registrations(build) if section.registered else ({}, {})
+    ctx = _Context(
+        build=build,
+        sequences=sequences,
+        stages=recipe.classes or ("S1", "S2", "S3", "S4"),
+        section=section,
+        withhold_test_labels=withhold_test_labels,
+        domain_column=section.domain_column or "vendor",
+        refs=refs,
+        matrices=matrices,
+    )
+    rows = _Rows()
+    for subj in sorted(subjects, key=lambda s: s["subject_id"]):
+        if subj["subject_id"] in split_of:  # else left out by the split stage (unlabelled)
+            _add_subject(rows, subj, split_of[subj["subject_id"]], ctx)
+    if rows.unscorable:
+        log.warning(
+            "%d test subject(s) have no label: left out of test_truth.csv (e.g. %s)",
+            len(rows.unscorable),
+            rows.unscorable[0],
+        )
+    if rows.problems:
+        raise DataFormatError(
+            f"{len(rows.problems)} curated file(s) missing; first: {rows.problems[0]}",
+            path=build,
+            hint="re-run the stage that wrote the volumes (mri convert / import-release)",
+        )
+    subsets = _subset_configs(configs_def, section.mask_configs)
+    configs, features, embedded = _config_rows(configs_def, subsets, rows.base, ctx)
+    return DatasetPlan(
+        name=recipe.name,
+        configs=configs,
+        features=features,
+        embedded=embedded,
+        records=rows.records,
+        truth_header=("Case", "split", "domain", "stage", "cirrhosis", "significant_fibrosis"),
+        truth=rows.truth,
+        meta=_meta(configs_def, ctx),
+        subsets=subsets,
+    )
+
+
+def _read_subjects(build: Path) -> list[dict[str, Any]]:
     path = build / "subjects.parquet"
     if not path.is_file():
         raise BuildStateError(
@@ -150,10 +224,14 @@ def collect_lifs(
             path=build,
             hint="run `hepatokit mri labels` (or `mri import-release`) before publishing",
         )
-    subjects = pq.read_table(path).to_pylist()
-    stages = recipe.classes or ("S1", "S2", "S3", "S4")
+    return list(pq.read_table(path).to_pylist())
+
+
+def _configs(recipe: Recipe, section: PublishSection) -> tuple[list[str], dict[str, list[str]]]:
+    """The recipe's sequences and the published configs (config → its sequences)."""
     sequences = list(recipe.data.get("sequences") or LIFS_SEQUENCES)
-    configs_def = section.configs or {"contrast": sequences}
+    given = section.configs or {"contrast": sequences}
+    configs_def = {cfg: list(seqs) for cfg, seqs in given.items()}
     for cfg, seqs in configs_def.items():
         unknown = sorted(set(seqs) - set(sequences))
         if unknown:
@@ -161,56 +239,62 @@ def collect_lifs(
                 f"publish.configs.{cfg}: unknown sequence(s) {', '.join(unknown)}",
                 path=recipe.source,
             )
-    split_of = read_split_assignment(
-        build, [s["subject_id"] for s in subjects], allowed=section.splits
-    )
-    domain_col = section.domain_column or "vendor"
-    problems: list[str] = []
-    records: list[dict[str, Any]] = []
-    truth: list[dict[str, Any]] = []
-    unscorable: list[str] = []
-    base_rows: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
-    refs, matrices = _registrations(build) if section.registered else ({}, {})
-    for subj in sorted(subjects, key=lambda s: s["subject_id"]):
-        sid = subj["subject_id"]
-        if sid not in split_of:  # left out by the split stage (unlabelled)
+    return sequences, configs_def
+
+
+def _subject_files(subj: dict[str, Any], ctx: _Context, problems: list[str]) -> dict[str, Any]:
+    """The embedded volumes, their sidecars and the mask of one subject; a listed file that
+    is missing is added to ``problems``."""
+    sid = subj["subject_id"]
+    files: dict[str, Any] = {}
+    for seq in ctx.sequences:
+        rel = subj.get(f"volume_{seq}")
+        if rel is None:
+            files[seq] = None
+            files[meta_column(seq)] = None
             continue
-        split = split_of[sid]
-        labels = {
-            "stage": _label_index(subj.get("stage"), stages, what="stage", sid=sid),
-            "cirrhosis": _label_index(subj.get("cirrhosis"), (), what="cirrhosis", sid=sid),
-            "significant_fibrosis": _label_index(
-                subj.get("significant_fibrosis"), (), what="significant_fibrosis", sid=sid
-            ),
-        }
-        files: dict[str, Any] = {}
-        for seq in sequences:
-            rel = subj.get(f"volume_{seq}")
-            if rel is None:
-                files[seq] = None
-                files[meta_column(seq)] = None
-                continue
-            vol = build / rel
-            if not vol.is_file():
-                problems.append(f"{rel}: listed in subjects.parquet but missing")
-                continue
-            files[seq] = EmbeddedFile(str(vol), f"sub-{sid}_{seq}.nii.gz")
-            files[meta_column(seq)] = _sidecar_meta(vol)
-        mask_rel = subj.get("mask_GED4")
-        files["mask_GED4"] = None
-        if mask_rel is not None:
-            if (build / mask_rel).is_file():
-                files["mask_GED4"] = EmbeddedFile(
-                    str(build / mask_rel), f"sub-{sid}_mask_GED4.nii.gz"
-                )
-            else:
-                problems.append(f"{mask_rel}: listed in subjects.parquet but missing")
-        present = [s for s in sequences if files.get(s) is not None]
-        ood = split in section.ood_splits
-        if withhold_test_labels and is_test_split(split) and labels["cirrhosis"] is None:
-            unscorable.append(sid)  # no truth to give the evaluator
-        elif withhold_test_labels and is_test_split(split):
-            truth.append(
+        vol = ctx.build / rel
+        if not vol.is_file():
+            problems.append(f"{rel}: listed in subjects.parquet but missing")
+            continue
+        files[seq] = EmbeddedFile(str(vol), f"sub-{sid}_{seq}.nii.gz")
+        files[meta_column(seq)] = _sidecar_meta(vol)
+    mask_rel = subj.get("mask_GED4")
+    files["mask_GED4"] = None
+    if mask_rel is not None:
+        if (ctx.build / mask_rel).is_file():
+            files["mask_GED4"] = EmbeddedFile(
+                str(ctx.build / mask_rel), f"sub-{sid}_mask_GED4.nii.gz"
+            )
+        else:
+            problems.append(f"{mask_rel}: listed in subjects.parquet but missing")
+    return files
+
+
+def _subject_labels(subj: dict[str, Any], stages: Sequence[str]) -> dict[str, int | None]:
+    """The subject's class indexes (stage, cirrhosis, significant fibrosis)."""
+    sid = subj["subject_id"]
+    return {
+        "stage": _label_index(subj.get("stage"), stages, what="stage", sid=sid),
+        "cirrhosis": _label_index(subj.get("cirrhosis"), (), what="cirrhosis", sid=sid),
+        "significant_fibrosis": _label_index(
+            subj.get("significant_fibrosis"), (), what="significant_fibrosis", sid=sid
+        ),
+    }
+
+
+def _add_subject(rows: _Rows, subj: dict[str, Any], split: str, ctx: _Context) -> None:
+    """One subject's row, summary record and (labels withheld) truth row."""
+    sid = subj["subject_id"]
+    labels = _subject_labels(subj, ctx.stages)
+    files = _subject_files(subj, ctx, rows.problems)
+    present = [s for s in ctx.sequences if files.get(s) is not None]
+    if ctx.withhold_test_labels and is_test_split(split):
+        if labels["cirrhosis"] is None:
+            rows.unscorable.append(sid)  # no truth to give the evaluator
+        else:
+            ood = split in ctx.section.ood_splits
+            rows.truth.append(
                 {
                     "Case": sid,
                     "split": split,
@@ -220,54 +304,50 @@ def collect_lifs(
                     "significant_fibrosis": labels["significant_fibrosis"],
                 }
             )
-        if withhold_test_labels and is_test_split(split):
-            labels = dict.fromkeys(_LABELS)
-        scalars = {
-            "subject_id": sid,
-            "center": subj.get("center"),
-            "vendor": subj.get("vendor"),
-            "scanner": subj.get("scanner"),
-            "field_strength": None
-            if subj.get("field_strength") is None
-            else float(subj["field_strength"]),
-            **labels,
+        labels = dict.fromkeys(_LABELS)
+    field_strength = subj.get("field_strength")
+    scalars = {
+        "subject_id": sid,
+        "center": subj.get("center"),
+        "vendor": subj.get("vendor"),
+        "scanner": subj.get("scanner"),
+        "field_strength": None if field_strength is None else float(field_strength),
+        **labels,
+    }
+    if ctx.section.registered:
+        scalars["registration_reference"] = ctx.refs.get(sid)
+        for seq in ctx.sequences:
+            files[f"transform_{seq}"] = (
+                ctx.matrices.get((sid, seq)) if files.get(seq) is not None else None
+            )
+    rows.records.append(
+        {
+            "split": split,
+            "domain": str(subj.get(ctx.domain_column)),
+            "class": subj.get("stage") if labels["stage"] is not None else None,
+            "sequences": present,
+            "mask": files["mask_GED4"] is not None,
         }
-        if section.registered:
-            scalars["registration_reference"] = refs.get(sid)
-            for seq in sequences:
-                files[f"transform_{seq}"] = (
-                    matrices.get((sid, seq)) if files.get(seq) is not None else None
-                )
-        records.append(
-            {
-                "split": split,
-                "domain": str(subj.get(domain_col)),
-                "class": subj.get("stage") if labels["stage"] is not None else None,
-                "sequences": present,
-                "mask": files["mask_GED4"] is not None,
-            }
-        )
-        base_rows.append((split, scalars, {**files, "_present": present}))
-    if unscorable:
-        log.warning(
-            "%d test subject(s) have no label: left out of test_truth.csv (e.g. %s)",
-            len(unscorable),
-            unscorable[0],
-        )
-    if problems:
-        raise DataFormatError(
-            f"{len(problems)} curated file(s) missing; first: {problems[0]}",
-            path=build,
-            hint="re-run the stage that wrote the volumes (mri convert / import-release)",
-        )
-    subsets = _subset_configs(configs_def, section.mask_configs)
+    )
+    rows.base.append((split, scalars, {**files, "_present": present}))
+
+
+def _config_rows(
+    configs_def: Mapping[str, Sequence[str]],
+    subsets: Mapping[str, str],
+    base_rows: Sequence[tuple[str, dict[str, Any], dict[str, Any]]],
+    ctx: _Context,
+) -> tuple[dict[str, dict[str, list[dict[str, Any]]]], dict[str, Any], dict[str, list[str]]]:
+    """Rows per config with shards of its own and split; features of every config; the
+    embedded columns of each config with shards."""
+    section = ctx.section
     configs: dict[str, dict[str, list[dict[str, Any]]]] = {}
     features: dict[str, Any] = {}
     embedded: dict[str, list[str]] = {}
     for cfg, seqs in configs_def.items():
         with_mask = cfg in section.mask_configs
         features[cfg] = lifs_features(
-            seqs, with_mask=with_mask, stages=stages, registered=section.registered
+            seqs, with_mask=with_mask, stages=ctx.stages, registered=section.registered
         )
         if cfg in subsets:
             continue
@@ -285,13 +365,19 @@ def collect_lifs(
                 row["mask_GED4"] = files["mask_GED4"]
             per_split.setdefault(split, []).append(row)
         configs[cfg] = per_split
-    meta = {
-        "sequences": sequences,
+    return configs, features, embedded
+
+
+def _meta(configs_def: Mapping[str, Sequence[str]], ctx: _Context) -> dict[str, Any]:
+    """``dataset_meta.json``'s dataset part."""
+    section = ctx.section
+    return {
+        "sequences": ctx.sequences,
         "configs": {cfg: list(seqs) for cfg, seqs in configs_def.items()},
-        "domain_column": domain_col,
+        "domain_column": ctx.domain_column,
         "ood_splits": list(section.ood_splits),
         "labels": {
-            "stage": list(stages),
+            "stage": list(ctx.stages),
             "cirrhosis": ["S1-S3", "S4"],
             "significant_fibrosis": ["S1", "S2-S4"],
         },
@@ -300,17 +386,6 @@ def collect_lifs(
             "spatial_size": list(section.grid.spatial_size),
             "normalize": section.grid.normalize,
         },
-        "labels_withheld": bool(withhold_test_labels),
-        "registration": _registration_meta(build) if section.registered else None,
+        "labels_withheld": bool(ctx.withhold_test_labels),
+        "registration": _registration_meta(ctx.build) if section.registered else None,
     }
-    return DatasetPlan(
-        name=recipe.name,
-        configs=configs,
-        features=features,
-        embedded=embedded,
-        records=records,
-        truth_header=("Case", "split", "domain", "stage", "cirrhosis", "significant_fibrosis"),
-        truth=truth,
-        meta=meta,
-        subsets=subsets,
-    )

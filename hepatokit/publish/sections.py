@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -95,8 +96,6 @@ class CardSection:
     social_impact: str = ""
 
     def __post_init__(self) -> None:
-        import datetime as dt
-
         for value in [self.date_published or "1970-01-01", *self.data_collection_timeframe]:
             try:
                 dt.date.fromisoformat(str(value))

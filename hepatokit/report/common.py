@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hepatokit.manifest import Manifest
 from hepatokit.report.html import anchor, esc, section, table
 
 __all__ = ["ROWS_LISTED", "funnel_section", "links_section", "splits_section"]
@@ -28,8 +29,6 @@ def funnel_section(build: Path) -> tuple[str, dict[str, Any] | None]:
     """The funnel (inputs → excluded by stage and reason → kept) from ``BUILD/manifest``;
     every count links to the rows it counts (item id, kind, stage, reason: no source path,
     which may name a patient). Returns the HTML and the numbers shown."""
-    from hepatokit.manifest import Manifest
-
     manifest = Manifest(build)
     if not manifest.stages():
         return section("funnel", "Curation funnel", "<p>No manifest in this build.</p>"), None

@@ -10,8 +10,10 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from hepatokit.pseudonyms import build_key, slide_pseudonym
 from hepatokit.report.html import esc, figure, section, table
 from hepatokit.report.thumbs import ThumbCache, patch_thumb
 
@@ -85,8 +87,6 @@ class _Patches:
 def _qc_gallery(build: Path, patches: _Patches, thumbs: ThumbCache, limits: dict[str, Any]) -> str:
     rows = []
     if (build / "qc.parquet").is_file():
-        import pyarrow.compute as pc
-
         qc = pq.read_table(build / "qc.parquet")
         rows = qc.filter(pc.is_valid(qc.column("qc_reason"))).to_pylist()  # the removed only
     if not rows:
@@ -170,8 +170,6 @@ def _dedup_gallery(build: Path, patches: _Patches, thumbs: ThumbCache) -> str:
 def _counts(
     curated: dict[str, list[Any]], classes: list[str], split_of: dict[str, str], build: Path
 ) -> str:
-    from hepatokit.pseudonyms import build_key, slide_pseudonym
-
     key = build_key(build)  # slides as published: a slide id is often a file name (PHI)
     counts: Counter[tuple[str, str, str]] = Counter(
         zip(

@@ -18,9 +18,11 @@ import pyarrow.parquet as pq
 
 from hepatokit.atomic import write_text_atomic
 from hepatokit.errors import BuildStateError
-from hepatokit.recipe import build_recipe
+from hepatokit.recipe import Recipe, read_recipe
 from hepatokit.report.common import funnel_section, links_section, splits_section
+from hepatokit.report.hepatobench import hepatobench_sections
 from hepatokit.report.html import esc
+from hepatokit.report.lifs import lifs_sections
 from hepatokit.report.thumbs import THUMB_DIR, ThumbCache
 
 __all__ = ["ReportResult", "build_report"]
@@ -106,7 +108,7 @@ def _split_of(build: Path) -> dict[str, str]:
 def build_report(
     *,
     build: str | Path,
-    recipe: str | Path | None = None,
+    recipe: str | Path | Recipe | None = None,
     evaluations: Sequence[str | Path] = (),
 ) -> ReportResult:
     """(Re)write ``BUILD/reports/index.html``: the curation funnel, the dataset's own
@@ -142,58 +144,19 @@ def build_report(
             hint="give the folder `hepatokit build --out` wrote",
         )
     default = "lifs" if (build / "subjects.parquet").is_file() else "hepatobench"
-    rec = build_recipe(build, None if recipe is None else str(recipe), default=default)
+    rec = read_recipe(build, recipe, default=default)
     reports = build / "reports"
     reports.mkdir(parents=True, exist_ok=True)
     thumbs = ThumbCache(reports)
     split_of = _split_of(build)
     funnel_html, numbers = funnel_section(build)
     sections: list[tuple[str, str, str]] = [("funnel", "Curation funnel", funnel_html)]
-    if rec.kind == "mri":
-        from hepatokit.report.lifs import lifs_sections
-
-        sequences = list(rec.data.get("sequences") or [])
-        sections += lifs_sections(build, reports, thumbs, sequences, split_of)
-        subjects = (
-            pq.read_table(build / "subjects.parquet").to_pylist()
-            if (build / "subjects.parquet").is_file()
-            else []
-        )
-        labels = {s["subject_id"]: s.get("stage") for s in subjects}
-        domains: dict[str, str] | None = {s["subject_id"]: str(s.get("vendor")) for s in subjects}
-    else:
-        from hepatokit.report.hepatobench import hepatobench_sections
-
-        extra, labels_hb = hepatobench_sections(
-            build,
-            thumbs,
-            list(rec.classes),
-            split_of,
-            int(rec.seed or 0),
-            qc_limits=dict(rec.data.get("qc") or {}),
-        )
-        sections += extra
-        labels, domains = labels_hb, None
+    extra, labels, domains = _dataset_sections(build, rec, reports, thumbs, split_of)
+    sections += extra
     sections.append(("splits", "Splits", splits_section(split_of, labels, domains)))
     sections.append(("reports", "Other reports", links_section(reports, evaluations)))
     thumbs.remove_unused()
-    nav = "".join(f'<a href="#{esc(sid)}">{esc(title)}</a>' for sid, title, _ in sections)
-    title = str(rec.data.get("pretty_name") or rec.name)
-    page = (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
-        "img-src 'self' file: data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'\">"
-        f"<title>{esc(title)}: curation report</title><style>{_CSS}</style>"
-        f"<script>{_JS}</script></head><body>"
-        f"<nav><strong>{esc(rec.name)}</strong>{nav}</nav><main>"
-        f"<h1>{esc(title)}: curation report</h1>"
-        f'<p class="meta">recipe <code>{esc(rec.name)}</code> · seed {esc(rec.seed)} · '
-        f"recipe sha256 <code>{esc(rec.sha256[:12])}</code></p>"
-        + "".join(html for _, _, html in sections)
-        + "</main></body></html>\n"
-    )
-    path = write_text_atomic(reports / "index.html", page, durable=False)
+    path = write_text_atomic(reports / "index.html", render_page(rec, sections), durable=False)
     seconds = time.perf_counter() - t0
     log.info(
         "report: %s (%d thumbnails made, %d reused, %.1f s)",
@@ -210,4 +173,52 @@ def build_report(
         thumbs_reused=thumbs.reused,
         seconds=seconds,
         images=sorted(f"{THUMB_DIR}/{n}" for n in thumbs.used),
+    )
+
+
+def _dataset_sections(
+    build: Path, rec: Recipe, reports: Path, thumbs: ThumbCache, split_of: dict[str, str]
+) -> tuple[list[tuple[str, str, str]], dict[str, str | None], dict[str, str] | None]:
+    """The dataset's own sections, each item's label and (LiFS) domain for the splits
+    section."""
+    if rec.kind == "mri":
+        sequences = list(rec.data.get("sequences") or [])
+        sections = lifs_sections(build, reports, thumbs, sequences, split_of)
+        subjects = (
+            pq.read_table(build / "subjects.parquet").to_pylist()
+            if (build / "subjects.parquet").is_file()
+            else []
+        )
+        labels = {s["subject_id"]: s.get("stage") for s in subjects}
+        domains = {s["subject_id"]: str(s.get("vendor")) for s in subjects}
+        return sections, labels, domains
+    sections, labels = hepatobench_sections(
+        build,
+        thumbs,
+        list(rec.classes),
+        split_of,
+        int(rec.seed or 0),
+        qc_limits=dict(rec.data.get("qc") or {}),
+    )
+    return sections, labels, None
+
+
+def render_page(rec: Recipe, sections: Sequence[tuple[str, str, str]]) -> str:
+    """The page: a navigation bar of the sections (id, title, HTML), a title, the recipe's
+    name, seed and digest, then the sections in order."""
+    nav = "".join(f'<a href="#{esc(sid)}">{esc(title)}</a>' for sid, title, _ in sections)
+    title = str(rec.data.get("pretty_name") or rec.name)
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+        "img-src 'self' file: data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'\">"
+        f"<title>{esc(title)}: curation report</title><style>{_CSS}</style>"
+        f"<script>{_JS}</script></head><body>"
+        f"<nav><strong>{esc(rec.name)}</strong>{nav}</nav><main>"
+        f"<h1>{esc(title)}: curation report</h1>"
+        f'<p class="meta">recipe <code>{esc(rec.name)}</code> · seed {esc(rec.seed)} · '
+        f"recipe sha256 <code>{esc(rec.sha256[:12])}</code></p>"
+        + "".join(html for _, _, html in sections)
+        + "</main></body></html>\n"
     )

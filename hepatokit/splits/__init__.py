@@ -8,7 +8,8 @@ from hepatokit.splits.assign import (
     splits_from_column,
 )
 from hepatokit.splits.grouping import grouping_warnings
-from hepatokit.splits.leakage import LeakageFinding, LeakageReport, audit_leakage, find_leaks
+from hepatokit.splits.leakage import audit_leakage
+from hepatokit.splits.leaks import LeakageFinding, LeakageReport, find_leaks
 from hepatokit.splits.policy import SplitPolicy, normalise_ratios, split_policy
 from hepatokit.splits.rounding import controlled_round
 from hepatokit.splits.stage import SplitResult, split_build

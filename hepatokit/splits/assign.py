@@ -216,22 +216,8 @@ def plan_splits(
         members = sorted(strata[s], key=lambda g: (group_hash(seed, g), g))
         if previous is None:
             _contiguous_blocks(members, quotas[s], names, assignment)
-            continue
-        counts = [0] * len(names)
-        fresh = []
-        for g in members:
-            old = previous.get(g)
-            if old in weights:
-                assignment[g] = str(old)
-                counts[names.index(str(old))] += 1
-                pinned += 1
-            else:
-                fresh.append(g)
-        for g in fresh:  # largest remaining deficit first; ties in split order
-            deficits = [q - c for q, c in zip(quotas[s], counts, strict=True)]
-            k = max(range(len(names)), key=lambda i: (deficits[i], -i))
-            assignment[g] = names[k]
-            counts[k] += 1
+        else:
+            pinned += _fill_around_pinned(members, quotas[s], names, previous, assignment)
     return SplitPlan(
         assignment=assignment,
         groups=infos,
@@ -252,6 +238,33 @@ def _contiguous_blocks(
         for g in members[start : start + size]:
             assignment[g] = name
         start += size
+
+
+def _fill_around_pinned(
+    members: list[str],
+    quota: list[int],
+    names: list[str],
+    previous: Mapping[str, str],
+    assignment: dict[str, str],
+) -> int:
+    """Groups of ``previous`` keep their split (if it is still one of ``names``); the other
+    ``members`` (in keyed-hash order) each go to the split with the largest remaining
+    deficit against ``quota`` (ties: the first in split order). Returns the groups pinned."""
+    counts = [0] * len(names)
+    fresh = []
+    for g in members:
+        old = previous.get(g)
+        if old in names:
+            assignment[g] = str(old)
+            counts[names.index(str(old))] += 1
+        else:
+            fresh.append(g)
+    for g in fresh:
+        deficits = [q - c for q, c in zip(quota, counts, strict=True)]
+        k = max(range(len(names)), key=lambda i: (deficits[i], -i))
+        assignment[g] = names[k]
+        counts[k] += 1
+    return len(members) - len(fresh)
 
 
 def _with_split(table: Any, tbl: pa.Table, splits: list[str], split_column: str) -> Any:

@@ -17,7 +17,7 @@ splits) or as a list of numbers.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 from hepatokit.errors import RecipeError
@@ -183,6 +183,4 @@ def split_policy(recipe: Recipe) -> SplitPolicy:
 
 
 def _replace(policy: SplitPolicy, **changes: object) -> SplitPolicy:
-    import dataclasses
-
-    return dataclasses.replace(policy, **changes)  # type: ignore[arg-type]
+    return replace(policy, **changes)  # type: ignore[arg-type]

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from hepatokit.atomic import atomic_path, write_text_atomic
 from hepatokit.splits.assign import SplitPlan
 from hepatokit.splits.policy import SplitPolicy
@@ -166,9 +168,19 @@ def render_markdown(
     warnings: Sequence[str] = (),
 ) -> str:
     """The markdown report (deterministic text)."""
-    ratio_text = " : ".join(f"{s} {float(w):.3f}" for s, w in plan.weights.items())
-    lines = ["# Splits", ""]
-    lines.append(f"- method: {plan.method}; seed {plan.seed}")
+    lines = ["# Splits", "", *_method_lines(plan, policy)]
+    if warnings:
+        lines += ["", "## Warnings", ""] + [f"- **warning**: {w}" for w in warnings]
+    lines += _count_sections(summary, plan, policy)
+    lines += _majority_section(summary, policy)
+    lines += _balance_section(summary)
+    lines += ["", "## Stability", ""] + [f"- {s}" for s in stability]
+    return "\n".join(lines) + "\n"
+
+
+def _method_lines(plan: SplitPlan, policy: SplitPolicy) -> list[str]:
+    """How the splits were made: method, seed, group, strata, OOD rule, ratios."""
+    lines = [f"- method: {plan.method}; seed {plan.seed}"]
     lines.append(f"- group column: `{policy.group}` (a group is never cut)")
     if policy.stratify:
         lines.append(
@@ -181,10 +193,14 @@ def render_markdown(
             f" → `{plan.ood_split}`"
         )
     if not plan.method.startswith("predefined"):
+        ratio_text = " : ".join(f"{s} {float(w):.3f}" for s, w in plan.weights.items())
         lines.append(f"- in-distribution ratios: {ratio_text}")
-    if warnings:
-        lines += ["", "## Warnings", ""] + [f"- **warning**: {w}" for w in warnings]
-    lines += ["", "## Groups and rows per split", ""]
+    return lines
+
+
+def _count_sections(summary: SplitSummary, plan: SplitPlan, policy: SplitPolicy) -> list[str]:
+    """Groups and rows per split, then the class, domain and binary-label counts."""
+    lines = ["", "## Groups and rows per split", ""]
     body = []
     for s in summary.splits:
         target = summary.target_groups.get(s)
@@ -233,35 +249,44 @@ def render_markdown(
             ["split", *values],
             [[s, *[per_split.get(s, Counter())[v] for v in values]] for s in summary.splits],
         )
+    return lines
+
+
+def _majority_section(summary: SplitSummary, policy: SplitPolicy) -> list[str]:
+    """What a collapsed model scores on each test split (empty without labels or tests)."""
     tests = [s for s in summary.splits if s.startswith("test")]
-    if tests and (policy.stratify or summary.binary):
-        lines += ["", "## Majority-class rate of the test splits", ""]
-        lines.append(
-            "What a collapsed model that always predicts the majority class scores (accuracy)."
-        )
-        lines.append("")
-        body = []
-        for s in tests:
-            if policy.stratify:
-                top, rate = _majority_rate(summary.by_class.get(s, Counter()))
-                body.append([s, policy.stratify, top, f"{rate:.3f}"])
-            for b, per_split in summary.binary.items():
-                top, rate = _majority_rate(per_split.get(s, Counter()))
-                body.append([s, b, top, f"{rate:.3f}"])
-        lines += _table(["split", "label", "majority", "rate"], body)
-    if summary.balance:
-        lines += ["", "## Balance of the in-distribution splits", ""]
-        lines.append(
-            "Worst absolute deviation of a proportion in one split from the in-distribution whole."
-        )
-        lines.append("")
-        body = [
-            [b.column, b.level, f"{100 * b.deviation:.2f} pp", b.split or "–", b.value or "–"]
-            for b in summary.balance
-        ]
-        lines += _table(["column", "level", "worst deviation", "split", "value"], body)
-    lines += ["", "## Stability", ""] + [f"- {s}" for s in stability]
-    return "\n".join(lines) + "\n"
+    if not tests or not (policy.stratify or summary.binary):
+        return []
+    lines = ["", "## Majority-class rate of the test splits", ""]
+    lines.append(
+        "What a collapsed model that always predicts the majority class scores (accuracy)."
+    )
+    lines.append("")
+    body = []
+    for s in tests:
+        if policy.stratify:
+            top, rate = _majority_rate(summary.by_class.get(s, Counter()))
+            body.append([s, policy.stratify, top, f"{rate:.3f}"])
+        for b, per_split in summary.binary.items():
+            top, rate = _majority_rate(per_split.get(s, Counter()))
+            body.append([s, b, top, f"{rate:.3f}"])
+    return lines + _table(["split", "label", "majority", "rate"], body)
+
+
+def _balance_section(summary: SplitSummary) -> list[str]:
+    """The worst deviation of each proportion in the ID splits (empty without any)."""
+    if not summary.balance:
+        return []
+    lines = ["", "## Balance of the in-distribution splits", ""]
+    lines.append(
+        "Worst absolute deviation of a proportion in one split from the in-distribution whole."
+    )
+    lines.append("")
+    body = [
+        [b.column, b.level, f"{100 * b.deviation:.2f} pp", b.split or "–", b.value or "–"]
+        for b in summary.balance
+    ]
+    return lines + _table(["column", "level", "worst deviation", "split", "value"], body)
 
 
 def _stack(
@@ -271,8 +296,6 @@ def _stack(
     keys: Sequence[str],
     title: str,
 ) -> None:
-    import numpy as np
-
     bottom = np.zeros(len(splits))
     cmap = __import__("matplotlib").colormaps["tab10"]
     for i, k in enumerate(keys):

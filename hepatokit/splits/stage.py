@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from hepatokit.atomic import write_parquet_atomic
 from hepatokit.errors import BuildStateError
 from hepatokit.manifest import Manifest, excluded, stable_id
-from hepatokit.recipe import Recipe, build_recipe
+from hepatokit.recipe import Recipe, read_recipe
 from hepatokit.splits.assign import SplitPlan, plan_splits, splits_from_column
 from hepatokit.splits.grouping import grouping_warnings
 from hepatokit.splits.policy import SplitPolicy, split_policy
@@ -90,7 +91,7 @@ def _policy_key(policy: object, seed: object) -> str:
 def split_build(
     *,
     build: str | Path,
-    recipe: str | Path | None = None,
+    recipe: str | Path | Recipe | None = None,
     seed: int | None = None,
     keep_existing: bool = True,
     predefined: bool | None = None,
@@ -132,11 +133,46 @@ def split_build(
         No or a bad ``split`` section.
     """
     build = Path(build)
-    rec: Recipe = build_recipe(build, recipe, default=_default_recipe(build), stage_kind=False)
+    rec: Recipe = read_recipe(build, recipe, default=_default_recipe(build), stage_kind=False)
     policy: SplitPolicy = split_policy(rec)
     if seed is not None:
         policy = dataclasses.replace(policy, seed=seed)
-    table_name, default_id = _TABLES[rec.kind]
+    table, id_column = _read_table(build, rec.kind, policy)
+    assert policy.seed is not None
+    out_path = build / "splits.parquet"
+    previous = _previous(out_path)
+    same_policy = _previous_policy(out_path) == _policy_key(
+        json.loads(json.dumps(dataclasses.asdict(policy), default=str)), policy.seed
+    )
+    pin = keep_existing and same_policy and bool(previous)
+    left_out: list[str] = []
+    if _use_predefined(table, policy.predefined, predefined):
+        plan = _predefined_plan(table, policy)
+    else:
+        if not (policy.predefined and policy.predefined in table.column_names):
+            # a curated build (not a release, whose test labels are hidden, not missing):
+            # a row without a label cannot be scored, so it gets no split
+            table, left_out = _drop_unlabelled(build, table, rec.kind, id_column, policy.stratify)
+        plan = _assigned_plan(table, policy, previous if pin else None)
+    write_parquet_atomic(out_path, _splits_table(table, plan, policy, id_column, rec, left_out))
+    moved = sum(1 for g, s in plan.assignment.items() if g in previous and previous[g] != s)
+    new = sum(1 for g in plan.assignment if g not in previous)
+    stability = _stability_lines(plan, previous, moved, new, pin)
+    if keep_existing and previous and not same_policy:
+        stability.append(
+            "The previous splits.parquet was made with another split policy or seed: every "
+            "group was assigned afresh."
+        )
+    summary, warnings = _report(build, table, plan, policy, rec, stability)
+    log.info("split: %s", ", ".join(f"{s} {n}" for s, n in summary.rows.items()))
+    return SplitResult(
+        out_path, build / "reports" / "splits.md", plan, summary, moved, new, tuple(warnings)
+    )
+
+
+def _read_table(build: Path, kind: str, policy: SplitPolicy) -> tuple[pa.Table, str]:
+    """The curated table (every row with a group) and its id column."""
+    table_name, default_id = _TABLES[kind]
     table_path = build / (policy.table or table_name)
     if not table_path.is_file():
         raise BuildStateError(
@@ -145,45 +181,54 @@ def split_build(
             hint="run the curation stages first (mri labels / mri import-release / patho dedup)",
         )
     id_column = policy.id_column or default_id
-    table = _fill_missing_groups(pq.read_table(table_path), policy.group, id_column)
-    left_out: list[str] = []
-    assert policy.seed is not None
-    out_path = build / "splits.parquet"
-    previous = _previous(out_path)
-    same_policy = _previous_policy(out_path) == _policy_key(
-        json.loads(json.dumps(dataclasses.asdict(policy), default=str)), policy.seed
+    return _fill_missing_groups(pq.read_table(table_path), policy.group, id_column), id_column
+
+
+def _predefined_plan(table: pa.Table, policy: SplitPolicy) -> SplitPlan:
+    """The official splits of the policy's ``predefined`` column."""
+    assert policy.predefined is not None and policy.seed is not None
+    return splits_from_column(
+        table,
+        column=policy.predefined,
+        group=policy.group,
+        stratify=policy.stratify,
+        domain=policy.domain,
+        ood_domains=policy.ood_domains,
+        split_names=list(policy.weights()),
+        ood_split=policy.ood_split,
+        seed=policy.seed,
     )
-    pin = keep_existing and same_policy and bool(previous)
-    if _use_predefined(table, policy.predefined, predefined):
-        assert policy.predefined is not None
-        plan = splits_from_column(
-            table,
-            column=policy.predefined,
-            group=policy.group,
-            stratify=policy.stratify,
-            domain=policy.domain,
-            ood_domains=policy.ood_domains,
-            split_names=list(policy.weights()),
-            ood_split=policy.ood_split,
-            seed=policy.seed,
-        )
-    else:
-        if not (policy.predefined and policy.predefined in table.column_names):
-            # a curated build (not a release, whose test labels are hidden, not missing):
-            # a row without a label cannot be scored, so it gets no split
-            table, left_out = _drop_unlabelled(build, table, rec.kind, id_column, policy.stratify)
-        plan = plan_splits(
-            table,
-            group=policy.group,
-            stratify=policy.stratify,
-            domain=policy.domain,
-            ood_domains=policy.ood_domains,
-            ratios=policy.ratios,
-            split_names=policy.splits,
-            seed=policy.seed,
-            ood_split=policy.ood_split,
-            previous=previous if pin else None,
-        )
+
+
+def _assigned_plan(
+    table: pa.Table, policy: SplitPolicy, previous: dict[str, str] | None
+) -> SplitPlan:
+    """Splits assigned by the policy's ratios (``previous``: groups pinned to their split)."""
+    assert policy.seed is not None
+    return plan_splits(
+        table,
+        group=policy.group,
+        stratify=policy.stratify,
+        domain=policy.domain,
+        ood_domains=policy.ood_domains,
+        ratios=policy.ratios,
+        split_names=policy.splits,
+        seed=policy.seed,
+        ood_split=policy.ood_split,
+        previous=previous,
+    )
+
+
+def _splits_table(
+    table: pa.Table,
+    plan: SplitPlan,
+    policy: SplitPolicy,
+    id_column: str,
+    rec: Recipe,
+    left_out: list[str],
+) -> pa.Table:
+    """``splits.parquet``: ``id``, ``group``, ``split`` sorted by id, the policy in the
+    schema metadata (same table + seed → same bytes)."""
     ids = [str(v) for v in table.column(id_column).to_pylist()]
     groups = [str(v) for v in table.column(policy.group).to_pylist()]
     order = sorted(range(len(ids)), key=lambda i: (ids[i], groups[i]))
@@ -202,18 +247,21 @@ def split_build(
         "recipe": rec.name,
         "left_out": left_out,  # curated ids deliberately without a split (unlabelled)
     }
-    out = out.replace_schema_metadata(
+    return out.replace_schema_metadata(
         {b"hepatokit.split": json.dumps(meta, sort_keys=True).encode()}
     )
-    moved = sum(1 for g, s in plan.assignment.items() if g in previous and previous[g] != s)
-    new = sum(1 for g in plan.assignment if g not in previous)
-    write_parquet_atomic(out_path, out)
-    stability = _stability_lines(plan, previous, moved, new, pin)
-    if keep_existing and previous and not same_policy:
-        stability.append(
-            "The previous splits.parquet was made with another split policy or seed: every "
-            "group was assigned afresh."
-        )
+
+
+def _report(
+    build: Path,
+    table: pa.Table,
+    plan: SplitPlan,
+    policy: SplitPolicy,
+    rec: Recipe,
+    stability: list[str],
+) -> tuple[SplitSummary, list[str]]:
+    """Grouping warnings (logged) and ``reports/splits.{md,png}``."""
+    groups = [str(v) for v in table.column(policy.group).to_pylist()]
     wanted = [policy.group, policy.stratify, policy.domain, *policy.binary_labels]
     rows = table.select(list(dict.fromkeys(c for c in wanted if c and c in table.column_names)))
     rows = rows.append_column("split", pa.array([plan.assignment[g] for g in groups], pa.string()))
@@ -234,10 +282,7 @@ def split_build(
         stability=stability,
         warnings=warnings,
     )
-    log.info("split: %s", ", ".join(f"{s} {n}" for s, n in summary.rows.items()))
-    return SplitResult(
-        out_path, build / "reports" / "splits.md", plan, summary, moved, new, tuple(warnings)
-    )
+    return summary, warnings
 
 
 def _drop_unlabelled(
@@ -246,8 +291,6 @@ def _drop_unlabelled(
     """Rows without a label cannot be scored: no split, ``excluded: unlabelled`` in the
     manifest (MRI subjects stay in ``subjects.parquet`` as curated, unlabelled data).
     Imported releases keep theirs: their validation/test labels are withheld, not missing."""
-    import pyarrow.compute as pc
-
     if not label or label not in table.column_names or table.column(label).null_count == 0:
         Manifest(build).record("split", [])
         return table, []

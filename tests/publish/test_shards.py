@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from hepatokit.errors import DataFormatError
-from hepatokit.publish import shards
+from hepatokit.publish import shard_table
 from hepatokit.publish.shards import EmbeddedFile, plan_shards, plan_split, write_shards
 
 
@@ -94,7 +94,7 @@ def _tasks(rows, folder):
 def test_mapped_and_read_files_round_trip(tmp_path, monkeypatch):
     """Large files are memory-mapped, runs of small ones read into the arena, missing ones
     null: every cell reads back as the file's bytes, in row order, deterministically."""
-    monkeypatch.setattr(shards, "MAP_MIN_BYTES", 1000)
+    monkeypatch.setattr(shard_table, "MAP_MIN_BYTES", 1000)
     sizes = [10, 5000, None, 20, 30, 4000, 1000, None, 999, 0]
     rows = _mixed_rows(tmp_path, sizes)
     a = write_shards(_tasks(rows, tmp_path / "a"), workers=1)
@@ -112,7 +112,7 @@ def test_mapped_and_read_files_round_trip(tmp_path, monkeypatch):
 
 def test_changed_mapped_file_fails_the_shard(tmp_path, monkeypatch):
     """A mapped file whose size or content changed since the plan fails the shard, naming it."""
-    monkeypatch.setattr(shards, "MAP_MIN_BYTES", 1000)
+    monkeypatch.setattr(shard_table, "MAP_MIN_BYTES", 1000)
     rows = _mixed_rows(tmp_path, [5000, 6000])
     tasks = _tasks(rows, tmp_path / "out")
     Path(rows[1]["volume"].source).write_bytes(b"\x00" * 6000)  # same size, other bytes

@@ -239,3 +239,35 @@ def test_growth_by_ten_percent_moves_at_most_two_percent_and_keeps_strata(n, n_l
         **kw,
     ).assignment
     assert all(pinned[g] == s for g, s in before.items())
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    quota=st.lists(st.integers(0, 6), min_size=1, max_size=4),
+    data=st.data(),
+)
+def test_fill_around_pinned_meets_the_quota_and_keeps_every_pinned_group(quota, data):
+    """Groups pinned within their split's quota keep it, and the new groups fill the rest:
+    every split ends exactly at its quota (the quotas are the truth, drawn independently),
+    whatever old groups and unknown old splits the previous run left."""
+    from hepatokit.splits.assign import _fill_around_pinned
+
+    names = [f"s{i}" for i in range(len(quota))]
+    members = [f"g{i}" for i in range(sum(quota))]
+    previous: dict[str, str] = {}
+    for k, name in enumerate(names):  # pin at most quota[k] groups to each split
+        n = data.draw(st.integers(0, quota[k]))
+        free = [g for g in members if g not in previous]
+        for g in data.draw(st.permutations(free))[:n]:
+            previous[g] = name
+    gone = data.draw(st.lists(st.sampled_from(members), max_size=3)) if members else []
+    for g in gone:  # an old split no longer in the policy pins nothing
+        if g not in previous:
+            previous[g] = "retired"
+    assignment: dict[str, str] = {}
+    pinned = _fill_around_pinned(members, quota, names, previous, assignment)
+    assert pinned == sum(s in names for s in previous.values())
+    assert all(assignment[g] == s for g, s in previous.items() if s in names)
+    assert Counter(assignment.values()) == Counter(
+        {n: q for n, q in zip(names, quota, strict=True) if q}
+    )
