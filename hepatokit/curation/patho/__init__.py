@@ -3,8 +3,9 @@
 Every stage is a keyword-only function (the ``hepatokit patho …`` commands wrap them):
 :func:`ingest_patches`, :func:`tile_slides`, :func:`qc_patches`, :func:`dedup_patches`
 (:func:`hepatokit.pipelines.build_hepatobench` runs them in a row), the calibrations
-:func:`calibrate_qc` and :func:`calibrate_dedup`, and the reusable pieces :func:`tile_slide` (HepatoQuant tiles
-whole slides with it), :func:`detect_tissue`, :func:`near_pairs`, :func:`qc_scores`.
+:func:`calibrate_qc` and :func:`calibrate_dedup`, and the reusable pieces
+:func:`tile_slide` (HepatoQuant tiles whole slides with it), :func:`detect_tissue`,
+:func:`near_pairs`, :func:`qc_scores`.
 Heavy submodules are imported on first use.
 """
 
