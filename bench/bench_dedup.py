@@ -50,7 +50,9 @@ def fabricate(build: Path, n: int, seed: int = 0) -> None:
         "id": ids, "md5": md5, "pixel_sha256": md5, "phash": uint64_to_hex(ph),
         "dhash": uint64_to_hex(dh)}))  # fmt: skip
     scores = {c: rng.random(n) for c in SCORE_SCHEMA.names[1:]}
-    write_parquet_atomic(build / "cache/qc_scores.parquet", pa.table({"id": ids, **scores}))
+    # with the score definitions' version, else the stage recomputes (and finds no image)
+    score_table = pa.table({"id": ids, **scores}).replace_schema_metadata(SCORE_SCHEMA.metadata)
+    write_parquet_atomic(build / "cache/qc_scores.parquet", score_table)
     qc = pa.table({"id": ids, **scores, "qc_reason": pa.nulls(n, pa.string())})
     write_parquet_atomic(build / "qc.parquet", qc)
     (build / "private").mkdir(exist_ok=True)

@@ -111,6 +111,6 @@ def calibrate_dedup(
         f"\nsuggested phash_radius: {suggested} (99th percentile of known re-encodings); "
         f"{sum(v <= suggested for v in nn) / max(len(nn), 1):.1%} of sampled patches have a "
         "neighbour that close — inspect them (reports/dedup_clusters.png after `patho dedup`) "
-        "before accepting; add `dhash: true` to require a second hash to agree."
+        "before accepting; set `features.dhash: true` to require a second hash to agree."
     )
     return DedupCalibration(nn_h, re_h, suggested, "\n".join(lines))
