@@ -31,7 +31,7 @@ import pandas as pd
 import pyarrow as pa
 
 from hepatokit.atomic import write_parquet_atomic
-from hepatokit.curation.mri.config import SEQUENCES, ConvertConfig
+from hepatokit.curation.mri.config import SEQUENCES, ConvertConfig, recipe_sequences
 from hepatokit.curation.mri.convert.dcm2niix import build_scratch, dcm2niix_binary, run_dcm2niix
 from hepatokit.curation.mri.convert.job import ConvertJob, up_to_date
 from hepatokit.curation.mri.convert.plan import batches, changed_since_index, outcome, plan_jobs
@@ -103,7 +103,7 @@ def convert_volumes(
         default="lifs",
         pick=lambda r: (
             r.section("convert", ConvertConfig),
-            tuple(str(s) for s in r.data.get("sequences") or SEQUENCES),
+            recipe_sequences(r),
             r.sha256,
         ),
     )

@@ -28,7 +28,12 @@ import pandas as pd
 import pyarrow as pa
 
 from hepatokit.atomic import write_parquet_atomic
-from hepatokit.curation.mri.config import SEQUENCES as RECIPE_SEQUENCES, DeidConfig, LabelsConfig
+from hepatokit.curation.mri.config import (
+    SEQUENCES as RECIPE_SEQUENCES,
+    DeidConfig,
+    LabelsConfig,
+    recipe_sequences,
+)
 from hepatokit.curation.mri.labels.subjects import SEQUENCES, SUBJECTS_SCHEMA
 from hepatokit.errors import BuildStateError, DataFormatError
 from hepatokit.manifest import Manifest, ManifestRow, excluded, kept, provenance, stable_id
@@ -118,7 +123,7 @@ def join_labels(
         pick=lambda r: (
             r.section("labels", LabelsConfig),
             r.section("deid", DeidConfig),
-            tuple(str(s) for s in r.data.get("sequences") or RECIPE_SEQUENCES),
+            recipe_sequences(r),
             r.sha256,
         ),
     )

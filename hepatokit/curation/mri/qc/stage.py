@@ -27,7 +27,7 @@ import pandas as pd
 import pyarrow as pa
 
 from hepatokit.atomic import write_parquet_atomic
-from hepatokit.curation.mri.config import SEQUENCES, VolumeQCConfig
+from hepatokit.curation.mri.config import SEQUENCES, VolumeQCConfig, recipe_sequences
 from hepatokit.curation.mri.qc.checks import check_volume, corrupt_slices
 from hepatokit.curation.mri.qc.matrix import missing_modality_matrix
 from hepatokit.errors import BuildStateError
@@ -116,7 +116,7 @@ def qc_volumes(
         default="lifs",
         pick=lambda r: (
             r.section("mri_qc", VolumeQCConfig),
-            tuple(str(s) for s in r.data.get("sequences") or SEQUENCES),
+            recipe_sequences(r),
             r.sha256,
         ),
     )

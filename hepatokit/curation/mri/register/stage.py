@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from hepatokit.atomic import write_parquet_atomic
-from hepatokit.curation.mri.config import SEQUENCES
+from hepatokit.curation.mri.config import SEQUENCES, recipe_sequences
 from hepatokit.curation.mri.register.config import RegisterConfig
 from hepatokit.curation.mri.register.images import sitk_module
 from hepatokit.curation.mri.register.subject import (
@@ -122,11 +122,6 @@ def register_section(rec: Recipe) -> RegisterConfig:
     """The recipe's ``register`` section, with the recipe's ``seed`` when it has one."""
     cfg = rec.section("register", RegisterConfig)
     return replace(cfg, seed=int(rec.data["seed"])) if "seed" in rec.data else cfg
-
-
-def recipe_sequences(rec: Recipe) -> tuple[str, ...]:
-    """The recipe's ``sequences`` (all when it names none)."""
-    return tuple(str(s) for s in (rec.data.get("sequences") or SEQUENCES))
 
 
 def stage_config(

@@ -30,7 +30,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from hepatokit.atomic import write_json_atomic, write_parquet_atomic, write_text_atomic
-from hepatokit.curation.mri.config import SEQUENCES, DeidConfig
+from hepatokit.curation.mri.config import SEQUENCES, DeidConfig, recipe_sequences
 from hepatokit.curation.mri.deid.keys import load_deid_key
 from hepatokit.curation.mri.labels.subjects import subjects_schema
 from hepatokit.curation.mri.release.layout import (
@@ -114,7 +114,7 @@ def import_release(
         default="lifs",
         pick=lambda r: (
             r.section("deid", DeidConfig),
-            tuple(str(s) for s in r.data.get("sequences") or SEQUENCES),
+            recipe_sequences(r),
             r.sha256,
         ),
     )
