@@ -24,6 +24,8 @@ __all__ = [
     "PATCHES",
     "PATCH_METADATA",
     "PATCH_SCHEMA",
+    "PATCH_SOURCES",
+    "PATCH_SOURCE_SCHEMA",
     "QC",
     "QC_CALIBRATION_PNG",
     "SCORES",
@@ -32,6 +34,8 @@ __all__ = [
     "TILES",
     "TILES_DIR",
     "TILE_MARKER",
+    "neutral_patch_path",
+    "raw_patch_paths",
     "read_items",
     "read_raw_root",
     "require",
@@ -63,6 +67,10 @@ CACHE_DIR = "cache"
 SCORES = f"{CACHE_DIR}/qc_scores.parquet"
 #: text found in the patches' metadata
 PATCH_METADATA = f"{PRIVATE}/patch_metadata.parquet"
+#: ingest: each patch's path relative to the raw root (``id, path``: folder and file names
+#: may name patients); ``patches.parquet``, ``curated.parquet`` and the manifest hold the
+#: neutral name instead (:func:`neutral_patch_path`)
+PATCH_SOURCES = f"{PRIVATE}/patch_sources.parquet"
 #: tiled slides: ``slide_id, file, absolute_path``
 SLIDES = f"{PRIVATE}/slides.parquet"
 #: published slide pseudonym → the build's slide id (publish)
@@ -87,6 +95,8 @@ PATCH_SCHEMA = pa.schema(
         ("format", pa.string()), ("ingest_reason", pa.string()),
     ]
 )  # fmt: skip
+
+PATCH_SOURCE_SCHEMA = pa.schema([("id", pa.string()), ("path", pa.string())])
 
 HASH_SCHEMA = pa.schema(
     [
@@ -124,10 +134,31 @@ def require(build: Path, name: str, *, before: str) -> Path:
     return path
 
 
+def neutral_patch_path(item_id: str, rel: str) -> str:
+    """The name of a raw patch in every non-private table: ``patch/<id><.ext>`` (the id is
+    a hash of the raw path; the extension, lower case, only when it is a plain one). The raw
+    path is kept only in :data:`PATCH_SOURCES`."""
+    suffix = Path(rel).suffix.lower()
+    ok = 1 < len(suffix) <= 6 and suffix[1:].isascii() and suffix[1:].isalnum()
+    return f"patch/{item_id}{suffix if ok else ''}"
+
+
+def raw_patch_paths(build: Path) -> dict[str, str]:
+    """id → the raw relative path of each ingested patch (:data:`PATCH_SOURCES`); empty for
+    a build ingested before the table existed (its ``patches.parquet`` holds raw paths)."""
+    path = Path(build) / PATCH_SOURCES
+    if not path.is_file():
+        return {}
+    t = pq.read_table(path, columns=["id", "path"])
+    return dict(zip(t.column("id").to_pylist(), t.column("path").to_pylist(), strict=True))
+
+
 def read_items(build: Path) -> pa.Table:
     """The items that enter QC / dedup: kept rows of ``patches.parquet`` or ``tiles.parquet``.
 
     Columns: ``id``, ``path``, ``class`` (nullable), ``slide_id``, ``kind`` (patch / tile).
+    ``path`` is where the file is, in memory only: a patch's raw path relative to the raw
+    root (from :data:`PATCH_SOURCES`), a tile's path relative to ``build``.
     """
     build = Path(build)
     tables = []
@@ -136,11 +167,15 @@ def read_items(build: Path) -> pa.Table:
         if "ingest_reason" in t.column_names:
             mask = pc.is_null(t.column("ingest_reason"))
             t = t.filter(mask)
+        raw = raw_patch_paths(build)
+        ids = t.column("id").to_pylist()
+        old = t.column("path").to_pylist()
+        paths = pa.array([raw.get(i, p) for i, p in zip(ids, old, strict=True)], pa.string())
         tables.append(
             pa.table(
                 {
                     "id": t.column("id"),
-                    "path": t.column("path"),
+                    "path": paths,
                     "class": t.column("class"),
                     "slide_id": t.column("slide_id"),
                     "kind": pa.array(["patch"] * len(t), pa.string()),

@@ -13,6 +13,7 @@ from typing import Any
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from hepatokit.contracts.hepatobench import raw_patch_paths
 from hepatokit.pseudonyms import build_key, slide_pseudonym
 from hepatokit.report.html import esc, figure, section, table
 from hepatokit.report.thumbs import ThumbCache, patch_thumb
@@ -60,8 +61,9 @@ class _Patches:
             cols = _columns(build / name, ["id", "path", "md5"])
             if cols:
                 md5 = cols.get("md5") or [None] * len(cols["id"])
+                sources = raw_patch_paths(build) if under == "raw" else {}
                 self.rows.update(
-                    (i, (p, m, under))
+                    (i, (sources.get(i, p), m, under))
                     for i, p, m in zip(cols["id"], cols["path"], md5, strict=True)
                 )
 

@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from hepatokit.atomic import write_json_atomic, write_text_atomic
+from hepatokit.contracts.hepatobench import raw_patch_paths
 from hepatokit.errors import BuildStateError
 from hepatokit.recipe import Recipe, read_recipe
 from hepatokit.splits.leaks import DEFAULT_RADIUS, LeakageReport, find_leaks
@@ -79,8 +80,9 @@ def _hash_files(build: Path, ids: list[str], rows: dict[str, dict[str, Any]]) ->
     from PIL import Image
 
     root = _raw_root(build)
+    raw = raw_patch_paths(build)  # the tables hold neutral names, the raw paths are private
     for i in ids:
-        rel = rows.get(i, {}).get("path")
+        rel = raw.get(i) or rows.get(i, {}).get("path")
         if rel is None:
             continue
         for base in (build, root):

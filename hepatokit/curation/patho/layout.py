@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
 from hepatokit.atomic import write_json_atomic
+from hepatokit.contracts.hepatobench import read_items
 from hepatokit.errors import BuildStateError
 
 __all__ = [
@@ -60,45 +58,3 @@ def read_raw_root(build: Path) -> Path | None:
     if not path.is_file():
         return None
     return Path(json.loads(path.read_text())["raw_root"])
-
-
-def read_items(build: Path) -> pa.Table:
-    """The items that enter QC / dedup: kept rows of ``patches.parquet`` or ``tiles.parquet``.
-
-    Columns: ``id``, ``path``, ``class`` (nullable), ``slide_id``, ``kind`` (patch / tile).
-    """
-    build = Path(build)
-    tables = []
-    if (build / PATCHES).is_file():
-        t = pq.read_table(build / PATCHES)
-        if "ingest_reason" in t.column_names:
-            mask = pa.compute.is_null(t.column("ingest_reason"))
-            t = t.filter(mask)
-        tables.append(
-            pa.table(
-                {
-                    "id": t.column("id"),
-                    "path": t.column("path"),
-                    "class": t.column("class"),
-                    "slide_id": t.column("slide_id"),
-                    "kind": pa.array(["patch"] * len(t), pa.string()),
-                }
-            )
-        )
-    if (build / TILES).is_file():
-        t = pq.read_table(build / TILES)
-        label = t.column("label") if "label" in t.column_names else pa.nulls(len(t), pa.string())
-        tables.append(
-            pa.table(
-                {
-                    "id": t.column("id"),
-                    "path": t.column("path"),
-                    "class": label.cast(pa.string()),
-                    "slide_id": t.column("slide_id"),
-                    "kind": pa.array(["tile"] * len(t), pa.string()),
-                }
-            )
-        )
-    if not tables:
-        require(build, PATCHES, before="this stage")
-    return pa.concat_tables(tables)
