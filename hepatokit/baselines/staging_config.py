@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from hepatokit.contracts.lifs import SEQUENCES
+
 __all__ = [
     "BaselinesSection",
     "ProbeSection",
@@ -26,7 +28,7 @@ __all__ = [
 ]
 
 DEFAULT_TRACKS = {
-    "contrast": ["T1W", "T2W", "DWI", "GED1", "GED2", "GED3", "GED4"],
+    "contrast": list(SEQUENCES),
     "noncontrast": ["T1W", "T2W", "DWI"],
 }
 #: track name → the ``Setting`` value of the official submission CSV
