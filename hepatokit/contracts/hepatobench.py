@@ -1,21 +1,20 @@
-"""Files of a HepatoBench (histology) build (docs/contracts.md, "HepatoBench") and small readers."""
+"""Files of a HepatoBench (histology) build (docs/contracts.md, "HepatoBench") and its table
+schemas; :mod:`hepatokit.contracts.items` reads the items that enter QC and dedup."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from hepatokit.contracts.common import PRIVATE, REPORTS, read_raw_root, write_raw_root
-from hepatokit.errors import BuildStateError
+from hepatokit.contracts.common import PRIVATE, REPORTS
 
 __all__ = [
     "CACHE_DIR",
     "CLUSTERS",
     "CLUSTER_SCHEMA",
     "CURATED",
+    "CURATED_SCHEMA",
     "DEDUP_CLUSTERS_PNG",
     "DEDUP_MD",
     "HASHES",
@@ -35,11 +34,6 @@ __all__ = [
     "TILES_DIR",
     "TILE_MARKER",
     "neutral_patch_path",
-    "raw_patch_paths",
-    "read_items",
-    "read_raw_root",
-    "require",
-    "write_raw_root",
 ]
 
 # -- tables --------------------------------------------------------------------------------
@@ -119,19 +113,8 @@ CLUSTER_SCHEMA = pa.schema(
     ]
 )
 
-
-# -- small readers -------------------------------------------------------------------------
-def require(build: Path, name: str, *, before: str) -> Path:
-    """``build/name``, or a :class:`BuildStateError` telling which command to run first."""
-    path = Path(build) / name
-    if not path.is_file():
-        raise BuildStateError(
-            f"{name} is missing",
-            path=build,
-            hint=f"run `hepatokit patho ingest ROOT --out {build}` (or `patho tile`) "
-            f"before {before}",
-        )
-    return path
+#: the columns every curated table has (patch builds add ``class``, tile builds ``label``)
+CURATED_SCHEMA = pa.schema([("id", pa.string()), ("path", pa.string())])
 
 
 def neutral_patch_path(item_id: str, rel: str) -> str:
@@ -141,61 +124,3 @@ def neutral_patch_path(item_id: str, rel: str) -> str:
     suffix = Path(rel).suffix.lower()
     ok = 1 < len(suffix) <= 6 and suffix[1:].isascii() and suffix[1:].isalnum()
     return f"patch/{item_id}{suffix if ok else ''}"
-
-
-def raw_patch_paths(build: Path) -> dict[str, str]:
-    """id → the raw relative path of each ingested patch (:data:`PATCH_SOURCES`); empty for
-    a build ingested before the table existed (its ``patches.parquet`` holds raw paths)."""
-    path = Path(build) / PATCH_SOURCES
-    if not path.is_file():
-        return {}
-    t = pq.read_table(path, columns=["id", "path"])
-    return dict(zip(t.column("id").to_pylist(), t.column("path").to_pylist(), strict=True))
-
-
-def read_items(build: Path) -> pa.Table:
-    """The items that enter QC / dedup: kept rows of ``patches.parquet`` or ``tiles.parquet``.
-
-    Columns: ``id``, ``path``, ``class`` (nullable), ``slide_id``, ``kind`` (patch / tile).
-    ``path`` is where the file is, in memory only: a patch's raw path relative to the raw
-    root (from :data:`PATCH_SOURCES`), a tile's path relative to ``build``.
-    """
-    build = Path(build)
-    tables = []
-    if (build / PATCHES).is_file():
-        t = pq.read_table(build / PATCHES)
-        if "ingest_reason" in t.column_names:
-            mask = pc.is_null(t.column("ingest_reason"))
-            t = t.filter(mask)
-        raw = raw_patch_paths(build)
-        ids = t.column("id").to_pylist()
-        old = t.column("path").to_pylist()
-        paths = pa.array([raw.get(i, p) for i, p in zip(ids, old, strict=True)], pa.string())
-        tables.append(
-            pa.table(
-                {
-                    "id": t.column("id"),
-                    "path": paths,
-                    "class": t.column("class"),
-                    "slide_id": t.column("slide_id"),
-                    "kind": pa.array(["patch"] * len(t), pa.string()),
-                }
-            )
-        )
-    if (build / TILES).is_file():
-        t = pq.read_table(build / TILES)
-        label = t.column("label") if "label" in t.column_names else pa.nulls(len(t), pa.string())
-        tables.append(
-            pa.table(
-                {
-                    "id": t.column("id"),
-                    "path": t.column("path"),
-                    "class": label.cast(pa.string()),
-                    "slide_id": t.column("slide_id"),
-                    "kind": pa.array(["tile"] * len(t), pa.string()),
-                }
-            )
-        )
-    if not tables:
-        require(build, PATCHES, before="this stage")
-    return pa.concat_tables(tables)

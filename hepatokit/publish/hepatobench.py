@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from hepatokit.atomic import write_parquet_atomic
-from hepatokit.contracts.hepatobench import raw_patch_paths
+from hepatokit.contracts.items import raw_patch_paths
 from hepatokit.errors import BuildStateError, DataFormatError
 from hepatokit.imagemeta import published_format
 from hepatokit.pseudonyms import build_key, slide_pseudonym

@@ -31,7 +31,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from hepatokit.contracts.hepatobench import raw_patch_paths
+from hepatokit.contracts.items import raw_patch_paths
 from hepatokit.errors import BuildStateError
 from hepatokit.imagemeta import metadata_text
 

@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from hepatokit.atomic import write_json_atomic, write_text_atomic
-from hepatokit.contracts.hepatobench import raw_patch_paths
+from hepatokit.contracts.items import raw_patch_paths
 from hepatokit.errors import BuildStateError
 from hepatokit.recipe import Recipe, read_recipe
 from hepatokit.splits.leaks import DEFAULT_RADIUS, LeakageReport, find_leaks

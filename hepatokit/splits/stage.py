@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from hepatokit.atomic import write_parquet_atomic
-from hepatokit.contracts.hepatobench import raw_patch_paths
+from hepatokit.contracts.items import raw_patch_paths
 from hepatokit.errors import BuildStateError
 from hepatokit.manifest import Manifest, excluded, stable_id
 from hepatokit.recipe import Recipe, read_recipe

@@ -82,7 +82,7 @@ def manifest_rows(build: Path) -> list[dict]:
     """Rows of the build's final manifest (source, status, reason, detail). A histology
     ledger names each raw file by a neutral name (``stored_source``); ``source`` is its raw
     path from ``BUILD/private/patch_sources.parquet``, for the tests to find it."""
-    from hepatokit.contracts.hepatobench import raw_patch_paths
+    from hepatokit.contracts.items import raw_patch_paths
     from hepatokit.manifest import Manifest
 
     raw = raw_patch_paths(build)

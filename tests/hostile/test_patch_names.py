@@ -6,7 +6,7 @@ from __future__ import annotations
 import pyarrow.parquet as pq
 
 from hepatokit import build_dataset
-from hepatokit.contracts.hepatobench import raw_patch_paths
+from hepatokit.contracts.items import raw_patch_paths
 from hepatokit.publish import publish_build
 from tests.curation.patho.helpers import he_patch
 from tests.hostile.helpers import assert_balanced, manifest_rows, patch_tree, png_bytes

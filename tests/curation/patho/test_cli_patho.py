@@ -9,7 +9,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from hepatokit.cli import app
-from hepatokit.contracts.hepatobench import raw_patch_paths
+from hepatokit.contracts.items import raw_patch_paths
 from hepatokit.manifest import Manifest
 from tests.curation.patho.helpers import he_patch
 
