@@ -201,10 +201,8 @@ def run_staging(
     resume:
         Continue from the newest checkpoint of ``OUT/<model>-<track>``.
     cache:
-        Grid cache dtype (``off``, ``float32``, ``float16``, ``uint8``; default: the
-        configuration's): every preprocessed volume is stored once in ``OUT/grid_cache``
-        (memory-mapped, keyed by the volumes' content and the preprocessing) and training
-        is fed from it without loader workers (:mod:`hepatokit.baselines.grid_cache`).
+        ``off``/``float32``/``float16``/``uint8``: preprocess once into ``OUT/grid_cache``
+        and feed from it (:mod:`hepatokit.baselines.grid_cache`); default: the config's.
     """
     from hepatokit.baselines.staging import load_best_model, train_staging
 
