@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from hepatokit.atomic import atomic_path
 from hepatokit.baselines.devices import (
@@ -37,7 +37,8 @@ from hepatokit.baselines.devices import (
     reset_peak_memory,
 )
 from hepatokit.baselines.staging_config import StagingConfig
-from hepatokit.baselines.staging_eval import evaluate, loader, selection_score, to_device
+from hepatokit.baselines.staging_eval import evaluate, selection_score
+from hepatokit.baselines.staging_feed import augment_batch, device_batches
 from hepatokit.baselines.staging_models import build_staging_model
 from hepatokit.errors import BuildStateError, DataFormatError
 
@@ -88,9 +89,18 @@ def _labels_of(dataset: Dataset[Any]) -> np.ndarray:
 
 
 def _run_key(model_name: str, cfg: StagingConfig, in_channels: int, seed: int) -> str:
-    fixed = {k: v for k, v in asdict(cfg).items() if k not in ("epochs", "num_workers")}
+    fixed = {
+        k: v
+        for k, v in asdict(cfg).items()
+        if k not in ("epochs", "num_workers") and not (k in _NEW_FIELDS and v == _NEW_FIELDS[k])
+    }
     text = json.dumps({"m": model_name, "c": fixed, "in": in_channels, "s": seed}, default=list)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+#: fields added after the first release: left out of the run key at their defaults, so that
+#: checkpoints written before them still resume
+_NEW_FIELDS = {"cache": "off", "augment": False}
 
 
 def _lr_lambda(cfg: StagingConfig) -> Any:
@@ -273,15 +283,20 @@ def _epoch(
     plan: DevicePlan,
     seed: int,
 ) -> dict[str, float]:
-    """One training pass (shuffled by ``seed * 1000 + epoch``), then validation: the
-    history row of the epoch."""
+    """One training pass (shuffled by ``seed * 1000 + epoch``, augmented on the device by a
+    generator seeded the same way when ``config.augment``), then validation: the history
+    row of the epoch. The loss is summed on the device (no host sync per step)."""
     reset_peak_memory(plan)
     t0 = time.perf_counter()
     t.model.train()
-    total, seen = 0.0, 0
-    for x, y in loader(train, config, plan, shuffle=True, seed=seed * 1000 + epoch):
-        xb = to_device(x, plan)
-        yb = torch.as_tensor(y).to(t.device)
+    total = torch.zeros((), dtype=torch.float64, device=t.device)
+    seen = 0
+    aug = torch.Generator().manual_seed(seed * 1000 + epoch + 1)
+    batches = device_batches(train, batch_size=config.batch_size, plan=plan, shuffle=True,
+                             num_workers=config.num_workers, seed=seed * 1000 + epoch)  # fmt: skip
+    for xb, yb in batches:
+        if config.augment:
+            xb = augment_batch(xb, aug)
         t.opt.zero_grad(set_to_none=True)
         with plan.autocast():
             logits = t.model(xb)
@@ -289,14 +304,14 @@ def _epoch(
         t.scaler.scale(loss).backward()
         t.scaler.step(t.opt)
         t.scaler.update()
-        total += float(loss.detach()) * len(yb)
+        total += loss.detach().double() * len(yb)
         seen += len(yb)
     t.sched.step()
     train_seconds = time.perf_counter() - t0
     metrics = evaluate(t.model, val, config, plan, t.val_loss_fn)
     return {
         "epoch": epoch,
-        "train_loss": total / max(1, seen),
+        "train_loss": float(total) / max(1, seen),
         "lr": float(t.opt.param_groups[0]["lr"]),
         "epoch_seconds": train_seconds,
         "samples_per_second": seen / train_seconds if train_seconds > 0 else float("nan"),
@@ -365,14 +380,14 @@ def predict_staging(
 ) -> np.ndarray:
     """Softmax probabilities ``[N, 4]`` (S1–S4) for a dataset of ``(volume, _)`` items."""
     plan = plan or DevicePlan()
-    loader = DataLoader(volumes, batch_size=batch_size, shuffle=False, pin_memory=plan.pin_memory)
     out: list[np.ndarray] = []
     model.eval()
     if plan.channels_last:
         model = model.to(memory_format=torch.channels_last_3d)  # type: ignore[call-overload]
     with torch.inference_mode():
-        for x, _ in loader:
+        for x, _ in device_batches(volumes, batch_size=batch_size, num_workers=0, plan=plan,
+                                   shuffle=False, seed=0):  # fmt: skip
             with plan.autocast():
-                logits = model(to_device(x, plan))
+                logits = model(x)
             out.append(logits.float().softmax(1).cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, N_STAGES), dtype=np.float32)

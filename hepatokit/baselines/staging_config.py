@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from hepatokit.contracts.lifs import SEQUENCES
+
 __all__ = [
     "BaselinesSection",
     "ProbeSection",
@@ -26,7 +28,7 @@ __all__ = [
 ]
 
 DEFAULT_TRACKS = {
-    "contrast": ["T1W", "T2W", "DWI", "GED1", "GED2", "GED3", "GED4"],
+    "contrast": list(SEQUENCES),
     "noncontrast": ["T1W", "T2W", "DWI"],
 }
 #: track name → the ``Setting`` value of the official submission CSV
@@ -42,7 +44,11 @@ class StagingConfig:
     after ``warmup_epochs`` of linear warm-up. ``cpu_threads`` (CPU runs only; 0 = torch's
     default) caps torch's intra-op threads: 1 is fastest for the tiny models. ``select_on``
     picks the checkpoint kept as ``best``: the validation mean of the two subtasks' AUCs
-    (ties broken by the validation loss), or the validation loss.
+    (ties broken by the validation loss), or the validation loss. ``cache`` stores every
+    preprocessed volume once, memory-mapped, in that dtype (``off``: no grid cache;
+    :mod:`hepatokit.baselines.grid_cache` states each dtype's error bound) and feeds
+    training from it without loader workers. ``augment`` flips and rescales each training
+    batch on the device (:func:`hepatokit.baselines.staging_feed.augment_batch`).
     """
 
     grid: tuple[int, ...] = (128, 128, 80)
@@ -63,6 +69,8 @@ class StagingConfig:
     dropout: float = 0.1
     select_on: Literal["auc", "loss"] = "auc"
     cpu_threads: int = 0
+    cache: Literal["off", "float32", "float16", "uint8"] = "off"
+    augment: bool = False
 
     def __post_init__(self) -> None:
         for name in ("grid", "spacing", "vit_patch"):
@@ -74,6 +82,8 @@ class StagingConfig:
             raise ValueError(f"grid {self.grid} is not divisible by vit_patch {self.vit_patch}")
         if self.vit_hidden % self.vit_heads:
             raise ValueError("vit_hidden must be divisible by vit_heads")
+        if self.cache not in ("off", "float32", "float16", "uint8"):
+            raise ValueError(f"cache must be off, float32, float16 or uint8, got {self.cache!r}")
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError("epochs and batch_size must be >= 1")
 

@@ -1,4 +1,4 @@
-"""Batches of the staging baseline: loaders, device transfer, validation metrics and the
+"""Validation of the staging baseline: batches on the device, validation metrics and the
 score that selects the best epoch (:mod:`hepatokit.baselines.staging`)."""
 
 from __future__ import annotations
@@ -9,33 +9,13 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from hepatokit.baselines.devices import DevicePlan
 from hepatokit.baselines.staging_config import StagingConfig
+from hepatokit.baselines.staging_feed import device_batches, to_device
 
-__all__ = ["binary_auc", "evaluate", "loader", "selection_score", "to_device"]
-
-
-def loader(
-    ds: Dataset[Any], cfg: StagingConfig, plan: DevicePlan, *, shuffle: bool, seed: int
-) -> DataLoader[Any]:
-    return DataLoader(
-        ds,
-        batch_size=cfg.batch_size,
-        shuffle=shuffle,
-        num_workers=cfg.num_workers,
-        pin_memory=plan.pin_memory,
-        generator=torch.Generator().manual_seed(seed) if shuffle else None,
-        drop_last=False,
-    )
-
-
-def to_device(x: torch.Tensor, plan: DevicePlan) -> torch.Tensor:
-    x = x.to(plan.torch_device(), non_blocking=plan.pin_memory).float()
-    if plan.channels_last and x.ndim == 5:
-        x = x.contiguous(memory_format=torch.channels_last_3d)
-    return x
+__all__ = ["binary_auc", "evaluate", "selection_score", "to_device"]
 
 
 def binary_auc(y: np.ndarray, score: np.ndarray) -> float:
@@ -53,11 +33,11 @@ def evaluate(
     probs, labels, total = [], [], 0.0
     model.eval()
     with torch.inference_mode():
-        for x, y in loader(ds, cfg, plan, shuffle=False, seed=0):
+        for x, yt in device_batches(ds, batch_size=cfg.batch_size, num_workers=cfg.num_workers,
+                                    plan=plan, shuffle=False, seed=0):  # fmt: skip
             with plan.autocast():
-                logits = model(to_device(x, plan))
+                logits = model(x)
             logits = logits.float()
-            yt = torch.as_tensor(y).to(logits.device)
             total += float(loss_fn(logits, yt)) * len(yt)
             probs.append(logits.softmax(1).cpu().numpy())
             labels.append(yt.cpu().numpy())

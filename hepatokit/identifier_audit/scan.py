@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures import Executor
 from pathlib import Path
 
+from hepatokit.buildlock import LOCK_NAME
 from hepatokit.errors import BuildStateError, DataFormatError
 from hepatokit.identifier_audit.decode import file_texts
 from hepatokit.identifier_audit.normalise import by_first, match_tokens, normalise, tokens_of
@@ -62,14 +63,17 @@ def safe_path(
 
 
 def files_to_scan(folder: Path, exclude: Iterable[str]) -> list[Path]:
-    """Every file under ``folder`` in sorted walk order, except the top-level ``exclude``."""
+    """Every file under ``folder`` in sorted walk order, except the top-level ``exclude`` and
+    a run's lock file (:data:`hepatokit.buildlock.LOCK_NAME`: the writer's pid, host and
+    start time, removed when the run ends, never published; scanning it made the report's
+    counts differ from run to run)."""
     skip = set(exclude)
     out: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(folder):
         if Path(dirpath) == folder:
             dirnames[:] = [d for d in dirnames if d not in skip]
         dirnames.sort()
-        out.extend(Path(dirpath) / f for f in sorted(filenames))
+        out.extend(Path(dirpath) / f for f in sorted(filenames) if f != LOCK_NAME)
     return out
 
 

@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from hepatokit.contracts.lifs import SEQUENCES
 from hepatokit.errors import DataFormatError
 
 __all__ = [
@@ -33,7 +34,7 @@ __all__ = [
 ]
 
 LIFS_TRACK_SEQUENCES = {
-    "contrast": ("T1W", "T2W", "DWI", "GED1", "GED2", "GED3", "GED4"),
+    "contrast": SEQUENCES,
     "noncontrast": ("T1W", "T2W", "DWI"),
 }
 Missing = Literal["zeros", "drop", "error"]

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hepatokit.contracts.lifs import INDEX_CACHE
 from hepatokit.curation.mri.config import ConvertConfig
 from hepatokit.curation.mri.convert.job import ConvertJob
 from hepatokit.manifest import ManifestRow, excluded, kept
@@ -79,7 +80,7 @@ def changed_since_index(
     mtime differs from the index's record (``private/index_cache.parquet``), or the file
     is gone. Converting them would mix what the index saw with what is there now (a
     replaced slice gives a volume of the wrong geometry that passes as ``ok``)."""
-    record = build / "private" / "index_cache.parquet"
+    record = build / INDEX_CACHE
     if not record.is_file():
         log.warning("no index record of sizes and mtimes: raw files not re-checked")
         return {}

@@ -1,0 +1,106 @@
+"""Files of a HepatoBench (histology) build (docs/contracts.md, "HepatoBench") and its table
+schemas; :mod:`hepatokit.contracts.items` reads the items that enter QC and dedup."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from hepatokit.contracts.common import PRIVATE, REPORTS
+
+__all__ = [
+    "CACHE_DIR",
+    "CLUSTERS",
+    "CLUSTER_SCHEMA",
+    "CURATED",
+    "CURATED_SCHEMA",
+    "DEDUP_CLUSTERS_PNG",
+    "DEDUP_MD",
+    "HASHES",
+    "HASH_SCHEMA",
+    "INGEST_CACHE",
+    "PATCHES",
+    "PATCH_METADATA",
+    "PATCH_SCHEMA",
+    "QC",
+    "QC_CALIBRATION_PNG",
+    "SCORES",
+    "SLIDES",
+    "SLIDE_PSEUDONYMS",
+    "TILES",
+    "TILES_DIR",
+    "TILE_MARKER",
+]
+
+# -- tables --------------------------------------------------------------------------------
+#: ingest: one row per input file (``ingest_reason`` null when kept)
+PATCHES = "patches.parquet"
+#: patho tile: one row per tile, ``tiles/<slide_id>/<x>_<y>.png``
+TILES = "tiles.parquet"
+#: ``id, md5, pixel_sha256, phash, dhash`` (dhash null unless ``features.dhash``)
+HASHES = "hashes.parquet"
+#: ``id`` + one score per check + ``qc_reason`` (null if passed)
+QC = "qc.parquet"
+#: near / exact duplicate clusters: ``cluster_id, id, representative, distance, link, reason``
+CLUSTERS = "clusters.parquet"
+#: the curated table: every kept patch with its hashes and QC scores
+CURATED = "curated.parquet"
+
+# -- folders -------------------------------------------------------------------------------
+#: ``tiles/<slide_id>/<x>_<y>.png``
+TILES_DIR = "tiles"
+#: caches of the patho stages (raw QC scores)
+CACHE_DIR = "cache"
+
+# -- files in folders ----------------------------------------------------------------------
+#: raw QC scores from ingest's one decode (thresholds not applied)
+SCORES = f"{CACHE_DIR}/qc_scores.parquet"
+#: text found in the patches' metadata
+PATCH_METADATA = f"{PRIVATE}/patch_metadata.parquet"
+#: tiled slides: ``slide_id, file, absolute_path``
+SLIDES = f"{PRIVATE}/slides.parquet"
+#: published slide pseudonym → the build's slide id (publish)
+SLIDE_PSEUDONYMS = f"{PRIVATE}/slide_pseudonyms.parquet"
+#: ingest's resume cache (internal)
+INGEST_CACHE = f"{PRIVATE}/cache/ingest.parquet"
+#: per-slide resume marker ``tiles/<slide_id>/_tiles.parquet`` (internal)
+TILE_MARKER = "_tiles.parquet"
+#: dedup report and its cluster gallery
+DEDUP_MD = f"{REPORTS}/dedup.md"
+#: the gallery of duplicate clusters
+DEDUP_CLUSTERS_PNG = f"{REPORTS}/dedup_clusters.png"
+#: ``patho qc-calibrate`` figure
+QC_CALIBRATION_PNG = f"{REPORTS}/qc_calibration.png"
+
+# -- schemas -------------------------------------------------------------------------------
+PATCH_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()), ("path", pa.string()), ("class", pa.string()),
+        ("slide_id", pa.string()), ("width", pa.int32()), ("height", pa.int32()),
+        ("mode", pa.string()), ("bytes", pa.int64()), ("md5", pa.string()),
+        ("format", pa.string()), ("ingest_reason", pa.string()),
+    ]
+)  # fmt: skip
+
+HASH_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("md5", pa.string()),
+        ("pixel_sha256", pa.string()),
+        ("phash", pa.string()),
+        ("dhash", pa.string()),
+    ]
+)
+
+CLUSTER_SCHEMA = pa.schema(
+    [
+        ("cluster_id", pa.string()),
+        ("id", pa.string()),
+        ("representative", pa.string()),
+        ("distance", pa.int32()),
+        ("link", pa.string()),
+        ("reason", pa.string()),
+    ]
+)
+
+#: the columns every curated table has (patch builds add ``class``, tile builds ``label``)
+CURATED_SCHEMA = pa.schema([("id", pa.string()), ("path", pa.string())])
