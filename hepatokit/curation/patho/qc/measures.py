@@ -47,15 +47,29 @@ Ruifrok–Johnston plane (other published sets reach 24°), which is why ``stain
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from PIL import Image
 from scipy import ndimage
 
 from hepatokit.curation.patho.config import PatchQCConfig
-from hepatokit.curation.patho.qc.masks import cross2_dilate, disk3_dilate, disk3_erode, in_range
+from hepatokit.curation.patho.qc.masks import (
+    BLACK,
+    GREEN,
+    INK,
+    OD_LUT,
+    TISSUE,
+    WHITE,
+    channel_od,
+    colour_flags,
+    colour_index,
+    cross2_dilate,
+    disk3_dilate,
+    disk3_erode,
+    far4,
+)
 
 __all__ = [
     "QC_CHECKS",
@@ -108,19 +122,8 @@ class QCScores:
         return asdict(self)
 
 
-_OD_LUT = (-np.log10((np.arange(256, dtype=np.float64) + 1.0) / 256.0)).astype(np.float32)
+_OD_LUT = OD_LUT
 _GRAY = np.array([0.299, 0.587, 0.114], dtype=np.float32)
-
-
-def _hsv(rgb: NDArray[np.uint8]) -> tuple[NDArray[np.uint8], ...]:
-    """Pillow's 8-bit hue, saturation and value codes (its HSV conversion, in C).
-
-    The checks compare hue in degrees (code × 360 / 255) and saturation / value in [0, 1]
-    (code / 255) with fixed thresholds: :data:`.masks.HSV_RANGES` holds, for each
-    comparison, the codes where it holds, so the checks compare the codes directly.
-    """
-    hsv = np.asarray(Image.fromarray(rgb, "RGB").convert("HSV"))
-    return hsv[..., 0], hsv[..., 1], hsv[..., 2]
 
 
 def _share(mask: NDArray[np.bool_]) -> float:
@@ -128,17 +131,14 @@ def _share(mask: NDArray[np.bool_]) -> float:
     return int(np.count_nonzero(mask)) / mask.size
 
 
-def _pen_score(
-    hue: NDArray[np.uint8], sat: NDArray[np.uint8], val: NDArray[np.uint8]
-) -> tuple[float, float]:
+def _pen_score(flags: NDArray[np.uint8]) -> tuple[float, float]:
     """(fraction of thick blue / dark ink components, fraction of green / thick black pixels)."""
-    green = in_range(sat, "green_s") & in_range(hue, "green_h")
-    colour = _share(green)
-    ink = (in_range(sat, "ink_s") & in_range(hue, "ink_h")) | in_range(val, "ink_v")
+    colour = _share((flags & GREEN) != 0)
+    ink = (flags & INK) != 0
     if _share(ink) < 0.02:
         return 0.0, colour
     thick = _thick(ink)
-    black = in_range(val, "black_v") & in_range(sat, "black_s")
+    black = (flags & BLACK) != 0
     if _share(black) >= 0.005:  # near-black only counts inside a wide band (not nuclei)
         colour += _share(_thick(black))
     return _share(thick), colour
@@ -152,7 +152,8 @@ def _thick(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
     The opening is done with shifted boolean arrays (:mod:`.masks`, the same pixels as the
     distance transforms); a mask without a background pixel, where scipy measures from
     outside the image, keeps the distance transforms. Nothing survives the erosion: no
-    thick pixel (the transform would open a 7-pixel corner blob, far thinner than 4 px).
+    thick pixel (the transform would open a 7-pixel corner blob, far thinner than 4 px);
+    nor when no opened pixel lies 4 px from its edge (a mean radius is at most the largest).
     """
     if mask.all():
         eroded = ndimage.distance_transform_edt(mask) > 3
@@ -162,6 +163,8 @@ def _thick(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
         if not eroded.any():
             return np.zeros_like(mask)
         opened = disk3_dilate(eroded)
+        if not opened.all() and not far4(opened).any():
+            return np.zeros_like(mask)  # no pixel 4 px from the edge: no mean radius ≥ 4
     labels, n = ndimage.label(opened)
     if not n:
         return np.zeros_like(mask)
@@ -187,28 +190,49 @@ def _blocking(gray: NDArray[np.float32]) -> float:
     return float(np.mean(ratios)) if ratios else 1.0
 
 
-def _stain_scores(rgb: NDArray[np.uint8], white: NDArray[np.bool_]) -> tuple[float, ...]:
+def _median(x: NDArray[np.float64]) -> float:
+    """``np.median(x)`` of a 1-D finite array: the middle order statistic(s) from one
+    partition, averaged as numpy does (``(a + b) / 2``)."""
+    half = x.size // 2
+    if x.size % 2:
+        return float(np.partition(x, half)[half])
+    part = np.partition(x, [half - 1, half])
+    return (float(part[half - 1]) + float(part[half])) / 2
+
+
+def _percentile(x: NDArray[np.float64], q: int) -> float:
+    """``np.percentile(x, q)`` (method ``linear``) of a 1-D finite array of ≥ 2 values and
+    ``0 < q < 100``: numpy's virtual index, its two neighbours from one partition and
+    numpy's interpolation (``_lerp``), operation for operation."""
+    virtual = (x.size - 1) * (q / 100)
+    lo = math.floor(virtual)
+    part = np.partition(x, [lo, lo + 1])
+    a, b = float(part[lo]), float(part[lo + 1])
+    t = virtual - lo
+    diff = b - a
+    return b - diff * (1 - t) if t >= 0.5 else a + diff * t
+
+
+def _stain_scores(index: NDArray[np.uint32], flags: NDArray[np.uint8]) -> tuple[float, ...]:
     """(stain angle, stain intensity, eosin fraction, eosin p90) over the tissue pixels.
 
-    The per-pixel mean OD and OD norm are written as sums over the three channels (the
-    same float sums as ``mean(axis=1)`` and ``linalg.norm(axis=1)``, checked on all 2²⁴
-    colours by the tests), which numpy runs far faster than a reduction over a length-3 axis.
+    The tissue pixels come from the colour flags; the per-pixel OD norm is written as a sum
+    over the three channels (the same floats as ``linalg.norm(axis=1)``, checked on all
+    2²⁴ colours by the tests), far faster than a reduction over a length-3 axis.
     """
-    od = _OD_LUT[rgb.reshape(-1, 3)]
-    od_r, od_g, od_b = od[:, 0], od[:, 1], od[:, 2]
-    tissue = ((od_r + od_g + od_b) / np.float32(3) > 0.05) & ~white.reshape(-1)
+    tissue = (flags & (TISSUE | WHITE)) == TISSUE  # mean OD above 0.05 and not glass
     if np.count_nonzero(tissue) < max(50, 0.02 * tissue.size):
         return 0.0, 0.0, 0.0, 0.0
-    t = od[tissue].astype(np.float64)
+    t = channel_od(index[tissue])  # (N, 3) float64 OD of the tissue pixels
     sq = t * t
     norms = np.sqrt(sq[:, 0] + sq[:, 1] + sq[:, 2])
     cos_n = np.abs(t @ _NORMAL) / np.maximum(norms, 1e-9)
-    stain = float(np.degrees(np.arcsin(np.clip(np.median(cos_n), 0.0, 1.0))))
+    stain = float(np.degrees(np.arcsin(np.clip(_median(cos_n), 0.0, 1.0))))
     conc = t @ _UNMIX.T  # (N, 2): H and E amounts
     pos = np.clip(conc, 0.0, None)
-    intensity = float(np.percentile(pos[:, 0] + pos[:, 1], 99))
+    intensity = _percentile(pos[:, 0] + pos[:, 1], 99)
     e_frac = float(pos[:, 1].sum() / max(pos.sum(), 1e-9))
-    e_p90 = float(np.percentile(conc[:, 1], 90))
+    e_p90 = _percentile(conc[:, 1], 90)
     return stain, intensity, e_frac, e_p90
 
 
@@ -223,10 +247,11 @@ def qc_scores(rgb: NDArray[np.uint8]) -> QCScores:
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"expected an (H, W, 3) RGB array, got shape {rgb.shape}")
     rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
-    hue, sat, val = _hsv(rgb)
-    white = in_range(val, "white_v") & in_range(sat, "white_s")
-    pen, ink = _pen_score(hue, sat, val)
-    stain, intensity, e_frac, e_p90 = _stain_scores(rgb, white)
+    index = colour_index(rgb)
+    flags = colour_flags(index)  # glass, inks, tissue: one table lookup per pixel
+    white = (flags & WHITE) != 0
+    pen, ink = _pen_score(flags)
+    stain, intensity, e_frac, e_p90 = _stain_scores(index, flags)
 
     gray = rgb.astype(np.float32) @ _GRAY
     lap = ndimage.laplace(gray, mode="reflect")

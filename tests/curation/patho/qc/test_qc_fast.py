@@ -18,7 +18,7 @@ from PIL import Image
 from scipy import ndimage
 
 from hepatokit.curation.patho.qc import masks
-from hepatokit.curation.patho.qc.measures import _OD_LUT, _thick, qc_scores
+from hepatokit.curation.patho.qc.measures import _OD_LUT, _median, _percentile, _thick, qc_scores
 from tests.curation.patho.helpers import he_patch
 from tests.curation.patho.qc.oracle_measures import _thick as _thick_reference, qc_scores_reference
 from tests.real_he import ARTEFACTS, plant, real_fields
@@ -136,3 +136,46 @@ def test_channel_sums_equal_the_axis_reductions_on_every_colour() -> None:
         t = od.astype(np.float64)
         sq = t * t
         assert np.array_equal(np.sqrt(sq[:, 0] + sq[:, 1] + sq[:, 2]), np.linalg.norm(t, axis=1))
+
+
+def test_far4_equals_the_distance_transform() -> None:
+    rng = np.random.default_rng(2)
+    for trial in range(60):
+        h, w = (int(v) for v in rng.integers(1, 40, 2))
+        mask = rng.random((h, w)) < (0.5, 0.9, 0.97, 0.995)[trial % 4]
+        if not mask.all():
+            assert np.array_equal(masks.far4(mask), ndimage.distance_transform_edt(mask) >= 4)
+
+
+def test_colour_flags_equal_the_per_pixel_checks() -> None:
+    """The table lookup gives the bits the checks compute from Pillow's HSV and the OD."""
+    rng = np.random.default_rng(3)
+    real = np.concatenate([f.rgb.reshape(-1, 3) for f in real_fields()[::5]])
+    rgb = np.concatenate([real, rng.integers(0, 256, (200_000, 3), dtype=np.uint8)])
+    rgb = rgb[: rgb.shape[0] // 1000 * 1000].reshape(-1, 1000, 3)
+    hsv = np.asarray(Image.fromarray(rgb, "RGB").convert("HSV"), dtype=np.float32)
+    hue, sat, val = (
+        hsv[..., 0] * np.float32(360.0 / 255.0),
+        hsv[..., 1] / 255.0,
+        hsv[..., 2] / 255.0,
+    )
+    want = (
+        ((val >= 0.82) & (sat <= 0.12)) * masks.WHITE
+        | ((sat >= 0.2) & (hue >= 75) & (hue <= 170)) * masks.GREEN
+        | ((val < 0.22) & (sat < 0.6)) * masks.BLACK
+        | (((sat >= 0.3) & (hue >= 195) & (hue <= 265)) | (val < 0.3)) * masks.INK
+        | (_OD_LUT[rgb.reshape(-1, 3)].mean(axis=1) > 0.05).reshape(val.shape) * masks.TISSUE
+    )
+    index = masks.colour_index(rgb)
+    assert np.array_equal(masks.colour_flags(index), want)
+    od = _OD_LUT[rgb.reshape(-1, 3)].astype(np.float64)
+    assert np.array_equal(masks.channel_od(index.ravel()), od)
+
+
+def test_order_statistics_equal_numpy() -> None:
+    rng = np.random.default_rng(4)
+    for n in (2, 3, 4, 5, 50, 51, 1000, 15_001, 22_500):
+        for x in (rng.random(n), rng.normal(0, 1, n), np.round(rng.random(n), 2)):
+            assert _median(x.copy()) == np.median(x)
+            for q in (90, 99):
+                assert _percentile(x.copy(), q) == np.percentile(x, q)
