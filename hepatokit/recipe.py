@@ -21,6 +21,7 @@ from typing import Any, Literal, TypeVar, get_args, get_origin
 
 import yaml
 
+from hepatokit.contracts.common import RECIPE
 from hepatokit.errors import BuildStateError, RecipeError
 from hepatokit.recipe_regex import MATCH_SECONDS, bounded_search, check_regex
 
@@ -170,7 +171,7 @@ def read_recipe(
     ``default``. A recipe of the other dataset than the build's own is refused, and with
     ``stage_kind`` (a stage of one dataset) one of the other dataset than ``default``'s.
     """
-    stored = Path(build_dir) / "recipe.yaml"
+    stored = Path(build_dir) / RECIPE
     if recipe is None and stored.is_file():
         rec = load_recipe(stored)
         return _same_kind(rec, default, build_dir) if stage_kind else rec
@@ -208,7 +209,7 @@ def build_recipe(
     from hepatokit.atomic import write_bytes_atomic
 
     loaded = read_recipe(build_dir, recipe, default=default, stage_kind=stage_kind)
-    stored = Path(build_dir) / "recipe.yaml"
+    stored = Path(build_dir) / RECIPE
     data = Path(loaded.source).read_bytes()
     if not stored.exists() or stored.read_bytes() != data:
         write_bytes_atomic(stored, data)

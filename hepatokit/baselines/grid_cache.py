@@ -163,8 +163,9 @@ class CachedVolumes(Dataset[tuple[torch.Tensor, int]]):
         self.step = torch.from_numpy(np.asarray(step, dtype=np.float32))
         self.labels = np.asarray(labels, dtype=np.int64)
         self.dtype = dtype
-        if case_ids is not None:
-            self.case_ids = list(case_ids)
+        self.case_ids = (
+            [str(i) for i in range(len(self.grids))] if case_ids is None else list(case_ids)
+        )
 
     def __len__(self) -> int:
         return len(self.grids)

@@ -10,6 +10,7 @@ resampled to the baseline's grid, normalised, missing sequences as zero channels
     OUT/<model>-<track>/run.json       configuration, device, selected epoch
     OUT/<model>-<track>/predictions.csv  this track's rows of the submission
     OUT/volume_cache/                  resampled volumes (when loading with worker processes)
+    OUT/grid_cache/                    preprocessed grids, memory-mapped (``cache`` not off)
     OUT/submissions/<model>.csv        the official submission (all tracks run so far):
                                        Case,Setting,Subtask1_prob_S4,Subtask2_prob_S1
 """
@@ -175,6 +176,7 @@ def run_staging(
     amp: bool | None = None,
     seed: int | None = None,
     resume: bool = True,
+    cache: str | None = None,
 ) -> StagingReport:
     """Train, select and predict; see the module docstring.
 
@@ -198,12 +200,15 @@ def run_staging(
         Default: the recipe's seed.
     resume:
         Continue from the newest checkpoint of ``OUT/<model>-<track>``.
+    cache:
+        ``off``/``float32``/``float16``/``uint8``: preprocess once into ``OUT/grid_cache``
+        and feed from it (:mod:`hepatokit.baselines.grid_cache`); default: the config's.
     """
     from hepatokit.baselines.staging import load_best_model, train_staging
 
     rec, section, sequences, cfg = _resolve(
         recipe, track=track, tiny=tiny, epochs=epochs, batch_size=batch_size,
-        num_workers=num_workers,
+        num_workers=num_workers, cache=cache,
     )  # fmt: skip
     seed = rec.seed if seed is None else seed
     plan = select_device(device, amp=amp)
@@ -246,6 +251,7 @@ def _resolve(
     epochs: int | None,
     batch_size: int | None,
     num_workers: int | None,
+    cache: str | None = None,
 ) -> tuple[Recipe, StagingSection, list[str], StagingConfig]:
     """(recipe, its ``baselines.staging`` section, the track's sequences, the run's config)."""
     from hepatokit.recipe import load_recipe
@@ -261,7 +267,8 @@ def _resolve(
         from hepatokit.baselines.devices import loader_workers
 
         num_workers = loader_workers((section.tiny if tiny else section.full).num_workers)
-    cfg = _config(section, tiny=tiny, epochs=epochs, batch_size=batch_size, num_workers=num_workers)
+    cfg = _config(section, tiny=tiny, epochs=epochs, batch_size=batch_size,
+                  num_workers=num_workers, cache=cache)  # fmt: skip
     return rec, section, sequences, cfg
 
 
@@ -288,9 +295,10 @@ def _split_maker(
     sequences: Any,
     cfg: StagingConfig,
     section: StagingSection,
-) -> Callable[[str, bool], VolumeSplit]:
-    """``split_of(name, labelled_only)``: a split's fused volumes, cached in memory (one
-    process) or in ``OUT/volume_cache`` (loader worker processes)."""
+) -> Callable[[str, bool], Any]:
+    """``split_of(name, labelled_only)``: a split's fused volumes, through the grid cache
+    ``OUT/grid_cache`` (``cfg.cache`` not off), else cached in memory (one process) or in
+    ``OUT/volume_cache`` (loader worker processes)."""
     from hepatokit.loaders import LifsVolumeTransform
 
     transform = LifsVolumeTransform(
@@ -306,8 +314,13 @@ def _split_maker(
     checksums = Path(data) / "checksums.sha256"  # the published folder's content record
     data_id = hashlib.sha256(checksums.read_bytes()).hexdigest() if checksums.is_file() else None
 
-    def split_of(name: str, labelled_only: bool) -> VolumeSplit:
+    def split_of(name: str, labelled_only: bool) -> Any:
         ds = splits[name]
+        if cfg.cache != "off":
+            from hepatokit.baselines.staging_cache import cached_split
+
+            split = VolumeSplit(ds, transform, labelled_only=labelled_only, cache=False)
+            return cached_split(split, out / "grid_cache", cfg.cache, name=name)
         return VolumeSplit(
             ds,
             transform,
@@ -323,7 +336,7 @@ def _split_maker(
 def _predict_tests(
     best: Any,
     splits: Any,
-    split_of: Callable[[str, bool], VolumeSplit],
+    split_of: Callable[[str, bool], Any],
     *,
     plan: Any,
     cfg: StagingConfig,

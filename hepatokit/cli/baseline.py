@@ -37,6 +37,12 @@ def staging(
     resume: bool = typer.Option(
         True, "--resume/--restart", help="Continue from the newest checkpoint."
     ),
+    cache: str | None = typer.Option(
+        None,
+        "--cache",
+        help="Grid cache dtype: off | float32 | float16 | uint8 (OUT/grid_cache, memory-mapped; "
+        "default: the recipe's).",
+    ),
 ) -> None:
     """Train a 3D staging baseline (MONAI ResNet3D / ViT3D, early fusion) and write the
     official submission CSV for test_id + test_ood."""
@@ -46,6 +52,8 @@ def staging(
         raise typer.BadParameter("resnet3d or vit3d", param_hint="--model")
     if track not in ("contrast", "noncontrast"):
         raise typer.BadParameter("contrast or noncontrast", param_hint="--track")
+    if cache not in (None, "off", "float32", "float16", "uint8"):
+        raise typer.BadParameter("off, float32, float16 or uint8", param_hint="--cache")
     report = run_staging(
         data=data,
         model=model,
@@ -60,6 +68,7 @@ def staging(
         amp=amp,
         seed=seed,
         resume=resume,
+        cache=cache,
     )
     console.print(
         f"[green]staging[/] {model}/{track}: best epoch {report.best_epoch}, "

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from hepatokit.cli.common import console, options, reports_errors
+from hepatokit.contracts.lifs import IMPORT_RELEASE_MD
 
 __all__ = ["register"]
 
@@ -58,4 +59,4 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         )
         for reason, n in summary.excluded.items():
             console.print(f"  excluded {reason}: {n}")
-        console.print(f"report: {out / 'reports' / 'import_release.md'}")
+        console.print(f"report: {out / IMPORT_RELEASE_MD}")

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from hepatokit.cli.common import console, reports_errors
+from hepatokit.contracts.common import LEAKAGE_MD
 
 __all__ = ["register"]
 
@@ -84,5 +85,5 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         for finding in report.findings[:_SHOWN]:
             typer.echo(finding.line())
         if len(report.findings) > _SHOWN:
-            typer.echo(f"… and {len(report.findings) - _SHOWN} more: {build}/reports/leakage.md")
+            typer.echo(f"… and {len(report.findings) - _SHOWN} more: {build}/{LEAKAGE_MD}")
         raise typer.Exit(code=1)

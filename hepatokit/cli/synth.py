@@ -22,12 +22,21 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         out: Path = typer.Argument(..., help="Folder to write the DICOM tree, labels and truth."),
         patients: int = typer.Option(36, min=1, help="Number of patients."),
         seed: int = typer.Option(0, help="Random seed (same seed → byte-identical files)."),
+        offsets_deg: float = typer.Option(
+            0.0, min=0.0, help="Plant a rigid offset per sequence: rotation up to this (°)."
+        ),
+        offsets_mm: float = typer.Option(
+            0.0, min=0.0, help="Plant a rigid offset per sequence: translation up to this (mm)."
+        ),
     ) -> None:
         """Multi-center DICOM liver MRI studies with planted PHI, bad files and truth.json."""
         from hepatokit.synthetic.mri import generate_mri_studies
 
         opts = options(ctx)
-        summary = generate_mri_studies(out, patients=patients, seed=seed, workers=opts.workers)
+        offsets = (offsets_deg, offsets_mm) if offsets_deg or offsets_mm else None
+        summary = generate_mri_studies(
+            out, patients=patients, seed=seed, workers=opts.workers, sequence_offsets=offsets
+        )
         console.print(f"[green]wrote[/] {summary}")
 
     @group.command("patho")

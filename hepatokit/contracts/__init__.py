@@ -3,7 +3,8 @@
 One module per family: :mod:`~hepatokit.contracts.common` (every build),
 :mod:`~hepatokit.contracts.lifs` (MRI) and :mod:`~hepatokit.contracts.hepatobench`
 (histology); :mod:`~hepatokit.contracts.tables` checks the main tables' schemas on write and
-on read; :mod:`~hepatokit.contracts.kind` keeps ``BUILD/build.json``. Stages name build
+on read; :mod:`~hepatokit.contracts.kind` keeps ``BUILD/build.json``;
+:mod:`~hepatokit.contracts.items` reads the items of a HepatoBench build. Stages name build
 files only through these constants (a test scans the package for literals), and
 ``docs/contracts.md`` is checked against them.
 

@@ -1,21 +1,18 @@
-"""Files of a HepatoBench (histology) build (docs/contracts.md, "HepatoBench") and small readers."""
+"""Files of a HepatoBench (histology) build (docs/contracts.md, "HepatoBench") and its table
+schemas; :mod:`hepatokit.contracts.items` reads the items that enter QC and dedup."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from hepatokit.contracts.common import PRIVATE, REPORTS, read_raw_root, write_raw_root
-from hepatokit.errors import BuildStateError
+from hepatokit.contracts.common import PRIVATE, REPORTS
 
 __all__ = [
     "CACHE_DIR",
     "CLUSTERS",
     "CLUSTER_SCHEMA",
     "CURATED",
+    "CURATED_SCHEMA",
     "DEDUP_CLUSTERS_PNG",
     "DEDUP_MD",
     "HASHES",
@@ -32,10 +29,6 @@ __all__ = [
     "TILES",
     "TILES_DIR",
     "TILE_MARKER",
-    "read_items",
-    "read_raw_root",
-    "require",
-    "write_raw_root",
 ]
 
 # -- tables --------------------------------------------------------------------------------
@@ -109,58 +102,5 @@ CLUSTER_SCHEMA = pa.schema(
     ]
 )
 
-
-# -- small readers -------------------------------------------------------------------------
-def require(build: Path, name: str, *, before: str) -> Path:
-    """``build/name``, or a :class:`BuildStateError` telling which command to run first."""
-    path = Path(build) / name
-    if not path.is_file():
-        raise BuildStateError(
-            f"{name} is missing",
-            path=build,
-            hint=f"run `hepatokit patho ingest ROOT --out {build}` (or `patho tile`) "
-            f"before {before}",
-        )
-    return path
-
-
-def read_items(build: Path) -> pa.Table:
-    """The items that enter QC / dedup: kept rows of ``patches.parquet`` or ``tiles.parquet``.
-
-    Columns: ``id``, ``path``, ``class`` (nullable), ``slide_id``, ``kind`` (patch / tile).
-    """
-    build = Path(build)
-    tables = []
-    if (build / PATCHES).is_file():
-        t = pq.read_table(build / PATCHES)
-        if "ingest_reason" in t.column_names:
-            mask = pc.is_null(t.column("ingest_reason"))
-            t = t.filter(mask)
-        tables.append(
-            pa.table(
-                {
-                    "id": t.column("id"),
-                    "path": t.column("path"),
-                    "class": t.column("class"),
-                    "slide_id": t.column("slide_id"),
-                    "kind": pa.array(["patch"] * len(t), pa.string()),
-                }
-            )
-        )
-    if (build / TILES).is_file():
-        t = pq.read_table(build / TILES)
-        label = t.column("label") if "label" in t.column_names else pa.nulls(len(t), pa.string())
-        tables.append(
-            pa.table(
-                {
-                    "id": t.column("id"),
-                    "path": t.column("path"),
-                    "class": label.cast(pa.string()),
-                    "slide_id": t.column("slide_id"),
-                    "kind": pa.array(["tile"] * len(t), pa.string()),
-                }
-            )
-        )
-    if not tables:
-        require(build, PATCHES, before="this stage")
-    return pa.concat_tables(tables)
+#: the columns every curated table has (patch builds add ``class``, tile builds ``label``)
+CURATED_SCHEMA = pa.schema([("id", pa.string()), ("path", pa.string())])

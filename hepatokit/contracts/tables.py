@@ -32,9 +32,7 @@ TABLE_SCHEMAS: dict[str, pa.Schema] = {
     hepatobench.PATCHES: hepatobench.PATCH_SCHEMA,
     hepatobench.HASHES: hepatobench.HASH_SCHEMA,
     hepatobench.CLUSTERS: hepatobench.CLUSTER_SCHEMA,
-    hepatobench.CURATED: pa.schema(
-        [("id", pa.string()), ("path", pa.string()), ("class", pa.string())]
-    ),
+    hepatobench.CURATED: hepatobench.CURATED_SCHEMA,
 }
 
 

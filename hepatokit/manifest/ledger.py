@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 
 from hepatokit._version import __version__
 from hepatokit.atomic import write_parquet_atomic
+from hepatokit.contracts.common import MANIFEST_DIR
 from hepatokit.errors import ManifestError
 from hepatokit.manifest.rows import (
     MANIFEST_SCHEMA,
@@ -85,7 +86,7 @@ class Manifest:
 
     def __init__(self, build_dir: str | os.PathLike[str]):
         self.build_dir = Path(build_dir)
-        self.folder = self.build_dir / "manifest"
+        self.folder = self.build_dir / MANIFEST_DIR
 
     # ---------------------------------------------------------------- writing
     def record(

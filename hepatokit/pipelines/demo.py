@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from hepatokit.atomic import write_text_atomic
+from hepatokit.contracts.common import PRIVATE, TEST_TRUTH
+from hepatokit.contracts.lifs import PSEUDONYMS
 
 __all__ = ["DemoSummary", "run_demo"]
 
@@ -124,7 +126,7 @@ def _lifs(s: DemoSummary, raw: Path, root: Path, *, workers: int | None, seed: i
     _write_csv(subs / "ResNet3D.csv", rows)
     readers = _readers_by_case(raw / "mri" / "readers.csv", build)
     lifs_report = _step(s, "lifs evaluate", lambda: evaluate_lifs(
-        truth=build / "private" / "test_truth.csv", submissions=subs, readers=readers,
+        truth=build / TEST_TRUTH, submissions=subs, readers=readers,
         out=root / "report", n_bootstrap=200, seed=seed))  # fmt: skip
     s.facts["lifs_report"] = str(root / "report")
     from hepatokit.report import build_report
@@ -138,8 +140,8 @@ def _readers_by_case(readers_csv: Path, build: Path) -> Path:
     keyed by pseudonym (written under ``private/``: it links to original ids)."""
     import pyarrow.parquet as pq
 
-    pseud = pq.read_table(build / "private" / "pseudonyms.parquet").to_pylist()
-    with open(build / "private" / "test_truth.csv") as fh:
+    pseud = pq.read_table(build / PSEUDONYMS).to_pylist()
+    with open(build / TEST_TRUTH) as fh:
         test_cases = {r["Case"] for r in csv.DictReader(fh)}
     by_key = {str(r["original_key"]).split("|")[-1]: r["subject_id"] for r in pseud}
     rows = []
@@ -150,7 +152,7 @@ def _readers_by_case(readers_csv: Path, build: Path) -> Path:
                 continue
             for reader in sorted(k for k in r if k.startswith("reader")):
                 rows.append({"Case": case, "Reader": reader, "score": r[reader]})
-    path = build / "private" / "readers.csv"
+    path = build / PRIVATE / "readers.csv"
     _write_csv(path, sorted(rows, key=lambda r: (r["Reader"], r["Case"])))
     return path
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from hepatokit.contracts.hepatobench import CURATED
 from hepatokit.curation.patho.config import (
     DedupConfig,
     IngestConfig,
@@ -22,7 +23,6 @@ from hepatokit.curation.patho.config import (
 )
 from hepatokit.curation.patho.dedup.stage import DedupSummary, dedup_patches
 from hepatokit.curation.patho.ingest.stage import IngestSummary, ingest_patches
-from hepatokit.curation.patho.layout import CURATED
 from hepatokit.curation.patho.qc.stage import PatchQCSummary, qc_patches
 from hepatokit.curation.patho.wsi.stage import TileSummary, tile_slides
 from hepatokit.parallel import make_executor

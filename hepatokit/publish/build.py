@@ -22,6 +22,8 @@ from pathlib import Path
 
 from hepatokit.atomic import remove_stale_temps, write_text_atomic
 from hepatokit.buildlock import LOCK_NAME, build_lock
+from hepatokit.contracts import read_kind
+from hepatokit.contracts.common import CARD_NOTES, PHI_AUDIT_JSON, PRIVATE, TEST_TRUTH
 from hepatokit.errors import BuildStateError, PHIError
 from hepatokit.parallel import default_workers, make_executor
 from hepatokit.publish.card import check_publishable
@@ -63,14 +65,14 @@ class PublishResult:
 
 
 def _default_recipe(build: Path) -> str:
-    return "lifs" if (build / "subjects.parquet").is_file() else "hepatobench"
+    return read_kind(build)
 
 
 def _check_folders(build: Path, out: Path) -> None:
     if not build.is_dir():
         raise BuildStateError("build folder not found", path=build)
     b, o = build.resolve(), out.resolve()
-    if o == b or b / "private" in (o, *o.parents):
+    if o == b or b / PRIVATE in (o, *o.parents):
         raise BuildStateError(
             "the output folder must not be the build folder or inside BUILD/private",
             path=out,
@@ -83,7 +85,7 @@ def _write_truth(build: Path, plan: DatasetPlan) -> Path:
     writer = csv.DictWriter(buf, fieldnames=list(plan.truth_header), lineterminator="\n")
     writer.writeheader()
     writer.writerows(plan.truth)
-    return write_text_atomic(build / "private" / "test_truth.csv", buf.getvalue())
+    return write_text_atomic(build / TEST_TRUTH, buf.getvalue())
 
 
 def check_phi_audit(build: Path, *, allow_phi_risk: str | None = None) -> dict[str, object] | None:
@@ -91,7 +93,7 @@ def check_phi_audit(build: Path, *, allow_phi_risk: str | None = None) -> dict[s
     publication unless ``allow_phi_risk`` gives a reason, which is then recorded in the card's
     private notes (``BUILD/private/card_notes.md``, never published). None when the build has
     no audit record."""
-    record_path = build / "reports" / "phi_audit.json"
+    record_path = build / PHI_AUDIT_JSON
     if not record_path.is_file():
         log.warning("%s: no PHI audit record; run `hepatokit audit phi` first", build)
         return None
@@ -108,7 +110,7 @@ def check_phi_audit(build: Path, *, allow_phi_risk: str | None = None) -> dict[s
             hint="remove the identifying values and re-run the audit (see "
             "reports/phi_audit.md), or publish anyway with --allow-phi-risk REASON",
         )
-    notes = build / "private" / "card_notes.md"
+    notes = build / CARD_NOTES
     old = notes.read_text(encoding="utf-8") if notes.is_file() else "# Private card notes\n"
     entry = (
         f"\n## Published although the PHI audit failed\n\n- reason: {allow_phi_risk.strip()}\n"

@@ -25,6 +25,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from hepatokit.atomic import write_parquet_atomic
+from hepatokit.contracts.common import RAW_ROOT
+from hepatokit.contracts.hepatobench import CURATED, SLIDE_PSEUDONYMS
 from hepatokit.errors import BuildStateError, DataFormatError
 from hepatokit.imagemeta import published_format
 from hepatokit.pseudonyms import build_key, slide_pseudonym
@@ -46,7 +48,7 @@ def resolve_raw_root(build: Path, raw_root: str | Path | None) -> Path | None:
     """The raw patch root: ``raw_root`` if given, else ``BUILD/private/raw_root.json``."""
     if raw_root is not None:
         return Path(raw_root)
-    record = build / "private" / "raw_root.json"
+    record = build / RAW_ROOT
     if record.is_file():
         try:
             return Path(json.loads(record.read_text(encoding="utf-8"))["raw_root"])
@@ -79,7 +81,7 @@ def _write_pseudonyms(build: Path, slides: dict[str, str]) -> None:
     """``BUILD/private/slide_pseudonyms.parquet``: published pseudonym → the build's id."""
     rows = sorted(slides.items(), key=lambda kv: kv[1])
     write_parquet_atomic(
-        build / "private" / "slide_pseudonyms.parquet",
+        build / SLIDE_PSEUDONYMS,
         pa.table(
             {
                 "slide_pseudonym": pa.array([p for _, p in rows], pa.string()),
@@ -134,10 +136,10 @@ def collect_hepatobench(
         be scrubbed; ``verify_md5`` is kept for the call's signature) differs from the
         curated table's.
     """
-    path = build / "curated.parquet"
+    path = build / CURATED
     if not path.is_file():
         raise BuildStateError(
-            "no curated.parquet in the build",
+            f"no {CURATED} in the build",
             path=build,
             hint="run `hepatokit patho dedup` (the last curation stage) before publishing",
         )

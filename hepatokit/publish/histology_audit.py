@@ -30,6 +30,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from hepatokit.contracts.common import PRIVATE, REPORTS
+from hepatokit.contracts.hepatobench import CURATED, PATCH_METADATA, PATCHES, SLIDES, TILES
 from hepatokit.errors import BuildStateError
 from hepatokit.imagemeta import metadata_text
 
@@ -72,7 +74,7 @@ def histology_phi_values(build: str | os.PathLike[str]) -> dict[str, str]:
         if text:  # too short / numeric: the engine skips it and records why
             values.setdefault(text, tag)
 
-    for name in ("patches.parquet", "tiles.parquet", "curated.parquet"):
+    for name in (PATCHES, TILES, CURATED):
         path = build / name
         if not path.is_file():
             continue
@@ -80,7 +82,7 @@ def histology_phi_values(build: str | os.PathLike[str]) -> dict[str, str]:
         cols = table.column_names
         for sid in set(table.column("slide_id").to_pylist()) if "slide_id" in cols else ():
             add(sid, "slide_id")
-        if "path" in cols and name == "patches.parquet":
+        if "path" in cols and name == PATCHES:
             # the names of image files only: a folder's other files (``Thumbs.db``,
             # ``labels.csv``) are excluded at ingest by reason, never shown or published by
             # name, and their stems are common words (``thumbs`` is a folder of the report)
@@ -90,13 +92,13 @@ def histology_phi_values(build: str | os.PathLike[str]) -> dict[str, str]:
             for rel, fmt in zip(table.column("path").to_pylist(), images, strict=True):
                 if fmt:
                     add(Path(str(rel)).stem, "file_name")
-    slides = build / "private" / "slides.parquet"  # tiled slides: their raw file names
+    slides = build / SLIDES  # tiled slides: their raw file names
     if slides.is_file():
         table = pq.read_table(slides)
         if "file" in table.column_names:
             for rel in table.column("file").to_pylist():
                 add(Path(str(rel)).stem, "file_name")
-    meta = build / "private" / "patch_metadata.parquet"
+    meta = build / PATCH_METADATA
     if meta.is_file():
         for v in set(pq.read_table(meta).column("value").to_pylist()):
             add(v, "image_metadata")
@@ -108,7 +110,7 @@ def _images_with_metadata(folder: Path) -> tuple[int, list[str]]:
     still carry any metadata (:func:`hepatokit.imagemeta.metadata_text`)."""
     n, found = 0, []
     for path in sorted(folder.rglob("*.parquet")):
-        if "private" in path.relative_to(folder).parts[:1]:
+        if PRIVATE in path.relative_to(folder).parts[:1]:
             continue
         table = pq.read_table(path)
         for name in table.column_names:
@@ -159,9 +161,9 @@ def audit_histology_phi(
             values.setdefault(str(v).strip(), "extra")
     exclude: tuple[str, ...]
     if published is not None:
-        folder, exclude, report_dir = Path(published), (), build / "reports" / "published"
+        folder, exclude, report_dir = Path(published), (), build / REPORTS / "published"
     else:
-        folder, exclude, report_dir = build / "reports", ("published",), build / "reports"
+        folder, exclude, report_dir = build / REPORTS, ("published",), build / REPORTS
         folder.mkdir(parents=True, exist_ok=True)
     result = audit_identifiers(folder=folder, identifiers=values, exclude=exclude)
     images, with_meta = _images_with_metadata(folder) if published is not None else (0, [])

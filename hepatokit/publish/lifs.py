@@ -19,6 +19,8 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from hepatokit.contracts import check_file
+from hepatokit.contracts.lifs import REGISTRATION, SEQUENCES, SUBJECTS
 from hepatokit.errors import BuildStateError, DataFormatError
 from hepatokit.publish.cells import EmbeddedFile
 from hepatokit.publish.features import lifs_features, meta_column
@@ -31,7 +33,8 @@ __all__ = ["LIFS_SEQUENCES", "collect_lifs"]
 
 log = logging.getLogger("hepatokit.publish.lifs")
 
-LIFS_SEQUENCES = ("T1W", "T2W", "DWI", "GED1", "GED2", "GED3", "GED4")
+#: the contract's default sequences (a recipe's ``sequences:`` wins)
+LIFS_SEQUENCES = SEQUENCES
 _LABELS = ("stage", "cirrhosis", "significant_fibrosis")
 
 
@@ -63,7 +66,7 @@ def _label_index(value: Any, names: Sequence[str], *, what: str, sid: str) -> in
         if value not in names:
             raise DataFormatError(
                 f"subject {sid}: stage {value!r} is not one of {', '.join(names)}",
-                path="subjects.parquet",
+                path=SUBJECTS,
             )
         return list(names).index(value)
     if int(value) not in (0, 1):
@@ -103,7 +106,7 @@ def _subset_configs(
 
 def _registrations(build: Path) -> tuple[dict[str, str], dict[tuple[str, str], list[float]]]:
     """subject → reference, (subject, sequence) → matrix, from ``mri register``'s table."""
-    path = build / "registration" / "registration.parquet"
+    path = build / REGISTRATION
     if not path.is_file():
         raise BuildStateError(
             "publish.registered is set but the build has no registration table",
@@ -121,7 +124,7 @@ def _registrations(build: Path) -> tuple[dict[str, str], dict[tuple[str, str], l
 
 
 def _registration_meta(build: Path) -> dict[str, Any]:
-    table = pq.read_table(build / "registration" / "registration.parquet").to_pylist()
+    table = pq.read_table(build / REGISTRATION).to_pylist()
     pairs = [r for r in table if r["status"] not in ("reference", "no_reference")]
     return {
         "transform": sorted({str(r["transform"]) for r in table}),
@@ -217,14 +220,14 @@ def collect_lifs(
 
 
 def _read_subjects(build: Path) -> list[dict[str, Any]]:
-    path = build / "subjects.parquet"
+    path = build / SUBJECTS
     if not path.is_file():
         raise BuildStateError(
-            "no subjects.parquet in the build",
+            f"no {SUBJECTS} in the build",
             path=build,
             hint="run `hepatokit mri labels` (or `mri import-release`) before publishing",
         )
-    return list(pq.read_table(path).to_pylist())
+    return list(pq.read_table(check_file(build, SUBJECTS)).to_pylist())
 
 
 def _configs(recipe: Recipe, section: PublishSection) -> tuple[list[str], dict[str, list[str]]]:

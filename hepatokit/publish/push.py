@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hepatokit.contracts.common import PRIVATE
 from hepatokit.errors import HepatokitError
 from hepatokit.publish.checksums import CHECKSUM_FILE, folder_files, verify_checksums
 
@@ -79,7 +80,7 @@ def publish_push(
     if repo_id.count("/") != 1 or not all(repo_id.split("/")):
         raise HepatokitError(f"repo id {repo_id!r} is not ORG/NAME", hint="e.g. my-lab/lifs")
     verify_checksums(folder)
-    if (folder / "private").exists():
+    if (folder / PRIVATE).exists():
         raise HepatokitError(
             "the folder holds a private/ folder, which is never published",
             path=folder,

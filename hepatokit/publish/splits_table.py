@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from hepatokit.contracts.common import SPLITS
 from hepatokit.errors import BuildStateError
 
 __all__ = ["read_split_assignment"]
@@ -27,10 +28,10 @@ def read_split_assignment(
         No ``splits.parquet``; an item without a split; a split id that is not a curated
         item (the splits are stale); a split name outside ``allowed`` (if given).
     """
-    path = build / "splits.parquet"
+    path = build / SPLITS
     if not path.is_file():
         raise BuildStateError(
-            "no splits.parquet in the build",
+            f"no {SPLITS} in the build",
             path=build,
             hint="run `hepatokit split BUILD` before publishing",
         )

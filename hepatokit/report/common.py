@@ -6,9 +6,10 @@ import os
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
+from hepatokit.contracts.common import REPORT_PAGE, REPORT_PIX, REPORT_SCREENSHOTS
 from hepatokit.manifest import Manifest
 from hepatokit.report.html import anchor, esc, section, table
 
@@ -142,9 +143,9 @@ def links_section(reports: Path, evaluations: Sequence[str | Path] = ()) -> str:
         for p in reports.rglob("*")
         if p.is_file()
         and p.suffix in {".md", ".html", ".json", ".csv"}
-        and p.name != "index.html"
-        and "pix" not in p.relative_to(reports).parts
-        and "screenshots" not in p.relative_to(reports).parts
+        and p.name != PurePosixPath(REPORT_PAGE).name
+        and PurePosixPath(REPORT_PIX).name not in p.relative_to(reports).parts
+        and PurePosixPath(REPORT_SCREENSHOTS).name not in p.relative_to(reports).parts
     )
     evals = []
     for item in map(Path, evaluations):

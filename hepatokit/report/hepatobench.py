@@ -13,6 +13,8 @@ from typing import Any
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from hepatokit.contracts.common import RAW_ROOT
+from hepatokit.contracts.hepatobench import CLUSTERS as CLUSTERS_TABLE, CURATED, PATCHES, QC, TILES
 from hepatokit.pseudonyms import build_key, slide_pseudonym
 from hepatokit.report.html import esc, figure, section, table
 from hepatokit.report.thumbs import ThumbCache, patch_thumb
@@ -53,10 +55,10 @@ class _Patches:
 
     def __init__(self, build: Path):
         self.build = build
-        raw = build / "private" / "raw_root.json"
+        raw = build / RAW_ROOT
         self.raw_root = Path(json.loads(raw.read_text())["raw_root"]) if raw.is_file() else None
         self.rows: dict[str, tuple[str | None, str | None, str]] = {}  # id → path, md5, under
-        for name, under in (("tiles.parquet", "build"), ("patches.parquet", "raw")):
+        for name, under in ((TILES, "build"), (PATCHES, "raw")):
             cols = _columns(build / name, ["id", "path", "md5"])
             if cols:
                 md5 = cols.get("md5") or [None] * len(cols["id"])
@@ -86,8 +88,8 @@ class _Patches:
 
 def _qc_gallery(build: Path, patches: _Patches, thumbs: ThumbCache, limits: dict[str, Any]) -> str:
     rows = []
-    if (build / "qc.parquet").is_file():
-        qc = pq.read_table(build / "qc.parquet")
+    if (build / QC).is_file():
+        qc = pq.read_table(build / QC)
         rows = qc.filter(pc.is_valid(qc.column("qc_reason"))).to_pylist()  # the removed only
     if not rows:
         return section("qc", "What QC removed", "<p>No patch was removed by QC.</p>")
@@ -133,7 +135,7 @@ def _qc_gallery(build: Path, patches: _Patches, thumbs: ThumbCache, limits: dict
 
 
 def _dedup_gallery(build: Path, patches: _Patches, thumbs: ThumbCache) -> str:
-    rows = _read(build / "clusters.parquet")
+    rows = _read(build / CLUSTERS_TABLE)
     if not rows:
         return section("dedup", "Duplicate clusters", "<p>No duplicate was found.</p>")
     clusters: dict[Any, list[dict[str, Any]]] = defaultdict(list)
@@ -227,7 +229,7 @@ def hepatobench_sections(
 ) -> tuple[list[tuple[str, str, str]], dict[str, str | None]]:
     """``(id, title, html)`` of every HepatoBench section, and id → class of the kept patches."""
     patches = _Patches(build)
-    curated = _columns(build / "curated.parquet", ["id", "class", "slide_id", "md5"])
+    curated = _columns(build / CURATED, ["id", "class", "slide_id", "md5"])
     out = [
         ("qc", "QC removals", _qc_gallery(build, patches, thumbs, qc_limits or {})),
         ("dedup", "Duplicates", _dedup_gallery(build, patches, thumbs)),

@@ -10,6 +10,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from hepatokit.contracts.lifs import REGISTRATION, REGISTRATION_REPORTS, SERIES, SUBJECTS, VOLUME_QC
 from hepatokit.report.html import esc, figure, section, table
 from hepatokit.report.thumbs import ThumbCache, mid_slices
 
@@ -120,7 +121,7 @@ def _confidence(row: dict[str, Any]) -> float:
 
 
 def _series(build: Path) -> str:
-    rows = _read(build / "series.parquet")
+    rows = _read(build / SERIES)
     if not rows:
         return section("series", "Series recognition", "<p>No <code>series.parquet</code>.</p>")
     rows.sort(key=lambda r: (_confidence(r), str(r.get("subject_id")), str(r.get("series_id"))))
@@ -150,9 +151,7 @@ def _series(build: Path) -> str:
 
 
 def _volume_qc(build: Path) -> str:
-    rows = [
-        r for r in _read(build / "qc" / "volume_qc.parquet") if r.get("flags") or r.get("qc_reason")
-    ]
+    rows = [r for r in _read(build / VOLUME_QC) if r.get("flags") or r.get("qc_reason")]
     if not rows:
         body = "<p>No volume was flagged.</p>"
     else:
@@ -174,14 +173,10 @@ def _volume_qc(build: Path) -> str:
 
 
 def _registration(build: Path, reports: Path) -> str:
-    pngs = sorted((reports / "registration").glob("sub-*.png"))
+    pngs = sorted((build / REGISTRATION_REPORTS).glob("sub-*.png"))
     if not pngs:
         return ""
-    flagged = [
-        r
-        for r in _read(build / "registration" / "registration.parquet")
-        if r.get("status") == "flagged"
-    ]
+    flagged = [r for r in _read(build / REGISTRATION) if r.get("status") == "flagged"]
     figs = "".join(
         figure(p.relative_to(reports).as_posix(), esc(p.stem), alt=p.stem, cls="overlay")
         for p in pngs
@@ -202,7 +197,7 @@ def lifs_sections(
 ) -> list[tuple[str, str, str]]:
     """``(id, title, html)`` of every LiFS section."""
     subjects = sorted(
-        _read(build / "subjects.parquet"),
+        _read(build / SUBJECTS),
         key=lambda s: (split_of.get(s["subject_id"], "~"), s["subject_id"]),
     )
     out = [

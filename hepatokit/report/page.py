@@ -17,6 +17,9 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from hepatokit.atomic import write_text_atomic
+from hepatokit.contracts import read_kind
+from hepatokit.contracts.common import MANIFEST_DIR, RECIPE, REPORT_PAGE, REPORTS, SPLITS
+from hepatokit.contracts.lifs import SUBJECTS
 from hepatokit.errors import BuildStateError
 from hepatokit.recipe import Recipe, read_recipe
 from hepatokit.report.common import funnel_section, links_section, splits_section
@@ -98,7 +101,7 @@ class ReportResult:
 
 
 def _split_of(build: Path) -> dict[str, str]:
-    path = build / "splits.parquet"
+    path = build / SPLITS
     if not path.is_file():
         return {}
     t = pq.read_table(path, columns=["id", "split"]).to_pydict()
@@ -135,17 +138,14 @@ def build_report(
     """
     t0 = time.perf_counter()
     build = Path(build)
-    if not build.is_dir() or not (
-        (build / "manifest").is_dir() or (build / "recipe.yaml").is_file()
-    ):
+    if not build.is_dir() or not ((build / MANIFEST_DIR).is_dir() or (build / RECIPE).is_file()):
         raise BuildStateError(
             "not a build folder (no manifest/ or recipe.yaml)",
             path=build,
             hint="give the folder `hepatokit build --out` wrote",
         )
-    default = "lifs" if (build / "subjects.parquet").is_file() else "hepatobench"
-    rec = read_recipe(build, recipe, default=default)
-    reports = build / "reports"
+    rec = read_recipe(build, recipe, default=read_kind(build))
+    reports = build / REPORTS
     reports.mkdir(parents=True, exist_ok=True)
     thumbs = ThumbCache(reports)
     split_of = _split_of(build)
@@ -156,7 +156,7 @@ def build_report(
     sections.append(("splits", "Splits", splits_section(split_of, labels, domains)))
     sections.append(("reports", "Other reports", links_section(reports, evaluations)))
     thumbs.remove_unused()
-    path = write_text_atomic(reports / "index.html", render_page(rec, sections), durable=False)
+    path = write_text_atomic(build / REPORT_PAGE, render_page(rec, sections), durable=False)
     seconds = time.perf_counter() - t0
     log.info(
         "report: %s (%d thumbnails made, %d reused, %.1f s)",
@@ -185,9 +185,7 @@ def _dataset_sections(
         sequences = list(rec.data.get("sequences") or [])
         sections = lifs_sections(build, reports, thumbs, sequences, split_of)
         subjects = (
-            pq.read_table(build / "subjects.parquet").to_pylist()
-            if (build / "subjects.parquet").is_file()
-            else []
+            pq.read_table(build / SUBJECTS).to_pylist() if (build / SUBJECTS).is_file() else []
         )
         labels = {s["subject_id"]: s.get("stage") for s in subjects}
         domains = {s["subject_id"]: str(s.get("vendor")) for s in subjects}

@@ -12,18 +12,19 @@ from __future__ import annotations
 import hashlib
 import io
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
 
 from hepatokit.atomic import write_bytes_atomic
+from hepatokit.contracts.common import REPORT_PIX
 
 __all__ = ["THUMB_DIR", "ThumbCache", "mid_slices", "patch_thumb", "to_uint8"]
 
 #: the thumbnails' folder under ``reports/``: a name no raw file is likely to share (the
 #: PHI audit looks for the raw tree's file names, e.g. ``Thumbs.db``, in every output)
-THUMB_DIR = "pix"
+THUMB_DIR = PurePosixPath(REPORT_PIX).name
 
 #: longest side of a thumbnail, pixels
 THUMB_PX = 128

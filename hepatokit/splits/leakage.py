@@ -27,6 +27,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from hepatokit.atomic import write_json_atomic, write_text_atomic
+from hepatokit.contracts import read_kind
+from hepatokit.contracts.common import LEAKAGE_JSON, LEAKAGE_MD, RAW_ROOT, SPLITS
+from hepatokit.contracts.hepatobench import CURATED, HASHES
+from hepatokit.contracts.lifs import PSEUDONYMS
 from hepatokit.errors import BuildStateError
 from hepatokit.recipe import Recipe, read_recipe
 from hepatokit.splits.leaks import DEFAULT_RADIUS, LeakageReport, find_leaks
@@ -49,7 +53,7 @@ def _read(path: Path, columns: Sequence[str] | None = None) -> pa.Table | None:
 def _patch_hashes(build: Path, ids: set[str]) -> pa.Table | None:
     """Hashes of the split patches: ``hashes.parquet``, else the curated table, else the files."""
     rows: dict[str, dict[str, Any]] = {}
-    for name in ("curated.parquet", "hashes.parquet"):  # hashes.parquet wins
+    for name in (CURATED, HASHES):  # hashes.parquet wins
         t = _read(build / name, ["id", "md5", "pixel_sha256", "phash", "dhash", "path"])
         if t is None or "id" not in t.column_names:
             continue
@@ -67,7 +71,7 @@ def _patch_hashes(build: Path, ids: set[str]) -> pa.Table | None:
 
 
 def _raw_root(build: Path) -> Path | None:
-    meta = build / "private" / "raw_root.json"
+    meta = build / RAW_ROOT
     if not meta.is_file():
         return None
     return Path(json.loads(meta.read_text())["raw_root"])
@@ -123,11 +127,9 @@ def audit_leakage(
         No ``splits.parquet`` in the build.
     """
     build = Path(build)
-    splits = _read(build / "splits.parquet")
+    splits = _read(build / SPLITS)
     if splits is None:
-        raise BuildStateError(
-            "no splits.parquet", path=build, hint="run `hepatokit split BUILD` first"
-        )
+        raise BuildStateError(f"no {SPLITS}", path=build, hint="run `hepatokit split BUILD` first")
     rec = recipe if isinstance(recipe, Recipe) else _recipe_of(build, recipe)
     default_radius, dhash_radius = _dedup_rule(rec)
     if radius is None:
@@ -138,7 +140,7 @@ def audit_leakage(
         hashes = _patch_hashes(build, {str(i) for i in splits.column("id").to_pylist()})
     if rec is None or rec.kind == "mri":
         pseudonyms = _read(
-            build / "private" / "pseudonyms.parquet",
+            build / PSEUDONYMS,
             ["original_patient_id", "original_key", "subject_id"],
         )
         if pseudonyms is not None and not {"original_patient_id", "subject_id"} <= set(
@@ -151,15 +153,14 @@ def audit_leakage(
     if rec is not None and rec.kind == "mri" and pseudonyms is None:
         report.warnings.append("no private/pseudonyms.parquet: same-patient check skipped")
     if write_report:
-        write_text_atomic(build / "reports" / "leakage.md", report.to_markdown())
-        write_json_atomic(build / "reports" / "leakage.json", report.to_dict())
+        write_text_atomic(build / LEAKAGE_MD, report.to_markdown())
+        write_json_atomic(build / LEAKAGE_JSON, report.to_dict())
     return report
 
 
 def _recipe_of(build: Path, recipe: str | Path | None) -> Recipe | None:
     # no BUILD/recipe.yaml: the packaged recipe of the build's dataset, as `split` reads it
-    default = "lifs" if (build / "subjects.parquet").is_file() else "hepatobench"
-    return read_recipe(build, recipe, default=default, stage_kind=False)
+    return read_recipe(build, recipe, default=read_kind(build), stage_kind=False)
 
 
 def _dedup_rule(recipe: Recipe | None) -> tuple[int, int | None]:

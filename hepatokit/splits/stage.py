@@ -12,7 +12,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from hepatokit.atomic import write_parquet_atomic
+from hepatokit.contracts import read_kind, write_table
+from hepatokit.contracts.common import REPORTS, SPLITS, SPLITS_MD, SPLITS_SCHEMA
+from hepatokit.contracts.hepatobench import CURATED
+from hepatokit.contracts.lifs import SUBJECTS
 from hepatokit.errors import BuildStateError
 from hepatokit.manifest import Manifest, excluded, stable_id
 from hepatokit.recipe import Recipe, read_recipe
@@ -25,14 +28,7 @@ __all__ = ["SPLITS_SCHEMA", "SplitResult", "split_build"]
 
 log = logging.getLogger("hepatokit.splits.stage")
 
-SPLITS_SCHEMA = pa.schema(
-    [
-        pa.field("id", pa.string(), nullable=False),
-        pa.field("group", pa.string(), nullable=False),
-        pa.field("split", pa.string(), nullable=False),
-    ]
-)
-_TABLES = {"mri": ("subjects.parquet", "subject_id"), "patho": ("curated.parquet", "id")}
+_TABLES = {"mri": (SUBJECTS, "subject_id"), "patho": (CURATED, "id")}
 
 
 @dataclass(frozen=True)
@@ -53,7 +49,7 @@ class SplitResult:
 
 
 def _default_recipe(build: Path) -> str:
-    return "lifs" if (build / "subjects.parquet").is_file() else "hepatobench"
+    return read_kind(build)
 
 
 def _previous(path: Path) -> dict[str, str]:
@@ -139,7 +135,7 @@ def split_build(
         policy = dataclasses.replace(policy, seed=seed)
     table, id_column = _read_table(build, rec.kind, policy)
     assert policy.seed is not None
-    out_path = build / "splits.parquet"
+    out_path = build / SPLITS
     previous = _previous(out_path)
     same_policy = _previous_policy(out_path) == _policy_key(
         json.loads(json.dumps(dataclasses.asdict(policy), default=str)), policy.seed
@@ -154,7 +150,7 @@ def split_build(
             # a row without a label cannot be scored, so it gets no split
             table, left_out = _drop_unlabelled(build, table, rec.kind, id_column, policy.stratify)
         plan = _assigned_plan(table, policy, previous if pin else None)
-    write_parquet_atomic(out_path, _splits_table(table, plan, policy, id_column, rec, left_out))
+    write_table(build, SPLITS, _splits_table(table, plan, policy, id_column, rec, left_out))
     moved = sum(1 for g, s in plan.assignment.items() if g in previous and previous[g] != s)
     new = sum(1 for g in plan.assignment if g not in previous)
     stability = _stability_lines(plan, previous, moved, new, pin)
@@ -165,9 +161,7 @@ def split_build(
         )
     summary, warnings = _report(build, table, plan, policy, rec, stability)
     log.info("split: %s", ", ".join(f"{s} {n}" for s, n in summary.rows.items()))
-    return SplitResult(
-        out_path, build / "reports" / "splits.md", plan, summary, moved, new, tuple(warnings)
-    )
+    return SplitResult(out_path, build / SPLITS_MD, plan, summary, moved, new, tuple(warnings))
 
 
 def _read_table(build: Path, kind: str, policy: SplitPolicy) -> tuple[pa.Table, str]:
@@ -274,7 +268,7 @@ def _report(
     for warning in warnings:
         log.warning("split: %s", warning)
     summary = write_split_report(
-        build / "reports",
+        build / REPORTS,
         rows.to_pylist(),
         plan,
         policy,

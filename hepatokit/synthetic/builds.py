@@ -19,10 +19,21 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from hepatokit.contracts.common import PRIVATE, RAW_ROOT, RECIPE, SPLITS
+from hepatokit.contracts.hepatobench import CURATED
+from hepatokit.contracts.lifs import (
+    INSTANCES_PHI,
+    PSEUDONYMS,
+    SEQUENCES,
+    SUBJECTS,
+    SUBJECTS_SCHEMA,
+    subject_dir,
+    volume_file,
+)
 from hepatokit.manifest import Manifest, ManifestRow, excluded, kept, stable_id
 from hepatokit.recipe import recipe_path
 
-LIFS_SEQUENCES = ("T1W", "T2W", "DWI", "GED1", "GED2", "GED3", "GED4")
+LIFS_SEQUENCES = SEQUENCES
 HB_CLASSES = ("TUM", "FIB", "INF", "NEC", "NOR", "REA", "STE")
 #: strings planted in BUILD/private and raw names: none may reach a published folder
 PHI_MARKERS = ("DOE^JOHN", "PHIMARK-19650101", "St-Elsewhere-Hospital", "patientSMITH")
@@ -62,11 +73,10 @@ class FakeHepatoBuild:
 
 
 def _write_private(build: Path, raw_root: Path, extra: dict[str, pa.Table]) -> None:
-    private = build / "private"
-    private.mkdir(parents=True, exist_ok=True)
-    (private / "raw_root.json").write_text(json.dumps({"raw_root": str(raw_root)}))
+    (build / PRIVATE).mkdir(parents=True, exist_ok=True)
+    (build / RAW_ROOT).write_text(json.dumps({"raw_root": str(raw_root)}))
     for name, table in extra.items():
-        pq.write_table(table, private / name)
+        pq.write_table(table, build / name)
 
 
 def _lifs_missing(i: int) -> set[str]:
@@ -81,16 +91,6 @@ def _lifs_missing(i: int) -> set[str]:
 
 
 _LIFS_AFFINE = np.array([[-0.9, 0, 0, 40.0], [0, -0.9, 0, 30.0], [0, 0, 2.5, -20.0], [0, 0, 0, 1]])
-_LIFS_SCHEMA = pa.schema(
-    [
-        ("subject_id", pa.string()), ("center", pa.string()), ("vendor", pa.string()),
-        ("scanner", pa.string()), ("field_strength", pa.float64()), ("stage", pa.string()),
-        ("cirrhosis", pa.int8()), ("significant_fibrosis", pa.int8()),
-        ("sequences", pa.list_(pa.string())),
-        *[(f"volume_{s}", pa.string()) for s in LIFS_SEQUENCES],
-        ("mask_GED4", pa.string()),
-    ]
-)  # fmt: skip
 
 
 def make_fake_lifs_build(
@@ -106,7 +106,7 @@ def make_fake_lifs_build(
     rng = np.random.default_rng(seed)
     build, raw_root = root / "build", root / "raw"
     build.mkdir(parents=True, exist_ok=True)
-    (build / "recipe.yaml").write_bytes(recipe_path("lifs").read_bytes())
+    (build / RECIPE).write_bytes(recipe_path("lifs").read_bytes())
     fake = FakeLifsBuild(build=build, raw_root=raw_root)
     rows, split_rows, pseudonyms, index_rows, label_rows = [], [], [], [], []
     i = 0
@@ -129,14 +129,14 @@ def make_fake_lifs_build(
             fake.subjects.append({**row, "split": split})
             i += 1
     _record_lifs_manifest(build, index_rows, label_rows)
-    pq.write_table(pa.Table.from_pylist(rows, schema=_LIFS_SCHEMA), build / "subjects.parquet")
-    pq.write_table(pa.Table.from_pylist(split_rows), build / "splits.parquet")
+    pq.write_table(pa.Table.from_pylist(rows, schema=SUBJECTS_SCHEMA), build / SUBJECTS)
+    pq.write_table(pa.Table.from_pylist(split_rows), build / SPLITS)
     _write_private(
         build,
         raw_root,
         {
-            "pseudonyms.parquet": pa.Table.from_pylist(pseudonyms),
-            "instances_phi.parquet": pa.table(
+            PSEUDONYMS: pa.Table.from_pylist(pseudonyms),
+            INSTANCES_PHI: pa.table(
                 {"PatientName": ["DOE^JOHN"], "InstitutionName": ["St-Elsewhere-Hospital"]}
             ),
         },
@@ -186,7 +186,7 @@ def _write_lifs_volumes(
 
     sid, vendor = row["subject_id"], row["vendor"]
     missing = _lifs_missing(i)
-    (build / "volumes" / f"sub-{sid}").mkdir(parents=True, exist_ok=True)
+    (build / subject_dir(sid)).mkdir(parents=True, exist_ok=True)
     index_rows = []
     for k, seq in enumerate(LIFS_SEQUENCES):
         if seq in missing:
@@ -195,7 +195,7 @@ def _write_lifs_volumes(
         data = rng.integers(0, 800, size=shape, dtype=np.int16) + np.int16(100 * k)
         if seq == "DWI" and i == 0:
             data = data[..., None]  # 4D with a trailing singleton axis
-        rel = f"volumes/sub-{sid}/sub-{sid}_{seq}.nii.gz"
+        rel = volume_file(sid, seq)
         img = nib.Nifti1Image(data, _LIFS_AFFINE)
         img.header.set_xyzt_units("mm", "sec")
         nib.save(img, build / rel)
@@ -211,7 +211,7 @@ def _write_lifs_volumes(
             )
     if not missing and i % 3 == 0:
         mask = (rng.random(shape) > 0.5).astype(np.uint8)
-        rel = f"volumes/sub-{sid}/sub-{sid}_mask_GED4.nii.gz"
+        rel = volume_file(sid, "mask_GED4")
         nib.save(nib.Nifti1Image(mask, _LIFS_AFFINE), build / rel)
         row["mask_GED4"] = rel
     return index_rows
@@ -275,7 +275,7 @@ def make_fake_hepatobench_build(
     rng = np.random.default_rng(seed)
     build, raw_root = root / "build", root / "raw"
     build.mkdir(parents=True, exist_ok=True)
-    (build / "recipe.yaml").write_bytes(recipe_path("hepatobench").read_bytes())
+    (build / RECIPE).write_bytes(recipe_path("hepatobench").read_bytes())
     fake = FakeHepatoBuild(build=build, raw_root=raw_root)
     rows: list[dict[str, Any]] = []
     ingest_rows: list[ManifestRow] = []
@@ -301,13 +301,14 @@ def make_fake_hepatobench_build(
         for r in rows
     ]
     _record_hepatobench_manifest(build, ingest_rows, tile_rows, first_id=rows[0]["id"])
-    pq.write_table(pa.Table.from_pylist(rows), build / "curated.parquet")
+    pq.write_table(pa.Table.from_pylist(rows), build / CURATED)
     splits = [
         {"id": r["id"], "group": r["slide_id"], "split": _HB_SLIDE_SPLIT[r["slide_id"]]}
         for r in rows
     ]
-    pq.write_table(pa.Table.from_pylist(splits), build / "splits.parquet")
-    _write_private(build, raw_root, {"slides_phi.parquet": pa.table({"name": ["DOE^JOHN"]})})
+    pq.write_table(pa.Table.from_pylist(splits), build / SPLITS)
+    slides_phi = pa.table({"name": ["DOE^JOHN"]})
+    _write_private(build, raw_root, {f"{PRIVATE}/slides_phi.parquet": slides_phi})
     return fake
 
 

@@ -31,6 +31,7 @@ from hepatokit.errors import DataFormatError
 from hepatokit.parallel import map_items
 from hepatokit.synthetic.mri_dicom import PHI_PRIVATE_CREATOR, tm, write_patient
 from hepatokit.synthetic.mri_extras import write_bad_files, write_label_csvs
+from hepatokit.synthetic.mri_motion import plant_offsets
 from hepatokit.synthetic.mri_plan import PatientPlan, plan_patients
 from hepatokit.synthetic.mri_protocols import (
     IGNORE_REASONS,
@@ -68,6 +69,12 @@ RULES = {
     "ignore_reasons": IGNORE_REASONS,
 }
 
+MOTION_RULE = (
+    "units[*].pixels.params.motion.matrix_lps (M, LPS mm) moves the unit's anatomy: its voxel at "
+    "world x shows the phantom at inv(M) x; fixed unit R, moving unit S are aligned by "
+    "M_S @ inv(M_R) (fixed point -> moving point, LPS); the DICOM geometry does not show M"
+)
+
 
 @dataclass
 class MRIStudiesSummary:
@@ -95,6 +102,7 @@ def generate_mri_studies(
     seed: int = 0,
     workers: int | None = None,
     matrix: int = 64,
+    sequence_offsets: tuple[float, float] | None = None,
 ) -> MRIStudiesSummary:
     """Write synthetic multi-center liver MRI DICOM studies with planted truth.
 
@@ -110,16 +118,24 @@ def generate_mri_studies(
         Processes (default: all usable CPUs; 1 runs inline).
     matrix
         In-plane matrix of the anatomical series (DWI uses 3/4 of it); slices are 16–24.
+    sequence_offsets
+        ``(max_degrees, max_mm)``: plant a rigid offset of the anatomy in every series part
+        (a breath-hold's motion; :mod:`hepatokit.synthetic.mri_motion`), recorded in truth.json
+        as ``units[*].pixels.params.motion``. Default None: none planted (and the output is
+        byte-identical to a run without the option).
     """
     if patients < 1:
         raise DataFormatError(f"patients must be ≥ 1, got {patients}", hint="use --patients 36")
     out = Path(out)
     raw_root = out / "dicom"
-    done = _existing(out, patients=patients, seed=seed, matrix=matrix)
+    offsets = None if sequence_offsets is None else [float(v) for v in sequence_offsets]
+    done = _existing(out, patients=patients, seed=seed, matrix=matrix, offsets=offsets)
     if done is not None:
         return done
     _prepare(out)
     plans, sites = plan_patients(patients, seed, matrix=matrix)
+    if offsets is not None:
+        plant_offsets(plans, seed, offsets[0], offsets[1])
     erng = np.random.default_rng([seed, 555])
     sites["export_dirs"] = {c: f"{erng.integers(16**6):06x}" for c in sorted(sites["centers"])}
     jobs = [(str(raw_root), p, sites) for p in plans]
@@ -134,6 +150,9 @@ def generate_mri_studies(
     bad = write_bad_files(raw_root, plans[0], template, seed)
     problems, labels = write_label_csvs(out, plans, seed)
     truth = _truth(plans, written, sites, bad, problems, labels, seed, matrix)
+    if offsets is not None:
+        truth["sequence_offsets"] = {"max_degrees": offsets[0], "max_mm": offsets[1],
+                                     "rule": MOTION_RULE}  # fmt: skip
     with open(out / "clinical_labels.csv", encoding="utf-8", newline="") as fh:
         truth["phi"]["label_csv_dates"] = sorted({r["biopsy_date"] for r in csv.DictReader(fh)})
     write_json_atomic(out / "truth.json", truth)
@@ -155,7 +174,9 @@ def _summary(out: Path, truth: dict[str, Any]) -> MRIStudiesSummary:
     )
 
 
-def _existing(out: Path, *, patients: int, seed: int, matrix: int) -> MRIStudiesSummary | None:
+def _existing(
+    out: Path, *, patients: int, seed: int, matrix: int, offsets: list[float] | None
+) -> MRIStudiesSummary | None:
     """The summary of a finished run with the same parameters in ``out`` (then nothing to do)."""
     truth_path = out / "truth.json"
     if (out / _INCOMPLETE).exists() or not truth_path.is_file():
@@ -166,6 +187,8 @@ def _existing(out: Path, *, patients: int, seed: int, matrix: int) -> MRIStudies
         return None
     same = (truth.get("schema_version"), truth.get("n_patients"), truth.get("seed"),
             truth.get("matrix")) == (TRUTH_SCHEMA_VERSION, patients, seed, matrix)  # fmt: skip
+    planted = truth.get("sequence_offsets")
+    same &= offsets == (None if planted is None else [planted["max_degrees"], planted["max_mm"]])
     n_files = sum(len(fs) for _, _, fs in os.walk(out / "dicom"))
     if same and n_files == truth["file_count"]["total"]:
         log.info("%s already holds these synthetic MRI studies; nothing to do", out)

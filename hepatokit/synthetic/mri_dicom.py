@@ -216,6 +216,8 @@ def _render(plan: PatientPlan, series: SeriesPlan, part: PartPlan) -> dict[str, 
         "scanner": plan.scanner,
         "noise_seed": part.noise_seed,
     }
+    if part.motion is not None:  # only when planted: other outputs stay byte-identical
+        params["motion"] = part.motion
     if part.b_values:
         vols = [
             phantom_volume(

@@ -268,12 +268,16 @@ def phantom_volume(params: Mapping[str, Any], geometry: Geometry) -> NDArray[Any
     """The stored pixel values of one planted 3D volume, shape ``(columns, rows, slices)``.
 
     ``params``: ``patient_seed``, ``stage`` (1–4), ``role``, ``b_value`` (DWI) or None,
-    ``scanner`` (key of :data:`SCANNERS`), ``noise_seed``. Values are the integers stored in
+    ``scanner`` (key of :data:`SCANNERS`), ``noise_seed``, optionally ``motion`` (a planted
+    rigid offset: ``motion["matrix_lps"]`` moves the anatomy). Values are the integers stored in
     PixelData (real value = stored × RescaleSlope + RescaleIntercept of the scanner).
     """
     scanner = SCANNERS[str(params["scanner"])]
     an = anatomy_for(int(params["patient_seed"]), int(params["stage"]))
     x = geometry.world_grid()
+    if params.get("motion") is not None:  # the anatomy moved by M: sample it at M⁻¹ x
+        inv = np.linalg.inv(np.asarray(params["motion"]["matrix_lps"], dtype=float))
+        x = x @ inv[:3, :3].T + inv[:3, 3]
     b = params.get("b_value")
     signal = _noise_free(x, an, str(params["role"]), None if b is None else float(b))
     inside = signal > 0

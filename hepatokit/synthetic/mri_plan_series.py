@@ -55,6 +55,7 @@ class PartPlan:
     ignore_reason: str | None
     temporal_position: int | None = None
     repeat_of: str | None = None
+    motion: dict[str, Any] | None = None  # planted rigid offset (``mri_motion``); None: none
 
 
 @dataclass

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hepatokit.contracts.lifs import SEQUENCES
+
 __all__ = [
     "CONTRAST_ROLES",
     "IGNORE_REASONS",
@@ -25,7 +27,7 @@ __all__ = [
     "protocol_for",
 ]
 
-LIFS_SEQUENCES: tuple[str, ...] = ("T1W", "T2W", "DWI", "GED1", "GED2", "GED3", "GED4")
+LIFS_SEQUENCES: tuple[str, ...] = SEQUENCES
 CONTRAST_ROLES: tuple[str, ...] = ("GED1", "GED2", "GED3", "GED4")
 #: ignore reason a curation must give each ignorable role
 IGNORE_REASONS: dict[str, str] = {

@@ -82,3 +82,10 @@ def test_importing_the_package_and_cli_pulls_no_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_cli_rejects_an_unknown_cache_dtype(tmp_path):
+    res = CliRunner().invoke(
+        app, ["baseline", "staging", "--data", str(tmp_path), "--cache", "int4"]
+    )
+    assert res.exit_code != 0 and "float16" in res.output

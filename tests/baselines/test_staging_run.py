@@ -155,3 +155,41 @@ def test_loader_workers_share_an_on_disk_volume_cache(tmp_path, planted_lifs):
     a = pd.read_csv(with_workers.submission_path)
     b = pd.read_csv(inline.submission_path)
     pd.testing.assert_frame_equal(a, b, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_grid_cache_trains_as_the_uncached_run_and_a_later_run_hits(tmp_path, planted_lifs):
+    from hepatokit.baselines.staging_run import run_staging
+
+    hf, recipe, _, _ = planted_lifs
+    kw = dict(
+        data=hf,
+        model="resnet3d",
+        track="noncontrast",
+        recipe=recipe,
+        tiny=True,
+        epochs=2,
+        device="cpu",
+        seed=0,
+    )
+    timings = ("epoch_seconds", "samples_per_second", "peak_memory_bytes")
+
+    def rows(report):
+        return [{k: v for k, v in h.items() if k not in timings} for h in report.history]
+
+    plain = run_staging(out=tmp_path / "plain", **kw)
+    cached = run_staging(out=tmp_path / "cached", cache="float32", **kw)
+    assert rows(cached) == rows(plain)  # float32 is lossless: the same training, value for value
+    sub = pd.read_csv(cached.submission_path)
+    pd.testing.assert_frame_equal(sub, pd.read_csv(plain.submission_path))
+    folder = tmp_path / "cached" / "grid_cache"
+    entries = {p.name: p.stat().st_mtime_ns for p in folder.glob("*.npy")}
+    assert len(entries) > len(sub)  # labelled train/validation volumes + every test volume
+    # a later run of the same data and grid reads every entry, computes none
+    again = run_staging(out=tmp_path / "cached", cache="float32", resume=False, **kw)
+    assert {p.name: p.stat().st_mtime_ns for p in folder.glob("*.npy")} == entries
+    assert rows(again) == rows(plain)
+    # another dtype is another key (a lossy dtype trains exactly as the volumes rounded to it:
+    # test_grid_cache; AdamW's first steps amplify any input change, so no loss tolerance here)
+    run_staging(out=tmp_path / "cached", cache="float16", resume=False, **kw)
+    assert len(list(folder.glob("*.npy"))) == 2 * len(entries)

@@ -8,6 +8,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Literal
 
+from hepatokit.contracts.lifs import SEQUENCES
 from hepatokit.errors import RecipeError
 from hepatokit.recipe import Recipe, check_regex
 
@@ -31,9 +32,6 @@ __all__ = [
     "recipe_sequences",
     "series_section",
 ]
-
-#: the sequences of a recipe that declares none (``sequences:``)
-SEQUENCES = ("T1W", "T2W", "DWI", "GED1", "GED2", "GED3", "GED4")
 
 
 @dataclass(frozen=True)
@@ -322,7 +320,8 @@ class MriConfig:
 
 
 def recipe_sequences(recipe: Recipe) -> tuple[str, ...]:
-    """The recipe's ``sequences`` (the packaged seven when it declares none)."""
+    """The recipe's ``sequences`` (the contract's default :data:`SEQUENCES` when it declares
+    none)."""
     return tuple(str(s) for s in recipe.data.get("sequences") or SEQUENCES)
 
 

@@ -12,6 +12,7 @@ import pyarrow as pa
 from PIL import Image
 
 from hepatokit.atomic import atomic_path
+from hepatokit.contracts.hepatobench import DEDUP_CLUSTERS_PNG
 from hepatokit.curation.patho.features.table import item_file
 
 if TYPE_CHECKING:
@@ -92,6 +93,6 @@ def cluster_gallery(
         rows.append(row)
         labels.append(f"{cid[:8]} (n={len(members)})")
     return image_grid(
-        rows, Path(build) / "reports" / "dedup_clusters.png",
+        rows, Path(build) / DEDUP_CLUSTERS_PNG,
         title="Largest duplicate clusters (first: kept representative)", row_labels=labels,
     )  # fmt: skip

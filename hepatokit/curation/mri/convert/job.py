@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from hepatokit._version import __version__
+from hepatokit.contracts.lifs import CONVERT_STATE
 from hepatokit.curation.mri.config import ConvertConfig
 from hepatokit.curation.mri.convert.dcm2niix import dcm2niix_version
 from hepatokit.curation.mri.deid.nifti_scrub import gzip_backend
@@ -66,7 +67,7 @@ def outputs(build: Path, stem: str, dwi: bool) -> list[Path]:
 
 def key_path(job: ConvertJob) -> Path:
     """Where the resume record of ``job`` lives (``BUILD/.state/convert/``)."""
-    return Path(job.build) / ".state" / "convert" / (job.stem.replace("/", "__") + ".key")
+    return Path(job.build) / CONVERT_STATE / (job.stem.replace("/", "__") + ".key")
 
 
 def up_to_date(job: ConvertJob) -> bool:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hepatokit.contracts.lifs import ALL_SERIES_DIR, INDEX_CACHE, subject_dir, volume_file
 from hepatokit.curation.mri.config import ConvertConfig
 from hepatokit.curation.mri.convert.job import ConvertJob
 from hepatokit.manifest import ManifestRow, excluded, kept
@@ -53,11 +54,12 @@ def plan_jobs(
     jobs: list[ConvertJob] = []
     for s in series.sort_values(["subject_id", "series_id"]).to_dict("records"):
         if all_series:
-            stem = f"all_series/sub-{s['subject_id']}/sub-{s['subject_id']}_series-{s['series_id']}"
+            sid = s["subject_id"]
+            stem = f"{subject_dir(sid, ALL_SERIES_DIR)}/sub-{sid}_series-{s['series_id']}"
             seq = None
         elif isinstance(s["label"], str):
             seq = str(s["label"])
-            stem = f"volumes/sub-{s['subject_id']}/sub-{s['subject_id']}_{seq}"
+            stem = volume_file(s["subject_id"], seq, suffix="")
         else:
             continue
         info = {k: _plain(s[k]) for k in _SERIES_FACTS}
@@ -79,7 +81,7 @@ def changed_since_index(
     mtime differs from the index's record (``private/index_cache.parquet``), or the file
     is gone. Converting them would mix what the index saw with what is there now (a
     replaced slice gives a volume of the wrong geometry that passes as ``ok``)."""
-    record = build / "private" / "index_cache.parquet"
+    record = build / INDEX_CACHE
     if not record.is_file():
         log.warning("no index record of sizes and mtimes: raw files not re-checked")
         return {}

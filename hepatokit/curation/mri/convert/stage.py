@@ -30,8 +30,19 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from hepatokit.atomic import write_parquet_atomic
-from hepatokit.curation.mri.config import SEQUENCES, ConvertConfig, recipe_sequences
+from hepatokit.contracts import check_file, write_table
+from hepatokit.contracts.common import RAW_ROOT
+from hepatokit.contracts.lifs import (
+    ALL_SERIES,
+    INSTANCES,
+    INSTANCES_PHI,
+    SEQUENCES,
+    SERIES,
+    VOLUME_SCHEMA,
+    VOLUMES,
+    VOLUMES_DIR,
+)
+from hepatokit.curation.mri.config import ConvertConfig, recipe_sequences
 from hepatokit.curation.mri.convert.dcm2niix import build_scratch, dcm2niix_binary, run_dcm2niix
 from hepatokit.curation.mri.convert.job import ConvertJob, up_to_date
 from hepatokit.curation.mri.convert.plan import batches, changed_since_index, outcome, plan_jobs
@@ -44,18 +55,6 @@ from hepatokit.recipe import stage_section
 __all__ = ["ConvertSummary", "convert_volumes", "dcm2niix_binary", "run_dcm2niix"]
 
 log = logging.getLogger("hepatokit.curation.mri.convert.stage")
-
-VOLUME_SCHEMA = pa.schema(
-    [
-        ("subject_id", pa.string()),
-        ("sequence", pa.string()),
-        ("series_id", pa.string()),
-        ("path", pa.string()),
-        ("sidecar", pa.string()),
-        ("status", pa.string()),
-        ("error", pa.string()),
-    ]
-)
 
 
 @dataclass(frozen=True)
@@ -113,13 +112,13 @@ def convert_volumes(
     jobs = [j for j in jobs if j.stem not in changed]
     jobs, results = _run(build, jobs, workers, executor)
     if not all_series:
-        _remove_stale(build / "volumes", {build / j.stem for j in jobs}, seqs)
+        _remove_stale(build / VOLUMES_DIR, {build / j.stem for j in jobs}, seqs)
     items: dict[str, Any] = {}
     for sid, ids in zip(series["series_id"], series["item_ids"], strict=True):
         items.setdefault(sid, ids)  # the first row of a series id, as before
     rows, ledger, counts = outcome(jobs, results, changed, items.__getitem__, all_series)
-    name = "all_series.parquet" if all_series else "volumes.parquet"
-    out = write_parquet_atomic(build / name, pa.Table.from_pylist(rows, schema=VOLUME_SCHEMA))
+    name = ALL_SERIES if all_series else VOLUMES
+    out = write_table(build, name, pa.Table.from_pylist(rows, schema=VOLUME_SCHEMA))
     if not all_series:
         Manifest(build).record(
             "convert", ledger, provenance_info=provenance(stage="mri.convert", recipe_sha256=sha)
@@ -134,16 +133,15 @@ def convert_volumes(
 def _read_tables(build: Path) -> tuple[pd.DataFrame, Path, dict[str, dict[Any, Any]]]:
     """``series.parquet``, the raw root, and per instance (``item_id``) its raw path,
     b-value and contrast agent."""
-    series_path = build / "series.parquet"
-    if not series_path.is_file():
-        raise BuildStateError("no series.parquet", path=build, hint="run `hepatokit mri series`")
-    raw_root = Path(json.loads((build / "private" / "raw_root.json").read_text())["raw_root"])
-    series = pd.read_parquet(series_path)
+    if not (build / SERIES).is_file():
+        raise BuildStateError(f"no {SERIES}", path=build, hint="run `hepatokit mri series`")
+    raw_root = Path(json.loads((build / RAW_ROOT).read_text())["raw_root"])
+    series = pd.read_parquet(check_file(build, SERIES))
     paths = pd.read_parquet(
-        build / "instances.parquet", columns=["item_id", "b_value", "contrast_agent"]
+        check_file(build, INSTANCES), columns=["item_id", "b_value", "contrast_agent"]
     )
     raw_paths = pd.read_parquet(
-        build / "private" / "instances_phi.parquet", columns=["item_id", "path"]
+        build / INSTANCES_PHI, columns=["item_id", "path"]
     )  # the raw paths are only in private/ (folder names carry patient names)
     instances = {
         "path": dict(zip(raw_paths["item_id"], raw_paths["path"], strict=True)),

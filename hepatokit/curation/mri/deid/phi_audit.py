@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures import Executor
 from pathlib import Path
 
+from hepatokit.contracts.common import PRIVATE, RAW_ROOT, RECIPE, REPORTS
 from hepatokit.curation.mri.deid.phi_values import add_value, collect_phi_values, csv_values
 from hepatokit.curation.mri.dicom.tags import PHI_COLUMNS, PUBLIC_COLUMNS
 from hepatokit.errors import BuildStateError, DataFormatError
@@ -53,7 +54,7 @@ def schema_text(build: Path) -> list[str]:
     """Recipe and schema text of a build: its ``recipe.yaml`` and the column names of its
     tables (a one-word value equal to one of their words is not looked for)."""
     out = [" ".join(PUBLIC_COLUMNS), " ".join(PHI_COLUMNS)]
-    recipe = build / "recipe.yaml"
+    recipe = build / RECIPE
     if recipe.is_file():
         out.append(recipe.read_text(encoding="utf-8", errors="replace"))
     return out
@@ -95,9 +96,9 @@ def audit_phi(
     return audit_identifiers(
         folder=build,
         identifiers=values,
-        exclude=("private",),
+        exclude=(PRIVATE,),
         ignore_text=schema_text(build),
-        report_dir=build / "reports" if report else None,
+        report_dir=build / REPORTS if report else None,
         workers=workers,
         executor=executor,
     )
@@ -105,7 +106,7 @@ def audit_phi(
 
 def _raw_root(build: Path, raw: str | os.PathLike[str] | None) -> Path:
     if raw is None:
-        info = build / "private" / "raw_root.json"
+        info = build / RAW_ROOT
         if not info.is_file():
             raise BuildStateError(
                 "no raw root recorded", path=build, hint="pass --raw RAW (the DICOM root)"

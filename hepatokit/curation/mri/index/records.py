@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from hepatokit.contracts.lifs import INSTANCE_SCHEMA
 from hepatokit.curation.mri.dicom.tags import (
     PHI_COLUMNS,
     PUBLIC_COLUMNS,
@@ -32,50 +33,6 @@ __all__ = [
     "warm_worker",
 ]
 
-_LIST_F = pa.list_(pa.float64())
-#: schema of ``instances.parquet`` (one row per kept DICOM image file)
-INSTANCE_SCHEMA = pa.schema(
-    [
-        ("item_id", pa.string()),
-        ("path", pa.string()),
-        ("size", pa.int64()),
-        ("subject_id", pa.string()),
-        ("center", pa.string()),
-        ("vendor", pa.string()),
-        ("scanner", pa.string()),
-        ("sop_class_uid", pa.string()),
-        ("modality", pa.string()),
-        ("study_uid", pa.string()),
-        ("series_uid", pa.string()),
-        ("sop_uid", pa.string()),
-        ("series_number", pa.int64()),
-        ("instance_number", pa.int64()),
-        ("field_strength", pa.float64()),
-        ("series_description", pa.string()),
-        ("protocol_name", pa.string()),
-        ("sequence_name", pa.string()),
-        ("scanning_sequence", pa.string()),
-        ("sequence_variant", pa.string()),
-        ("image_type", pa.string()),
-        ("echo_time", pa.float64()),
-        ("repetition_time", pa.float64()),
-        ("flip_angle", pa.float64()),
-        ("b_value", pa.float64()),
-        ("b_value_source", pa.string()),
-        ("acquisition_number", pa.int64()),
-        ("temporal_position", pa.int64()),
-        ("contrast_agent", pa.string()),
-        ("orientation", _LIST_F),
-        ("position", _LIST_F),
-        ("pixel_spacing", _LIST_F),
-        ("slice_thickness", pa.float64()),
-        ("rows", pa.int64()),
-        ("columns", pa.int64()),
-        ("frames", pa.int64()),
-        ("inversion_time", pa.float64()),
-        ("slices", pa.int64()),  # images in the file: frames × mosaic tiles
-    ]
-)
 #: one header record per file, as the workers return them (public columns typed as in
 #: :data:`INSTANCE_SCHEMA`, identifying ones as text)
 RECORD_SCHEMA = pa.schema(

@@ -29,6 +29,8 @@ from pathlib import Path
 import pyarrow as pa
 
 from hepatokit.atomic import write_json_atomic
+from hepatokit.contracts.common import RAW_ROOT
+from hepatokit.contracts.lifs import INDEX_CACHE, INSTANCES
 from hepatokit.curation.mri import INDEX_WORKER_MODULES
 from hepatokit.curation.mri.config import DeidConfig, IndexConfig, deid_section, index_section
 from hepatokit.curation.mri.deid.keys import load_deid_key
@@ -137,7 +139,7 @@ def index_dicom(
         files, records, read = _read_records(
             raw_root, build, use_cache=index.cache, workers=workers, executor=pool
         )
-    write_json_atomic(build / "private" / "raw_root.json", {"raw_root": str(raw_root)})
+    write_json_atomic(build / RAW_ROOT, {"raw_root": str(raw_root)})
     rels = [rel for rel, _, _ in files]
     d = decide_files(
         rels,
@@ -148,7 +150,7 @@ def index_dicom(
         same_pixels=functools.partial(same_pixels, raw_root),
     )
     tables = index_tables(build, files, records, d)
-    tables[build / "private" / "index_cache.parquet"] = with_stat(records, files)
+    tables[build / INDEX_CACHE] = with_stat(records, files)
     write_index(build, tables, ledger_columns(files, d), recipe_sha256=sha)
     summary = IndexSummary(
         files=len(files),
@@ -156,7 +158,7 @@ def index_dicom(
         excluded=len(files) - len(d.kept_at),
         headers_read=read,
         subjects=len(set(d.subjects.values())),
-        instances_path=build / "instances.parquet",
+        instances_path=build / INSTANCES,
     )
     log.info("index: %d files, %d images kept, %d excluded, %d headers read", *astuple(summary)[:4])
     return summary
@@ -174,7 +176,7 @@ def _read_records(
     reused, unreadable entries recorded, every other header read; and how many were read."""
     problems: dict[str, tuple[str, str]] = {}
     files = list_raw_files(raw_root, problems)
-    cache = load_cache(build / "private" / "index_cache.parquet") if use_cache else None
+    cache = load_cache(build / INDEX_CACHE) if use_cache else None
     tables: list[pa.Table] = []
     known: set[str] = set()
     if cache is not None:

@@ -17,6 +17,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from hepatokit.atomic import write_parquet_atomic
+from hepatokit.contracts import TABLE_SCHEMAS, check_schema, start_build
+from hepatokit.contracts.lifs import INSTANCES, INSTANCES_PHI, PSEUDONYMS, SITES, SOURCES
 from hepatokit.curation.mri.dicom.tags import PHI_COLUMNS
 from hepatokit.curation.mri.index.decide import FileDecisions
 from hepatokit.curation.mri.index.records import INSTANCE_SCHEMA
@@ -58,23 +60,22 @@ def index_tables(
         "size": pa.array([files[i][1] for i in d.kept_at], pa.int64()),
     }
     public = {**derived, "path": pa.array([d.sources[i] for i in d.kept_at], pa.string())}
-    private = build / "private"
     originals = sorted(d.subjects)
     sites = sorted(d.site_rows)
     return {
-        build / "instances.parquet": _assemble(kept_rows, public, INSTANCE_SCHEMA),
-        private / "sources.parquet": pa.table(
+        build / INSTANCES: _assemble(kept_rows, public, INSTANCE_SCHEMA),
+        build / SOURCES: pa.table(
             {"item_id": d.item_ids, "source": [rel for rel, _, _ in files], "name": d.sources}
         ),
-        private / "instances_phi.parquet": _assemble(kept_rows, derived, PHI_SCHEMA),
-        private / "pseudonyms.parquet": pa.table(
+        build / INSTANCES_PHI: _assemble(kept_rows, derived, PHI_SCHEMA),
+        build / PSEUDONYMS: pa.table(
             {
                 "original_patient_id": [k.split("\x1f")[-1] for k in originals],
                 "original_key": originals,
                 "subject_id": [d.subjects[k] for k in originals],
             }
         ),
-        private / "sites.parquet": pa.table(
+        build / SITES: pa.table(
             {
                 "kind": [r[0] for r in sites],
                 "original": [r[1] for r in sites],
@@ -105,7 +106,13 @@ def write_index(
     recipe_sha256: str | None,
 ) -> None:
     """Write ``tables`` in threads (an error in any is raised), then record the ``index``
-    ledger."""
+    ledger (``build.json`` too: an index starts a LiFS build). The tables of the build
+    contract are checked against it first."""
+    start_build(build, "lifs")
+    for path, table in tables.items():
+        name = path.relative_to(build).as_posix()
+        if name in TABLE_SCHEMAS:
+            check_schema(table.schema, name, path=path)
     with ThreadPoolExecutor(max_workers=len(tables), thread_name_prefix="index-write") as pool:
         writes = [pool.submit(write_parquet_atomic, p, t) for p, t in tables.items()]
         for written in writes:
@@ -121,5 +128,5 @@ def write_index(
 def raw_sources(build: str | os.PathLike[str]) -> dict[str, str]:
     """item_id → raw path (relative to the raw root) of every indexed file, from
     ``BUILD/private/sources.parquet``."""
-    table = pq.read_table(Path(build) / "private" / "sources.parquet")
+    table = pq.read_table(Path(build) / SOURCES)
     return dict(zip(table["item_id"].to_pylist(), table["source"].to_pylist(), strict=True))

@@ -27,14 +27,17 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from hepatokit.atomic import write_parquet_atomic
-from hepatokit.curation.mri.config import (
-    SEQUENCES as RECIPE_SEQUENCES,
-    DeidConfig,
-    LabelsConfig,
-    recipe_sequences,
+from hepatokit.contracts import check_file, write_table
+from hepatokit.contracts.lifs import (
+    PSEUDONYMS,
+    SEQUENCES,
+    SERIES,
+    SUBJECTS,
+    SUBJECTS_SCHEMA,
+    VOLUME_QC,
+    VOLUMES,
 )
-from hepatokit.curation.mri.labels.subjects import SEQUENCES, SUBJECTS_SCHEMA
+from hepatokit.curation.mri.config import DeidConfig, LabelsConfig, recipe_sequences
 from hepatokit.errors import BuildStateError, DataFormatError
 from hepatokit.manifest import Manifest, ManifestRow, excluded, kept, provenance, stable_id
 from hepatokit.recipe import stage_section
@@ -77,9 +80,9 @@ def normalise_stage(value: Any, config: LabelsConfig) -> str | None:
 
 
 def _volumes(build: Path) -> pd.DataFrame:
-    vols = pd.read_parquet(build / "volumes.parquet")
+    vols = pd.read_parquet(check_file(build, VOLUMES))
     vols = vols[vols["status"] == "ok"]
-    qc_path = build / "qc" / "volume_qc.parquet"
+    qc_path = build / VOLUME_QC
     if qc_path.is_file():
         qc = pd.read_parquet(qc_path, columns=["series_id", "qc_reason"])
         failed = set(qc.loc[qc["qc_reason"].notna(), "series_id"])
@@ -114,7 +117,7 @@ def join_labels(
     rec_path = None if recipe is None else os.fspath(recipe)
     given = None
     if labels_config is not None and deid is not None:
-        given = (labels_config, deid, tuple(sequences or RECIPE_SEQUENCES), recipe_sha256)
+        given = (labels_config, deid, tuple(sequences or SEQUENCES), recipe_sha256)
     lcfg, deid_cfg, seqs, sha = stage_section(
         build,
         given,
@@ -133,7 +136,7 @@ def join_labels(
     )
     stages: dict[str, str | None] = {}
     ledger = resolve_duplicates(ledger, by_subject, stages)
-    series = pd.read_parquet(build / "series.parquet")
+    series = pd.read_parquet(check_file(build, SERIES))
     subjects = subject_rows(vols, series, stages, lcfg, seqs)
     ledger += [
         kept(
@@ -152,7 +155,7 @@ def _read(
     build: Path, labels: str | os.PathLike[str], lcfg: LabelsConfig
 ) -> tuple[pd.DataFrame, dict[str, str], pd.DataFrame]:
     """The labels CSV (as text), the pseudonym of each original key, the usable volumes."""
-    for needed in ("volumes.parquet", "series.parquet", "private/pseudonyms.parquet"):
+    for needed in (VOLUMES, SERIES, PSEUDONYMS):
         if not (build / needed).is_file():
             raise BuildStateError(f"no {needed}", path=build, hint="run mri index/series/convert")
     parsed = read_table(labels, what="labels CSV")  # empty, ragged, duplicate header: errors
@@ -164,7 +167,7 @@ def _read(
                 path=os.fspath(labels),
                 hint="set labels.id_column / labels.stage_column in the recipe",
             )
-    pseud = pd.read_parquet(build / "private" / "pseudonyms.parquet")
+    pseud = pd.read_parquet(build / PSEUDONYMS)
     key_to_sid = dict(zip(pseud["original_key"], pseud["subject_id"], strict=True))
     return table, key_to_sid, _volumes(build)
 
@@ -208,9 +211,7 @@ def _write(
     build: Path, subjects: list[dict[str, Any]], ledger: list[ManifestRow], sha: str | None
 ) -> LabelsSummary:
     """``subjects.parquet`` and the stage's ledger; returns the summary."""
-    path = write_parquet_atomic(
-        build / "subjects.parquet", pa.Table.from_pylist(subjects, schema=SUBJECTS_SCHEMA)
-    )
+    path = write_table(build, SUBJECTS, pa.Table.from_pylist(subjects, schema=SUBJECTS_SCHEMA))
     Manifest(build).record(
         "labels",
         ledger,

@@ -9,22 +9,23 @@ import numpy as np
 import pandas as pd
 
 from hepatokit.atomic import atomic_path, write_text_atomic
+from hepatokit.contracts.lifs import INSTANCES, MISSING_MODALITY_CSV, MISSING_MODALITY_PNG
 
 __all__ = ["missing_modality_matrix"]
 
 
 def missing_modality_matrix(build: Path, present: pd.DataFrame, sequences: tuple[str, ...]) -> Path:
     """Write ``qc/missing_modality.csv`` and ``reports/missing_modality.png``; return the CSV."""
-    inst = pd.read_parquet(build / "instances.parquet", columns=["subject_id", "center", "vendor"])
+    inst = pd.read_parquet(build / INSTANCES, columns=["subject_id", "center", "vendor"])
     subjects = inst.drop_duplicates("subject_id").sort_values(["vendor", "subject_id"])
     have = set(zip(present["subject_id"], present["sequence"], strict=True))
     table = subjects[["subject_id", "center", "vendor"]].copy()
     for seq in sequences:
         table[seq] = [int((s, seq) in have) for s in table["subject_id"]]
     table["n_present"] = table[list(sequences)].sum(axis=1)
-    csv_path = build / "qc" / "missing_modality.csv"
+    csv_path = build / MISSING_MODALITY_CSV
     write_text_atomic(csv_path, table.to_csv(index=False, lineterminator="\n"))
-    _heatmap(build / "reports" / "missing_modality.png", table, sequences)
+    _heatmap(build / MISSING_MODALITY_PNG, table, sequences)
     return csv_path
 
 

@@ -27,7 +27,9 @@ import pandas as pd
 import pyarrow as pa
 
 from hepatokit.atomic import write_parquet_atomic
-from hepatokit.curation.mri.config import SEQUENCES, VolumeQCConfig, recipe_sequences
+from hepatokit.contracts import check_file
+from hepatokit.contracts.lifs import INSTANCES, SEQUENCES, SERIES, VOLUME_QC, VOLUMES
+from hepatokit.curation.mri.config import VolumeQCConfig, recipe_sequences
 from hepatokit.curation.mri.qc.checks import check_volume, corrupt_slices
 from hepatokit.curation.mri.qc.matrix import missing_modality_matrix
 from hepatokit.errors import BuildStateError
@@ -127,7 +129,7 @@ def qc_volumes(
     )
     rows, ledger = qc_outcome(jobs, results, series["item_ids"].__getitem__)
     qc_path = write_parquet_atomic(
-        build / "qc" / "volume_qc.parquet",
+        build / VOLUME_QC,
         pa.Table.from_pylist(
             [{k: r.get(k) for k in QC_SCHEMA.names} for r in rows], schema=QC_SCHEMA
         ),
@@ -148,14 +150,13 @@ def qc_volumes(
 def _read_tables(build: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The converted volumes (ok, by subject and sequence), the series (by ``series_id``)
     and the instances' positions and orientations (by ``item_id``)."""
-    vol_path = build / "volumes.parquet"
-    if not vol_path.is_file():
-        raise BuildStateError("no volumes.parquet", path=build, hint="run `hepatokit mri convert`")
-    vols = pd.read_parquet(vol_path)
+    if not (build / VOLUMES).is_file():
+        raise BuildStateError(f"no {VOLUMES}", path=build, hint="run `hepatokit mri convert`")
+    vols = pd.read_parquet(check_file(build, VOLUMES))
     vols = vols[vols["status"] == "ok"].sort_values(["subject_id", "sequence"])
-    series = pd.read_parquet(build / "series.parquet").set_index("series_id")
+    series = pd.read_parquet(check_file(build, SERIES)).set_index("series_id")
     inst = pd.read_parquet(
-        build / "instances.parquet", columns=["item_id", "position", "orientation"]
+        check_file(build, INSTANCES), columns=["item_id", "position", "orientation"]
     )
     return vols, series, inst.set_index("item_id")
 

@@ -36,7 +36,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from hepatokit.atomic import write_parquet_atomic
-from hepatokit.curation.mri.config import SEQUENCES, recipe_sequences
+from hepatokit.contracts.lifs import REGISTRATION, SEQUENCES, SERIES, SUBJECTS, VOLUME_QC, VOLUMES
+from hepatokit.curation.mri.config import recipe_sequences
 from hepatokit.curation.mri.register.config import RegisterConfig
 from hepatokit.curation.mri.register.images import sitk_module
 from hepatokit.curation.mri.register.subject import (
@@ -84,7 +85,7 @@ def _subject_volumes(
     """(subject, {sequence: path}, liver mask) from subjects.parquet, else volumes.parquet."""
     import pandas as pd
 
-    subjects = build / "subjects.parquet"
+    subjects = build / SUBJECTS
     if subjects.is_file():
         df = pd.read_parquet(subjects)
         out = []
@@ -97,7 +98,7 @@ def _subject_volumes(
             mask = row.get("mask_GED4")
             out.append((str(row["subject_id"]), vols, mask if isinstance(mask, str) else None))
         return out
-    vol_path = build / "volumes.parquet"
+    vol_path = build / VOLUMES
     if not vol_path.is_file():
         raise BuildStateError(
             "no subjects.parquet or volumes.parquet",
@@ -106,7 +107,7 @@ def _subject_volumes(
         )
     table = pd.read_parquet(vol_path)
     table = table[table["status"] == "ok"]
-    qc = build / "qc" / "volume_qc.parquet"
+    qc = build / VOLUME_QC
     if qc.is_file():
         q = pd.read_parquet(qc, columns=["path", "qc_reason"])
         failed = set(q.loc[q["qc_reason"].notna(), "path"])
@@ -270,7 +271,7 @@ def _write(build: Path, rows: list[dict[str, Any]], sha: str | None) -> Path:
         ]
     )  # fmt: skip
     table_path = write_parquet_atomic(
-        build / "registration" / "registration.parquet",
+        build / REGISTRATION,
         pa.Table.from_pylist([{k: r.get(k) for k in schema.names} for r in rows], schema=schema),
     )
     ledger = _ledger(build, rows, kept)
@@ -288,7 +289,7 @@ def _ledger(build: Path, rows: Sequence[Mapping[str, Any]], kept: Any) -> list[A
     when the build has the curation tables that name them."""
     import pandas as pd
 
-    vol_path, series_path = build / "volumes.parquet", build / "series.parquet"
+    vol_path, series_path = build / VOLUMES, build / SERIES
     if not (vol_path.is_file() and series_path.is_file()):
         return []
     vols = pd.read_parquet(vol_path, columns=["subject_id", "sequence", "series_id", "status"])

@@ -14,6 +14,12 @@ from typing import Any
 import numpy as np
 
 from hepatokit.atomic import atomic_path, write_json_atomic
+from hepatokit.contracts.lifs import (
+    REGISTRATION_DIR,
+    REGISTRATION_REPORTS,
+    REGISTRATION_STATE,
+    subject_dir,
+)
 from hepatokit.curation.mri.register.config import RegisterConfig, RegistrationResult
 from hepatokit.curation.mri.register.estimate import (
     PreparedFixed,
@@ -86,12 +92,12 @@ def job_key(
 
 
 def _subject_dir(build: Path, sid: str) -> Path:
-    return build / "registration" / f"sub-{sid}"
+    return build / subject_dir(sid, REGISTRATION_DIR)
 
 
 def up_to_date(job: SubjectJob) -> list[dict[str, Any]] | None:
     """The subject's rows of an earlier run with the same key and all its files, else None."""
-    state = _subject_dir(Path(job.build), job.subject_id) / "registration.json"
+    state = _subject_dir(Path(job.build), job.subject_id) / REGISTRATION_STATE
     try:
         saved = json.loads(state.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -131,7 +137,7 @@ def register_subject(job: SubjectJob) -> list[dict[str, Any]]:
             )
             for s in job.volumes
         ]
-        write_json_atomic(folder / "registration.json", {"key": job.key, "rows": rows})
+        write_json_atomic(folder / REGISTRATION_STATE, {"key": job.key, "rows": rows})
         return rows
     t0 = time.process_time()
     fixed_full = to_sitk(build / job.volumes[ref], sitk)
@@ -154,10 +160,10 @@ def register_subject(job: SubjectJob) -> list[dict[str, Any]]:
         if moving_full is not None:
             pairs.append((seq, moving_full, res))
     if cfg.qc_figure:
-        figure = build / "reports" / "registration" / f"sub-{sid}.png"
+        figure = build / REGISTRATION_REPORTS / f"sub-{sid}.png"
         qc_figure(sitk, figure, ref, prepared.image, pairs)
     rows[0]["seconds"] = round(time.process_time() - t0, 3)  # the whole subject
-    write_json_atomic(folder / "registration.json", {"key": job.key, "rows": rows})
+    write_json_atomic(folder / REGISTRATION_STATE, {"key": job.key, "rows": rows})
     return rows
 
 

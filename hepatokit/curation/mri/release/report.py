@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hepatokit.contracts.lifs import SUBJECTS
 from hepatokit.manifest import ManifestRow
 
 __all__ = ["ReleaseImportSummary", "render_report", "summarise"]
@@ -45,7 +46,7 @@ def summarise(
         by_vendor=dict(sorted(Counter(f"{r['vendor']} ({r['scanner']})" for r in rows).items())),
         missing={s: sum(r[f"volume_{s}"] is None for r in rows) for s in sequences},
         squeezed=squeezed,
-        subjects_path=build / "subjects.parquet",
+        subjects_path=build / SUBJECTS,
     )
 
 

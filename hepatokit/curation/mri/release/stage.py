@@ -30,9 +30,17 @@ from pathlib import Path
 import pyarrow as pa
 
 from hepatokit.atomic import write_json_atomic, write_parquet_atomic, write_text_atomic
-from hepatokit.curation.mri.config import SEQUENCES, DeidConfig, recipe_sequences
+from hepatokit.contracts import start_build, write_table
+from hepatokit.contracts.common import RAW_ROOT
+from hepatokit.contracts.lifs import (
+    IMPORT_RELEASE_MD,
+    PSEUDONYMS,
+    SEQUENCES,
+    SUBJECTS,
+    subjects_schema,
+)
+from hepatokit.curation.mri.config import DeidConfig, recipe_sequences
 from hepatokit.curation.mri.deid.keys import load_deid_key
-from hepatokit.curation.mri.labels.subjects import subjects_schema
 from hepatokit.curation.mri.release.layout import (
     VENDOR_FOLDERS,
     ReleaseLayout,
@@ -187,15 +195,17 @@ def _write(
     """``subjects.parquet``, the private tables, the ledger (with the files placed in no
     case) and the report; returns the summary."""
     rows = sorted(got.subjects, key=lambda r: r["subject_id"])
-    write_parquet_atomic(
-        build / "subjects.parquet",
+    write_table(
+        build,
+        SUBJECTS,
         pa.Table.from_pylist(rows, schema=subjects_schema(sequences, release=True)),
     )
     write_parquet_atomic(
-        build / "private" / "pseudonyms.parquet",
+        build / PSEUDONYMS,
         pa.Table.from_pylist(sorted(got.private, key=lambda r: r["subject_id"])),
     )
-    write_json_atomic(build / "private" / "raw_root.json", {"raw_root": str(root_path)})
+    write_json_atomic(build / RAW_ROOT, {"raw_root": str(root_path)})
+    start_build(build, "lifs")
     ledger = got.ledger + [
         excluded(
             stable_id("file", rel),
@@ -215,5 +225,5 @@ def _write(
         provenance_info=provenance(stage=STAGE, recipe_sha256=sha),
     )
     summary = summarise(rows, ledger, sequences, build, got.squeezed)
-    write_text_atomic(build / "reports" / "import_release.md", render_report(summary, rows))
+    write_text_atomic(build / IMPORT_RELEASE_MD, render_report(summary, rows))
     return summary

@@ -19,6 +19,7 @@ import numpy as np
 
 from hepatokit._version import __version__
 from hepatokit.atomic import write_bytes_atomic, write_json_atomic
+from hepatokit.contracts.lifs import subject_dir, volume_file
 from hepatokit.curation.mri.deid.nifti_scrub import gzip_deterministic, scrub_nifti
 from hepatokit.curation.mri.release.layout import MASK, ReleaseCase, VendorInfo, sequence_of
 from hepatokit.errors import DataFormatError
@@ -139,7 +140,7 @@ def import_case(job: CaseJob) -> CaseResult:
     """Convert one case folder (runs in a worker)."""
     root, build = Path(job.root), Path(job.build)
     result = CaseResult()
-    folder = Path("volumes") / f"sub-{job.subject_id}"
+    folder = Path(subject_dir(job.subject_id))
     claimed: dict[str, str] = {}
     order = {s: i for i, s in enumerate((*job.sequences, MASK))}
     # canonical names first (T2 before T2WI), so the variant is the one called a duplicate
@@ -159,7 +160,7 @@ def import_case(job: CaseJob) -> CaseResult:
         if seq in claimed:
             out.reason, out.detail = "duplicate_sequence", f"{seq} already read from {claimed[seq]}"
             continue
-        target = folder / f"sub-{job.subject_id}_{seq}.nii.gz"
+        target = Path(volume_file(job.subject_id, seq))
         sidecar_path = build / target.with_suffix("").with_suffix(".json")
         if _up_to_date(build / target, sidecar_path, sha):
             squeezed = json.loads(sidecar_path.read_text()).get("SourceShape", [])

@@ -30,7 +30,16 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from hepatokit.atomic import write_parquet_atomic, write_text_atomic
+from hepatokit.atomic import write_text_atomic
+from hepatokit.contracts import check_file, write_table
+from hepatokit.contracts.lifs import (
+    INSTANCES,
+    INSTANCES_PHI,
+    SERIES,
+    SERIES_CSV,
+    SERIES_MD,
+    SERIES_SCHEMA,
+)
 from hepatokit.curation.mri.config import SeriesConfig, series_section
 from hepatokit.curation.mri.dicom.tags import seconds_of_day
 from hepatokit.curation.mri.series.parts import Rows, describe_parts
@@ -42,38 +51,6 @@ from hepatokit.recipe import stage_section
 __all__ = ["SERIES_SCHEMA", "SeriesSummary", "recognise_series"]
 
 log = logging.getLogger("hepatokit.curation.mri.series.stage")
-
-SERIES_SCHEMA = pa.schema(
-    [
-        ("series_id", pa.string()),
-        ("subject_id", pa.string()),
-        ("center", pa.string()),
-        ("vendor", pa.string()),
-        ("scanner", pa.string()),
-        ("field_strength", pa.float64()),
-        ("series_uid", pa.string()),
-        ("part", pa.string()),
-        ("series_number", pa.int64()),
-        ("series_description", pa.string()),
-        ("protocol_name", pa.string()),
-        ("image_type", pa.string()),
-        ("echo_time", pa.float64()),
-        ("repetition_time", pa.float64()),
-        ("flip_angle", pa.float64()),
-        ("b_values", pa.list_(pa.float64())),
-        ("contrast", pa.bool_()),
-        ("n_images", pa.int64()),
-        ("rows", pa.int64()),
-        ("columns", pa.int64()),
-        ("seconds_after_injection", pa.float64()),
-        ("timing_source", pa.string()),
-        ("label", pa.string()),
-        ("reason", pa.string()),
-        ("evidence", pa.string()),
-        ("confidence", pa.float64()),
-        ("item_ids", pa.list_(pa.string())),
-    ]
-)
 
 
 @dataclass(frozen=True)
@@ -88,13 +65,13 @@ class SeriesSummary:
 
 
 def _load(build: Path) -> Rows:
-    inst_path = build / "instances.parquet"
-    phi_path = build / "private" / "instances_phi.parquet"
+    inst_path = build / INSTANCES
+    phi_path = build / INSTANCES_PHI
     if not inst_path.is_file() or not phi_path.is_file():
         raise BuildStateError(
             "no instances.parquet in the build", path=build, hint="run `hepatokit mri index` first"
         )
-    rows = pq.read_table(inst_path).to_pylist()
+    rows = pq.read_table(check_file(build, INSTANCES)).to_pylist()
     phi = pq.read_table(
         phi_path, columns=["item_id", "acquisition_time", "series_time", "contrast_start_time"]
     ).to_pylist()
@@ -150,7 +127,7 @@ def recognise_series(
     table = pa.Table.from_pylist(
         sorted(rows, key=lambda r: (r["subject_id"], r["series_id"])), schema=SERIES_SCHEMA
     )
-    path = write_parquet_atomic(build / "series.parquet", table)
+    path = write_table(build, SERIES, table)
     _write_report(build, rows)
     Manifest(build).record(
         "series", _ledger(rows), provenance_info=provenance(stage="mri.series", recipe_sha256=sha)
@@ -191,7 +168,7 @@ def _write_report(build: Path, rows: list[dict[str, Any]]) -> None:
     writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     writer.writerows(ordered)
-    write_text_atomic(build / "reports" / "series.csv", buf.getvalue())
+    write_text_atomic(build / SERIES_CSV, buf.getvalue())
     labels = Counter(r["label"] for r in rows if r["label"])
     lines = [
         "# Series recognition",
@@ -209,4 +186,4 @@ def _write_report(build: Path, rows: list[dict[str, Any]]) -> None:
         what = r["label"] or f"({r['reason']})"
         ev = str(r["evidence"]).replace("|", "/")[:300]
         lines.append(f"| {r['series_id']} | {r['vendor']} | {what} | {r['confidence']} | {ev} |")
-    write_text_atomic(build / "reports" / "series.md", "\n".join(lines) + "\n")
+    write_text_atomic(build / SERIES_MD, "\n".join(lines) + "\n")

@@ -27,10 +27,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from PIL import Image
 
+from hepatokit.contracts.hepatobench import QC
+from hepatokit.contracts.items import read_items
 from hepatokit.curation.patho.dedup.near import nearest_neighbour_distances
 from hepatokit.curation.patho.features.hashing import hex_to_uint64, phash_hex
 from hepatokit.curation.patho.features.table import ensure_features, item_file
-from hepatokit.curation.patho.layout import QC, read_items
 
 __all__ = ["DedupCalibration", "calibrate_dedup", "reencoding_distances"]
 

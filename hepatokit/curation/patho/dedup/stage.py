@@ -23,7 +23,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from hepatokit.atomic import write_parquet_atomic, write_text_atomic
+from hepatokit.atomic import write_text_atomic
+from hepatokit.contracts import write_table
+from hepatokit.contracts.hepatobench import (
+    CLUSTER_SCHEMA,
+    CLUSTERS,
+    CURATED,
+    DEDUP_MD,
+    PATCHES,
+    QC,
+    TILES,
+)
+from hepatokit.contracts.items import read_items, require
 from hepatokit.curation.patho.config import (
     DedupConfig,
     FeaturesConfig,
@@ -34,15 +45,6 @@ from hepatokit.curation.patho.dedup.exact import DedupDecision, DedupInput, deci
 from hepatokit.curation.patho.features.hashing import hash_versions, hex_to_uint64
 from hepatokit.curation.patho.features.table import ensure_features
 from hepatokit.curation.patho.gallery import cluster_gallery
-from hepatokit.curation.patho.layout import (
-    CLUSTERS,
-    CURATED,
-    PATCHES,
-    QC,
-    TILES,
-    read_items,
-    require,
-)
 from hepatokit.curation.patho.qc.measures import QC_CHECKS, quality_rank
 from hepatokit.manifest import Manifest, ManifestRow, excluded, kept
 from hepatokit.recipe import stage_section
@@ -50,16 +52,6 @@ from hepatokit.recipe import stage_section
 __all__ = ["DedupSummary", "dedup_ledger", "dedup_patches"]
 
 STAGE = "dedup"
-CLUSTER_SCHEMA = pa.schema(
-    [
-        ("cluster_id", pa.string()),
-        ("id", pa.string()),
-        ("representative", pa.string()),
-        ("distance", pa.int32()),
-        ("link", pa.string()),
-        ("reason", pa.string()),
-    ]
-)
 
 
 @dataclass(frozen=True)
@@ -124,7 +116,7 @@ def dedup_patches(
     ledger, kept_ids = dedup_ledger(data.ids, items.column("kind").to_pylist(), decisions)
     summary = _summary(len(data.ids), len(kept_ids), decisions)
     clusters = pa.Table.from_pylist([d.__dict__ for d in decisions], schema=CLUSTER_SCHEMA)
-    write_parquet_atomic(build / CLUSTERS, clusters)
+    write_table(build, CLUSTERS, clusters)
     extra = {"phash_radius": r, "dhash": feats.dhash, "hash_versions": hash_versions()}
     info = stage_provenance(build, stage=STAGE, extra=extra)
     Manifest(build).record(STAGE, ledger, provenance_info=info)
@@ -214,7 +206,7 @@ def _write_curated(build: Path, kept_ids: list[str], hashes: pa.Table, scores: p
     table = table.join(extra, "id", join_type="left outer")
     table = table.join(scores.select(["id", *QC_CHECKS]), "id", join_type="left outer")
     table = table.sort_by([("path", "ascending")])
-    write_parquet_atomic(build / CURATED, table)
+    write_table(build, CURATED, table)
 
 
 def _write_report(
@@ -237,4 +229,4 @@ def _write_report(
         "",
         "Gallery of the largest clusters: `dedup_clusters.png`.",
     ]
-    write_text_atomic(build / "reports" / "dedup.md", "\n".join(lines) + "\n")
+    write_text_atomic(build / DEDUP_MD, "\n".join(lines) + "\n")

@@ -16,23 +16,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from hepatokit.atomic import write_parquet_atomic
+from hepatokit.contracts import write_table
+from hepatokit.contracts.common import read_raw_root
+from hepatokit.contracts.hepatobench import HASH_SCHEMA, HASHES, SCORES
 from hepatokit.curation.patho.features.analysis import analyse_patch_bytes
-from hepatokit.curation.patho.layout import HASHES, SCORES, read_raw_root
 from hepatokit.curation.patho.qc.measures import QC_CHECKS, QC_VERSION
 from hepatokit.errors import BuildStateError
 from hepatokit.parallel import map_items
 
 __all__ = ["HASH_SCHEMA", "SCORE_SCHEMA", "ensure_features", "item_file"]
 
-HASH_SCHEMA = pa.schema(
-    [
-        ("id", pa.string()),
-        ("md5", pa.string()),
-        ("pixel_sha256", pa.string()),
-        ("phash", pa.string()),
-        ("dhash", pa.string()),
-    ]
-)
 SCORE_SCHEMA = pa.schema(
     [("id", pa.string())] + [(c, pa.float64()) for c in QC_CHECKS],
     metadata={b"hepatokit.qc_version": QC_VERSION.encode()},
@@ -136,7 +129,7 @@ def ensure_features(
         scores = pa.concat_tables(
             [scores.filter(keep_s), pa.Table.from_pylist(new_s, schema=SCORE_SCHEMA)]
         )
-        write_parquet_atomic(build / HASHES, hashes)
+        write_table(build, HASHES, hashes)
         scores = scores.replace_schema_metadata(SCORE_SCHEMA.metadata)
         write_parquet_atomic(build / SCORES, scores)
     return _align(hashes, ids), _align(scores, ids), errors

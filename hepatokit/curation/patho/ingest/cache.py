@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from hepatokit.atomic import write_parquet_atomic
+from hepatokit.contracts.hepatobench import INGEST_CACHE
 
 __all__ = ["IngestCache"]
 
@@ -30,7 +31,7 @@ class IngestCache:
     """Previous per-file results of ``ingest`` in ``build``, for options ``key``."""
 
     def __init__(self, build: Path, key: str):
-        self.path = Path(build) / "private" / "cache" / "ingest.parquet"
+        self.path = Path(build) / INGEST_CACHE
         self.key = key
         self._old: dict[str, tuple[int, int, str, str]] = {}
         if self.path.is_file():

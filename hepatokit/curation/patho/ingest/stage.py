@@ -36,6 +36,16 @@ from typing import Any
 import pyarrow as pa
 
 from hepatokit.atomic import write_parquet_atomic
+from hepatokit.contracts import start_build, write_table
+from hepatokit.contracts.common import write_raw_root
+from hepatokit.contracts.hepatobench import (
+    HASH_SCHEMA,
+    HASHES,
+    PATCH_METADATA,
+    PATCH_SCHEMA,
+    PATCHES,
+    SCORES,
+)
 from hepatokit.curation.patho.config import (
     FeaturesConfig,
     IngestConfig,
@@ -43,7 +53,7 @@ from hepatokit.curation.patho.config import (
     stage_provenance,
 )
 from hepatokit.curation.patho.features.hashing import hash_versions
-from hepatokit.curation.patho.features.table import HASH_SCHEMA, SCORE_SCHEMA
+from hepatokit.curation.patho.features.table import SCORE_SCHEMA
 from hepatokit.curation.patho.ingest.analyse import FileTask, analyse_file
 from hepatokit.curation.patho.ingest.cache import IngestCache
 from hepatokit.curation.patho.ingest.discover import PatchEntry, discover_patches
@@ -52,13 +62,6 @@ from hepatokit.curation.patho.ingest.rows import (
     class_map,
     ingest_rows,
     pre_exclusions,
-)
-from hepatokit.curation.patho.layout import (
-    HASHES,
-    PATCH_METADATA,
-    PATCHES,
-    SCORES,
-    write_raw_root,
 )
 from hepatokit.manifest import Manifest
 from hepatokit.parallel import map_items
@@ -193,21 +196,15 @@ def _sizes(
     return sizes
 
 
-PATCH_SCHEMA = pa.schema(
-    [
-        ("id", pa.string()), ("path", pa.string()), ("class", pa.string()),
-        ("slide_id", pa.string()), ("width", pa.int32()), ("height", pa.int32()),
-        ("mode", pa.string()), ("bytes", pa.int64()), ("md5", pa.string()),
-        ("format", pa.string()), ("ingest_reason", pa.string()),
-    ]
-)  # fmt: skip
 _METADATA_SCHEMA = pa.schema([("id", pa.string()), ("value", pa.string())])
 
 
 def _write(build: Path, rows: IngestRows) -> None:
-    """The tables, the metadata text (private) and the ledger of one ingest run."""
-    write_parquet_atomic(build / PATCHES, pa.Table.from_pylist(rows.patches, schema=PATCH_SCHEMA))
-    write_parquet_atomic(build / HASHES, pa.Table.from_pylist(rows.hashes, schema=HASH_SCHEMA))
+    """The tables, the metadata text (private) and the ledger of one ingest run (and
+    ``build.json``: an ingest starts a HepatoBench build)."""
+    start_build(build, "hepatobench")
+    write_table(build, PATCHES, pa.Table.from_pylist(rows.patches, schema=PATCH_SCHEMA))
+    write_table(build, HASHES, pa.Table.from_pylist(rows.hashes, schema=HASH_SCHEMA))
     write_parquet_atomic(build / SCORES, pa.Table.from_pylist(rows.scores, schema=SCORE_SCHEMA))
     write_parquet_atomic(
         build / PATCH_METADATA, pa.Table.from_pylist(rows.metadata, schema=_METADATA_SCHEMA)

@@ -18,10 +18,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from hepatokit.contracts.hepatobench import QC_CALIBRATION_PNG
+from hepatokit.contracts.items import read_items
 from hepatokit.curation.patho.config import FeaturesConfig, PatchQCConfig, features_section
 from hepatokit.curation.patho.features.table import ensure_features, item_file
 from hepatokit.curation.patho.gallery import image_grid
-from hepatokit.curation.patho.layout import read_items
 from hepatokit.curation.patho.qc.measures import (
     QC_CHECKS,
     RELATIVE_BOUNDS,
@@ -193,6 +194,6 @@ def _extremes_png(build: Path, items: pa.Table, scores: pa.Table, k: int) -> Pat
         rows.append([(where[ids[i]], f"{v[i]:.3g}") for i in high])
         labels.append(f"{score}\nhighest")
     return image_grid(
-        rows, build / "reports" / "qc_calibration.png",
+        rows, build / QC_CALIBRATION_PNG,
         title="QC scores: lowest and highest patches per score", row_labels=labels,
     )  # fmt: skip

@@ -16,6 +16,8 @@ from typing import Any
 import pyarrow as pa
 
 from hepatokit.atomic import write_parquet_atomic
+from hepatokit.contracts.hepatobench import QC
+from hepatokit.contracts.items import read_items
 from hepatokit.curation.patho.config import (
     FeaturesConfig,
     PatchQCConfig,
@@ -23,7 +25,6 @@ from hepatokit.curation.patho.config import (
     stage_provenance,
 )
 from hepatokit.curation.patho.features.table import ensure_features
-from hepatokit.curation.patho.layout import QC, read_items
 from hepatokit.curation.patho.qc.measures import (
     QC_CHECKS,
     RELATIVE_BOUNDS,

@@ -27,8 +27,9 @@ import pyarrow.parquet as pq
 from PIL import Image
 
 from hepatokit.atomic import write_bytes_atomic, write_parquet_atomic
+from hepatokit.contracts import start_build
+from hepatokit.contracts.hepatobench import SLIDES, TILE_MARKER, TILES, TILES_DIR
 from hepatokit.curation.patho.config import TilingConfig, stage_provenance
-from hepatokit.curation.patho.layout import TILES
 from hepatokit.curation.patho.wsi.slides import SlideError
 from hepatokit.curation.patho.wsi.tiling import tile_slide
 from hepatokit.errors import DataFormatError
@@ -90,8 +91,8 @@ def _job_key(
 
 
 def _tile_one(job: _SlideJob) -> dict[str, Any]:
-    folder = Path(job.build) / "tiles" / job.slide_id
-    done = folder / "_tiles.parquet"
+    folder = Path(job.build) / TILES_DIR / job.slide_id
+    done = folder / TILE_MARKER
     if done.is_file():
         meta = pq.read_schema(done).metadata or {}
         if meta.get(b"hepatokit.key") == job.key.encode():
@@ -256,9 +257,8 @@ def tile_slides(
     table = pa.concat_tables(outcome.tables) if outcome.tables else None
     if table is not None:
         write_parquet_atomic(build / TILES, table)
-    write_parquet_atomic(
-        build / "private" / "slides.parquet", pa.Table.from_pylist(outcome.private)
-    )
+    write_parquet_atomic(build / SLIDES, pa.Table.from_pylist(outcome.private))
+    start_build(build, "hepatobench")
     info = stage_provenance(build, stage=STAGE, extra={"tiling": asdict(cfg), "mpp_fill_in": mpp,
                                                        "force_mpp": force_mpp})  # fmt: skip
     Manifest(build).record(STAGE, outcome.rows, introduces=True, provenance_info=info)

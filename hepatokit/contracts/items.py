@@ -1,39 +1,18 @@
-"""File names of a HepatoBench build folder (see docs/contracts.md) and small readers."""
+"""The items of a HepatoBench build that enter QC and dedup, read from its tables."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from hepatokit.atomic import write_json_atomic
+from hepatokit.contracts.hepatobench import PATCHES, TILES
+from hepatokit.contracts.tables import read_table
 from hepatokit.errors import BuildStateError
 
-__all__ = [
-    "CLUSTERS",
-    "CURATED",
-    "HASHES",
-    "PATCHES",
-    "PATCH_METADATA",
-    "QC",
-    "SCORES",
-    "TILES",
-    "read_items",
-    "read_raw_root",
-    "require",
-    "write_raw_root",
-]
-
-PATCHES = "patches.parquet"
-PATCH_METADATA = "private/patch_metadata.parquet"  # text found in the patches' metadata
-TILES = "tiles.parquet"
-HASHES = "hashes.parquet"
-SCORES = "cache/qc_scores.parquet"  # raw QC scores from the one decode (thresholds not applied)
-QC = "qc.parquet"
-CLUSTERS = "clusters.parquet"
-CURATED = "curated.parquet"
+__all__ = ["read_items", "require"]
 
 
 def require(build: Path, name: str, *, before: str) -> Path:
@@ -49,30 +28,18 @@ def require(build: Path, name: str, *, before: str) -> Path:
     return path
 
 
-def write_raw_root(build: Path, root: Path) -> None:
-    """Record the absolute raw root in ``BUILD/private/raw_root.json`` (never published)."""
-    write_json_atomic(Path(build) / "private" / "raw_root.json", {"raw_root": str(root.resolve())})
-
-
-def read_raw_root(build: Path) -> Path | None:
-    """The raw root recorded by ingest, or None."""
-    path = Path(build) / "private" / "raw_root.json"
-    if not path.is_file():
-        return None
-    return Path(json.loads(path.read_text())["raw_root"])
-
-
 def read_items(build: Path) -> pa.Table:
-    """The items that enter QC / dedup: kept rows of ``patches.parquet`` or ``tiles.parquet``.
+    """The items that enter QC / dedup: kept rows of ``patches.parquet`` or ``tiles.parquet``
+    (``patches.parquet`` checked against its contract).
 
     Columns: ``id``, ``path``, ``class`` (nullable), ``slide_id``, ``kind`` (patch / tile).
     """
     build = Path(build)
     tables = []
     if (build / PATCHES).is_file():
-        t = pq.read_table(build / PATCHES)
+        t = read_table(build, PATCHES)
         if "ingest_reason" in t.column_names:
-            mask = pa.compute.is_null(t.column("ingest_reason"))
+            mask = pc.is_null(t.column("ingest_reason"))
             t = t.filter(mask)
         tables.append(
             pa.table(
