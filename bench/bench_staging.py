@@ -153,16 +153,21 @@ def main() -> None:
     n_params = count_parameters(
         build_staging_model(args.model, in_channels=args.channels, n_classes=4, config=cfg)
     )
+    plain_train, plain_val = train, val
     with tempfile.TemporaryDirectory() as cache_dir:
         if args.cache != "off":
             train, val, build_s, reopen_s = cached(train, val, cfg, args, cache_dir)
-        bares, loops = [], []
+        bares, loops, plains = [], [], []
         for _ in range(args.rounds):  # alternating: load changes hit both alike
             steps = max(5, args.n // cfg.batch_size)  # as many steps as an epoch
             bares.append(bare_step(args.model, cfg, args.channels, plan, steps=steps))
             sps, epoch_wall, history = loop_rate(train, val, args, cfg, plan)
             loops.append(sps)
+            if args.cache != "off":  # the uncached loop in the same round, for comparison
+                off = with_overrides(cfg, cache="off")
+                plains.append(loop_rate(plain_train, plain_val, args, off, plan)[0])
     ref, sps = max(bares), max(loops)
+    paired = [lo / b for lo, b in zip(loops, bares, strict=True)]
     last = history[-1]
     epoch_s = float(np.mean([h["epoch_seconds"] for h in history]))
     print(
@@ -182,7 +187,13 @@ def main() -> None:
           f"rounds {', '.join(f'{b:.1f}' for b in bares)})")  # fmt: skip
     print(f"training loop     {sps:10.2f} samples/s (train phase; "
           f"rounds {', '.join(f'{b:.1f}' for b in loops)})")  # fmt: skip
-    print(f"ratio loop/bare   {sps / ref:10.3f}  (best of {args.rounds} alternating rounds)")
+    print(f"ratio loop/bare   {sps / ref:10.3f}  (best of {args.rounds} alternating rounds; "
+          f"per round median {np.median(paired):.3f}, max {max(paired):.3f})")  # fmt: skip
+    if plains:
+        p_paired = [lo / b for lo, b in zip(plains, bares, strict=True)]
+        print(f"uncached loop     {max(plains):10.2f} samples/s, ratio {max(plains) / ref:.3f} "
+              f"(per round median {np.median(p_paired):.3f}; same rounds, DataLoader with "
+              f"{args.workers} workers on float32 volumes)")  # fmt: skip
     print(
         f"epoch time        {epoch_s:10.2f} s train, "
         f"{epoch_wall:.2f} s with validation + checkpoint ({args.n} volumes)"
