@@ -186,8 +186,18 @@ def _blocking(gray: NDArray[np.float32]) -> float:
             continue
         periods = d[:n].reshape(-1, 8)
         per = periods / np.maximum(periods.mean(axis=1, keepdims=True), 1e-6)
-        ratios.append(float(np.median(per, axis=0).max()))  # one straight edge is one period
+        ratios.append(float(_column_median(per).max()))  # one straight edge is one period
     return float(np.mean(ratios)) if ratios else 1.0
+
+
+def _column_median(x: NDArray[np.float32]) -> NDArray[np.float32]:
+    """``np.median(x, axis=0)`` of a small finite float32 array: sorted columns, and the two
+    middle rows averaged in float32 as numpy's mean does (``(a + b) / 2``)."""
+    s = np.sort(x, axis=0)
+    half = s.shape[0] // 2
+    if s.shape[0] % 2:
+        return s[half]
+    return np.asarray((s[half - 1] + s[half]) / np.float32(2), dtype=np.float32)
 
 
 def _median(x: NDArray[np.float64]) -> float:

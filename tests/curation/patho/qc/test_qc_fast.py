@@ -18,7 +18,14 @@ from PIL import Image
 from scipy import ndimage
 
 from hepatokit.curation.patho.qc import masks
-from hepatokit.curation.patho.qc.measures import _OD_LUT, _median, _percentile, _thick, qc_scores
+from hepatokit.curation.patho.qc.measures import (
+    _OD_LUT,
+    _column_median,
+    _median,
+    _percentile,
+    _thick,
+    qc_scores,
+)
 from tests.curation.patho.helpers import he_patch
 from tests.curation.patho.qc.oracle_measures import _thick as _thick_reference, qc_scores_reference
 from tests.real_he import ARTEFACTS, plant, real_fields
@@ -179,3 +186,12 @@ def test_order_statistics_equal_numpy() -> None:
             assert _median(x.copy()) == np.median(x)
             for q in (90, 99):
                 assert _percentile(x.copy(), q) == np.percentile(x, q)
+
+
+def test_column_median_equals_numpy() -> None:
+    rng = np.random.default_rng(5)
+    for rows in (1, 2, 3, 18, 19):
+        x = rng.random((rows, 8)).astype(np.float32) * np.float32(3)
+        got = _column_median(x)
+        assert got.dtype == np.float32
+        assert np.array_equal(got, np.median(x, axis=0))
