@@ -42,10 +42,15 @@ run probe_tiny python3 bench/bench_probe_embedding.py --device cuda --input-size
   --batch-size 256 --workers 8
 run probe_vitl python3 bench/bench_probe_embedding.py --device cuda \
   --encoder torchscript:/tmp/vitl16.pt --input-size 224 --n 8192 --batch-size 256 --workers 8
+# staging: fed from the uint8 grid cache (memory-mapped, prefetch thread, pinned, dequantised
+# on the GPU) vs the bare step; each round also runs the uncached loop (8 loader workers on
+# float32 volumes) for comparison. Goal: loop/bare >= 0.7 on a GPU.
 run staging_resnet3d python3 bench/bench_staging.py --device cuda --config full --model resnet3d \
-  --n 64 --epochs 2 --workers 8
+  --n 64 --epochs 2 --workers 8 --cache uint8 --rounds 2
 run staging_vit3d python3 bench/bench_staging.py --device cuda --config full --model vit3d \
-  --n 64 --epochs 2 --workers 8
+  --n 64 --epochs 2 --workers 8 --cache uint8 --rounds 2
+run staging_resnet3d_aug python3 bench/bench_staging.py --device cuda --config full \
+  --model resnet3d --n 64 --epochs 2 --cache float16 --augment --rounds 2
 run quant python3 bench/bench_quant.py --device cuda --size 12000 9000 --batch 256
 run quant_vitl python3 bench/bench_quant.py --device cuda --size 12000 9000 --batch 256 \
   --encoder torchscript:/tmp/vitl16.pt

@@ -99,7 +99,8 @@ def _prefetched(
     """``ds.gather`` of each batch of ``order``, computed ``PREFETCH`` batches ahead."""
     if not order:
         return
-    with ThreadPoolExecutor(1, thread_name_prefix="grid-prefetch") as pool:
+    # numpy copies release the GIL: PREFETCH threads gather PREFETCH batches side by side
+    with ThreadPoolExecutor(PREFETCH, thread_name_prefix="grid-prefetch") as pool:
         pending: deque[Future[tuple[torch.Tensor, ...]]] = deque()
         for b in order[:PREFETCH]:
             pending.append(pool.submit(ds.gather, b, pin=pin))
