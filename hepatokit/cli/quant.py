@@ -47,6 +47,9 @@ def quant(
     regions_model: Path | None = typer.Option(
         None, help="Region model folder (quant regions-train) for slides without regions."
     ),
+    tile_overlap: float = typer.Option(
+        0.0, help="Overlap fraction [0, 1) of tiles combined per tissue-map cell (0: off)."
+    ),
 ) -> None:
     """Tissue composition per tumor / non-tumor region of whole-slide images (default)."""
     from hepatokit.quant import ProbeTileClassifier, QuantSettings, quantify_slides
@@ -57,6 +60,7 @@ def quant(
         patch_size=patch_size,
         mpp=mpp,
         mask_downsample=mask_downsample,
+        tile_overlap=tile_overlap,
     )
     make = functools.partial(ProbeTileClassifier, encoder, head, device)
     summary = quantify_slides(

@@ -2,6 +2,8 @@
 
 A classifier is anything with an ``identity`` mapping (recorded in the report) and a
 ``classify(images, xy)`` method; tests use an oracle that returns the planted class per tile.
+An optional ``probabilities(images, xy)`` method (``[N, C]``) is used by overlapping tiles
+(``QuantSettings.tile_overlap``); without it a tile's class counts as a one-hot vote.
 """
 
 from __future__ import annotations
@@ -78,3 +80,14 @@ class ProbeTileClassifier:
             self._encoder, list(images), plan=self._plan, batch_size=self.batch_size
         )
         return np.asarray(self._head.predict(feats), dtype=np.int64)
+
+    def probabilities(self, images: np.ndarray, xy: np.ndarray) -> np.ndarray:
+        """Softmax class probabilities per tile, shape (N, C) (the head's ``predict_proba``)."""
+        from hepatokit.baselines import embed_images
+
+        if len(images) == 0:
+            return np.zeros((0, len(self.classes)), dtype=np.float64)
+        feats = embed_images(
+            self._encoder, list(images), plan=self._plan, batch_size=self.batch_size
+        )
+        return np.asarray(self._head.predict_proba(feats), dtype=np.float64)

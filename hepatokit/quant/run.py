@@ -12,21 +12,20 @@ import json
 import logging
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from hepatokit._version import __version__
 from hepatokit.atomic import write_json_atomic, write_text_atomic
-from hepatokit.errors import DataFormatError
+from hepatokit.errors import DataFormatError, RecipeError
 from hepatokit.manifest import Manifest, excluded, kept, stable_id
 from hepatokit.parallel import map_items
 from hepatokit.quant.classifier import TileClassifier
 from hepatokit.quant.composition import compose, tissue_map
 from hepatokit.quant.figures import save_regions_figure, save_tissue_map
 from hepatokit.quant.regions import RegionSource, load_regions
+from hepatokit.quant.tiles import ClassifiedTiles, classify_tiles
 
 __all__ = ["QuantSettings", "find_region_file", "quantify_slide", "quantify_slides"]
 
@@ -46,6 +45,17 @@ class QuantSettings:
     tumor_names: tuple[str, ...] = ("tumor",)
     batch_size: int = 64
     thumbnail_px: int = 1024
+    #: 0 (default): one tile per map cell; f in (0, 1): tiles also read at a stride of
+    #: ``s·(1 − f)`` and combined per cell (:mod:`hepatokit.quant.tiles`). Not in the repr,
+    #: so the default run key (and report) stay what they were before the option existed.
+    tile_overlap: float = field(default=0.0, repr=False)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.tile_overlap < 1:
+            raise RecipeError(
+                f"tile overlap must be in [0, 1), got {self.tile_overlap}",
+                hint="0 disables it; 0.5 reads tiles at half a tile's stride",
+            )
 
 
 def _slide_id(path: Path) -> str:
@@ -58,6 +68,8 @@ def _run_key(
     h = hashlib.sha256()
     st = slide.stat()
     h.update(f"{slide.name}|{st.st_size}|{st.st_mtime_ns}|{regions}|{settings}".encode())
+    if settings.tile_overlap:
+        h.update(f"|tile_overlap={settings.tile_overlap!r}".encode())
     h.update(json.dumps(ident, sort_keys=True).encode())
     return h.hexdigest()
 
@@ -100,7 +112,7 @@ def quantify_slide(
         if regions is None or region_file is not None
         else regions  # type: ignore[assignment]
     )
-    tiles = _classify_tiles(slide, classifier, s)
+    tiles = classify_tiles(slide, classifier, s)
     centre = tiles.step / 2.0
     region_of_tile = source.region_of(tiles.xs + centre, tiles.ys + centre)
     tile_area_mm2 = (tiles.step * tiles.info.mpp / 1000.0) ** 2
@@ -140,21 +152,7 @@ def quantify_slide(
     return report
 
 
-@dataclass(frozen=True)
-class _ClassifiedTiles:
-    """The tiles of one slide (level-0 corners), their classes and the slide thumbnail."""
-
-    xs: np.ndarray
-    ys: np.ndarray
-    tissue_fraction: np.ndarray
-    step: int
-    labels: np.ndarray
-    info: Any
-    thumbnail: np.ndarray
-    thumbnail_downsample: float
-
-
-def _tile_facts(tiles: _ClassifiedTiles, s: QuantSettings, tile_area_mm2: float) -> dict[str, Any]:
+def _tile_facts(tiles: ClassifiedTiles, s: QuantSettings, tile_area_mm2: float) -> dict[str, Any]:
     """The report's scanner and tiling fields, in the report's order."""
     return {
         "level0_mpp": tiles.info.mpp,
@@ -164,34 +162,12 @@ def _tile_facts(tiles: _ClassifiedTiles, s: QuantSettings, tile_area_mm2: float)
         "tile_size_level0_px": tiles.step,
         "tile_area_mm2": tile_area_mm2,
         "n_tiles": len(tiles.xs),
+        **(
+            {"tile_overlap": s.tile_overlap, "n_tiles_classified": tiles.n_classified}
+            if s.tile_overlap
+            else {}
+        ),
     }
-
-
-def _classify_tiles(slide: Path, classifier: TileClassifier, s: QuantSettings) -> _ClassifiedTiles:
-    """Tile the slide (tissue tiles at the target magnification) and classify every tile."""
-    from hepatokit.curation.patho import tile_slide
-
-    with tile_slide(
-        slide,
-        target_magnification=s.target_magnification,
-        patch_size=s.patch_size,
-        mpp=s.mpp,
-        tissue_threshold=s.tissue_threshold,
-    ) as tiling:
-        table = tiling.table
-        xs = np.asarray(table.column("x").to_numpy(), dtype=np.int64)
-        ys = np.asarray(table.column("y").to_numpy(), dtype=np.int64)
-        frac = np.asarray(table.column("tissue_fraction").to_numpy(), dtype=np.float64)
-        step = int(tiling.plan.level0_size)
-        labels = np.zeros(len(xs), dtype=np.int64)
-        for start in range(0, len(xs), s.batch_size):
-            sl = slice(start, start + s.batch_size)
-            images = np.stack([tiling.read_tile(x, y) for x, y in zip(xs[sl], ys[sl], strict=True)])
-            labels[sl] = classifier.classify(images, np.column_stack([xs[sl], ys[sl]]))
-        info = tiling.reader.info
-        w0, h0 = info.dimensions
-        thumb, thumb_ds = tiling.reader.thumbnail(max(w0, h0) / s.thumbnail_px)
-    return _ClassifiedTiles(xs, ys, frac, step, labels, info, thumb, thumb_ds)
 
 
 def find_region_file(regions: str | os.PathLike[str] | None, slide: Path) -> str | None:
