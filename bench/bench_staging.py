@@ -10,6 +10,8 @@ memory on CUDA, dequantised on the device); ``--rounds`` alternates bare and loo
 keeps the best of each (the machine's load hits both alike).
 
     python bench/bench_staging.py --device cpu --config tiny --cache uint8 --threads 1
+    python bench/bench_staging.py --device cpu --grid 128 128 80 --batch-size 4 --n 32 \
+        --cache uint8 --workers 1 --feed-only      # the batches alone, full-size volumes
     python bench/bench_staging.py --device cuda --config full --model resnet3d --n 64 --epochs 2
 """
 
