@@ -10,6 +10,8 @@ memory on CUDA, dequantised on the device); ``--rounds`` alternates bare and loo
 keeps the best of each (the machine's load hits both alike).
 
     python bench/bench_staging.py --device cpu --config tiny --cache uint8 --threads 1
+    python bench/bench_staging.py --device cpu --grid 128 128 80 --batch-size 4 --n 32 \
+        --cache uint8 --workers 1 --feed-only      # the batches alone, full-size volumes
     python bench/bench_staging.py --device cuda --config full --model resnet3d --n 64 --epochs 2
 """
 
@@ -42,7 +44,9 @@ class Volumes:
         return self.x[i], int(self.labels[i])
 
 
-def bare_step(model_name, cfg, channels, plan, steps: int = 5) -> float:
+def bare_step(model_name, cfg, channels, plan, steps: int = 5, segments: int = 1) -> float:
+    """Best samples/s over ``segments`` runs of ``steps`` forward+backward+AdamW steps on
+    one batch already on the device (after one warm-up step)."""
     import torch
 
     from hepatokit.baselines.staging_models import build_staging_model
@@ -57,19 +61,26 @@ def bare_step(model_name, cfg, channels, plan, steps: int = 5) -> float:
         x = x.contiguous(memory_format=torch.channels_last_3d)
     y = torch.randint(0, 4, (cfg.batch_size,), device=plan.torch_device())
     loss_fn = torch.nn.CrossEntropyLoss()
-    for i in range(steps + 1):
-        if i == 1:
-            if plan.is_cuda:
-                torch.cuda.synchronize()
-            t0 = time.perf_counter()
+
+    def step() -> None:
         opt.zero_grad()
         with plan.autocast():
             out = model(x)
         loss_fn(out.float(), y).backward()
         opt.step()
-    if plan.is_cuda:
-        torch.cuda.synchronize()
-    return steps * cfg.batch_size / (time.perf_counter() - t0)
+
+    step()
+    best = 0.0
+    for _ in range(segments):
+        if plan.is_cuda:
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            step()
+        if plan.is_cuda:
+            torch.cuda.synchronize()
+        best = max(best, steps * cfg.batch_size / (time.perf_counter() - t0))
+    return best
 
 
 def loop_rate(train, val, args, cfg, plan) -> tuple[float, float, list]:
@@ -102,6 +113,33 @@ def cached(train, val, cfg, args, folder):
     return ct, cv, build, time.perf_counter() - t0
 
 
+def feed_rate(ds, cfg, plan, workers: int) -> float:
+    """Samples/s of the batches alone (no model): what the feeding can sustain."""
+    import torch
+
+    from hepatokit.baselines.staging_feed import device_batches
+
+    t0 = time.perf_counter()
+    n = 0
+    for x, _ in device_batches(ds, batch_size=cfg.batch_size, num_workers=workers, plan=plan,
+                               shuffle=True, seed=n):  # fmt: skip
+        n += len(x)
+    if plan.is_cuda:
+        torch.cuda.synchronize()
+    return n / (time.perf_counter() - t0)
+
+
+def gather_rate(ds, cfg) -> float:
+    """Samples/s of the host side of the cached GPU path: the memory-mapped gather alone."""
+    from hepatokit.baselines.staging_feed import batch_order
+
+    t0 = time.perf_counter()
+    order = batch_order(len(ds), cfg.batch_size, shuffle=True, seed=0)
+    for b in order:
+        ds.gather(b)
+    return len(ds) / (time.perf_counter() - t0)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--device", default="cpu")
@@ -119,6 +157,8 @@ def main() -> None:
     ap.add_argument("--cache", default="off", choices=["off", "float32", "float16", "uint8"],
                     help="feed training from the grid cache in this dtype")  # fmt: skip
     ap.add_argument("--augment", action="store_true", help="device augmentation on")
+    ap.add_argument("--feed-only", action="store_true",
+                    help="time the batches alone (cached vs uncached), no model")  # fmt: skip
     ap.add_argument("--rounds", type=int, default=3,
                     help="alternating bare/loop rounds; best of each")  # fmt: skip
     args = ap.parse_args()
@@ -157,10 +197,24 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as cache_dir:
         if args.cache != "off":
             train, val, build_s, reopen_s = cached(train, val, cfg, args, cache_dir)
+        if args.feed_only:
+            cached_rates, plain_rates, gathers = [], [], []
+            for _ in range(args.rounds):
+                gathers.append(gather_rate(train, cfg))
+                cached_rates.append(feed_rate(train, cfg, plan, 0))
+                plain_rates.append(feed_rate(plain_train, cfg, plan, args.workers))
+            print(f"grid {cfg.grid}, {args.channels} channels, batch {cfg.batch_size}: feeding "
+                  f"from the {args.cache} cache {max(cached_rates):.1f} samples/s, through a "
+                  f"DataLoader ({args.workers} workers, float32) {max(plain_rates):.1f} "
+                  f"samples/s (best of {args.rounds}); cache built in {build_s:.1f} s; "
+                  f"host gather alone {max(gathers):.1f} samples/s")  # fmt: skip
+            return
         bares, loops, plains = [], [], []
         for _ in range(args.rounds):  # alternating: load changes hit both alike
-            steps = max(5, args.n // cfg.batch_size)  # as many steps as an epoch
-            bares.append(bare_step(args.model, cfg, args.channels, plan, steps=steps))
+            # as many steps as an epoch, as many segments as the loop's timed epochs
+            steps = max(5, -(-args.n // cfg.batch_size))
+            segments = max(1, args.epochs - 1)
+            bares.append(bare_step(args.model, cfg, args.channels, plan, steps, segments))
             sps, epoch_wall, history = loop_rate(train, val, args, cfg, plan)
             loops.append(sps)
             if args.cache != "off":  # the uncached loop in the same round, for comparison
@@ -183,7 +237,8 @@ def main() -> None:
         print(
             f"grid cache        built in {build_s:.2f} s, re-opened (all hits) in {reopen_s:.3f} s"
         )
-    print(f"bare step         {ref:10.2f} samples/s (forward+backward+AdamW, one batch; "
+    print(f"bare step         {ref:10.2f} samples/s (forward+backward+AdamW, one batch, best "
+          f"segment of an epoch's steps; "
           f"rounds {', '.join(f'{b:.1f}' for b in bares)})")  # fmt: skip
     print(f"training loop     {sps:10.2f} samples/s (train phase; "
           f"rounds {', '.join(f'{b:.1f}' for b in loops)})")  # fmt: skip

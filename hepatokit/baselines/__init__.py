@@ -41,6 +41,9 @@ _EXPORTS: dict[str, str] = {
     "baselines_section": "hepatokit.baselines.staging_config",
     "build_staging_model": "hepatokit.baselines.staging_models",
     "train_staging": "hepatokit.baselines.staging",
+    "GridCache": "hepatokit.baselines.grid_cache",
+    "CachedVolumes": "hepatokit.baselines.grid_cache",
+    "cache_volumes": "hepatokit.baselines.grid_cache",
     "predict_staging": "hepatokit.baselines.staging",
     "load_best_model": "hepatokit.baselines.staging",
     "StagingRun": "hepatokit.baselines.staging",
@@ -69,6 +72,11 @@ if TYPE_CHECKING:  # the names of _EXPORTS, for type checkers (tests keep both i
         Encoder as Encoder,
         load_encoder as load_encoder,
         parse_encoder_spec as parse_encoder_spec,
+    )
+    from hepatokit.baselines.grid_cache import (
+        CachedVolumes as CachedVolumes,
+        GridCache as GridCache,
+        cache_volumes as cache_volumes,
     )
     from hepatokit.baselines.heads import (
         LinearHead as LinearHead,

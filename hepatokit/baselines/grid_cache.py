@@ -92,25 +92,36 @@ class GridCache:
     def path(self, source: str) -> Path:
         return self.folder / f"{self.key(source)}.npy"
 
-    def get(
-        self, source: str, compute: Callable[[], Any]
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(grid, lo, step)`` of a source: memory-mapped from the cache, or computed with
-        ``compute()`` (a ``[C, X, Y, Z]`` array or tensor), stored, then memory-mapped."""
+    def has(self, source: str) -> bool:
         path = self.path(source)
-        scale = path.with_suffix(".scale.npy")
-        if path.is_file() and (self.dtype != "uint8" or scale.is_file()):
-            self.hits += 1
-        else:
-            self.misses += 1
-            self._write(path, scale, compute())
+        return path.is_file() and (self.dtype != "uint8" or _scale(path).is_file())
+
+    def put(self, source: str, volume: Any) -> None:
+        """Store a computed ``[C, X, Y, Z]`` volume (array or tensor) as ``source``'s entry."""
+        self.misses += 1
+        path = self.path(source)
+        self._write(path, _scale(path), volume)
+
+    def open(self, source: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(grid, lo, step)`` of a stored entry, the grid memory-mapped."""
+        path = self.path(source)
         grid = np.load(path, mmap_mode="r")
         if self.dtype == "uint8":
-            lo, step = np.load(scale)
+            lo, step = np.load(_scale(path))
         else:
             lo = np.zeros(grid.shape[0], dtype=np.float32)
             step = np.ones(grid.shape[0], dtype=np.float32)
         return grid, lo, step
+
+    def get(
+        self, source: str, compute: Callable[[], Any]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`open` the entry of a source, storing ``compute()`` first on a miss."""
+        if self.has(source):
+            self.hits += 1
+        else:
+            self.put(source, compute())
+        return self.open(source)
 
     def _write(self, path: Path, scale: Path, volume: Any) -> None:
         v = volume.detach().cpu().numpy() if isinstance(volume, torch.Tensor) else volume
@@ -137,6 +148,10 @@ class GridCache:
             stored = v.astype(self.dtype)
         with atomic_path(path, suffix=".npy", durable=False) as tmp:
             np.save(tmp, np.ascontiguousarray(stored))
+
+
+def _scale(path: Path) -> Path:
+    return path.with_suffix(".scale.npy")
 
 
 class CachedVolumes(Dataset[tuple[torch.Tensor, int]]):
@@ -215,35 +230,38 @@ def cache_volumes(
     *,
     source_key: Callable[[int], str] | None = None,
     labels: np.ndarray | None = None,
+    workers: int = 0,
     progress: str | None = None,
 ) -> CachedVolumes:
     """Every item of ``dataset`` (``(volume, label)``) through ``cache``.
 
     ``source_key(i)`` names item *i*'s source content without preprocessing it (e.g. the
     checksums of its files); by default ``dataset.source_key`` when present, else the
-    content of the item's volume (the dataset is then read once per call).
+    content of the item's volume (the dataset is then read once per call). With a source
+    key and ``workers`` > 0 the missing entries are computed by that many DataLoader
+    worker processes (``dataset`` must pickle).
     """
     key_of = source_key or getattr(dataset, "source_key", None)
     if labels is None:
         labels = getattr(dataset, "labels", None)
+    keys = None if key_of is None else [key_of(i) for i in range(len(dataset))]
+    filled = set()
+    if keys is not None and workers > 0:
+        filled = _fill(dataset, cache, keys, workers=workers, progress=progress)
     grids, los, steps, ys = [], [], [], []
     indices: Any = range(len(dataset))
-    if progress:
+    if progress and not filled:
         from hepatokit.progress import track
 
         indices = track(indices, progress, total=len(dataset))
     for i in indices:
-        item: Any = None
-        if key_of is None:
-            item = dataset[i]
-            source = content_key(item[0])
-        else:
-            source = key_of(i)
+        item: Any = None if keys is not None else dataset[i]
+        source = keys[i] if keys is not None else content_key(item[0])
 
         def compute(i: int = i, item: Any = item) -> Any:
             return (dataset[i] if item is None else item)[0]
 
-        grid, lo, step = cache.get(source, compute)
+        grid, lo, step = cache.open(source) if i in filled else cache.get(source, compute)
         grids.append(grid)
         los.append(lo)
         steps.append(step)
@@ -256,3 +274,35 @@ def cache_volumes(
         dtype=cache.dtype,
         case_ids=getattr(dataset, "case_ids", None),
     )  # fmt: skip
+
+
+class _Missing(Dataset[tuple[int, Any]]):
+    def __init__(self, dataset: Any, indices: list[int]) -> None:
+        self.dataset, self.indices = dataset, indices
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, j: int) -> tuple[int, Any]:
+        return self.indices[j], self.dataset[self.indices[j]][0]
+
+
+def _fill(
+    dataset: Any, cache: GridCache, keys: list[str], *, workers: int, progress: str | None
+) -> set[int]:
+    """Compute and store the missing entries in ``workers`` processes; their indices."""
+    from torch.utils.data import DataLoader
+
+    missing = [i for i, k in enumerate(keys) if not cache.has(k)]
+    cache.hits += len(keys) - len(missing)
+    if not missing:
+        return set(range(len(keys)))
+    dl = DataLoader(_Missing(dataset, missing), batch_size=None, num_workers=workers)
+    items: Any = dl
+    if progress:
+        from hepatokit.progress import track
+
+        items = track(dl, progress, total=len(missing))
+    for i, volume in items:
+        cache.put(keys[int(i)], volume)
+    return set(range(len(keys)))

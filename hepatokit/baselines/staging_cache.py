@@ -71,8 +71,11 @@ def preprocessing_params(transform: Any) -> dict[str, Any]:
     }
 
 
-def cached_split(split: Any, folder: Path, dtype: str, *, name: str) -> CachedVolumes:
-    """A ``VolumeSplit`` (rows, transform, labels, case ids) through ``folder``'s cache."""
+def cached_split(
+    split: Any, folder: Path, dtype: str, *, name: str, workers: int = 0
+) -> CachedVolumes:
+    """A ``VolumeSplit`` (rows, transform, labels, case ids) through ``folder``'s cache;
+    missing entries computed by ``workers`` loader processes (0: in this one)."""
     rows = RowContent(split.dataset, split.transform.sequences)
     cache = GridCache(folder, dtype=dtype, params=preprocessing_params(split.transform))
     out = cache_volumes(
@@ -80,6 +83,7 @@ def cached_split(split: Any, folder: Path, dtype: str, *, name: str) -> CachedVo
         cache,
         source_key=lambda i: rows.key(split.indices[i]),
         labels=split.labels,
+        workers=workers,
         progress=f"grid cache: {name}",
     )
     out.case_ids = list(split.case_ids)

@@ -320,7 +320,8 @@ def _split_maker(
             from hepatokit.baselines.staging_cache import cached_split
 
             split = VolumeSplit(ds, transform, labelled_only=labelled_only, cache=False)
-            return cached_split(split, out / "grid_cache", cfg.cache, name=name)
+            return cached_split(split, out / "grid_cache", cfg.cache, name=name,
+                                workers=cfg.num_workers)  # fmt: skip
         return VolumeSplit(
             ds,
             transform,

@@ -3,6 +3,8 @@ schemas; :mod:`hepatokit.contracts.items` reads the items that enter QC and dedu
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pyarrow as pa
 
 from hepatokit.contracts.common import PRIVATE, REPORTS
@@ -21,6 +23,8 @@ __all__ = [
     "PATCHES",
     "PATCH_METADATA",
     "PATCH_SCHEMA",
+    "PATCH_SOURCES",
+    "PATCH_SOURCE_SCHEMA",
     "QC",
     "QC_CALIBRATION_PNG",
     "SCORES",
@@ -29,6 +33,7 @@ __all__ = [
     "TILES",
     "TILES_DIR",
     "TILE_MARKER",
+    "neutral_patch_path",
 ]
 
 # -- tables --------------------------------------------------------------------------------
@@ -56,6 +61,10 @@ CACHE_DIR = "cache"
 SCORES = f"{CACHE_DIR}/qc_scores.parquet"
 #: text found in the patches' metadata
 PATCH_METADATA = f"{PRIVATE}/patch_metadata.parquet"
+#: ingest: each patch's path relative to the raw root (``id, path``: folder and file names
+#: may name patients); ``patches.parquet``, ``curated.parquet`` and the manifest hold the
+#: neutral name instead (:func:`neutral_patch_path`)
+PATCH_SOURCES = f"{PRIVATE}/patch_sources.parquet"
 #: tiled slides: ``slide_id, file, absolute_path``
 SLIDES = f"{PRIVATE}/slides.parquet"
 #: published slide pseudonym → the build's slide id (publish)
@@ -81,6 +90,8 @@ PATCH_SCHEMA = pa.schema(
     ]
 )  # fmt: skip
 
+PATCH_SOURCE_SCHEMA = pa.schema([("id", pa.string()), ("path", pa.string())])
+
 HASH_SCHEMA = pa.schema(
     [
         ("id", pa.string()),
@@ -104,3 +115,12 @@ CLUSTER_SCHEMA = pa.schema(
 
 #: the columns every curated table has (patch builds add ``class``, tile builds ``label``)
 CURATED_SCHEMA = pa.schema([("id", pa.string()), ("path", pa.string())])
+
+
+def neutral_patch_path(item_id: str, rel: str) -> str:
+    """The name of a raw patch in every non-private table: ``patch/<id><.ext>`` (the id is
+    a hash of the raw path; the extension, lower case, only when it is a plain one). The raw
+    path is kept only in :data:`PATCH_SOURCES`."""
+    suffix = Path(rel).suffix.lower()
+    ok = 1 < len(suffix) <= 6 and suffix[1:].isascii() and suffix[1:].isalnum()
+    return f"patch/{item_id}{suffix if ok else ''}"

@@ -152,6 +152,17 @@ def _registration_note(reg: Mapping[str, Any] | None) -> str:
         "`transform_<SEQ>` holds the 4×4 world RAS matrix (row-major) mapping a reference "
         'point to the sequence\'s point. `LifsVolumes(..., grid="reference")` resamples '
         "every sequence into the reference grid through it."
+        + _resampled_note(reg.get("resampled_config"))
+    )
+
+
+def _resampled_note(config: str | None) -> str:
+    if not config:
+        return ""
+    return (
+        f" The config `{config}` holds every sequence already resampled onto its subject's "
+        "reference grid (`mri register --resample`, linear interpolation; its "
+        "`transform_<SEQ>` cells are the identity): its channels overlay voxel for voxel."
     )
 
 

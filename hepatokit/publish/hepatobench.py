@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 from hepatokit.atomic import write_parquet_atomic
 from hepatokit.contracts.common import RAW_ROOT
 from hepatokit.contracts.hepatobench import CURATED, SLIDE_PSEUDONYMS
+from hepatokit.contracts.items import raw_patch_paths
 from hepatokit.errors import BuildStateError, DataFormatError
 from hepatokit.imagemeta import published_format
 from hepatokit.pseudonyms import build_key, slide_pseudonym
@@ -98,6 +99,7 @@ class _Context:
     curated: Path  # the curated table (named in errors)
     classes: list[str]
     bases: list[str]  # where patch files are looked for, in order
+    sources: dict[str, str]  # patch id → its raw path (private; the tables hold neutral names)
     tiled: bool
     key: bytes  # the build's pseudonym key
     withhold_test_labels: bool
@@ -155,6 +157,7 @@ def collect_hepatobench(
         curated=path,
         classes=classes,
         bases=[str(b) for b in (root, build) if b is not None],
+        sources=raw_patch_paths(build),
         tiled=tiled,
         key=build_key(build),
         withhold_test_labels=withhold_test_labels,
@@ -194,7 +197,7 @@ def _add_patch(rows: _Rows, row: dict[str, Any], split: str, ctx: _Context) -> N
             path=ctx.curated,
             hint="fix the recipe's classes or the ingest labels",
         )
-    location = _locate(str(row["path"]), ctx.bases)
+    location = _locate(ctx.sources.get(row["id"], str(row["path"])), ctx.bases)
     if location is None:
         rows.problems.append(f"{row['path']}: not found")
         return

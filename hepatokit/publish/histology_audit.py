@@ -6,7 +6,8 @@ their folders) and in the images' metadata (PNG text chunks, EXIF, JPEG comments
 descriptions). The audit
 
 1. collects those values from the build: every slide id and raw file stem of
-   ``patches.parquet`` / ``tiles.parquet`` and of the tiled slides
+   ``patches.parquet`` / ``tiles.parquet`` (raw file names from
+   ``BUILD/private/patch_sources.parquet``) and of the tiled slides
    (``BUILD/private/slides.parquet``), and the metadata text ingest found in the raw
    patches (``BUILD/private/patch_metadata.parquet``), plus any ``extra_values``;
 2. scans, with the engine both datasets share (:mod:`hepatokit.identifier_audit`: decoded
@@ -32,6 +33,7 @@ import pyarrow.parquet as pq
 
 from hepatokit.contracts.common import PRIVATE, REPORTS
 from hepatokit.contracts.hepatobench import CURATED, PATCH_METADATA, PATCHES, SLIDES, TILES
+from hepatokit.contracts.items import raw_patch_paths
 from hepatokit.errors import BuildStateError
 from hepatokit.imagemeta import metadata_text
 
@@ -89,9 +91,11 @@ def histology_phi_values(build: str | os.PathLike[str]) -> dict[str, str]:
             images = (
                 table.column("format").to_pylist() if "format" in cols else [True] * table.num_rows
             )
-            for rel, fmt in zip(table.column("path").to_pylist(), images, strict=True):
+            raw = raw_patch_paths(build)  # the raw names (the table holds neutral ones)
+            ids, rels = table.column("id").to_pylist(), table.column("path").to_pylist()
+            for pid, rel, fmt in zip(ids, rels, images, strict=True):
                 if fmt:
-                    add(Path(str(rel)).stem, "file_name")
+                    add(Path(str(raw.get(pid, rel))).stem, "file_name")
     slides = build / SLIDES  # tiled slides: their raw file names
     if slides.is_file():
         table = pq.read_table(slides)

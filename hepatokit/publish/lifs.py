@@ -24,6 +24,7 @@ from hepatokit.contracts.lifs import REGISTRATION, SEQUENCES, SUBJECTS
 from hepatokit.errors import BuildStateError, DataFormatError
 from hepatokit.publish.cells import EmbeddedFile
 from hepatokit.publish.features import lifs_features, meta_column
+from hepatokit.publish.lifs_registered import add_registered_config
 from hepatokit.publish.plan import DatasetPlan, is_test_split
 from hepatokit.publish.sections import PublishSection
 from hepatokit.publish.splits_table import read_split_assignment
@@ -206,6 +207,10 @@ def collect_lifs(
         )
     subsets = _subset_configs(configs_def, section.mask_configs)
     configs, features, embedded = _config_rows(configs_def, subsets, rows.base, ctx)
+    meta = _meta(configs_def, ctx)
+    if section.registered_volumes:  # + config `registered`: volumes on the reference grid
+        add_registered_config((configs, features, embedded), meta, rows.base, build=build,
+                              sequences=sequences, stages=ctx.stages, section=section)  # fmt: skip
     return DatasetPlan(
         name=recipe.name,
         configs=configs,
@@ -214,7 +219,7 @@ def collect_lifs(
         records=rows.records,
         truth_header=("Case", "split", "domain", "stage", "cirrhosis", "significant_fibrosis"),
         truth=rows.truth,
-        meta=_meta(configs_def, ctx),
+        meta=meta,
         subsets=subsets,
     )
 

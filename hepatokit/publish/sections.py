@@ -47,6 +47,7 @@ class PublishSection:
     repo_id: str | None = None
     grid: GridSpec = field(default_factory=GridSpec)
     registered: bool = False  # LiFS: carry `mri register`'s transforms as columns
+    registered_volumes: bool = False  # LiFS: + config `registered` (resampled volumes)
 
     def __post_init__(self) -> None:
         if self.max_shard_mb <= 0 or self.row_group_mb <= 0 or self.row_group_max_rows < 1:

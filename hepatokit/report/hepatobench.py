@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 
 from hepatokit.contracts.common import RAW_ROOT
 from hepatokit.contracts.hepatobench import CLUSTERS as CLUSTERS_TABLE, CURATED, PATCHES, QC, TILES
+from hepatokit.contracts.items import raw_patch_paths
 from hepatokit.pseudonyms import build_key, slide_pseudonym
 from hepatokit.report.html import esc, figure, section, table
 from hepatokit.report.thumbs import ThumbCache, patch_thumb
@@ -62,8 +63,9 @@ class _Patches:
             cols = _columns(build / name, ["id", "path", "md5"])
             if cols:
                 md5 = cols.get("md5") or [None] * len(cols["id"])
+                sources = raw_patch_paths(build) if under == "raw" else {}
                 self.rows.update(
-                    (i, (p, m, under))
+                    (i, (sources.get(i, p), m, under))
                     for i, p, m in zip(cols["id"], cols["path"], md5, strict=True)
                 )
 

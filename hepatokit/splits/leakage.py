@@ -30,6 +30,7 @@ from hepatokit.atomic import write_json_atomic, write_text_atomic
 from hepatokit.contracts import read_kind
 from hepatokit.contracts.common import LEAKAGE_JSON, LEAKAGE_MD, RAW_ROOT, SPLITS
 from hepatokit.contracts.hepatobench import CURATED, HASHES
+from hepatokit.contracts.items import raw_patch_paths
 from hepatokit.contracts.lifs import PSEUDONYMS
 from hepatokit.errors import BuildStateError
 from hepatokit.recipe import Recipe, read_recipe
@@ -83,8 +84,9 @@ def _hash_files(build: Path, ids: list[str], rows: dict[str, dict[str, Any]]) ->
     from PIL import Image
 
     root = _raw_root(build)
+    raw = raw_patch_paths(build)  # the tables hold neutral names, the raw paths are private
     for i in ids:
-        rel = rows.get(i, {}).get("path")
+        rel = raw.get(i) or rows.get(i, {}).get("path")
         if rel is None:
             continue
         for base in (build, root):

@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 from hepatokit.contracts import read_kind, write_table
 from hepatokit.contracts.common import REPORTS, SPLITS, SPLITS_MD, SPLITS_SCHEMA
 from hepatokit.contracts.hepatobench import CURATED
+from hepatokit.contracts.items import raw_patch_paths
 from hepatokit.contracts.lifs import SUBJECTS
 from hepatokit.errors import BuildStateError
 from hepatokit.manifest import Manifest, excluded, stable_id
@@ -259,9 +260,12 @@ def _report(
     wanted = [policy.group, policy.stratify, policy.domain, *policy.binary_labels]
     rows = table.select(list(dict.fromkeys(c for c in wanted if c and c in table.column_names)))
     rows = rows.append_column("split", pa.array([plan.assignment[g] for g in groups], pa.string()))
-    names = (
-        [str(v) for v in table.column("path").to_pylist()] if "path" in table.column_names else None
-    )
+    names = None
+    if "path" in table.column_names:  # the raw names (the curated table holds neutral ones)
+        raw = raw_patch_paths(build)
+        ids = table.column("id").to_pylist() if "id" in table.column_names else []
+        names = [str(v) for v in table.column("path").to_pylist()]
+        names = [raw.get(i, n) for i, n in zip(ids, names, strict=True)] if raw else names
     warnings = grouping_warnings(
         groups, names, group_column=policy.group, items_per_group=policy.items_per_group
     )

@@ -203,3 +203,20 @@ def test_batch_order_is_the_seeded_dataloader_order(data):
     for (x, _), b in zip(batches, order, strict=True):
         assert torch.equal(x, train.volumes[b])
     assert sorted(i for b in order for i in b) == list(range(len(train)))
+
+
+def test_worker_processes_fill_the_missing_entries_like_the_serial_build(tmp_path, data):
+    train, _ = data
+    keys = [f"case-{i}" for i in range(len(train))]
+    serial = GridCache(tmp_path / "serial", dtype="uint8", params=PARAMS)
+    a = cache_volumes(train, serial, source_key=keys.__getitem__)
+    half = GridCache(tmp_path / "workers", dtype="uint8", params=PARAMS)
+    cache_volumes(Tensors(train.volumes[:10], train.labels[:10]), half, source_key=keys.__getitem__)
+    pooled = GridCache(tmp_path / "workers", dtype="uint8", params=PARAMS)
+    b = cache_volumes(train, pooled, source_key=keys.__getitem__, workers=2)
+    assert (pooled.hits, pooled.misses) == (10, len(train) - 10)  # resumed: the rest only
+    for p in (tmp_path / "serial").glob("*.npy"):
+        assert p.read_bytes() == (tmp_path / "workers" / p.name).read_bytes()
+    raw_a, raw_b = a.gather(list(range(len(a)))), b.gather(list(range(len(b))))
+    for x, y in zip(raw_a, raw_b, strict=True):
+        assert torch.equal(x, y)

@@ -79,10 +79,20 @@ def run_cli(*args: str, timeout: float = 120, cwd: Path | None = None) -> tuple[
 
 
 def manifest_rows(build: Path) -> list[dict]:
-    """Rows of the build's final manifest (source, status, reason, detail)."""
+    """Rows of the build's final manifest (source, status, reason, detail). A histology
+    ledger names each raw file by a neutral name (``stored_source``); ``source`` is its raw
+    path from ``BUILD/private/patch_sources.parquet``, for the tests to find it."""
+    from hepatokit.contracts.items import raw_patch_paths
     from hepatokit.manifest import Manifest
 
-    return Manifest(build).final().to_pylist()
+    raw = raw_patch_paths(build)
+    rows = Manifest(build).final().to_pylist()
+    for r in rows:
+        r["stored_source"] = r["source"]
+        if r["item_id"] in raw:
+            assert r["source"] != raw[r["item_id"]] or not raw[r["item_id"]], r
+            r["source"] = raw[r["item_id"]]
+    return rows
 
 
 def assert_balanced(build: Path) -> dict:

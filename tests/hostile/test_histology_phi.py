@@ -85,6 +85,11 @@ def _inflate_all(data: bytes) -> bytes:
     return b"".join(out)
 
 
+def _sources(build):
+    """The raw paths ingest kept aside (the build's tables hold neutral names)."""
+    return pq.read_table(build / "private" / "patch_sources.parquet").to_pylist()
+
+
 @pytest.fixture(scope="module")
 def published(tmp_path_factory):
     base = tmp_path_factory.mktemp("histo_phi")
@@ -98,7 +103,8 @@ def published(tmp_path_factory):
 def test_planted_identifiers_reach_no_published_byte(published):
     _raw, build, hf, _summary, _ = published
     # the planted files were kept (else the test proves nothing)
-    kept = pq.read_table(build / "curated.parquet").column("path").to_pylist()
+    ids = set(pq.read_table(build / "curated.parquet").column("id").to_pylist())
+    kept = [r["path"] for r in _sources(build) if r["id"] in ids]
     for name in ("slide01_meta.png", "slide02_exif.jpg", "slide03_desc.tif", "SMITHJOHN"):
         assert any(name in p for p in kept), name
     for path, stream in _all_streams(hf):
@@ -111,6 +117,7 @@ def test_planted_identifiers_reach_no_published_byte(published):
 def test_published_images_carry_no_metadata_and_keep_pixels(published):
     raw, build, hf, _, _ = published
     curated = {r["id"]: r for r in pq.read_table(build / "curated.parquet").to_pylist()}
+    raw_paths = {r["id"]: r["path"] for r in _sources(build)}
     n = 0
     for path in sorted((hf / "data").rglob("*.parquet")):
         for row in pq.read_table(path).to_pylist():
@@ -127,7 +134,7 @@ def test_published_images_carry_no_metadata_and_keep_pixels(published):
                 assert not dict(im.getexif())
                 assert not getattr(im, "text", {})
                 pixels = np.asarray(im)
-            with Image.open(raw / curated[row["id"]]["path"]) as src:
+            with Image.open(raw / raw_paths[row["id"]]) as src:
                 assert np.array_equal(pixels, np.asarray(src.convert(im.mode)))
             assert row["image"]["path"].split(".")[0] == row["id"]
             n += 1

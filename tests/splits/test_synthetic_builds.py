@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
+from hepatokit.contracts.items import raw_patch_paths
 from hepatokit.splits import audit_leakage, split_build
 
 pytestmark = pytest.mark.slow
@@ -95,7 +96,8 @@ def test_hepatobench_no_leak_then_planted_near_duplicate_is_found(hepatobench_bu
     rows = curated.to_pylist()
     source = next(r for r in rows if split[r["id"]] == "train")
     raw_root = json.loads((build / "private" / "raw_root.json").read_text())["raw_root"]
-    with Image.open(f"{raw_root}/{source['path']}") as im:
+    raw_path = raw_patch_paths(build)[source["id"]]  # the tables hold neutral names
+    with Image.open(f"{raw_root}/{raw_path}") as im:
         rgb = np.asarray(im.convert("RGB")).astype(float)
     near = Image.fromarray(np.clip(rgb * 0.98 + 3, 0, 255).astype(np.uint8))
     buf = io.BytesIO()

@@ -11,6 +11,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from hepatokit.contracts.items import raw_patch_paths
 from hepatokit.curation.patho import (
     calibrate_dedup,
     calibrate_qc,
@@ -196,10 +197,13 @@ def test_table_layout_gives_same_ids(patho_raw: Path, built: Path, tmp_path: Pat
     a = pq.read_table(built / "patches.parquet").to_pylist()
     b = pq.read_table(tmp_path / "t" / "patches.parquet").to_pylist()
     assert summary.files == len(a) == len(b)
-    ids_a = {r["path"]: (r["class"], r["slide_id"], r["ingest_reason"]) for r in a}
-    ids_b = {r["path"].removeprefix("patches/"): (r["class"], r["slide_id"], r["ingest_reason"])
-             for r in b}  # fmt: skip
+    raw_a, raw_b = raw_patch_paths(built), raw_patch_paths(tmp_path / "t")
+    ids_a = {raw_a[r["id"]]: (r["class"], r["slide_id"], r["ingest_reason"]) for r in a}
+    ids_b = {raw_b[r["id"]].removeprefix("patches/"): (r["class"], r["slide_id"],
+             r["ingest_reason"]) for r in b}  # fmt: skip
     assert ids_a == ids_b
+    # the build's tables name files neutrally; the raw paths are private
+    assert all(r["path"].startswith(f"patch/{r['id']}") for r in a)
 
 
 def test_calibrations(built: Path) -> None:

@@ -9,6 +9,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from hepatokit.cli import app
+from hepatokit.contracts.items import raw_patch_paths
 from hepatokit.manifest import Manifest
 from tests.curation.patho.helpers import he_patch
 
@@ -26,6 +27,15 @@ def _tree(root: Path) -> None:
     Image.fromarray(np.full((150, 150, 3), 242, np.uint8)).save(root / "STE" / "s2_glass.png")
 
 
+def _by_raw_path(build: Path) -> dict[str, dict]:
+    """The final ledger rows by raw path (the ledger holds neutral names; the raw paths are
+    in ``BUILD/private/patch_sources.parquet``)."""
+    raw = raw_patch_paths(build)
+    rows = Manifest(build).final().to_pylist()
+    assert not {r["source"] for r in rows} & set(raw.values())
+    return {raw[r["item_id"]]: r for r in rows}
+
+
 def test_patho_commands(tmp_path: Path) -> None:
     root, build = tmp_path / "raw", tmp_path / "build"
     _tree(root)
@@ -40,7 +50,7 @@ def test_patho_commands(tmp_path: Path) -> None:
         res = runner.invoke(app, args)
         assert res.exit_code == 0, (args, res.output)
     assert "suggested phash_radius" in res.output
-    final = {r["source"]: r for r in Manifest(build).final().to_pylist()}
+    final = _by_raw_path(build)
     assert len(final) == 23
     assert final["TUM/broken.png"]["reason"] == "corrupt"
     assert final["FIB/readme.txt"]["reason"] == "not_image"
@@ -61,7 +71,7 @@ def test_ingest_resumes_and_sees_changed_files(tmp_path: Path) -> None:
     Image.fromarray(np.full((150, 150, 3), 241, np.uint8)).save(root / "FIB" / "s1_2.png")
     ingest_patches(root=root, out=build, workers=1)
     qc_patches(build=build)
-    final = {r["source"]: r for r in Manifest(build).final().to_pylist()}
+    final = _by_raw_path(build)
     assert final["FIB/s1_2.png"]["reason"] == "background"
 
 

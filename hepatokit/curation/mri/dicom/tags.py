@@ -3,7 +3,8 @@
 :func:`read_header` is the only place that opens a raw DICOM file during indexing. It reads the
 header once with pydicom (``specific_tags``: only the elements the index needs; the pixel
 data element is *deferred*, so its bytes are never read but its declared length is checked
-against the file size to catch truncation) and returns a :class:`HeaderRecord`: the outcome
+against the file size to catch truncation; JPEG 2000 pixel data are read and their
+codestream checked, :mod:`.j2k`) and returns a :class:`HeaderRecord`: the outcome
 (``kept`` or an exclusion reason), the technical columns that go to ``instances.parquet``, and
 the identifying values that go only to ``BUILD/private/instances_phi.parquet``.
 
@@ -28,6 +29,7 @@ from pydicom.tag import BaseTag, Tag
 from pydicom.uid import PrivateTransferSyntaxes
 
 from hepatokit.curation.mri.dicom.columns import MOSAIC_IMAGES, phi_columns, public_columns
+from hepatokit.curation.mri.dicom.j2k import J2K_SYNTAXES, j2k_problem
 from hepatokit.curation.mri.dicom.values import (
     BVALUE_PRIVATE_TAGS,
     Elements,
@@ -259,7 +261,26 @@ def read_header(path: str | Path) -> HeaderRecord:
     if isinstance(read, HeaderRecord):
         return read
     meta, elements, forced = read
-    return _classify(meta, elements, forced=forced, size=size, warned=caught)
+    record = _classify(meta, elements, forced=forced, size=size, warned=caught)
+    return record if record.reason else _check_j2k(path, meta, elements, record)
+
+
+def _check_j2k(
+    path: Path, meta: Elements, elements: Elements, record: HeaderRecord
+) -> HeaderRecord:
+    """A kept image whose JPEG 2000 pixel data are damaged (:mod:`.j2k`: read only for those
+    transfer syntaxes) becomes ``corrupt``."""
+    pixel = elements.get(_PIXEL_DATA)
+    tell = getattr(pixel, "value_tell", None)
+    if text_of(meta, "TransferSyntaxUID") not in J2K_SYNTAXES or tell is None:
+        return record
+    problem = j2k_problem(
+        path, tell, frames=int_of(elements, "NumberOfFrames") or 1,
+        rows=int_of(elements, "Rows") or 0, cols=int_of(elements, "Columns") or 0,
+        samples=int_of(elements, "SamplesPerPixel") or 1,
+        bits_allocated=int_of(elements, "BitsAllocated"),
+    )  # fmt: skip
+    return record if problem is None else HeaderRecord("corrupt", problem[:300])
 
 
 def _classify(

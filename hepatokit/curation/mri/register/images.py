@@ -85,9 +85,12 @@ def working(image: Any, spacing_mm: float, sitk: Any) -> Any:
     if np.allclose(new, old):
         return image
     size = [max(1, round(n * o / s)) for n, o, s in zip(image.GetSize(), old, new, strict=True)]
-    # anti-aliasing along the coarsened axes only (variance in mm², 0 = untouched)
-    variance = [float(max(0.0, (s - o) / 2)) ** 2 for o, s in zip(old, new, strict=True)]
-    smooth = sitk.DiscreteGaussian(image, variance, 32, 0.01, True)
+    # anti-aliasing along the coarsened axes only: a recursive (IIR) Gaussian of σ = (new −
+    # old) / 2 mm per axis, whose cost does not grow with σ
+    smooth = image
+    for axis, (o, s) in enumerate(zip(old, new, strict=True)):
+        if s > o:
+            smooth = sitk.RecursiveGaussian(smooth, float((s - o) / 2), False, 0, axis)
     # keep the physical centre: the first voxel centre moves by half the size change
     direction = np.asarray(image.GetDirection()).reshape(3, 3)
     origin = np.asarray(image.GetOrigin()) + direction @ ((new - old) / 2)

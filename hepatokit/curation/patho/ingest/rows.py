@@ -3,8 +3,9 @@
 :func:`pre_exclusions` excludes the entries that are not patches to decode (a discovery
 problem, a label outside the recipe's classes); :func:`ingest_rows` turns every entry and
 its outcome (the per-file result, or its pre-exclusion) into the rows of
-``patches.parquet``, ``hashes.parquet``, the raw QC scores, the patch metadata text and the
-``ingest`` ledger.
+``patches.parquet``, ``hashes.parquet``, the raw QC scores, the patch metadata text, the
+raw paths (private) and the ``ingest`` ledger. Raw folder and file names may name
+patients: the non-private rows hold :func:`neutral_patch_path` instead.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from hepatokit.contracts.hepatobench import neutral_patch_path
 from hepatokit.curation.patho.ingest.discover import PatchEntry
 from hepatokit.manifest import ManifestRow, excluded, kept, stable_id
 
@@ -31,6 +33,7 @@ class IngestRows:
     hashes: list[dict[str, Any]] = field(default_factory=list)
     scores: list[dict[str, Any]] = field(default_factory=list)
     metadata: list[dict[str, str]] = field(default_factory=list)
+    sources: list[dict[str, str]] = field(default_factory=list)  # id → raw path (private)
     ledger: list[ManifestRow] = field(default_factory=list)
     excluded: dict[str, int] = field(default_factory=dict)
     kept: int = 0
@@ -95,9 +98,11 @@ def ingest_rows(
             r = results[k]
             if r["reason"] is None and not any(e.rel.lower().endswith(x) for x in extensions):
                 log.info("%s: image with an unexpected extension, kept", e.rel)
+        out.sources.append({"id": pid, "path": e.rel})
+        name = neutral_patch_path(pid, e.rel)
         out.patches.append(
             {
-                "id": pid, "path": e.rel, "class": classes.get((e.label or "").lower()),
+                "id": pid, "path": name, "class": classes.get((e.label or "").lower()),
                 "slide_id": e.slide_id, "width": r.get("width"), "height": r.get("height"),
                 "mode": r.get("mode"), "bytes": r.get("bytes"), "md5": r.get("md5"),
                 "format": r.get("format"), "ingest_reason": r["reason"],
@@ -110,7 +115,8 @@ def ingest_rows(
 def _outcome(out: IngestRows, pid: str, e: PatchEntry, r: dict[str, Any]) -> None:
     """The ledger row of one entry, and its hash / score / metadata rows when kept."""
     checksum = f"md5:{r['md5']}" if r.get("md5") else None
-    common: dict[str, Any] = {"kind": "patch", "stage": STAGE, "source": e.rel,
+    common: dict[str, Any] = {"kind": "patch", "stage": STAGE,
+                              "source": neutral_patch_path(pid, e.rel),
                               "size": r.get("bytes")}  # fmt: skip
     if r["reason"] is not None:
         out.excluded[r["reason"]] = out.excluded.get(r["reason"], 0) + 1

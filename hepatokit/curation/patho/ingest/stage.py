@@ -14,7 +14,10 @@ Two layouts are read:
 
 Every file found becomes one manifest row (kept, or excluded with ``corrupt``,
 ``not_image``, ``unknown_class``, ``wrong_size``, ``missing``...) and one row of
-``BUILD/patches.parquet`` (``ingest_reason`` is null for kept files). Hashes go to
+``BUILD/patches.parquet`` (``ingest_reason`` is null for kept files). Raw folder and file
+names may name patients: ``patches.parquet`` and the manifest name each file by a neutral
+``patch/<id>.<ext>``, the raw relative path is kept in ``BUILD/private/patch_sources.parquet``
+only. Hashes go to
 ``hashes.parquet`` and the raw QC scores to ``cache/qc_scores.parquet`` (same decode).
 
 Read (discover the files, measure each once: :mod:`.analyse`, unchanged files from the
@@ -43,6 +46,8 @@ from hepatokit.contracts.hepatobench import (
     HASHES,
     PATCH_METADATA,
     PATCH_SCHEMA,
+    PATCH_SOURCE_SCHEMA,
+    PATCH_SOURCES,
     PATCHES,
     SCORES,
 )
@@ -208,6 +213,9 @@ def _write(build: Path, rows: IngestRows) -> None:
     write_parquet_atomic(build / SCORES, pa.Table.from_pylist(rows.scores, schema=SCORE_SCHEMA))
     write_parquet_atomic(
         build / PATCH_METADATA, pa.Table.from_pylist(rows.metadata, schema=_METADATA_SCHEMA)
+    )
+    write_parquet_atomic(
+        build / PATCH_SOURCES, pa.Table.from_pylist(rows.sources, schema=PATCH_SOURCE_SCHEMA)
     )
     if rows.metadata:
         log.info(

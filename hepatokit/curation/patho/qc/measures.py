@@ -47,7 +47,6 @@ Ruifrok–Johnston plane (other published sets reach 24°), which is why ``stain
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -70,6 +69,7 @@ from hepatokit.curation.patho.qc.masks import (
     disk3_erode,
     far4,
 )
+from hepatokit.curation.patho.qc.order import median, percentile
 
 __all__ = [
     "QC_CHECKS",
@@ -186,31 +186,18 @@ def _blocking(gray: NDArray[np.float32]) -> float:
             continue
         periods = d[:n].reshape(-1, 8)
         per = periods / np.maximum(periods.mean(axis=1, keepdims=True), 1e-6)
-        ratios.append(float(np.median(per, axis=0).max()))  # one straight edge is one period
+        ratios.append(float(_column_median(per).max()))  # one straight edge is one period
     return float(np.mean(ratios)) if ratios else 1.0
 
 
-def _median(x: NDArray[np.float64]) -> float:
-    """``np.median(x)`` of a 1-D finite array: the middle order statistic(s) from one
-    partition, averaged as numpy does (``(a + b) / 2``)."""
-    half = x.size // 2
-    if x.size % 2:
-        return float(np.partition(x, half)[half])
-    part = np.partition(x, [half - 1, half])
-    return (float(part[half - 1]) + float(part[half])) / 2
-
-
-def _percentile(x: NDArray[np.float64], q: int) -> float:
-    """``np.percentile(x, q)`` (method ``linear``) of a 1-D finite array of ≥ 2 values and
-    ``0 < q < 100``: numpy's virtual index, its two neighbours from one partition and
-    numpy's interpolation (``_lerp``), operation for operation."""
-    virtual = (x.size - 1) * (q / 100)
-    lo = math.floor(virtual)
-    part = np.partition(x, [lo, lo + 1])
-    a, b = float(part[lo]), float(part[lo + 1])
-    t = virtual - lo
-    diff = b - a
-    return b - diff * (1 - t) if t >= 0.5 else a + diff * t
+def _column_median(x: NDArray[np.float32]) -> NDArray[np.float32]:
+    """``np.median(x, axis=0)`` of a small finite float32 array: sorted columns, and the two
+    middle rows averaged in float32 as numpy's mean does (``(a + b) / 2``)."""
+    s = np.sort(x, axis=0)
+    half = s.shape[0] // 2
+    if s.shape[0] % 2:
+        return s[half]
+    return np.asarray((s[half - 1] + s[half]) / np.float32(2), dtype=np.float32)
 
 
 def _stain_scores(index: NDArray[np.uint32], flags: NDArray[np.uint8]) -> tuple[float, ...]:
@@ -227,12 +214,12 @@ def _stain_scores(index: NDArray[np.uint32], flags: NDArray[np.uint8]) -> tuple[
     sq = t * t
     norms = np.sqrt(sq[:, 0] + sq[:, 1] + sq[:, 2])
     cos_n = np.abs(t @ _NORMAL) / np.maximum(norms, 1e-9)
-    stain = float(np.degrees(np.arcsin(np.clip(_median(cos_n), 0.0, 1.0))))
+    stain = float(np.degrees(np.arcsin(np.clip(median(cos_n), 0.0, 1.0))))
     conc = t @ _UNMIX.T  # (N, 2): H and E amounts
     pos = np.clip(conc, 0.0, None)
-    intensity = _percentile(pos[:, 0] + pos[:, 1], 99)
+    intensity = percentile(pos[:, 0] + pos[:, 1], 99)
     e_frac = float(pos[:, 1].sum() / max(pos.sum(), 1e-9))
-    e_p90 = _percentile(conc[:, 1], 90)
+    e_p90 = percentile(conc[:, 1], 90)
     return stain, intensity, e_frac, e_p90
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow as pa
 
 from hepatokit.atomic import write_parquet_atomic
-from hepatokit.contracts.hepatobench import QC
+from hepatokit.contracts.hepatobench import QC, neutral_patch_path
 from hepatokit.contracts.items import read_items
 from hepatokit.curation.patho.config import (
     FeaturesConfig,
@@ -98,9 +98,10 @@ def decide_qc(
         item_id, kind = it["id"], it["kind"]
         if item_id in errors:
             failed["corrupt"] += 1
+            name = neutral_patch_path(item_id, it["path"]) if kind == "patch" else None
             ledger.append(
-                excluded(item_id, kind=kind, stage=STAGE, reason="corrupt",
-                         source=it["path"] if kind == "patch" else None, detail=errors[item_id])
+                excluded(item_id, kind=kind, stage=STAGE, reason="corrupt", source=name,
+                         detail=errors[item_id])
             )  # fmt: skip
             continue
         s = scores[item_id]

@@ -18,7 +18,13 @@ from PIL import Image
 from scipy import ndimage
 
 from hepatokit.curation.patho.qc import masks
-from hepatokit.curation.patho.qc.measures import _OD_LUT, _median, _percentile, _thick, qc_scores
+from hepatokit.curation.patho.qc.measures import (
+    _OD_LUT,
+    _column_median,
+    _thick,
+    qc_scores,
+)
+from hepatokit.curation.patho.qc.order import median, order_statistics, percentile
 from tests.curation.patho.helpers import he_patch
 from tests.curation.patho.qc.oracle_measures import _thick as _thick_reference, qc_scores_reference
 from tests.real_he import ARTEFACTS, plant, real_fields
@@ -174,8 +180,27 @@ def test_colour_flags_equal_the_per_pixel_checks() -> None:
 
 def test_order_statistics_equal_numpy() -> None:
     rng = np.random.default_rng(4)
-    for n in (2, 3, 4, 5, 50, 51, 1000, 15_001, 22_500):
+    for n in (2, 3, 4, 5, 50, 51, 1000, 2047, 2048, 15_001, 22_500):
         for x in (rng.random(n), rng.normal(0, 1, n), np.round(rng.random(n), 2)):
-            assert _median(x.copy()) == np.median(x)
+            assert median(x) == np.median(x)
             for q in (90, 99):
-                assert _percentile(x.copy(), q) == np.percentile(x, q)
+                assert percentile(x, q) == np.percentile(x, q)
+
+
+def test_order_statistics_exact_when_the_sample_misleads() -> None:
+    """The strided sample sees only the small values: the bounds miss, the answer holds."""
+    x = np.zeros(40_000)
+    x[1::16] = np.linspace(1.0, 2.0, 2500)  # every value the sample (x[::16]) does not see
+    x[::16] = -np.linspace(1.0, 2.0, 2500)
+    want = np.sort(x)
+    for ranks in ([0], [100, 101], [19_999, 20_000], [39_000, 39_001], [39_999]):
+        assert order_statistics(x, ranks) == [float(want[r]) for r in ranks]
+
+
+def test_column_median_equals_numpy() -> None:
+    rng = np.random.default_rng(5)
+    for rows in (1, 2, 3, 18, 19):
+        x = rng.random((rows, 8)).astype(np.float32) * np.float32(3)
+        got = _column_median(x)
+        assert got.dtype == np.float32
+        assert np.array_equal(got, np.median(x, axis=0))
