@@ -23,7 +23,11 @@ from typing import Any
 from hepatokit.errors import DataFormatError
 from hepatokit.safeio import TooLargeError, read_bounded
 
-__all__ = ["Table", "read_table"]
+__all__ = ["FORMULA_START", "Table", "formula_safe", "formula_safe_frame", "read_table"]
+
+#: a CSV cell starting with one of these is run as a formula by spreadsheet programs
+#: (CSV / formula injection, OWASP); ``\t`` and ``\r`` too (a cell Excel trims first)
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 #: a label or patch table larger than this is refused (it is not a table a user typed)
 MAX_TABLE_BYTES = 2 << 30
@@ -155,3 +159,26 @@ def _parquet(data: bytes, p: Path, what: str) -> Table:
 
 def _text(value: Any) -> str:
     return "" if value is None else str(value)
+
+
+def formula_safe(value: Any) -> Any:
+    """``value`` as a CSV cell a spreadsheet shows as text: a string starting like a formula
+    (:data:`FORMULA_START`, e.g. a file or series name ``=HYPERLINK(...)``) gets a leading
+    ``'``; numbers and strings that read as a number (``-1.5``) are kept as they are."""
+    if not isinstance(value, str) or not value.startswith(FORMULA_START):
+        return value
+    try:
+        float(value)
+    except ValueError:
+        return "'" + value
+    return value
+
+
+def formula_safe_frame(frame: Any) -> Any:
+    """A copy of a DataFrame with :func:`formula_safe` applied to its text cells and its
+    column names (numbers untouched)."""
+    out = frame.rename(columns=formula_safe)
+    for col in out.columns:
+        if out[col].dtype.kind not in "biufcmM":  # text (object, str), not numbers / dates
+            out[col] = out[col].map(formula_safe)
+    return out

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from hepatokit.atomic import write_text_atomic
+from hepatokit.tables import formula_safe_frame
 
 __all__ = [
     "fmt",
@@ -64,9 +65,10 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def write_csv(path: str | Path, table: pd.DataFrame) -> Path:
-    """Write a DataFrame as CSV atomically (no index, ``\\n`` line ends, 6 decimals max)."""
+    """Write a DataFrame as CSV atomically (no index, ``\\n`` line ends, 6 decimals max; a
+    text cell that starts like a formula is escaped, :func:`hepatokit.tables.formula_safe`)."""
     buf = io.StringIO()
-    table.to_csv(buf, index=False, lineterminator="\n", float_format="%.6g")
+    formula_safe_frame(table).to_csv(buf, index=False, lineterminator="\n", float_format="%.6g")
     return write_text_atomic(path, buf.getvalue())
 
 

@@ -26,6 +26,7 @@ from hepatokit.quant.composition import compose, tissue_map
 from hepatokit.quant.figures import save_regions_figure, save_tissue_map
 from hepatokit.quant.regions import RegionSource, load_regions
 from hepatokit.quant.tiles import ClassifiedTiles, classify_tiles
+from hepatokit.tables import formula_safe
 
 __all__ = ["QuantSettings", "find_region_file", "quantify_slide", "quantify_slides"]
 
@@ -356,5 +357,5 @@ def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({k: formula_safe(v) for k, v in r.items()} for r in rows)  # no formulas
     write_text_atomic(path, buf.getvalue())

@@ -26,6 +26,7 @@ def test_trained_head_proportions_within_5_points(demo_patches, wsi_raw, tmp_pat
         save_head,
         train_linear_probe,
     )
+    from hepatokit.contracts.items import raw_patch_paths
     from hepatokit.pipelines.dataset import build_dataset
     from hepatokit.quant import ProbeTileClassifier, quantify_slide
 
@@ -35,7 +36,8 @@ def test_trained_head_proportions_within_5_points(demo_patches, wsi_raw, tmp_pat
     splits = dict(zip(*pq.read_table(build / "splits.parquet", columns=["id", "split"])
                       .to_pydict().values(), strict=True))  # fmt: skip
     train = [r for r in curated if splits.get(r["id"]) in ("train", "validation")]
-    images = [np.asarray(Image.open(demo_patches / "patches" / r["path"]).convert("RGB"))
+    raw_path = raw_patch_paths(build)  # the build's tables name patches neutrally
+    images = [np.asarray(Image.open(demo_patches / "patches" / raw_path[r["id"]]).convert("RGB"))
               for r in train]  # fmt: skip
     labels = np.array([CLASSES.index(r["class"]) for r in train])
     encoder = load_encoder("builtin:tiny-cnn")

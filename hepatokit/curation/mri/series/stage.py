@@ -47,6 +47,7 @@ from hepatokit.curation.mri.series.phases import resolve_phases, resolve_repeats
 from hepatokit.errors import BuildStateError
 from hepatokit.manifest import Manifest, ManifestRow, excluded, kept, provenance
 from hepatokit.recipe import stage_section
+from hepatokit.tables import formula_safe
 
 __all__ = ["SERIES_SCHEMA", "SeriesSummary", "recognise_series"]
 
@@ -167,7 +168,7 @@ def _write_report(build: Path, rows: list[dict[str, Any]]) -> None:
     fields = ["series_id", "subject_id", "vendor", "label", "reason", "confidence", "evidence"]
     writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
-    writer.writerows(ordered)
+    writer.writerows({k: formula_safe(v) for k, v in r.items()} for r in ordered)  # no formulas
     write_text_atomic(build / SERIES_CSV, buf.getvalue())
     labels = Counter(r["label"] for r in rows if r["label"])
     lines = [
