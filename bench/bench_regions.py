@@ -1,7 +1,7 @@
 """Region model benchmark: held-out IoU, training windows/s, sliding-window vs forward-only.
 
     python bench/bench_regions.py [--train 8] [--test 4] [--extra-train 0] [--epochs 16]
-                                 [--window 96]
+                                 [--window 96] [--seed 0]
 
 1. ``--train + --test + --extra-train`` synthetic 20× slides (3000×2400, seed 11; each slide is
    drawn from its own index, so the first ``--train + --test`` are the same whatever
@@ -67,14 +67,18 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=16)
     ap.add_argument("--window", type=int, default=96)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=0, help="training seed (windows, init)")
     ap.add_argument("--workdir", default=None)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     work = Path(a.workdir or tempfile.mkdtemp(prefix="bench-regions-"))
     t0 = time.perf_counter()
     n_slides = a.train + a.test + a.extra_train
-    generate_wsis(work / "raw", slides=n_slides, seed=11, workers=2, mpps=(0.5,),
-                  bad_slides=False)  # fmt: skip
+    truth_file = work / "raw" / "truth.json"
+    if not (truth_file.is_file() and len(json.loads(truth_file.read_text())["slides"]) == n_slides):
+        # (a --workdir already holding the same slide set is reused)
+        generate_wsis(work / "raw", slides=n_slides, seed=11, workers=2, mpps=(0.5,),
+                      bad_slides=False)  # fmt: skip
     print(f"synth: {time.perf_counter() - t0:.1f} s")
     slides = sorted((work / "raw" / "slides").iterdir())
     train = slides[: a.train] + slides[a.train + a.test :]
@@ -82,7 +86,7 @@ def main() -> None:
     rec = train_region_model(slides=train, annotations=work / "raw" / "annotations",
                              out=work / "model", epochs=a.epochs, windows_per_epoch=256,
                              batch_size=32, window=a.window, validation_fraction=0.0,
-                             device="cpu", threads=a.threads)  # fmt: skip
+                             device="cpu", threads=a.threads, seed=a.seed)  # fmt: skip
     print(f"training: {rec['train_seconds']} s, {rec['train_windows_per_s']} windows/s "
           f"({a.epochs * 256} windows of {a.window} px)")  # fmt: skip
     predict_regions(test, model=work / "model", out=work / "pred", device="cpu",

@@ -96,6 +96,15 @@ def _tail(proc: subprocess.CompletedProcess[str]) -> str:
     return " | ".join((proc.stdout + proc.stderr).strip().splitlines()[-3:])
 
 
+def _link_all(files: Sequence[str | os.PathLike[str]], folder: str) -> None:
+    """Symlink ``files`` into ``folder`` as ``000000.dcm``, ``000001.dcm``, … (os calls:
+    thousands per subject)."""
+    cwd = str(Path.cwd())
+    for k, f in enumerate(files):
+        target = os.path.join(cwd, f)  # noqa: PTH118 (as Path.absolute(): no normalising)
+        os.symlink(target, os.path.join(folder, f"{k:06d}.dcm"))  # noqa: PTH118, PTH211
+
+
 def run_dcm2niix(
     files: Sequence[str | os.PathLike[str]],
     out_dir: Path,
@@ -113,8 +122,7 @@ def run_dcm2niix(
     with tempfile.TemporaryDirectory(prefix="hk-dcm-", dir=scratch or scratch_dir()) as tmp:
         src = Path(tmp) / "in"
         src.mkdir()
-        for k, f in enumerate(files):
-            (src / f"{k:06d}.dcm").symlink_to(Path(f).absolute())
+        _link_all(files, str(src))
         cmd = [dcm2niix_binary(), *_FLAGS, "-d", "0", "-f", "vol", "-o", str(out_dir), str(src)]
         proc = _run(cmd, timeout_s)
     niftis = sorted(out_dir.glob("vol*.nii"))
@@ -145,8 +153,7 @@ def run_dcm2niix_many(
         for g, files in enumerate(groups.values()):
             folder = src / f"{g:04d}"
             folder.mkdir(parents=True)
-            for k, f in enumerate(files):
-                (folder / f"{k:06d}.dcm").symlink_to(Path(f).absolute())
+            _link_all(files, str(folder))
         cmd = [dcm2niix_binary(), *_FLAGS, "-d", "1", "-f", "%j", "-o", str(out_dir), str(src)]
         proc = _run(cmd, timeout_s)
     written = sorted(out_dir.glob("*.nii"))

@@ -52,7 +52,11 @@ def plan_jobs(
     path_of, b_of = instances["path"], instances["b_value"]
     agent_of = instances["contrast_agent"]
     jobs: list[ConvertJob] = []
-    for s in series.sort_values(["subject_id", "series_id"]).to_dict("records"):
+    root = str(raw_root)
+    root = root if root.endswith("/") else root + "/"  # + a relative path = os.path.join
+    if not all_series:  # only labelled rows become jobs: convert no other row to Python
+        series = series[[isinstance(v, str) for v in series["label"]]]
+    for s in _records(series.sort_values(["subject_id", "series_id"])):
         if all_series:
             sid = s["subject_id"]
             stem = f"{subject_dir(sid, ALL_SERIES_DIR)}/sub-{sid}_series-{s['series_id']}"
@@ -65,13 +69,21 @@ def plan_jobs(
         info = {k: _plain(s[k]) for k in _SERIES_FACTS}
         agents = [str(agent_of[i]).strip() for i in s["item_ids"] if isinstance(agent_of[i], str)]
         info["contrast_agent"] = next((a for a in agents if a), None)
-        files = tuple(str(raw_root / path_of[i]) for i in s["item_ids"])
+        files = tuple(root + path_of[i] for i in s["item_ids"])
         b_order = [float(b_of[i]) for i in s["item_ids"] if pd.notna(b_of[i])]
         index_b = tuple(dict.fromkeys(b_order))
         jobs.append(
             ConvertJob(str(build), stem, files, seq, info, config, index_b, str(s["series_uid"]))
         )
     return jobs
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows of ``frame`` as dicts of the columns a job uses (column by column: much
+    faster than ``to_dict("records")``; values are unwrapped by :func:`_plain` anyway)."""
+    names = [*_SERIES_FACTS, "item_ids", "series_uid"]
+    cols = [frame[k].tolist() for k in names]
+    return [dict(zip(names, row, strict=True)) for row in zip(*cols, strict=True)]
 
 
 def changed_since_index(
@@ -89,6 +101,7 @@ def changed_since_index(
 
     table = pq.read_table(record, columns=["path", "size", "mtime_ns"])
     root = str(raw_root)
+    root = root if root.endswith("/") else root + "/"  # + a relative path = os.path.join
     seen = {
         os.path.join(root, p): (s, m)  # noqa: PTH118 (hot loop)
         for p, s, m in zip(

@@ -4,6 +4,7 @@ deterministically, written atomically with their resume record)."""
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import tempfile
@@ -30,26 +31,41 @@ __all__ = ["convert_batch", "convert_job", "finish"]
 log = logging.getLogger("hepatokit.curation.mri.convert.run")
 
 
-def convert_job(job: ConvertJob) -> str:
-    """Convert one series; returns ``"converted"`` or ``"skipped"`` (raises on failure)."""
-    if up_to_date(job):
+def convert_job(job: ConvertJob, key: str | None = None) -> str:
+    """Convert one series; returns ``"converted"`` or ``"skipped"`` (raises on failure).
+    ``key``: the job's :func:`job_key`, when the caller computed it already."""
+    key = key or job_key(job)
+    if up_to_date(job, key):
         return "skipped"
     with tempfile.TemporaryDirectory(prefix="hk-conv-", dir=job.scratch or scratch_dir()) as tmp:
         niftis = run_dcm2niix(
             job.files, Path(tmp) / "out", timeout_s=job.config.timeout_s, scratch=job.scratch
         )
-        finish(job, niftis)
+        finish(job, niftis, key)
     return "converted"
+
+
+def _keys(jobs: Sequence[ConvertJob]) -> dict[int, str | None]:
+    """Each job's content key, computed once (None: a raw file is gone; the conversion
+    reports it)."""
+    out: dict[int, str | None] = {}
+    for j in jobs:
+        try:
+            out[id(j)] = job_key(j)
+        except OSError:
+            out[id(j)] = None
+    return out
 
 
 def convert_batch(jobs: Sequence[ConvertJob]) -> list[tuple[str | None, str | None]]:
     """Convert several series of one subject (distinct series UIDs) with one dcm2niix run;
     returns ``(status, error)`` per job, a failure of one series leaves the others alone."""
-    pending = [j for j in jobs if not up_to_date(j)]
+    keys = _keys(jobs)
+    pending = [j for j in jobs if not up_to_date(j, keys[id(j)])]
     out: dict[int, tuple[str | None, str | None]] = {id(j): ("skipped", None) for j in jobs}
     if len(pending) == 1:
         try:
-            out[id(pending[0])] = (convert_job(pending[0]), None)
+            out[id(pending[0])] = (convert_job(pending[0], keys[id(pending[0])]), None)
         except Exception as exc:
             out[id(pending[0])] = (None, _one_line(exc))
     elif pending:
@@ -70,7 +86,7 @@ def convert_batch(jobs: Sequence[ConvertJob]) -> list[tuple[str | None, str | No
                 try:
                     if not written.get(j.series_uid):
                         raise RuntimeError(error)
-                    finish(j, written[j.series_uid])
+                    finish(j, written[j.series_uid], keys[id(j)])
                     out[id(j)] = ("converted", None)
                 except Exception as exc:
                     out[id(j)] = (None, _one_line(exc))
@@ -81,10 +97,11 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}".replace("\n", " ")[:500]
 
 
-def finish(job: ConvertJob, niftis: Sequence[Path]) -> None:
-    """Scrub, select, gzip and write one series' outputs + sidecar + resume record."""
+def finish(job: ConvertJob, niftis: Sequence[Path], key: str | None = None) -> None:
+    """Scrub, select, gzip and write one series' outputs + sidecar + resume record
+    (``key``: the job's :func:`job_key` taken before its conversion, else taken now)."""
     build = Path(job.build)
-    key = job_key(job)
+    key = key or job_key(job)
     is_dwi = job.sequence == "DWI"
     if len(niftis) > 1:
         log.warning("%s: dcm2niix wrote %d volumes; keeping the largest", job.stem, len(niftis))
@@ -104,9 +121,9 @@ def finish(job: ConvertJob, niftis: Sequence[Path]) -> None:
     if keep is not None and not keep:
         raise RuntimeError(f"no volume with b in {job.config.dwi_b_values} (have {bvals})")
     data = scrub_nifti(raw_nii, keep_volumes=keep if keep != list(range(len(bvals))) else None)
-    img = nib.Nifti1Image.from_bytes(data)
+    hdr = nib.Nifti1Header.from_fileobj(io.BytesIO(data[:348]), check=False)
     sidecar = curated_sidecar(
-        job, meta, img, [bvals[i] for i in keep] if keep is not None else bvals
+        job, meta, hdr, [bvals[i] for i in keep] if keep is not None else bvals
     )
     base = build / job.stem
     write_bytes_atomic(

@@ -62,9 +62,16 @@ def curated_sidecar(
     job: ConvertJob, meta: dict[str, Any], img: Any, bvals: list[float]
 ) -> dict[str, Any]:
     """The sidecar of ``job``'s volume ``img`` (``meta``: dcm2niix's JSON; EchoTime and
-    RepetitionTime in seconds as dcm2niix writes them; ``bvals`` in s/mm², one per volume)."""
+    RepetitionTime in seconds as dcm2niix writes them; ``bvals`` in s/mm², one per volume).
+
+    ``img`` is the volume's NIfTI image or only its header (a ``Nifti1Header``: shape,
+    spacing and orientation are all the sidecar needs; the affine is the one nibabel gives
+    an image loaded with that header)."""
     s = job.series
-    zooms = [round(float(z), 6) for z in img.header.get_zooms()[:3]]
+    header = img if isinstance(img, nib.Nifti1Header) else img.header
+    affine = header.get_best_affine() if img is header else img.affine
+    shape = header.get_data_shape() if img is header else img.shape
+    zooms = [round(float(z), 6) for z in header.get_zooms()[:3]]
     acquisition = {k: meta[k] for k in job.config.sidecar_keys if k in meta}
     agent = clean_descriptor(s.get("contrast_agent"))
     if (
@@ -93,9 +100,9 @@ def curated_sidecar(
         "SecondsAfterInjection": s.get("seconds_after_injection"),
         "ContrastTimingSource": s.get("timing_source"),
         "VoxelSpacing": zooms,
-        "Shape": [int(d) for d in img.shape],
+        "Shape": [int(d) for d in shape],
         # a degenerate affine (a collapsed axis) has no code for that axis: "?"
-        "OrientationCode": "".join(c or "?" for c in nib.aff2axcodes(img.affine)),
+        "OrientationCode": "".join(c or "?" for c in nib.aff2axcodes(affine)),
         "SourceSeriesCount": 1,
         "SourceImageCount": len(job.files),
         "Acquisition": acquisition,

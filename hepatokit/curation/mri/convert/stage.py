@@ -137,16 +137,19 @@ def _read_tables(build: Path) -> tuple[pd.DataFrame, Path, dict[str, dict[Any, A
         raise BuildStateError(f"no {SERIES}", path=build, hint="run `hepatokit mri series`")
     raw_root = Path(json.loads((build / RAW_ROOT).read_text())["raw_root"])
     series = pd.read_parquet(check_file(build, SERIES))
-    paths = pd.read_parquet(
+    import pyarrow.parquet as pq
+
+    # columns to Python lists in one go (iterating arrow-backed pandas columns is slow)
+    cols = pq.read_table(
         check_file(build, INSTANCES), columns=["item_id", "b_value", "contrast_agent"]
-    )
-    raw_paths = pd.read_parquet(
+    ).to_pydict()
+    raw = pq.read_table(
         build / INSTANCES_PHI, columns=["item_id", "path"]
-    )  # the raw paths are only in private/ (folder names carry patient names)
+    ).to_pydict()  # the raw paths are only in private/ (folder names carry patient names)
     instances = {
-        "path": dict(zip(raw_paths["item_id"], raw_paths["path"], strict=True)),
-        "b_value": dict(zip(paths["item_id"], paths["b_value"], strict=True)),
-        "contrast_agent": dict(zip(paths["item_id"], paths["contrast_agent"], strict=True)),
+        "path": dict(zip(raw["item_id"], raw["path"], strict=True)),
+        "b_value": dict(zip(cols["item_id"], cols["b_value"], strict=True)),
+        "contrast_agent": dict(zip(cols["item_id"], cols["contrast_agent"], strict=True)),
     }
     return series, raw_root, instances
 

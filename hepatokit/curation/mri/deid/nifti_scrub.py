@@ -15,6 +15,7 @@ import importlib.metadata
 import io
 import zlib
 from collections.abc import Sequence
+from functools import lru_cache
 
 import nibabel as nib
 import numpy as np
@@ -32,6 +33,7 @@ DESCRIP = b"hepatokit curated"
 ISAL_LEVELS = range(0, 4)
 
 
+@lru_cache(maxsize=16)
 def gzip_backend(level: int) -> str:
     """Which compressor (and version) writes level ``level``: part of the convert resume key,
     since another compressor gives other (equally valid) bytes."""

@@ -21,7 +21,7 @@ class RegisterConfig:
     shrink_factors: list[int] = field(default_factory=lambda: [4, 2, 1])  # pyramid levels
     smoothing_sigmas: list[float] = field(default_factory=lambda: [2.0, 1.0, 0.0])  # voxels
     sampling_percentage: float = 0.3  # random voxels of the (masked) reference per level
-    max_samples: int = 20000  # at most this many per level (bounds the cost on big grids)
+    max_samples: int = 12000  # at most this many per level (bounds the cost on big grids)
     histogram_bins: int = 32
     iterations: int = 100  # per level
     optimizer: Literal["regular_step", "gradient_descent"] = "regular_step"

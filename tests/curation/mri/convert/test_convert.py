@@ -286,3 +286,20 @@ def test_sidecar_field_lists_are_documented() -> None:
     for key, reason in SIDECAR_DROPPED.items():
         assert f"| `{key}` | {reason} |" in doc, key
     assert set(SIDECAR_DROPPED) >= FORBIDDEN_SIDECAR_KEYS
+
+
+def test_sidecar_geometry_equals_nibabel_reading_the_volume(curated_lifs) -> None:
+    """The sidecar's shape, spacing and orientation (taken from the scrubbed header alone)
+    are what nibabel reads from the written volume, oblique ones included."""
+    vols = curated_lifs.table("volumes.parquet")
+    checked = 0
+    for rel, side in zip(vols["path"], vols["sidecar"], strict=True):
+        if rel is None:
+            continue
+        img = nib.load(curated_lifs.build / rel)
+        meta = json.loads((curated_lifs.build / side).read_text())
+        assert meta["Shape"] == list(img.shape), rel
+        assert meta["VoxelSpacing"] == [round(float(z), 6) for z in img.header.get_zooms()[:3]]
+        assert meta["OrientationCode"] == "".join(c or "?" for c in nib.aff2axcodes(img.affine))
+        checked += 1
+    assert checked > 10

@@ -61,5 +61,5 @@ def test_recovers_the_generators_planted_offsets(tmp_path, deid_key_file):
     e = np.array(errors)
     assert max(planted_mm) > 5.0  # registration was needed: the offsets are not negligible
     # the generator's voxels are 4-5 mm in-plane with 6-7 mm slices: 1 mm / 1° is ~1/6 voxel
-    assert np.median(e[:, 0]) <= 1.0 and np.median(e[:, 1]) <= 1.0, e
-    assert (e[:, 0] <= 3.0).all() and (e[:, 1] <= 1.5).all(), e
+    within = (e[:, 0] <= 1.0) & (e[:, 1] <= 1.0)
+    assert within.mean() >= 0.95, e
