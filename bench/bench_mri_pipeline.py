@@ -4,15 +4,18 @@ On `synth mri --patients 120`: wall time of hepatokit's `mri index` + `mri serie
 `mri convert` (with --workers cores) vs `dcm2niix -b y -z y -o OUT RAW` once over the whole
 raw tree (goal ≤ 1.0× its wall time). The two alternate ``--repeat`` times (each from a
 fresh output folder, after ``os.sync()``); the ratio is best of the chain / best of bare.
+``--cpu`` adds a view that a loaded machine disturbs less: CPU seconds (user + system, this
+process and its children) of the chain run inline with one worker vs the bare run's.
 
 Run: ``.venv/bin/python bench/bench_mri_pipeline.py [--patients 120] [--raw DIR] [--workers 2]
-[--repeat 3]``
+[--repeat 3] [--cpu]``
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import tempfile
@@ -60,12 +63,38 @@ def chain(raw: Path, build: Path, workers: int) -> tuple[dict[str, float], int]:
     return times, s.converted
 
 
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process and its waited-for children so far."""
+    me, kids = (resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def cpu_view(raw: Path, tmp: Path, repeat: int) -> None:
+    """CPU seconds of bare dcm2niix vs the chain inline (1 worker), alternating, best of."""
+    b, c = [], []
+    for _ in range(repeat):
+        t = cpu_seconds()
+        bare(raw, tmp / "bare")
+        b.append(cpu_seconds() - t)
+        shutil.rmtree(tmp / "bare")
+        t = cpu_seconds()
+        chain(raw, tmp / "cpu-build", 1)
+        c.append(cpu_seconds() - t)
+        shutil.rmtree(tmp / "cpu-build")
+    print(
+        f"CPU seconds: bare dcm2niix {min(b):.2f} s, chain (1 worker, inline) {min(c):.2f} s "
+        f"→ {min(c) / min(b):.2f}× (runs: bare {', '.join(f'{x:.2f}' for x in b)}; "
+        f"chain {', '.join(f'{x:.2f}' for x in c)})"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--patients", type=int, default=120)
     ap.add_argument("--raw", default=None)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--cpu", action="store_true", help="also the CPU-seconds view")
     args = ap.parse_args()
     from hepatokit.curation.mri import convert_volumes
     from hepatokit.progress import configure_progress
@@ -98,6 +127,8 @@ def main() -> None:
         t = time.perf_counter()
         convert_volumes(build=build, workers=args.workers)
         print(f"re-run of convert (all up to date): {time.perf_counter() - t:.2f} s")
+        if args.cpu:
+            cpu_view(raw, Path(tmp), args.repeat)
 
 
 if __name__ == "__main__":
