@@ -54,12 +54,19 @@ def scratch_dir() -> str | None:
     return None
 
 
-@lru_cache(maxsize=1)
 def build_scratch(build: str | os.PathLike[str]) -> str:
     """A scratch folder of this run's own for one build:
     ``hepatokit-<hash of the build path>-<host>-<pid>``. Folders of earlier runs of the same
     build whose process is gone (a killed run) are removed; those of live runs, and of
-    other builds, are not touched (two runs never share or wipe each other's scratch)."""
+    other builds, are not touched (two runs never share or wipe each other's scratch).
+    The folder exists on return, also when an earlier stage of this process removed it."""
+    folder = _build_scratch(build)
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@lru_cache(maxsize=1)
+def _build_scratch(build: str | os.PathLike[str]) -> str:
     import hashlib
     import socket
 

@@ -303,3 +303,19 @@ def test_sidecar_geometry_equals_nibabel_reading_the_volume(curated_lifs) -> Non
         assert meta["OrientationCode"] == "".join(c or "?" for c in nib.aff2axcodes(img.affine))
         checked += 1
     assert checked > 10
+
+
+def test_second_convert_of_a_rebuilt_folder_in_one_process(curated_lifs, tmp_path: Path) -> None:
+    """Converting, deleting the build and converting it again from the same path in the
+    same process converts everything again (the scratch folder the first run removed is
+    made again), with the same bytes."""
+    first = _copy_until_series(curated_lifs, tmp_path)
+    assert convert_volumes(build=first, workers=1).failed == 0
+    sums = {p.relative_to(first): p.read_bytes() for p in (first / "volumes").rglob("*.nii.gz")}
+    shutil.rmtree(first)
+    again = _copy_until_series(curated_lifs, tmp_path)
+    assert again == first
+    summary = convert_volumes(build=again, workers=1)
+    assert summary.failed == 0 and summary.converted == len(sums) > 0
+    got = {p.relative_to(again): p.read_bytes() for p in (again / "volumes").rglob("*.nii.gz")}
+    assert got == sums
