@@ -19,7 +19,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from hepatokit.contracts import check_file
+from hepatokit.contracts import check_file, read_table
 from hepatokit.contracts.lifs import REGISTRATION, SEQUENCES, SUBJECTS
 from hepatokit.errors import BuildStateError, DataFormatError
 from hepatokit.publish.cells import EmbeddedFile
@@ -116,7 +116,7 @@ def _registrations(build: Path) -> tuple[dict[str, str], dict[tuple[str, str], l
         )
     refs: dict[str, str] = {}
     matrices: dict[tuple[str, str], list[float]] = {}
-    for r in pq.read_table(path).to_pylist():
+    for r in read_table(build, REGISTRATION).to_pylist():
         if r["reference"] is None or r["matrix_ras"] is None:
             continue
         refs[r["subject_id"]] = r["reference"]
@@ -125,7 +125,7 @@ def _registrations(build: Path) -> tuple[dict[str, str], dict[tuple[str, str], l
 
 
 def _registration_meta(build: Path) -> dict[str, Any]:
-    table = pq.read_table(build / REGISTRATION).to_pylist()
+    table = read_table(build, REGISTRATION).to_pylist()
     pairs = [r for r in table if r["status"] not in ("reference", "no_reference")]
     return {
         "transform": sorted({str(r["transform"]) for r in table}),

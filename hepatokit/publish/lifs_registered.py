@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow.parquet as pq
 
+from hepatokit.contracts import read_table
 from hepatokit.contracts.lifs import REGISTRATION
 from hepatokit.errors import BuildStateError
 from hepatokit.publish.cells import EmbeddedFile
@@ -32,7 +32,7 @@ _IDENTITY = np.eye(4).ravel().tolist()
 
 def _resampled(build: Path) -> dict[tuple[str, str], str]:
     """(subject, sequence) → the resampled volume (build-relative) of the registration table."""
-    table = pq.read_table(build / REGISTRATION).to_pylist()
+    table = read_table(build, REGISTRATION).to_pylist()
     return {
         (r["subject_id"], r["sequence"]): r["resampled_path"]
         for r in table

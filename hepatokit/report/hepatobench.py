@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 from hepatokit.contracts.common import RAW_ROOT
 from hepatokit.contracts.hepatobench import CLUSTERS as CLUSTERS_TABLE, CURATED, PATCHES, QC, TILES
 from hepatokit.contracts.items import raw_patch_paths
+from hepatokit.contracts.tables import read_table
 from hepatokit.pseudonyms import build_key, slide_pseudonym
 from hepatokit.report.html import esc, figure, section, table
 from hepatokit.report.thumbs import ThumbCache, patch_thumb
@@ -91,7 +92,7 @@ class _Patches:
 def _qc_gallery(build: Path, patches: _Patches, thumbs: ThumbCache, limits: dict[str, Any]) -> str:
     rows = []
     if (build / QC).is_file():
-        qc = pq.read_table(build / QC)
+        qc = read_table(build, QC)
         rows = qc.filter(pc.is_valid(qc.column("qc_reason"))).to_pylist()  # the removed only
     if not rows:
         return section("qc", "What QC removed", "<p>No patch was removed by QC.</p>")
