@@ -99,3 +99,57 @@ def test_publish_refuses_a_registration_table_off_contract(tmp_path: Path) -> No
         with pytest.raises(DataFormatError) as err:
             read(tmp_path)
         _assert_names(err, path, "matrix_ras")
+
+
+# -- curated and hashes, checked wherever they are read --------------------------------------
+def test_features_refuse_a_hash_table_off_contract(tmp_path: Path) -> None:
+    from hepatokit.curation.patho.features.table import ensure_features
+
+    path = _plant(tmp_path, hepatobench.HASHES, _broken(hepatobench.HASH_SCHEMA, "md5", pa.int64()))
+    items = pa.table({c: pa.array([], pa.string()) for c in ("id", "path", "kind")})
+    with pytest.raises(DataFormatError) as err:
+        ensure_features(tmp_path, items)
+    _assert_names(err, path, "md5")
+
+
+@pytest.mark.parametrize(
+    ("name", "schema", "column"),
+    [
+        (hepatobench.CURATED, hepatobench.CURATED_SCHEMA, "path"),
+        (hepatobench.HASHES, hepatobench.HASH_SCHEMA, "phash"),
+    ],
+)
+def test_leakage_audit_refuses_hash_sources_off_contract(
+    tmp_path: Path, name: str, schema: pa.Schema, column: str
+) -> None:
+    from hepatokit.splits.leakage import _patch_hashes
+
+    path = _plant(tmp_path, name, _broken(schema, column, pa.int64()))
+    with pytest.raises(DataFormatError) as err:
+        _patch_hashes(tmp_path, {"p1"})
+    _assert_names(err, path, column)
+
+
+def test_split_and_publish_refuse_a_curated_table_off_contract(tmp_path: Path) -> None:
+    from hepatokit.publish.hepatobench import collect_hepatobench
+    from hepatokit.publish.sections import publish_section
+    from hepatokit.recipe import load_recipe
+    from hepatokit.splits.policy import SplitPolicy
+    from hepatokit.splits.stage import _read_table
+
+    path = _plant(tmp_path, hepatobench.CURATED, pa.table({"id": ["p1"], "group": ["g"]}))
+    rec = load_recipe("hepatobench")
+    reads = (
+        lambda: _read_table(tmp_path, "patho", SplitPolicy(group="group")),
+        lambda: collect_hepatobench(
+            tmp_path, rec, publish_section(rec), withhold_test_labels=False
+        ),
+    )
+    for read in reads:
+        with pytest.raises(DataFormatError) as err:
+            read()
+        _assert_names(err, path, "path")
+    # a table named by the recipe's split.table is the recipe's, not the contract's
+    other = _plant(tmp_path, "mine.parquet", pa.table({"id": ["p1"], "group": ["g"]}))
+    table, _ = _read_table(tmp_path, "patho", SplitPolicy(group="group", table=other.name))
+    assert table.column("id").to_pylist() == ["p1"]
