@@ -153,3 +153,16 @@ def test_split_and_publish_refuse_a_curated_table_off_contract(tmp_path: Path) -
     other = _plant(tmp_path, "mine.parquet", pa.table({"id": ["p1"], "group": ["g"]}))
     table, _ = _read_table(tmp_path, "patho", SplitPolicy(group="group", table=other.name))
     assert table.column("id").to_pylist() == ["p1"]
+
+
+def test_fake_builds_record_their_kind_in_build_json(tmp_path: Path) -> None:
+    """The kind comes from build.json, not from the fallback guess on subjects.parquet."""
+    from hepatokit.contracts import read_kind
+    from hepatokit.synthetic.builds import make_fake_hepatobench_build, make_fake_lifs_build
+
+    lifs_build = make_fake_lifs_build(tmp_path / "lifs").build
+    (lifs_build / lifs.SUBJECTS).unlink()  # the guess would now say hepatobench
+    assert read_kind(lifs_build) == "lifs"
+    hb_build = make_fake_hepatobench_build(tmp_path / "hb").build
+    _plant(hb_build, lifs.SUBJECTS, lifs.SUBJECTS_SCHEMA.empty_table())  # the guess: lifs
+    assert read_kind(hb_build) == "hepatobench"
