@@ -14,6 +14,9 @@ its lock for the whole run:
   is reported in the log and broken; a lock written by another host cannot be checked
   from here and is broken only with ``break_lock=True`` (``--break-lock``).
 
+Once the lock is held, the temporary files a killed run left in the folder (see
+:func:`hepatokit.atomic.remove_stale_temps`) are removed: no other writer can own them.
+
 The lock is re-entrant within one process (``build`` holds it while it calls the stages
 that take it too).
 """
@@ -30,6 +33,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from hepatokit.atomic import remove_stale_temps
 from hepatokit.errors import BuildStateError
 
 __all__ = ["LOCK_NAME", "BuildLockedError", "build_lock", "lock_owner", "pid_alive"]
@@ -123,6 +127,9 @@ def build_lock(build: str | os.PathLike[str], *, break_lock: bool = False) -> It
         os.close(fd)
         raise
     _held[key] = (fd, 1)
+    stale = remove_stale_temps(folder)  # ours alone now: a killed run's half-written files
+    if stale:
+        log.warning("removed %d temporary file(s) a killed run left in %s", len(stale), folder)
     try:
         yield path
     finally:

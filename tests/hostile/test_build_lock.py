@@ -110,3 +110,20 @@ def test_lock_from_another_host_needs_break_lock(tmp_path):
             pass
         assert path.is_file()
     assert not path.exists()
+
+
+def test_taking_the_lock_removes_a_killed_runs_temporary_files(tmp_path, caplog):
+    """A run killed while writing ``hashes.parquet`` atomically leaves its temporary file;
+    the next run that takes the lock removes it (and only such files)."""
+    build = tmp_path / "build"
+    (build / "manifest").mkdir(parents=True)
+    stray = [build / ".hashes.parquet.25d7hd1t.tmp.parquet", build / "manifest" / ".q.abcdefgh.tmp"]
+    for p in stray:
+        p.write_bytes(b"half")
+    keep = [build / "hashes.parquet", build / "manifest" / "notes.tmp"]
+    for p in keep:
+        p.write_bytes(b"whole")
+    with caplog.at_level(logging.WARNING, logger="hepatokit.buildlock"), build_lock(build):
+        assert not any(p.exists() for p in stray)
+        assert all(p.exists() for p in keep)
+    assert "removed 2 temporary file(s)" in caplog.text
