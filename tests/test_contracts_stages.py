@@ -90,15 +90,20 @@ def test_labels_and_register_refuse_a_volume_qc_table_off_contract(tmp_path: Pat
 
 
 def test_publish_refuses_a_registration_table_off_contract(tmp_path: Path) -> None:
+    """Each reader checks the columns it reads."""
     from hepatokit.publish.lifs import _registration_meta, _registrations
     from hepatokit.publish.lifs_registered import _resampled
 
-    table = _broken(lifs.REGISTRATION_SCHEMA, "matrix_ras", pa.string())
-    path = _plant(tmp_path, lifs.REGISTRATION, table)
-    for read in (_registrations, _registration_meta, _resampled):
+    for read, column in (
+        (_registrations, "matrix_ras"),
+        (_registration_meta, "status"),
+        (_resampled, "resampled_path"),
+    ):
+        table = _broken(lifs.REGISTRATION_SCHEMA, column, pa.int64())
+        path = _plant(tmp_path, lifs.REGISTRATION, table)
         with pytest.raises(DataFormatError) as err:
             read(tmp_path)
-        _assert_names(err, path, "matrix_ras")
+        _assert_names(err, path, column)
 
 
 # -- curated and hashes, checked wherever they are read --------------------------------------
