@@ -171,3 +171,18 @@ def test_fake_builds_record_their_kind_in_build_json(tmp_path: Path) -> None:
     hb_build = make_fake_hepatobench_build(tmp_path / "hb").build
     _plant(hb_build, lifs.SUBJECTS, lifs.SUBJECTS_SCHEMA.empty_table())  # the guess: lifs
     assert read_kind(hb_build) == "hepatobench"
+
+
+def test_report_refuses_tables_off_contract(tmp_path: Path) -> None:
+    """The curation report checks the columns it shows."""
+    from hepatokit.report.hepatobench import _Patches
+    from hepatokit.report.lifs import _volume_qc
+
+    path = _plant(tmp_path, lifs.VOLUME_QC, _broken(lifs.VOLUME_QC_SCHEMA, "flags", pa.string()))
+    with pytest.raises(DataFormatError) as err:
+        _volume_qc(tmp_path)
+    _assert_names(err, path, "flags")
+    path = _plant(tmp_path, hepatobench.TILES, _broken(hepatobench.TILES_SCHEMA, "path", None))
+    with pytest.raises(DataFormatError) as err:
+        _Patches(tmp_path)
+    _assert_names(err, path, "path")
