@@ -64,8 +64,26 @@ def render_index() -> str:
         for const in sorted(names, key=lambda c: (getattr(module, c), c)):
             note = _markdown(notes.get(const, ""))
             lines.append(f"| `{getattr(module, const)}` | `{const}` | {note} |")
+    lines += _schema_lines()
     lines.append(END)
     return "\n".join(lines) + "\n"
+
+
+def _schema_lines() -> list[str]:
+    """One row per table of :data:`~hepatokit.contracts.tables.TABLE_SCHEMAS`: its columns
+    and their arrow types, checked on write and on read (more columns are allowed)."""
+    from hepatokit.contracts.tables import TABLE_SCHEMAS
+
+    lines = ["", "### Table schemas (`hepatokit.contracts.TABLE_SCHEMAS`)", ""]
+    lines += ["| table | columns (arrow type) |", "|---|---|"]
+    for name in sorted(TABLE_SCHEMAS):
+        cols = ", ".join(f"`{f.name}`: `{f.type}`" for f in TABLE_SCHEMAS[name])
+        if name == lifs.SUBJECTS:
+            cols += (
+                "; plus one `volume_<SEQ>`: `string` per sequence of the recipe, after `sequences`"
+            )
+        lines.append(f"| `{name}` | {cols} |")
+    return lines
 
 
 def replace_index(text: str) -> str:

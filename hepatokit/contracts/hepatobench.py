@@ -27,11 +27,14 @@ __all__ = [
     "PATCH_SOURCE_SCHEMA",
     "QC",
     "QC_CALIBRATION_PNG",
+    "QC_CHECK_NAMES",
+    "QC_SCHEMA",
     "SCORES",
     "SLIDES",
     "SLIDE_PSEUDONYMS",
     "TILES",
     "TILES_DIR",
+    "TILES_SCHEMA",
     "TILE_MARKER",
     "neutral_patch_path",
 ]
@@ -112,6 +115,32 @@ CLUSTER_SCHEMA = pa.schema(
         ("reason", pa.string()),
     ]
 )
+
+#: the QC scores, one ``float64`` column each, in ``qc.parquet``'s order (the measures are
+#: defined in :mod:`hepatokit.curation.patho.qc.measures`, whose ``QC_CHECKS`` must match)
+QC_CHECK_NAMES: tuple[str, ...] = (
+    "background", "stain", "stain_intensity", "eosin_fraction", "eosin_p90", "pen", "ink",
+    "sharpness", "blocking",
+)  # fmt: skip
+
+#: ``qc.parquet``: ``id``, one score per check, ``qc_reason`` (null if passed)
+QC_SCHEMA = pa.schema(
+    [("id", pa.string())]
+    + [(c, pa.float64()) for c in QC_CHECK_NAMES]
+    + [("qc_reason", pa.string())]
+)
+
+#: ``tiles.parquet`` (and each slide's ``tiles/<slide_id>/_tiles.parquet``): one row per tile
+TILES_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()), ("slide_id", pa.string()), ("path", pa.string()),
+        ("x", pa.int64()), ("y", pa.int64()), ("level0_size", pa.int32()),
+        ("patch_size", pa.int32()), ("level", pa.int32()), ("read_size", pa.int32()),
+        ("level0_magnification", pa.float64()), ("target_magnification", pa.float64()),
+        ("level0_mpp", pa.float64()), ("mpp", pa.float64()), ("tissue_fraction", pa.float64()),
+        ("region", pa.string()), ("label", pa.string()),
+    ]
+)  # fmt: skip
 
 #: the columns every curated table has (patch builds add ``class``, tile builds ``label``)
 CURATED_SCHEMA = pa.schema([("id", pa.string()), ("path", pa.string())])

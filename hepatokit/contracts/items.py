@@ -40,7 +40,7 @@ def raw_patch_paths(build: Path) -> dict[str, str]:
 
 def read_items(build: Path) -> pa.Table:
     """The items that enter QC / dedup: kept rows of ``patches.parquet`` or ``tiles.parquet``
-    (``patches.parquet`` checked against its contract).
+    (both checked against their contracts).
 
     Columns: ``id``, ``path``, ``class`` (nullable), ``slide_id``, ``kind`` (patch / tile).
     ``path`` is where the file is, in memory only: a patch's raw path relative to the raw
@@ -69,7 +69,7 @@ def read_items(build: Path) -> pa.Table:
             )
         )
     if (build / TILES).is_file():
-        t = pq.read_table(build / TILES)
+        t = read_table(build, TILES)
         label = t.column("label") if "label" in t.column_names else pa.nulls(len(t), pa.string())
         tables.append(
             pa.table(

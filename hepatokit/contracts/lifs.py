@@ -21,6 +21,7 @@ __all__ = [
     "REGISTRATION",
     "REGISTRATION_DIR",
     "REGISTRATION_REPORTS",
+    "REGISTRATION_SCHEMA",
     "REGISTRATION_STATE",
     "SEQUENCES",
     "SERIES",
@@ -34,6 +35,7 @@ __all__ = [
     "VOLUMES",
     "VOLUMES_DIR",
     "VOLUME_QC",
+    "VOLUME_QC_SCHEMA",
     "VOLUME_SCHEMA",
     "subject_dir",
     "subjects_schema",
@@ -197,6 +199,44 @@ VOLUME_SCHEMA = pa.schema(
         ("error", pa.string()),
     ]
 )
+
+#: ``qc/volume_qc.parquet``: one row per converted volume (``mri qc``)
+VOLUME_QC_SCHEMA = pa.schema(
+    [
+        ("subject_id", pa.string()),
+        ("sequence", pa.string()),
+        ("series_id", pa.string()),
+        ("path", pa.string()),
+        ("shape", pa.list_(pa.int64())),
+        ("spacing", _LIST_F),
+        ("orientation", pa.string()),
+        ("dtype", pa.string()),
+        ("n_nonfinite", pa.int64()),
+        ("empty", pa.bool_()),
+        ("constant", pa.bool_()),
+        ("percentiles", _LIST_F),
+        ("slice_gap_ratio", pa.float64()),
+        ("irregular_spacing", pa.bool_()),
+        ("coverage_mm", pa.float64()),
+        ("tiny_coverage", pa.bool_()),
+        ("corrupt_slices", pa.list_(pa.int64())),
+        ("flags", pa.list_(pa.string())),
+        ("qc_reason", pa.string()),
+    ]
+)
+
+#: ``registration/registration.parquet``: one row per subject and sequence (``mri register``)
+REGISTRATION_SCHEMA = pa.schema(
+    [
+        ("subject_id", pa.string()), ("sequence", pa.string()), ("reference", pa.string()),
+        ("transform", pa.string()), ("status", pa.string()), ("flags", pa.list_(pa.string())),
+        ("reason", pa.string()), ("matrix_ras", _LIST_F),
+        ("tfm_path", pa.string()), ("resampled_path", pa.string()),
+        ("metric_before", pa.float64()), ("metric_after", pa.float64()),
+        ("iterations", pa.int64()), ("translation_mm", pa.float64()),
+        ("rotation_deg", pa.float64()), ("seconds", pa.float64()),
+    ]
+)  # fmt: skip
 
 
 def subjects_schema(sequences: tuple[str, ...] = SEQUENCES, *, release: bool = False) -> pa.Schema:

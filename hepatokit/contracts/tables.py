@@ -27,9 +27,13 @@ TABLE_SCHEMAS: dict[str, pa.Schema] = {
     lifs.SERIES: lifs.SERIES_SCHEMA,
     lifs.VOLUMES: lifs.VOLUME_SCHEMA,
     lifs.ALL_SERIES: lifs.VOLUME_SCHEMA,
+    lifs.VOLUME_QC: lifs.VOLUME_QC_SCHEMA,
+    lifs.REGISTRATION: lifs.REGISTRATION_SCHEMA,
     # the volume_<SEQ> columns follow the recipe's sequences: only the fixed ones are checked
     lifs.SUBJECTS: lifs.subjects_schema(()),
     hepatobench.PATCHES: hepatobench.PATCH_SCHEMA,
+    hepatobench.TILES: hepatobench.TILES_SCHEMA,
+    hepatobench.QC: hepatobench.QC_SCHEMA,
     hepatobench.HASHES: hepatobench.HASH_SCHEMA,
     hepatobench.CLUSTERS: hepatobench.CLUSTER_SCHEMA,
     hepatobench.CURATED: hepatobench.CURATED_SCHEMA,
@@ -69,10 +73,13 @@ def check_schema(
             )
 
 
-def check_file(build: str | os.PathLike[str], name: str) -> Path:
-    """``build/name`` after checking its schema (read from the parquet footer only)."""
+def check_file(
+    build: str | os.PathLike[str], name: str, *, columns: list[str] | None = None
+) -> Path:
+    """``build/name`` after checking its schema (all or some ``columns``; read from the
+    parquet footer only)."""
     path = Path(build) / name
-    check_schema(pq.read_schema(path), name, path=path)
+    check_schema(pq.read_schema(path), name, path=path, columns=columns)
     return path
 
 

@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from hepatokit.atomic import write_parquet_atomic
+from hepatokit.contracts import read_table
 from hepatokit.contracts.common import RAW_ROOT
 from hepatokit.contracts.hepatobench import CURATED, SLIDE_PSEUDONYMS
 from hepatokit.contracts.items import raw_patch_paths
@@ -145,7 +145,7 @@ def collect_hepatobench(
             path=build,
             hint="run `hepatokit patho dedup` (the last curation stage) before publishing",
         )
-    curated = pq.read_table(path).to_pylist()
+    curated = read_table(build, CURATED).to_pylist()
     classes = list(recipe.classes)
     if not classes:
         raise DataFormatError("the recipe lists no classes", path=recipe.source)

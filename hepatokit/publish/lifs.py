@@ -24,7 +24,7 @@ from hepatokit.contracts.lifs import REGISTRATION, SEQUENCES, SUBJECTS
 from hepatokit.errors import BuildStateError, DataFormatError
 from hepatokit.publish.cells import EmbeddedFile
 from hepatokit.publish.features import lifs_features, meta_column
-from hepatokit.publish.lifs_registered import add_registered_config
+from hepatokit.publish.lifs_registered import add_registered_config, registration_rows
 from hepatokit.publish.plan import DatasetPlan, is_test_split
 from hepatokit.publish.sections import PublishSection
 from hepatokit.publish.splits_table import read_split_assignment
@@ -116,7 +116,7 @@ def _registrations(build: Path) -> tuple[dict[str, str], dict[tuple[str, str], l
         )
     refs: dict[str, str] = {}
     matrices: dict[tuple[str, str], list[float]] = {}
-    for r in pq.read_table(path).to_pylist():
+    for r in registration_rows(build, ["subject_id", "sequence", "reference", "matrix_ras"]):
         if r["reference"] is None or r["matrix_ras"] is None:
             continue
         refs[r["subject_id"]] = r["reference"]
@@ -125,7 +125,7 @@ def _registrations(build: Path) -> tuple[dict[str, str], dict[tuple[str, str], l
 
 
 def _registration_meta(build: Path) -> dict[str, Any]:
-    table = pq.read_table(build / REGISTRATION).to_pylist()
+    table = registration_rows(build, ["transform", "reference", "status"])
     pairs = [r for r in table if r["status"] not in ("reference", "no_reference")]
     return {
         "transform": sorted({str(r["transform"]) for r in table}),

@@ -16,23 +16,28 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow.parquet as pq
 
+from hepatokit.contracts import read_table
 from hepatokit.contracts.lifs import REGISTRATION
 from hepatokit.errors import BuildStateError
 from hepatokit.publish.cells import EmbeddedFile
 from hepatokit.publish.features import lifs_features, meta_column
 from hepatokit.publish.sections import PublishSection
 
-__all__ = ["REGISTERED_CONFIG", "add_registered_config"]
+__all__ = ["REGISTERED_CONFIG", "add_registered_config", "registration_rows"]
 
 REGISTERED_CONFIG = "registered"
 _IDENTITY = np.eye(4).ravel().tolist()
 
 
+def registration_rows(build: Path, columns: list[str]) -> list[dict[str, Any]]:
+    """The ``columns`` of ``mri register``'s table, checked against its contract."""
+    return read_table(build, REGISTRATION, columns=columns).to_pylist()
+
+
 def _resampled(build: Path) -> dict[tuple[str, str], str]:
     """(subject, sequence) → the resampled volume (build-relative) of the registration table."""
-    table = pq.read_table(build / REGISTRATION).to_pylist()
+    table = registration_rows(build, ["subject_id", "sequence", "resampled_path"])
     return {
         (r["subject_id"], r["sequence"]): r["resampled_path"]
         for r in table

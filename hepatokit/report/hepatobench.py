@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 from hepatokit.contracts.common import RAW_ROOT
 from hepatokit.contracts.hepatobench import CLUSTERS as CLUSTERS_TABLE, CURATED, PATCHES, QC, TILES
 from hepatokit.contracts.items import raw_patch_paths
+from hepatokit.contracts.tables import check_schema, read_table
 from hepatokit.pseudonyms import build_key, slide_pseudonym
 from hepatokit.report.html import esc, figure, section, table
 from hepatokit.report.thumbs import ThumbCache, patch_thumb
@@ -34,11 +35,14 @@ QC_WORST = {
 PER_REASON, CLUSTERS, PER_CLASS = 24, 24, 12
 
 
-def _columns(path: Path, columns: list[str]) -> dict[str, list[Any]]:
-    """The ``columns`` (those present) of a parquet file as lists; empty if no file."""
+def _columns(path: Path, columns: list[str], contract: str) -> dict[str, list[Any]]:
+    """The ``columns`` (those present) of a parquet file as lists; empty if no file. Those
+    of table ``contract``'s contract must be there with their type."""
     if not path.is_file():
         return {}
-    names = set(pq.read_schema(path).names)
+    schema = pq.read_schema(path)
+    check_schema(schema, contract, path=path, columns=columns)
+    names = set(schema.names)
     return pq.read_table(path, columns=[c for c in columns if c in names]).to_pydict()
 
 
@@ -60,7 +64,7 @@ class _Patches:
         self.raw_root = Path(json.loads(raw.read_text())["raw_root"]) if raw.is_file() else None
         self.rows: dict[str, tuple[str | None, str | None, str]] = {}  # id → path, md5, under
         for name, under in ((TILES, "build"), (PATCHES, "raw")):
-            cols = _columns(build / name, ["id", "path", "md5"])
+            cols = _columns(build / name, ["id", "path", "md5"], name)
             if cols:
                 md5 = cols.get("md5") or [None] * len(cols["id"])
                 sources = raw_patch_paths(build) if under == "raw" else {}
@@ -91,7 +95,7 @@ class _Patches:
 def _qc_gallery(build: Path, patches: _Patches, thumbs: ThumbCache, limits: dict[str, Any]) -> str:
     rows = []
     if (build / QC).is_file():
-        qc = pq.read_table(build / QC)
+        qc = read_table(build, QC)
         rows = qc.filter(pc.is_valid(qc.column("qc_reason"))).to_pylist()  # the removed only
     if not rows:
         return section("qc", "What QC removed", "<p>No patch was removed by QC.</p>")
@@ -231,7 +235,7 @@ def hepatobench_sections(
 ) -> tuple[list[tuple[str, str, str]], dict[str, str | None]]:
     """``(id, title, html)`` of every HepatoBench section, and id → class of the kept patches."""
     patches = _Patches(build)
-    curated = _columns(build / CURATED, ["id", "class", "slide_id", "md5"])
+    curated = _columns(build / CURATED, ["id", "class", "slide_id", "md5"], CURATED)
     out = [
         ("qc", "QC removals", _qc_gallery(build, patches, thumbs, qc_limits or {})),
         ("dedup", "Duplicates", _dedup_gallery(build, patches, thumbs)),

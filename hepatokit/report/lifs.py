@@ -10,6 +10,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from hepatokit.contracts import read_table
 from hepatokit.contracts.lifs import REGISTRATION, REGISTRATION_REPORTS, SERIES, SUBJECTS, VOLUME_QC
 from hepatokit.report.html import esc, figure, section, table
 from hepatokit.report.thumbs import ThumbCache, mid_slices
@@ -22,6 +23,11 @@ SERIES_LISTED = 200
 
 def _read(path: Path) -> list[dict[str, Any]]:
     return pq.read_table(path).to_pylist() if path.is_file() else []
+
+
+def _checked(build: Path, name: str, columns: list[str]) -> list[dict[str, Any]]:
+    """The ``columns`` of table ``name`` (checked against its contract); empty if absent."""
+    return read_table(build, name, columns=columns).to_pylist() if (build / name).is_file() else []
 
 
 def _volume_key(path: Path) -> str:
@@ -151,7 +157,8 @@ def _series(build: Path) -> str:
 
 
 def _volume_qc(build: Path) -> str:
-    rows = [r for r in _read(build / VOLUME_QC) if r.get("flags") or r.get("qc_reason")]
+    cols = ["subject_id", "sequence", "qc_reason", "flags", "coverage_mm", "slice_gap_ratio"]
+    rows = [r for r in _checked(build, VOLUME_QC, cols) if r.get("flags") or r.get("qc_reason")]
     if not rows:
         body = "<p>No volume was flagged.</p>"
     else:
@@ -176,7 +183,8 @@ def _registration(build: Path, reports: Path) -> str:
     pngs = sorted((build / REGISTRATION_REPORTS).glob("sub-*.png"))
     if not pngs:
         return ""
-    flagged = [r for r in _read(build / REGISTRATION) if r.get("status") == "flagged"]
+    cols = ["subject_id", "sequence", "status", "reason"]
+    flagged = [r for r in _checked(build, REGISTRATION, cols) if r.get("status") == "flagged"]
     figs = "".join(
         figure(p.relative_to(reports).as_posix(), esc(p.stem), alt=p.stem, cls="overlay")
         for p in pngs

@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from hepatokit.atomic import write_json_atomic, write_text_atomic
-from hepatokit.contracts import read_kind
+from hepatokit.contracts import check_schema, read_kind
 from hepatokit.contracts.common import LEAKAGE_JSON, LEAKAGE_MD, RAW_ROOT, SPLITS
 from hepatokit.contracts.hepatobench import CURATED, HASHES
 from hepatokit.contracts.items import raw_patch_paths
@@ -42,10 +42,16 @@ __all__ = ["audit_leakage"]
 log = logging.getLogger("hepatokit.splits.leakage")
 
 
-def _read(path: Path, columns: Sequence[str] | None = None) -> pa.Table | None:
+def _read(
+    path: Path, columns: Sequence[str] | None = None, *, contract: str | None = None
+) -> pa.Table | None:
+    """The table at ``path`` (those of ``columns`` it has), or None; checked against table
+    ``contract`` of the build contract when given."""
     if not path.is_file():
         return None
     table = pq.read_table(path)
+    if contract is not None:
+        check_schema(table.schema, contract, path=path)
     if columns is not None:
         table = table.select([c for c in columns if c in table.column_names])
     return table
@@ -55,7 +61,8 @@ def _patch_hashes(build: Path, ids: set[str]) -> pa.Table | None:
     """Hashes of the split patches: ``hashes.parquet``, else the curated table, else the files."""
     rows: dict[str, dict[str, Any]] = {}
     for name in (CURATED, HASHES):  # hashes.parquet wins
-        t = _read(build / name, ["id", "md5", "pixel_sha256", "phash", "dhash", "path"])
+        cols = ["id", "md5", "pixel_sha256", "phash", "dhash", "path"]
+        t = _read(build / name, cols, contract=name)
         if t is None or "id" not in t.column_names:
             continue
         for r in t.to_pylist():

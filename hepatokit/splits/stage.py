@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from hepatokit.contracts import read_kind, write_table
+from hepatokit.contracts import check_schema, read_kind, write_table
 from hepatokit.contracts.common import REPORTS, SPLITS, SPLITS_MD, SPLITS_SCHEMA
 from hepatokit.contracts.hepatobench import CURATED
 from hepatokit.contracts.items import raw_patch_paths
@@ -176,7 +176,10 @@ def _read_table(build: Path, kind: str, policy: SplitPolicy) -> tuple[pa.Table, 
             hint="run the curation stages first (mri labels / mri import-release / patho dedup)",
         )
     id_column = policy.id_column or default_id
-    return _fill_missing_groups(pq.read_table(table_path), policy.group, id_column), id_column
+    table = pq.read_table(table_path)
+    if table_path == build / CURATED:
+        check_schema(table.schema, CURATED, path=table_path)
+    return _fill_missing_groups(table, policy.group, id_column), id_column
 
 
 def _predefined_plan(table: pa.Table, policy: SplitPolicy) -> SplitPlan:

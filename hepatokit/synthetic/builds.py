@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from hepatokit.contracts import start_build
 from hepatokit.contracts.common import PRIVATE, RAW_ROOT, RECIPE, SPLITS
 from hepatokit.contracts.hepatobench import CURATED
 from hepatokit.contracts.lifs import (
@@ -141,6 +142,7 @@ def make_fake_lifs_build(
             ),
         },
     )
+    start_build(build, "lifs")
     return fake
 
 
@@ -309,6 +311,7 @@ def make_fake_hepatobench_build(
     pq.write_table(pa.Table.from_pylist(splits), build / SPLITS)
     slides_phi = pa.table({"name": ["DOE^JOHN"]})
     _write_private(build, raw_root, {f"{PRIVATE}/slides_phi.parquet": slides_phi})
+    start_build(build, "hepatobench")
     return fake
 
 

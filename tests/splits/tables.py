@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from PIL import Image
 
+from hepatokit.contracts.hepatobench import HASH_SCHEMA
 from hepatokit.manifest import stable_id
 
 SEQUENCES = ["T1W", "T2W", "DWI", "GED1", "GED2", "GED3", "GED4"]
@@ -145,6 +146,7 @@ def write_patho_tables(build: Path, raw: Path, rows: list[dict]) -> None:
     hashes = [
         {"id": r["id"], "md5": r["md5"], "pixel_sha256": None, "phash": r["phash"]} for r in rows
     ]
-    pq.write_table(pa.Table.from_pylist(hashes), build / "hashes.parquet")
+    # as ingest writes it: every column of the contract (here no pixel hash, no dhash)
+    pq.write_table(pa.Table.from_pylist(hashes, schema=HASH_SCHEMA), build / "hashes.parquet")
     (build / "private").mkdir(exist_ok=True)
     (build / "private" / "raw_root.json").write_text(json.dumps({"raw_root": str(raw)}))

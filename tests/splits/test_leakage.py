@@ -99,7 +99,8 @@ def test_exact_copy_and_hashes_missing_from_tables_are_computed(tmp_path):
         for r in t:
             if r["id"] == planted["id"]:
                 r["phash"] = r["md5"] = None
-        pq.write_table(pa.Table.from_pylist(t), build / name)
+        schema = pq.read_schema(build / name)
+        pq.write_table(pa.Table.from_pylist(t, schema=schema), build / name)
     report = audit_leakage(build=build)
     assert [(f.kind, set(f.items)) for f in report.findings] == [
         ("exact_duplicate", {source["id"], planted["id"]})

@@ -84,7 +84,8 @@ def _volumes(build: Path) -> pd.DataFrame:
     vols = vols[vols["status"] == "ok"]
     qc_path = build / VOLUME_QC
     if qc_path.is_file():
-        qc = pd.read_parquet(qc_path, columns=["series_id", "qc_reason"])
+        cols = ["series_id", "qc_reason"]
+        qc = pd.read_parquet(check_file(build, VOLUME_QC, columns=cols), columns=cols)
         failed = set(qc.loc[qc["qc_reason"].notna(), "series_id"])
         vols = vols[~vols["series_id"].isin(failed)]
     return vols

@@ -26,9 +26,15 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from hepatokit.atomic import write_parquet_atomic
-from hepatokit.contracts import check_file
-from hepatokit.contracts.lifs import INSTANCES, SEQUENCES, SERIES, VOLUME_QC, VOLUMES
+from hepatokit.contracts import check_file, write_table
+from hepatokit.contracts.lifs import (
+    INSTANCES,
+    SEQUENCES,
+    SERIES,
+    VOLUME_QC,
+    VOLUME_QC_SCHEMA,
+    VOLUMES,
+)
 from hepatokit.curation.mri.config import VolumeQCConfig, recipe_sequences
 from hepatokit.curation.mri.qc.checks import check_volume, corrupt_slices
 from hepatokit.curation.mri.qc.matrix import missing_modality_matrix
@@ -51,29 +57,8 @@ log = logging.getLogger("hepatokit.curation.mri.qc.stage")
 #: one volume to check: (BUILD, path relative to it, its facts, the section)
 CheckJob = tuple[str, str, dict[str, Any], VolumeQCConfig]
 
-QC_SCHEMA = pa.schema(
-    [
-        ("subject_id", pa.string()),
-        ("sequence", pa.string()),
-        ("series_id", pa.string()),
-        ("path", pa.string()),
-        ("shape", pa.list_(pa.int64())),
-        ("spacing", pa.list_(pa.float64())),
-        ("orientation", pa.string()),
-        ("dtype", pa.string()),
-        ("n_nonfinite", pa.int64()),
-        ("empty", pa.bool_()),
-        ("constant", pa.bool_()),
-        ("percentiles", pa.list_(pa.float64())),
-        ("slice_gap_ratio", pa.float64()),
-        ("irregular_spacing", pa.bool_()),
-        ("coverage_mm", pa.float64()),
-        ("tiny_coverage", pa.bool_()),
-        ("corrupt_slices", pa.list_(pa.int64())),
-        ("flags", pa.list_(pa.string())),
-        ("qc_reason", pa.string()),
-    ]
-)
+#: the columns of ``volume_qc.parquet`` (the contract's)
+QC_SCHEMA = VOLUME_QC_SCHEMA
 
 
 @dataclass(frozen=True)
@@ -128,8 +113,9 @@ def qc_volumes(
         check_volume, jobs, executor=executor, workers=workers, description="volume QC"
     )
     rows, ledger = qc_outcome(jobs, results, series["item_ids"].__getitem__)
-    qc_path = write_parquet_atomic(
-        build / VOLUME_QC,
+    qc_path = write_table(
+        build,
+        VOLUME_QC,
         pa.Table.from_pylist(
             [{k: r.get(k) for k in QC_SCHEMA.names} for r in rows], schema=QC_SCHEMA
         ),

@@ -35,8 +35,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from hepatokit.atomic import write_parquet_atomic
-from hepatokit.contracts.lifs import REGISTRATION, SEQUENCES, SERIES, SUBJECTS, VOLUME_QC, VOLUMES
+from hepatokit.contracts import check_file, write_table
+from hepatokit.contracts.lifs import (
+    REGISTRATION,
+    REGISTRATION_SCHEMA,
+    SEQUENCES,
+    SERIES,
+    SUBJECTS,
+    VOLUME_QC,
+    VOLUMES,
+)
 from hepatokit.curation.mri.config import recipe_sequences
 from hepatokit.curation.mri.register.config import RegisterConfig
 from hepatokit.curation.mri.register.images import sitk_module
@@ -109,7 +117,8 @@ def _subject_volumes(
     table = table[table["status"] == "ok"]
     qc = build / VOLUME_QC
     if qc.is_file():
-        q = pd.read_parquet(qc, columns=["path", "qc_reason"])
+        cols = ["path", "qc_reason"]
+        q = pd.read_parquet(check_file(build, VOLUME_QC, columns=cols), columns=cols)
         failed = set(q.loc[q["qc_reason"].notna(), "path"])
         table = table[~table["path"].isin(failed)]
     by_subject: dict[str, dict[str, str]] = {}
@@ -259,19 +268,10 @@ def _write(build: Path, rows: list[dict[str, Any]], sha: str | None) -> Path:
 
     from hepatokit.manifest import Manifest, kept, provenance
 
-    schema = pa.schema(
-        [
-            ("subject_id", pa.string()), ("sequence", pa.string()), ("reference", pa.string()),
-            ("transform", pa.string()), ("status", pa.string()), ("flags", pa.list_(pa.string())),
-            ("reason", pa.string()), ("matrix_ras", pa.list_(pa.float64())),
-            ("tfm_path", pa.string()), ("resampled_path", pa.string()),
-            ("metric_before", pa.float64()), ("metric_after", pa.float64()),
-            ("iterations", pa.int64()), ("translation_mm", pa.float64()),
-            ("rotation_deg", pa.float64()), ("seconds", pa.float64()),
-        ]
-    )  # fmt: skip
-    table_path = write_parquet_atomic(
-        build / REGISTRATION,
+    schema = REGISTRATION_SCHEMA
+    table_path = write_table(
+        build,
+        REGISTRATION,
         pa.Table.from_pylist([{k: r.get(k) for k in schema.names} for r in rows], schema=schema),
     )
     ledger = _ledger(build, rows, kept)

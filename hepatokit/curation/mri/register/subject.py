@@ -17,6 +17,7 @@ from hepatokit.atomic import atomic_path, write_json_atomic
 from hepatokit.contracts.lifs import (
     REGISTRATION_DIR,
     REGISTRATION_REPORTS,
+    REGISTRATION_SCHEMA,
     REGISTRATION_STATE,
     subject_dir,
 )
@@ -41,24 +42,8 @@ __all__ = [
     "up_to_date",
 ]
 
-REGISTRATION_SCHEMA_NAMES = (
-    "subject_id",
-    "sequence",
-    "reference",
-    "transform",
-    "status",
-    "flags",
-    "reason",
-    "matrix_ras",
-    "tfm_path",
-    "resampled_path",
-    "metric_before",
-    "metric_after",
-    "iterations",
-    "translation_mm",
-    "rotation_deg",
-    "seconds",
-)
+#: the columns of ``registration.parquet`` (the contract's)
+REGISTRATION_SCHEMA_NAMES = tuple(REGISTRATION_SCHEMA.names)
 
 
 @dataclass(frozen=True)

@@ -24,11 +24,11 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from PIL import Image
 
 from hepatokit.contracts.hepatobench import QC
 from hepatokit.contracts.items import read_items
+from hepatokit.contracts.tables import read_table
 from hepatokit.curation.patho.dedup.near import nearest_neighbour_distances
 from hepatokit.curation.patho.features.hashing import hex_to_uint64, phash_hex
 from hepatokit.curation.patho.features.table import ensure_features, item_file
@@ -89,7 +89,7 @@ def calibrate_dedup(
     build = Path(build)
     items = read_items(build)
     if (build / QC).is_file():
-        qc = pq.read_table(build / QC)
+        qc = read_table(build, QC)
         ok = qc.filter(pc.is_null(qc.column("qc_reason"))).column("id")
         items = items.filter(pc.is_in(items.column("id"), ok))
     hashes, _, _ = ensure_features(build, items)

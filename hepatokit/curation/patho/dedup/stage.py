@@ -21,10 +21,9 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from hepatokit.atomic import write_text_atomic
-from hepatokit.contracts import write_table
+from hepatokit.contracts import read_table, write_table
 from hepatokit.contracts.hepatobench import (
     CLUSTER_SCHEMA,
     CLUSTERS,
@@ -132,7 +131,8 @@ def _read_passed(
 ) -> tuple[pa.Table, pa.Table, pa.Table, DedupInput]:
     """The items that passed QC, their hashes and scores (measured where missing), and the
     decision input built from them."""
-    qc = pq.read_table(require(build, QC, before="dedup (run `patho qc` first)"))
+    require(build, QC, before="dedup (run `patho qc` first)")
+    qc = read_table(build, QC)
     passed = set(qc.filter(pc.is_null(qc.column("qc_reason"))).column("id").to_pylist())
     items = read_items(build)
     items = items.filter(pc.is_in(items.column("id"), pa.array(sorted(passed), pa.string())))
@@ -195,7 +195,7 @@ def _write_curated(build: Path, kept_ids: list[str], hashes: pa.Table, scores: p
     parts = []
     for name in (PATCHES, TILES):
         if (build / name).is_file():
-            t = pq.read_table(build / name)
+            t = read_table(build, name)
             if "ingest_reason" in t.column_names:
                 t = t.drop_columns(["ingest_reason"])
             parts.append(t.filter(pc.is_in(t.column("id"), keep)))

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from hepatokit.atomic import write_parquet_atomic
-from hepatokit.contracts import write_table
+from hepatokit.contracts import check_schema, write_table
 from hepatokit.contracts.common import read_raw_root
 from hepatokit.contracts.hepatobench import HASH_SCHEMA, HASHES, SCORES
 from hepatokit.curation.patho.features.analysis import analyse_patch_bytes
@@ -62,8 +62,9 @@ def _compute(job: _Job) -> dict[str, Any]:
     }
 
 
-def _read(path: Path, schema: pa.Schema) -> pa.Table:
-    """The cached table, or an empty one when absent or made by other score definitions."""
+def _read(path: Path, schema: pa.Schema, contract: str | None = None) -> pa.Table:
+    """The cached table, or an empty one when absent or made by other score definitions;
+    checked against table ``contract`` of the build contract when given."""
     if not path.is_file():
         return schema.empty_table()
     want = (schema.metadata or {}).get(b"hepatokit.qc_version")
@@ -71,7 +72,10 @@ def _read(path: Path, schema: pa.Schema) -> pa.Table:
         have = (pq.read_schema(path).metadata or {}).get(b"hepatokit.qc_version")
         if have != want:  # scores of an older hepatokit: recompute them all
             return schema.empty_table()
-    return pq.read_table(path).cast(schema)
+    table = pq.read_table(path)
+    if contract is not None:
+        check_schema(table.schema, contract, path=path)
+    return table.cast(schema)
 
 
 def ensure_features(
@@ -91,7 +95,7 @@ def ensure_features(
         could not be decoded (the caller excludes them as ``corrupt``).
     """
     build = Path(build)
-    hashes = _read(build / HASHES, HASH_SCHEMA)
+    hashes = _read(build / HASHES, HASH_SCHEMA, HASHES)
     scores = _read(build / SCORES, SCORE_SCHEMA)
     have_h = set(hashes.column("id").to_pylist())
     have_s = set(scores.column("id").to_pylist())

@@ -15,9 +15,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from hepatokit.atomic import write_parquet_atomic
-from hepatokit.contracts.hepatobench import QC, neutral_patch_path
+from hepatokit.contracts.hepatobench import QC, QC_SCHEMA, neutral_patch_path
 from hepatokit.contracts.items import read_items
+from hepatokit.contracts.tables import write_table
 from hepatokit.curation.patho.config import (
     FeaturesConfig,
     PatchQCConfig,
@@ -60,11 +60,6 @@ class QCDecision:
     ledger: list[ManifestRow]
     failed: Counter[str]
     per_class: dict[str | None, PatchQCConfig]
-
-
-QC_SCHEMA = pa.schema(
-    [("id", pa.string())] + [(c, pa.float64()) for c in QC_CHECKS] + [("qc_reason", pa.string())]
-)
 
 
 def decide_qc(
@@ -152,7 +147,7 @@ def qc_patches(
     )
     items = table.select([c for c in ("id", "kind", "path", "class") if c in table.column_names])
     decision = decide_qc(items.to_pylist(), {r["id"]: r for r in scores.to_pylist()}, errors, cfg)
-    write_parquet_atomic(build / QC, pa.Table.from_pylist(decision.rows, schema=QC_SCHEMA))
+    write_table(build, QC, pa.Table.from_pylist(decision.rows, schema=QC_SCHEMA))
     extra = None
     if cfg.mode == "relative":
         extra = {

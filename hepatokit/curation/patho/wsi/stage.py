@@ -29,6 +29,7 @@ from PIL import Image
 from hepatokit.atomic import write_bytes_atomic, write_parquet_atomic
 from hepatokit.contracts import start_build
 from hepatokit.contracts.hepatobench import SLIDES, TILE_MARKER, TILES, TILES_DIR
+from hepatokit.contracts.tables import write_table
 from hepatokit.curation.patho.config import TilingConfig, stage_provenance
 from hepatokit.curation.patho.wsi.slides import SlideError
 from hepatokit.curation.patho.wsi.tiling import tile_slide
@@ -256,7 +257,7 @@ def tile_slides(
     outcome = tile_outcome(facts, [j.slide_id for j in jobs], results, mpp)
     table = pa.concat_tables(outcome.tables) if outcome.tables else None
     if table is not None:
-        write_parquet_atomic(build / TILES, table)
+        write_table(build, TILES, table)
     write_parquet_atomic(build / SLIDES, pa.Table.from_pylist(outcome.private))
     start_build(build, "hepatobench")
     info = stage_provenance(build, stage=STAGE, extra={"tiling": asdict(cfg), "mpp_fill_in": mpp,
