@@ -60,13 +60,13 @@ def build_scratch(build: str | os.PathLike[str]) -> str:
     build whose process is gone (a killed run) are removed; those of live runs, and of
     other builds, are not touched (two runs never share or wipe each other's scratch).
     The folder exists on return, also when an earlier stage of this process removed it."""
-    folder = _build_scratch(build)
+    folder = _build_scratch(os.fspath(build))
     Path(folder).mkdir(parents=True, exist_ok=True)
     return folder
 
 
 @lru_cache(maxsize=1)
-def _build_scratch(build: str | os.PathLike[str]) -> str:
+def _build_scratch(build: str) -> str:
     import hashlib
     import socket
 
