@@ -17,6 +17,7 @@ from PIL import Image, UnidentifiedImageError
 
 from hepatokit.curation.patho.features.hashing import ImageHashes, image_hashes
 from hepatokit.curation.patho.qc.measures import QCScores, qc_scores
+from hepatokit.manifest import clean_detail
 
 __all__ = ["PatchAnalysis", "PatchRejected", "analyse_image", "analyse_patch_bytes", "sniff_image"]
 
@@ -31,9 +32,14 @@ _MAGIC = (
 
 
 class PatchRejected(Exception):
-    """A patch that cannot be used: ``reason`` is the manifest reason code."""
+    """A patch that cannot be used: ``reason`` is the manifest reason code.
+
+    ``detail`` is cleaned as ledger details are (no memory address from a decoder's error
+    text, no absolute path), so the ingest cache that keeps it is the same on every run.
+    """
 
     def __init__(self, reason: str, detail: str):
+        detail = clean_detail(detail) or detail
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail

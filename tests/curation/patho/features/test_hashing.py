@@ -131,3 +131,18 @@ def test_rejections() -> None:
         analyse_patch_bytes(_encode(rgba, "PNG")).hashes.phash
         == analyse_patch_bytes(png).hashes.phash
     )
+
+
+def test_rejection_detail_is_the_same_on_every_run() -> None:
+    # Pillow names the stream it could not identify (`<_io.BytesIO object at 0x7f…>`): the
+    # address differs per run, and the detail lands in the ingest cache and the ledger.
+    details = set()
+    for _ in range(3):
+        try:
+            analyse_patch_bytes(b"II*\x00" + bytes(range(1, 200)))
+        except PatchRejected as rej:
+            assert rej.reason == "corrupt"
+            details.add(rej.detail)
+    assert len(details) == 1
+    (detail,) = details
+    assert "TIFF" in detail and " at 0x" not in detail
