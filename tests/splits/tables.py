@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 from PIL import Image
 
 from hepatokit.contracts.hepatobench import HASH_SCHEMA
+from hepatokit.contracts.lifs import subjects_schema
 from hepatokit.manifest import stable_id
 
 SEQUENCES = ["T1W", "T2W", "DWI", "GED1", "GED2", "GED3", "GED4"]
@@ -64,21 +65,7 @@ def lifs_rows(counts: dict[str, list[int]] = LIFS_COUNTS, *, seed: int = 0) -> l
 def write_lifs_build(build: Path, rows: list[dict] | None = None) -> list[dict]:
     """``BUILD/subjects.parquet`` + ``BUILD/private/pseudonyms.parquet``."""
     rows = lifs_rows() if rows is None else rows
-    schema = pa.schema(
-        [
-            ("subject_id", pa.string()),
-            ("center", pa.string()),
-            ("vendor", pa.string()),
-            ("scanner", pa.string()),
-            ("field_strength", pa.float64()),
-            ("stage", pa.string()),
-            ("cirrhosis", pa.int8()),
-            ("significant_fibrosis", pa.int8()),
-            ("sequences", pa.list_(pa.string())),
-            *[(f"volume_{s}", pa.string()) for s in SEQUENCES],
-            ("mask_GED4", pa.string()),
-        ]
-    )
+    schema = subjects_schema(tuple(SEQUENCES))
     build.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.Table.from_pylist(rows, schema=schema), build / "subjects.parquet")
     (build / "private").mkdir(exist_ok=True)

@@ -17,6 +17,7 @@ import pyarrow as pa
 from numpy.typing import NDArray
 from PIL import Image
 
+from hepatokit.contracts.hepatobench import TILES_SCHEMA
 from hepatokit.curation.patho.config import TilingConfig
 from hepatokit.curation.patho.wsi.annotations import Annotation, label_tiles, load_annotations
 from hepatokit.curation.patho.wsi.slides import (
@@ -30,21 +31,10 @@ from hepatokit.curation.patho.wsi.tissue import detect_tissue
 
 __all__ = ["SlideTiling", "tile_slide", "tissue_fractions"]
 
+#: the per-slide tile table: the contract's ``TILES_SCHEMA`` less the columns the stage adds
+#: when it gathers the slides (``id``, ``slide_id``, ``path``, ``label``)
 TILE_SCHEMA = pa.schema(
-    [
-        ("x", pa.int64()),
-        ("y", pa.int64()),
-        ("level0_size", pa.int32()),
-        ("patch_size", pa.int32()),
-        ("level", pa.int32()),
-        ("read_size", pa.int32()),
-        ("level0_magnification", pa.float64()),
-        ("target_magnification", pa.float64()),
-        ("level0_mpp", pa.float64()),
-        ("mpp", pa.float64()),
-        ("tissue_fraction", pa.float64()),
-        ("region", pa.string()),
-    ]
+    [f for f in TILES_SCHEMA if f.name not in {"id", "slide_id", "path", "label"}]
 )
 
 
