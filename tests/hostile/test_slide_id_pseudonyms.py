@@ -48,9 +48,7 @@ def _tree(root: Path) -> None:
 def _needles(value: str) -> list[str]:
     """The forms a leak could take once text is decoded and folded: as is, without its
     diacritics, and the ASCII-only run around them (``LLERSOHN-S22-0007``)."""
-    plain = "".join(
-        c for c in unicodedata.normalize("NFKD", value) if not unicodedata.combining(c)
-    )
+    plain = "".join(c for c in unicodedata.normalize("NFKD", value) if not unicodedata.combining(c))
     forms = {value, plain, value.split("Ü")[-1]}
     return sorted({unicodedata.normalize("NFKC", f).casefold() for f in forms})
 
