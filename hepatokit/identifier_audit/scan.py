@@ -88,6 +88,8 @@ def audit_identifiers(
     report_dir: str | os.PathLike[str] | None = None,
     workers: int | None = None,
     executor: Executor | None = None,
+    public_text: Iterable[str] = (),
+    free_text_origins: Iterable[str] = (),
 ) -> IdentifierAuditResult:
     """Look for identifying values in every file of ``folder`` (except ``exclude``).
 
@@ -109,6 +111,10 @@ def audit_identifiers(
         Write ``phi_audit.json`` and ``phi_audit.md`` there (masked values only).
     workers, executor
         Parallelism over files (see :func:`hepatokit.parallel.map_items`).
+    public_text, free_text_origins
+        Technical header text published by design (series descriptions, image types,
+        sequence names): a value of an unnamed private element or of a ``free_text_origins``
+        origin found in a row inside one of them is skipped as ``in_public_header_text``.
 
     Returns
     -------
@@ -124,6 +130,8 @@ def audit_identifiers(
         min_length=min_length,
         min_length_private=min_length_private,
         ignore_text=ignore_text,
+        public_text=public_text,
+        free_text_origins=free_text_origins,
     )
     files = [str(p) for p in files_to_scan(root, exclude)]
     if len(files) < 64:  # a process pool costs more than scanning a few files

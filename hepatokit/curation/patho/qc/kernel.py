@@ -26,15 +26,14 @@ if TYPE_CHECKING:
 
 __all__ = ["available", "measure"]
 
-#: set to ``0`` to use the numpy path even when numba is installed
-ENV = "HEPATOKIT_QC_COMPILED"
+#: ``HEPATOKIT_QC_KERNEL=numpy`` forces the numpy path even when numba is installed
+ENV = "HEPATOKIT_QC_KERNEL"
 
 
 @functools.cache
 def available() -> bool:
-    """Whether the compiled path can be used (numba importable, not switched off by
-    ``HEPATOKIT_QC_COMPILED=0``)."""
-    if os.environ.get(ENV, "1").strip() in ("0", "false", "no", "off"):
+    """Whether the compiled path runs: numba importable and not switched off."""
+    if os.environ.get(ENV, "").strip().lower() == "numpy":
         return False
     try:
         import numba  # noqa: F401

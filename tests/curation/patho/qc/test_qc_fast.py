@@ -102,7 +102,7 @@ def _edge_cases() -> list[np.ndarray]:
 
 def test_close_to_previous_scores_on_every_real_field() -> None:
     fields = [f.rgb for f in real_fields()]
-    assert len(fields) == 310
+    assert len(fields) >= 349
     assert _departures(fields) == []
 
 
