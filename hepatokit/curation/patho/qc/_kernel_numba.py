@@ -36,10 +36,11 @@ def _bucket(v: float, kind: int) -> int:
 
 @njit(cache=True, nogil=True)
 def _select(
-    values: np.ndarray, n: int, hist: np.ndarray, kind: int, k1: int, k2: int
+    values: np.ndarray, codes: np.ndarray, n: int, hist: np.ndarray, k1: int, k2: int
 ) -> tuple[float, float]:
-    """``np.sort(values[:n])[[k1, k2]]`` (``k1 <= k2``) from the bucket counts ``hist``:
-    only the values of the buckets holding the two ranks are sorted."""
+    """``np.sort(values[:n])[[k1, k2]]`` (``k1 <= k2``) from the values' buckets ``codes``
+    and the bucket counts ``hist``: only the values of the buckets holding the two ranks
+    are sorted."""
     cum = 0
     b1 = -1
     b2 = _NB - 1
@@ -58,37 +59,34 @@ def _select(
         m += hist[b]
     kept = np.empty(m, dtype=np.float64)
     j = 0
+    lo, hi = np.uint16(b1), np.uint16(b2)
     for i in range(n):
-        v = values[i]
-        b = _bucket(v, kind)
-        if b >= b1 and b <= b2:
-            kept[j] = v
+        b = codes[i]
+        if b >= lo and b <= hi:
+            kept[j] = values[i]
             j += 1
     kept.sort()
     return kept[k1 - before], kept[k2 - before]
 
 
 @njit(cache=True, nogil=True)
-def _rowdist(a: np.ndarray, value: int, cap: int, out: np.ndarray) -> None:
-    """``out[y, x]``: distance along row ``y`` to the nearest pixel with ``a == value``,
-    capped at ``cap``."""
+def _rowdist(a: np.ndarray, bit: int, want: int, cap: int, out: np.ndarray) -> None:
+    """``out[y, x]``: distance along row ``y`` to the nearest pixel whose ``a & bit`` is
+    ``want`` (``bit`` or 0), capped at ``cap``."""
     h, w = a.shape
     for y in range(h):
+        row = a[y]
+        o = out[y]
         d = cap
         for x in range(w):
-            if a[y, x] == value:
-                d = 0
-            elif d < cap:
-                d += 1
-            out[y, x] = d
+            far = int((row[x] & bit) != want)
+            d = min(d + 1, cap) * far
+            o[x] = d
         d = cap
         for x in range(w - 1, -1, -1):
-            if a[y, x] == value:
-                d = 0
-            elif d < cap:
-                d += 1
-            if d < out[y, x]:
-                out[y, x] = d
+            far = int((row[x] & bit) != want)
+            d = min(d + 1, cap) * far
+            o[x] = min(o[x], d)
 
 
 @njit(cache=True, nogil=True)
@@ -165,18 +163,11 @@ def _thick(flags: np.ndarray, bit: int) -> int:
     edge is >= 4 px. -1: a case where scipy measures from outside the image (no pixel off
     the mask, or an opening covering the patch), left to the numpy code."""
     h, w = flags.shape
-    m = np.empty((h, w), dtype=np.uint8)
-    n_in = 0
-    for y in range(h):
-        for x in range(w):
-            v = 1 if flags[y, x] & bit else 0
-            m[y, x] = v
-            n_in += v
-    if n_in == h * w:
-        return -1
     # erosion (masks.disk3_erode): no pixel off the mask within dx² + dy² <= 9
     dist = np.empty((h, w), dtype=np.int32)
-    _rowdist(m, 0, 4, dist)
+    _rowdist(flags, bit, 0, 4, dist)
+    if dist.min() > 0:  # no pixel off the mask
+        return -1
     eroded = np.zeros((h, w), dtype=np.uint8)
     n_eroded = 0
     for y in range(h):
@@ -198,7 +189,7 @@ def _thick(flags: np.ndarray, bit: int) -> int:
     if n_eroded == 0:
         return 0
     # dilation (masks.disk3_dilate): an eroded pixel within dx² + dy² <= 9
-    _rowdist(eroded, 1, 4, dist)
+    _rowdist(eroded, 1, 1, 4, dist)
     opened = np.zeros((h, w), dtype=np.uint8)
     n_open = 0
     for y in range(h):
@@ -300,6 +291,7 @@ def measure(
     amount = np.empty(size, dtype=np.float64)
     eosin = np.empty(size, dtype=np.float64)
     hist = np.zeros((3, _NB), dtype=np.int64)
+    codes = np.empty((3, size), dtype=np.uint16)
     n0, n1, n2 = normal[0], normal[1], normal[2]
     h0, h1, h2 = unmix[0, 0], unmix[0, 1], unmix[0, 2]
     e0, e1, e2 = unmix[1, 0], unmix[1, 1], unmix[1, 2]
@@ -333,9 +325,13 @@ def measure(
                 eosin[nt] = ce
                 sum_h += int(ph * 16777216.0 + 0.5)
                 sum_e += int(pe * 16777216.0 + 0.5)
-                hist[_COS, _bucket(c, _COS)] += 1
-                hist[_AMOUNT, _bucket(am, _AMOUNT)] += 1
-                hist[_EOSIN, _bucket(ce, _EOSIN)] += 1
+                b0, b1, b2 = _bucket(c, _COS), _bucket(am, _AMOUNT), _bucket(ce, _EOSIN)
+                codes[_COS, nt] = b0
+                codes[_AMOUNT, nt] = b1
+                codes[_EOSIN, nt] = b2
+                hist[_COS, b0] += 1
+                hist[_AMOUNT, b1] += 1
+                hist[_EOSIN, b2] += 1
                 nt += 1
 
     floats = np.zeros(8, dtype=np.float64)
@@ -344,11 +340,13 @@ def measure(
     else:
         half = nt // 2
         k1 = half - 1 if nt % 2 == 0 else half
-        floats[0], floats[1] = _select(cos_v, nt, hist[_COS], _COS, k1, half)
+        floats[0], floats[1] = _select(cos_v, codes[_COS], nt, hist[_COS], k1, half)
         lo = math.floor((nt - 1) * (99 / 100))
-        floats[2], floats[3] = _select(amount, nt, hist[_AMOUNT], _AMOUNT, lo, min(lo + 1, nt - 1))
+        hi = min(lo + 1, nt - 1)
+        floats[2], floats[3] = _select(amount, codes[_AMOUNT], nt, hist[_AMOUNT], lo, hi)
         lo = math.floor((nt - 1) * (90 / 100))
-        floats[4], floats[5] = _select(eosin, nt, hist[_EOSIN], _EOSIN, lo, min(lo + 1, nt - 1))
+        hi = min(lo + 1, nt - 1)
+        floats[4], floats[5] = _select(eosin, codes[_EOSIN], nt, hist[_EOSIN], lo, hi)
 
     thick_ink = thick_black = 0
     if n_ink / size >= 0.02:
@@ -358,7 +356,7 @@ def measure(
 
     # sharpness: the Laplacian off the glass edge (masks.cross2_dilate of the glass)
     dist = np.empty((h, w), dtype=np.int32)
-    _rowdist(flags & _WHITE, _WHITE, 3, dist)
+    _rowdist(flags, _WHITE, _WHITE, 3, dist)
     keep_n = keep_s1 = keep_s2 = all_s1 = all_s2 = 0
     for y in range(h):
         up = y - 1 if y > 0 else 0
