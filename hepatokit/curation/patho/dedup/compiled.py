@@ -20,7 +20,7 @@ a word) and a rank table over its words:
   runs without branches until a hit is close or its bucket holds more than one item.
 
 The plan's costs for this loop are in :func:`~hepatokit.curation.patho.dedup.bands.plan_bands`
-(``compiled=True``): candidates are cheap here, so narrower bands win than on numpy.
+(``compiled=True``): candidates are cheap here, so its plans have narrower bands than numpy's.
 
 Same pigeonhole plan, same exact check, so the same pairs as the numpy path and brute force
 (the property tests run both). Used when numba is installed (the ``fast`` extra);
