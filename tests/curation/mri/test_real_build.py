@@ -255,6 +255,32 @@ def _reference_one(path: Path, out: Path) -> tuple[nib.Nifti1Image, None, dict]:
     return nib.load(out / "ref.nii"), None, json.loads((out / "ref.json").read_text())
 
 
+@pytest.mark.parametrize("name", ["pydicom_data", "nibabel"])
+def test_a_real_set_without_a_publishable_volume_builds_and_says_why(
+    real_published, tmp_path, name
+):
+    """Each real set on its own: ``build lifs`` completes (exit 0) with every file excluded
+    for its reason; ``publish build`` then refuses, saying there is nothing to publish."""
+    raw = real_published["raw"] / name
+    pids = sorted({p for f, p in real_published["pid_of_file"].items() if p and f.startswith(name)})
+    _labels(tmp_path / "labels.csv", pids)
+    (tmp_path / "key").write_text("k")
+    build = tmp_path / "build"
+    res = runner.invoke(
+        app,
+        ["-q", "-w", "1", "build", "lifs", "--raw", str(raw), "--out", str(build),
+         "--labels", str(tmp_path / "labels.csv"), "--key-file", str(tmp_path / "key")],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    summary = Manifest(build).check()
+    assert summary.kept == 0 and summary.inputs == summary.excluded > 0
+    rows = Manifest(build).rows().to_pylist()
+    assert all(r["reason"] for r in rows if r["outcome"] == "excluded")
+    assert {r["reason"] for r in rows if r["stage"] == "labels"} == {"no_images"}
+    res = runner.invoke(app, ["-q", "publish", "build", str(build), "--out", str(tmp_path / "hf")])
+    assert res.exit_code != 0 and "nothing to publish" in res.output
+
+
 # ----------------------------------------------------------------------------- planted PHI
 PLANTED_FOLDERS = ("Müller^Hans-Jürgen 王小东", "ACC7741902 19790412")
 PLANTED = {
