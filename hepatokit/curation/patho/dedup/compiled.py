@@ -110,15 +110,15 @@ def search_band_compiled(
         units = [-1, *high_flips(band)]  # -1: the own buckets
         mine = units[len(units) * part // parts : len(units) * (part + 1) // parts]
         own = bool(mine) and mine[0] == -1
-        gs = np.array([g for g in mine if g >= 0], dtype=np.uint64)
+        gs = np.sort(np.array([g for g in mine if g >= 0], dtype=np.uint64))
         if own:
             runner.run(kern["own"], sk, hs, order, radius)
         if gs.size:
-            bitmap, rank, dstart = kern["tables"](sk, band.width)
+            tabs = kern["tables"](sk, hs, band.width)
             ball, above = _low_masks(band.threshold)
             gbits = np.bitwise_count(gs).astype(np.int64)
-            runner.run(kern["dense"], sk, hs, order, bitmap, rank, dstart, gs, gbits, ball,
-                       above, band.threshold, radius)  # fmt: skip
+            runner.run(kern["dense"], sk, hs, order, *tabs, gs, gbits, ball, above,
+                       band.threshold, radius)  # fmt: skip
         return runner.result()
     own, by_bit = split_flips(band, part, parts)
     if own:
