@@ -1,3 +1,6 @@
+# numba's @intrinsic functions are typed as taking the typing context first: their calls
+# inside the kernels look like missing arguments to mypy (only where numba is installed)
+# mypy: disable-error-code="call-arg"
 """The numba kernels of :mod:`hepatokit.curation.patho.dedup.compiled` (imported only where
 numba is installed; compiled at first use and cached by numba)."""
 
