@@ -236,9 +236,15 @@ def test_series_of_real_headers_match_the_files_and_dcm2niix(real_published, tmp
         image_type = pydicom.dcmread(raw / path, stop_before_pixels=True).ImageType
         assert image_type[0] == "DERIVED"
         assert by_file[path]["label"] is None, path
-    # the Philips T5 spin echo: three instances of one slice position, never a volume
-    assert {by_file[f"pydicom_data/{n}.dcm"]["series_id"] for n in ("MR2_UNCR", "MR2_J2KR")}
-    assert all(by_file[f"pydicom_data/{n}.dcm"]["label"] is None for n in ("MR2_UNCR", "MR2_J2KI"))
+    # the Philips T5 spin echo (protocol T1W/SE/1024, TE 27, TR 350; three instances of one
+    # slice position): past the recipe's T1W echo-time range (≤ 20 ms), so no rule matches;
+    # excluded at the series stage with that reason, never published as a one-slice volume
+    mr2 = pydicom.dcmread(raw / "pydicom_data" / "MR2_UNCR.dcm", stop_before_pixels=True)
+    assert mr2.ProtocolName.startswith("T1W/SE") and float(mr2.EchoTime) > 20
+    for name in ("MR2_UNCR", "MR2_J2KR", "MR2_J2KI"):
+        row = by_file[f"pydicom_data/{name}.dcm"]
+        assert row["label"] is None and row["reason"] == "other", row["evidence"]
+        assert row["echo_time"] == pytest.approx(float(mr2.EchoTime))
     # nibabel's Philips enhanced MP-RAGE (zero pixels): T1W from the functional groups
     assert by_file["nibabel/philips_mprage.dcm"]["label"] == "T1W"
 
