@@ -39,7 +39,8 @@ def test_pre_exclusions_and_rows() -> None:
         3: {"reason": "corrupt", "detail": "truncated", "bytes": 10, "md5": "m3"},
         4: _ok("m4", resized=True),
     }
-    out = ingest_rows(entries, pre, {0: 12, 2: None}, results, mapping, {".png", ".jpg"})
+    slides = {"s1": "slide-p1", "s2": "slide-p2", "s3": "slide-p3"}  # original → pseudonym
+    out = ingest_rows(entries, pre, {0: 12, 2: None}, results, mapping, {".png", ".jpg"}, slides)
     assert out.kept == 2 and out.excluded == {"no_class_folder": 1, "unknown_class": 1,
                                               "corrupt": 1}  # fmt: skip
     ids = [stable_id("patch", e.rel) for e in entries[:4]] + [
@@ -47,6 +48,14 @@ def test_pre_exclusions_and_rows() -> None:
     ]
     assert [p["id"] for p in out.patches] == ids
     assert [p["class"] for p in out.patches] == [None, "TUM", None, "FIB", "FIB"]
+    # the rows hold only the pseudonym of a slide, never the id parsed from the file name
+    assert [p["slide_id"] for p in out.patches] == [
+        None,
+        "slide-p1",
+        "slide-p2",
+        "slide-p3",
+        "slide-p3",
+    ]
     assert [p["ingest_reason"] for p in out.patches] == [
         "no_class_folder", None, "unknown_class", "corrupt", None,
     ]  # fmt: skip
