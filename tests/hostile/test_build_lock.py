@@ -26,6 +26,17 @@ def _cli(*args, env=None):
                             env={**os.environ, **(env or {}), "COLUMNS": "200"})  # fmt: skip
 
 
+@pytest.fixture(scope="module", autouse=True)
+def deid_key():
+    """One de-identification key for the solo and the concurrent builds, as a curator keeps one
+    key per dataset: slide pseudonyms, and with them the slide-level splits, follow the key
+    (without one, each build folder makes its own random key)."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("HEPATOKIT_DEID_KEY", "build-lock-test-" + "5" * 48)
+    yield
+    mp.undo()
+
+
 @pytest.fixture(scope="module")
 def raw(tmp_path_factory):
     root = tmp_path_factory.mktemp("lock") / "raw"
