@@ -86,8 +86,9 @@ def build_key(
     with os.fdopen(fd, "wb") as fh:
         fh.write(key)
     log.warning(
-        "no %s: made a random pseudonym key for this build (%s); set the variable to keep "
-        "slide pseudonyms stable across builds", KEY_ENV, path,
+        "no %s and no --key-file: made a random pseudonym key for this build (%s); give a key "
+        "to keep slide pseudonyms, and with them the splits, the same in another build folder",
+        KEY_ENV, path,
     )  # fmt: skip
     return key
 
