@@ -31,6 +31,7 @@ EXTRA_OF: dict[str, str] = {
     "transformers": "train",
     "dask": "dask",
     "distributed": "dask",
+    "numba": "fast",
 }
 
 _WHAT = {
@@ -38,6 +39,7 @@ _WHAT = {
     "wsi": "whole-slide images",
     "train": "the baselines and torch loaders",
     "dask": "running on a Dask cluster",
+    "fast": "the compiled near-duplicate search",
 }
 
 

@@ -19,10 +19,12 @@ PHI planted into copies of the real files.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import shutil
 import subprocess
+import warnings
 from pathlib import Path
 
 import nibabel as nib
@@ -251,3 +253,134 @@ def _reference_one(path: Path, out: Path) -> tuple[nib.Nifti1Image, None, dict]:
         capture_output=True,
     )
     return nib.load(out / "ref.nii"), None, json.loads((out / "ref.json").read_text())
+
+
+# ----------------------------------------------------------------------------- planted PHI
+PLANTED_FOLDERS = ("Müller^Hans-Jürgen 王小东", "ACC7741902 19790412")
+PLANTED = {
+    "PatientName": "Müller^Hans-Jürgen",
+    "PatientID": "HKX-Ü-40912",
+    "OtherPatientIDs": "MRN-5518823",
+    "PatientBirthDate": "19790412",
+    "StudyDate": "20210917",
+    "SeriesDate": "20210917",
+    "AcquisitionDate": "20210917",
+    "ContentDate": "20210917",
+    "AccessionNumber": "ACC7741902",
+    "InstitutionName": "Klinikum Süd-Ost Hannover",
+    "InstitutionAddress": "Wiesenstraße 12, Hannover",
+    "InstitutionalDepartmentName": "Radiologie Haus Grünewald",
+    "StationName": "MRSTATION7Q",
+    "DeviceSerialNumber": "SN88811X",
+    "StudyID": "STUDY9931",
+    "OperatorsName": "Schäfer^Ilse",
+    "ReferringPhysicianName": "王^芳",
+    "ImageComments": "Hans-Jürgen Müller, claustrophobic, Zimmer 12",
+    "PatientComments": "Telefon Oberkirchnerin Wiebke",
+}
+PLANTED_PRIVATE = "Quellhaus Mühlenbeck Xaver"  # (0011,1001) of a private block
+
+
+def _plant(src: Path, dst: Path, pid: str) -> None:
+    """A copy of a real file with PHI planted in its header (pixels untouched)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # values longer than their VR allows
+        ds = pydicom.dcmread(src)
+        ds.SpecificCharacterSet = "ISO_IR 192"
+        for keyword, value in PLANTED.items():
+            setattr(ds, keyword, value)
+        ds.PatientID = pid
+        block = ds.private_block(0x0011, "HEPATOKIT PLANTED", create=True)
+        block.add_new(0x01, "LO", PLANTED_PRIVATE)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        ds.save_as(dst, enforce_file_format=False)
+
+
+def _needles() -> list[str]:
+    """Every planted string, also in the other forms a leak could take."""
+    out = set(PLANTED.values()) | {PLANTED_PRIVATE, *PLANTED_FOLDERS, "HKX-Ü-40913"}
+    for v in list(out):
+        out |= {v.replace("^", " "), *v.split("^"), *v.split(" ")}
+        if v.isdigit() and len(v) == 8:
+            out.add(f"{v[:4]}-{v[4:6]}-{v[6:]}")
+    return sorted(v for v in out if len(v) >= 3 and v not in {"Hannover", "Haus", "12,"})
+
+
+def _published_bytes(hf: Path):
+    """(file, bytes) of every published file, every parquet cell (binary cells inflated when
+    gzipped) and the inflated content of any gzip file: what a downloader can read."""
+    import pyarrow.parquet as pq
+
+    for p in sorted(hf.rglob("*")):
+        if not p.is_file():
+            continue
+        data = p.read_bytes()
+        yield p.name, data
+        if data[:2] == b"\x1f\x8b":
+            yield p.name, gzip.decompress(data)
+        if p.suffix == ".parquet":
+            table = pq.read_table(p)
+            yield p.name, str(table.schema).encode() + repr(table.schema.metadata).encode()
+            for name in table.column_names:
+                for cell in table.column(name).to_pylist():
+                    blobs = cell.values() if isinstance(cell, dict) else [cell]
+                    for b in blobs:
+                        if isinstance(b, bytes):
+                            yield f"{p.name}:{name}", b
+                            if b[:2] == b"\x1f\x8b":
+                                yield f"{p.name}:{name}", gzip.decompress(b)
+                        elif b is not None:
+                            yield f"{p.name}:{name}", json.dumps(b, ensure_ascii=False).encode()
+
+
+def test_planted_phi_in_real_files_never_reaches_a_published_byte(tmp_path: Path) -> None:
+    """PHI planted into copies of the real files (names in Latin-1 and CJK scripts, IDs,
+    dates, institution, station, serial, accession, comments, a private tag, folder names):
+    the real subject is published, and no planted string is in any published byte."""
+    from hepatokit.curation.mri.deid.phi_audit import audit_phi
+    from hepatokit.pipelines.dataset import build_dataset
+    from hepatokit.publish import publish_build
+
+    raw = tmp_path / "raw"
+    folder = raw.joinpath(*PLANTED_FOLDERS)
+    for src in sorted((HEUDICONV / "b0dwiForFmap").glob("*.dcm")):
+        _plant(src, folder / "dMRI" / src.name, "HKX-Ü-40912")
+    _plant(HEUDICONV / "axasc35.dcm", folder / "EPI" / "axasc35.dcm", "HKX-Ü-40912")
+    phoenix = HEUDICONV / "Phoenix" / "99+PhoenixDocument" / "99+PhoenixDocument+00001.dcm"
+    _plant(phoenix, folder / "SR" / "phoenix.dcm", "HKX-Ü-40912")
+    _plant(PYDICOM_DATA / "MR2_UNCR.dcm", raw / "王小东 2" / "mr2.dcm", "HKX-Ü-40913")
+    labels = tmp_path / "labels.csv"
+    labels.write_text("patient_id,stage\nHKX-Ü-40912,S3\nHKX-Ü-40913,S1\n", encoding="utf-8")
+    key = tmp_path / "key"
+    key.write_text("planted")
+    build, hf = tmp_path / "build", tmp_path / "hf"
+    summary = build_dataset(
+        recipe="lifs", raw=raw, out=build, labels=labels, workers=1, key_file=key
+    )  # raises if the build's PHI audit finds anything
+    assert summary.phi.ok and summary.phi.values > 20
+    publish_build(build=build, out=hf, workers=1)
+    subjects = pd.read_parquet(build / "subjects.parquet")
+    assert [_original_ids(build)[s] for s in subjects["subject_id"]] == ["HKX-Ü-40912"]
+    assert list(subjects["sequences"][0]) == ["DWI"] and subjects["stage"][0] == "S3"
+    # every published byte, every decoded cell: none of the planted strings, in any encoding
+    forms = set()
+    for v in _needles():
+        for enc in ("utf-8", "latin-1", "gb18030", "utf-16-le"):
+            with contextlib.suppress(UnicodeEncodeError):
+                if len(v.encode(enc)) >= 6:  # shorter byte strings occur in voxels by chance
+                    forms.add((v, enc, v.encode(enc).lower()))
+    leaks, seen, blobs = [], set(), 0
+    for where, data in _published_bytes(hf):
+        low, blobs = data.lower(), blobs + len(data)
+        leaks += [(where, v, enc) for v, enc, form in forms if form in low]
+        seen |= {s for s in subjects["subject_id"] if s.encode() in data}
+    assert leaks == []
+    assert seen == set(subjects["subject_id"]) and blobs > 3 * 150 * 152 * 81 * 2  # voxels read
+    # the audit of the published folder agrees (report beside it, none inside), and finds a
+    # planted value that is copied in (recall)
+    result = audit_phi(build=hf, raw=raw, extra_values=_needles(), workers=1)
+    assert result.ok, result.hits
+    assert (tmp_path / "hf.phi_audit" / "phi_audit.json").is_file()
+    (hf / "notes.md").write_text("scanned at Klinikum Süd-Ost Hannover\n", encoding="utf-8")
+    leaked = audit_phi(build=build, published=hf, workers=1)
+    assert not leaked.ok and {h.tag for h in leaked.hits} == {"InstitutionName"}

@@ -4,9 +4,11 @@ Every raw file is read once (whole header, sequences included; excluded files li
 and SR carry PHI too) and every identifying value kept: person names (VR PN, whole, with
 spaces, and each component of ≥ 5 characters), dates (DA / DT, also as ``YYYY-MM-DD``),
 patient / other IDs, accession, study ID, institution, address, department, station, device
-serial, free-text comments, and the text of private elements. Which of them the audit looks
-for (and which it skips as too short, numeric, dictionary words) is decided and recorded by
-:func:`hepatokit.identifier_audit.audit_identifiers`.
+serial, free-text comments, and the text of private elements (not folder names: a folder
+named after a tool or a site matched its name in the build's metadata, and a folder named
+after a patient repeats the header's PatientName or PatientID). Which of them the audit
+looks for (and which it skips as too short, numeric, dictionary words) is decided and
+recorded by :func:`hepatokit.identifier_audit.audit_identifiers`.
 """
 
 from __future__ import annotations
