@@ -179,7 +179,10 @@ def main() -> None:
         assert set(zip(si.tolist(), sj.tolist(), strict=True)) == brute_force_keys(h[:m], r)
         print(f"  same pairs as brute force on the first {m}: yes", flush=True)
         rows.append(row)
-    for a, b in itertools.pairwise(rows):
+    pairs_of_rows = list(itertools.pairwise(rows))
+    if len(rows) > 2:
+        pairs_of_rows.append((rows[0], rows[-1]))
+    for a, b in pairs_of_rows:
         for k in ("par", "inline", "cpu", "faiss_mh"):
             if k in a and k in b:
                 e = math.log(b[k] / a[k]) / math.log(b["n"] / a["n"])

@@ -18,20 +18,28 @@ _LOW = 6  # low key bits resolved inside one bitmap word
 _BLOCK = 512  # items per block (sorted by key)
 
 
-@intrinsic
-def popcount(typingctx: Any, x: Any) -> Any:
+def _popcount(typingctx: Any, x: Any) -> Any:
+    """LLVM's ``ctpop`` on a uint64: one POPCNT instruction."""
+
     def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
         return builder.ctpop(args[0])
 
     return types.uint64(types.uint64), codegen
 
 
-@intrinsic
-def trailing_zeros(typingctx: Any, x: Any) -> Any:
+def _trailing_zeros(typingctx: Any, x: Any) -> Any:
+    """LLVM's ``cttz`` on a uint64 (never given 0)."""
+
     def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
-        return builder.cttz(args[0], ir.Constant(ir.IntType(1), 1))  # 0 never passed
+        return builder.cttz(args[0], ir.Constant(ir.IntType(1), 1))
 
     return types.uint64(types.uint64), codegen
+
+
+# typed as Any: numba's intrinsic objects take the typing context, which the calls inside
+# the compiled functions never pass
+popcount: Any = intrinsic(_popcount)
+trailing_zeros: Any = intrinsic(_trailing_zeros)
 
 
 njit = numba.njit(cache=True, nogil=True)
