@@ -134,9 +134,11 @@ def _build_dataset(
                                      force_mpp=force_mpp)  # fmt: skip
     split = split_build(build=out, recipe=rec)
     leakage = audit_leakage(build=out, recipe=rec)
+    from hepatokit.contracts.common import PHI_AUDIT_JSON, PHI_AUDIT_MD
     from hepatokit.report import build_report
 
-    build_report(build=out, recipe=rec)  # before the PHI audit, which also reads the page
+    # before the PHI audit, which also reads the page (and links to the audit's report)
+    build_report(build=out, recipe=rec, pending=(PHI_AUDIT_JSON, PHI_AUDIT_MD))
     if rec.kind == "mri":
         phi = audit_phi(build=out, raw=raw, workers=workers, executor=executor)
     else:

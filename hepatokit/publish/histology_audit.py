@@ -169,7 +169,8 @@ def audit_histology_phi(
     else:
         folder, exclude, report_dir = build / REPORTS, ("published",), build / REPORTS
         folder.mkdir(parents=True, exist_ok=True)
-    result = audit_identifiers(folder=folder, identifiers=values, exclude=exclude)
+    result = audit_identifiers(folder=folder, identifiers=values, exclude=exclude,
+                               own_report=report_dir)  # fmt: skip
     images, with_meta = _images_with_metadata(folder) if published is not None else (0, [])
     result.hits += [IdentifierHit(name, "image_metadata", "(any)", "image") for name in with_meta]
     if report:
