@@ -38,12 +38,16 @@ test: setup browser
 	$(BIN)/python -m pytest -q tests
 	$(MAKE) light
 
-# the light core: no torch, no dcm2niix, no openslide (a minute: the core's wheels only)
+# the light core: no torch, no dcm2niix, no openslide (a minute: the core's wheels only),
+# then the same venv with the [mri] extra (a few minutes: SimpleITK's wheel)
 light:
-	$(PYTHON) -m venv $(LIGHT)
+	$(PYTHON) -m venv --clear $(LIGHT)
 	$(LIGHT)/bin/python -m pip install -q --upgrade pip
 	$(LIGHT)/bin/python -m pip install -q .
 	$(LIGHT)/bin/python tests/light/check_light_install.py
+	# then the [mri] extra on top of it: index, series and convert without torch
+	$(LIGHT)/bin/python -m pip install -q '.[mri]'
+	$(LIGHT)/bin/python tests/light/check_mri_install.py
 
 lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy hepatokit

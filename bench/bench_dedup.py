@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 
 from hepatokit.atomic import write_parquet_atomic
+from hepatokit.contracts.hepatobench import PATCH_SCHEMA
 from hepatokit.curation.patho.dedup.stage import dedup_patches
 from hepatokit.curation.patho.features.hashing import uint64_to_hex
 from hepatokit.curation.patho.features.table import SCORE_SCHEMA
@@ -44,7 +45,10 @@ def fabricate(build: Path, n: int, seed: int = 0) -> None:
     md5 = [f"{k:032x}" for k in range(n)]
     patches = pa.table({"id": ids, "path": paths, "class": classes.tolist(),
                         "slide_id": [p.split("/")[1][:10] for p in paths],
-                        "ingest_reason": pa.nulls(n, pa.string())})  # fmt: skip
+                        "width": np.full(n, 224, np.int32), "height": np.full(n, 224, np.int32),
+                        "mode": ["RGB"] * n, "bytes": np.full(n, 60_000, np.int64), "md5": md5,
+                        "format": ["PNG"] * n, "ingest_reason": pa.nulls(n, pa.string())},
+                       schema=PATCH_SCHEMA)  # fmt: skip
     write_parquet_atomic(build / "patches.parquet", patches)
     write_parquet_atomic(build / "hashes.parquet", pa.table({
         "id": ids, "md5": md5, "pixel_sha256": md5, "phash": uint64_to_hex(ph),

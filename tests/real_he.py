@@ -28,6 +28,7 @@ SOURCES = {
     "stardist": "stardist/histo.jpg",
     "slideflow": "slideflow/norm_tile.jpg",
     "wsidicom-data": "wsidicom-data/test_tile.png",
+    "opentile": "opentile/frame_2048x512.jpg",
 }
 #: share of blue-green pixels from which a field holds marking dye (module docstring)
 DYE_SHARE = 0.005

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hepatokit._extras import import_optional
 from hepatokit.baselines.encoder_cards import CardModel, card_create_kwargs, card_model
 from hepatokit.baselines.preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocess
 from hepatokit.errors import DataFormatError, DependencyMissingError
@@ -21,23 +22,10 @@ __all__ = ["hub_model", "local_model", "require", "split_checkpoint", "timm_mode
 
 
 def require(module: str, spec: str) -> Any:
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise DependencyMissingError(
-            f"encoder {spec!r} needs the {module!r} package, which is not installed",
-            hint="pip install 'hepatokit[train]' (keep torch pinned: -c constraints.txt), or "
-            "use builtin:tiny-cnn / torchscript:<file>",
-        ) from exc
-    except Exception as exc:  # installed but broken, e.g. a torchvision built for another torch
-        raise DependencyMissingError(
-            f"encoder {spec!r} needs {module!r}, which is installed but fails to import: "
-            f"{type(exc).__name__}: {exc}".splitlines()[0],
-            hint="install the torchvision build that matches your torch (the same CPU/CUDA "
-            "variant), or use builtin:tiny-cnn / torchscript:<file>",
-        ) from exc
+    """``module``, or a :class:`DependencyMissingError` saying how to install or mend it."""
+    return import_optional(
+        module, f"encoder {spec!r}", alternative="builtin:tiny-cnn / torchscript:<file>"
+    )
 
 
 @contextlib.contextmanager

@@ -180,29 +180,47 @@ def register_cmd(
 @reports_errors
 def audit_phi_cmd(
     ctx: typer.Context,
-    build: Path = typer.Argument(..., help="Build folder to audit (private/ is skipped)."),
+    build: Path = typer.Argument(
+        ...,
+        help="Build folder to audit (private/ is skipped), or a published dataset folder "
+        "(scanned whole; needs --raw; the report goes beside it).",
+    ),
     raw: Path | None = typer.Option(
         None, "--raw", help="Raw DICOM root (default: the one recorded by `mri index`)."
     ),
     labels_csv: Path | None = typer.Option(
         None, "--labels", help="Also look for the IDs and dates of this clinical CSV."
     ),
+    published: Path | None = typer.Option(
+        None,
+        "--published",
+        help="Scan this dataset folder (written by `publish build` from BUILD) instead of "
+        "BUILD; the report goes to BUILD/reports/published.",
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", help="Write the report here (never inside a published folder)."
+    ),
 ) -> None:
-    """Scan every non-private output byte for raw-header PHI; exit 1 on any hit."""
+    """Scan every non-private output byte (or every byte of a published dataset) for
+    raw-header PHI; exit 1 on any hit. The report is never written into a published folder."""
     from hepatokit.curation.mri import audit_phi
-    from hepatokit.curation.mri.deid.phi_audit import csv_values
+    from hepatokit.curation.mri.deid.phi_audit import csv_values, phi_report_dir
 
     opts = options(ctx)
     extra = csv_values(labels_csv) if labels_csv is not None else []
-    r = audit_phi(build=build, raw=raw, workers=opts.workers, extra_values=extra)
+    r = audit_phi(build=build, raw=raw, workers=opts.workers, extra_values=extra,
+                  published=published, report_dir=out)  # fmt: skip
+    where = phi_report_dir(build=build, published=published, report_dir=out)
     if r.ok:
         console.print(
             f"[green]PHI audit passed[/]: {r.values} values, {r.files_scanned} files, "
             f"{r.bytes_scanned} characters of decoded text scanned, 0 hits; "
-            f"{sum(r.skipped.values())} values skipped (see reports/phi_audit.md)"
+            f"{sum(r.skipped.values())} values skipped (see {where / 'phi_audit.md'})"
         )
         return
-    console.print(f"[bold red]PHI audit FAILED[/]: {len(r.hits)} hit(s)")
+    console.print(
+        f"[bold red]PHI audit FAILED[/]: {len(r.hits)} hit(s) (see {where / 'phi_audit.md'})"
+    )
     for h in r.hits[:200]:
         console.print(f"  {h.file} ({h.where}): {h.tag} {h.value}")
     raise typer.Exit(code=1)

@@ -13,6 +13,12 @@ __all__ = ["register"]
 _RECIPE = typer.Option(
     None, "--recipe", help="Recipe YAML or name (default: BUILD/recipe.yaml, else hepatobench)."
 )
+_KEY_FILE = typer.Option(
+    None,
+    "--key-file",
+    help="File holding the slide pseudonym key (else $HEPATOKIT_DEID_KEY, else a random key "
+    "kept in BUILD/private/).",
+)
 
 
 @reports_errors
@@ -24,6 +30,7 @@ def ingest(
     allow_outside_root: bool = typer.Option(
         False, "--allow-outside-root", help="Let a table's paths lead outside its folder."
     ),
+    key_file: Path | None = _KEY_FILE,
 ) -> None:
     """Record every patch file (decoded once: size, hashes, QC scores) in BUILD."""
     from hepatokit.curation.patho.ingest.stage import ingest_patches
@@ -38,6 +45,7 @@ def ingest(
             workers=opts.workers,
             executor=ex,
             allow_outside_root=allow_outside_root,
+            key_file=key_file,
         )
     console.print(f"[green]ingest[/] {summary}")
 
@@ -60,6 +68,7 @@ def tile(
     force_mpp: bool = typer.Option(
         False, "--force-mpp", help="Apply --mpp to every slide, overriding its metadata."
     ),
+    key_file: Path | None = _KEY_FILE,
 ) -> None:
     """Tile whole-slide images: tissue detection, tiles at the target magnification."""
     from hepatokit.curation.patho.wsi.stage import tile_slides
@@ -69,7 +78,7 @@ def tile(
     with make_executor(workers=opts.workers, dask_address=opts.dask) as ex:
         summary = tile_slides(slides=slides, out=out, recipe=recipe, annotations=annotations,
                               mpp=mpp, force_mpp=force_mpp, workers=opts.workers,
-                              executor=ex)  # fmt: skip
+                              executor=ex, key_file=key_file)  # fmt: skip
     console.print(f"[green]tile[/] {summary}")
     if summary.excluded.get("no_mpp"):
         console.print(

@@ -32,6 +32,7 @@ __all__ = [
     "SCORES",
     "SLIDES",
     "SLIDE_PSEUDONYMS",
+    "SLIDE_PSEUDONYM_SCHEMA",
     "TILES",
     "TILES_DIR",
     "TILES_SCHEMA",
@@ -40,9 +41,11 @@ __all__ = [
 ]
 
 # -- tables --------------------------------------------------------------------------------
-#: ingest: one row per input file (``ingest_reason`` null when kept)
+#: ingest: one row per input file (``ingest_reason`` null when kept); ``slide_id`` is the
+#: slide's keyed pseudonym (:data:`SLIDE_PSEUDONYMS`)
 PATCHES = "patches.parquet"
-#: patho tile: one row per tile, ``tiles/<slide_id>/<x>_<y>.png``
+#: patho tile: one row per tile, ``tiles/<slide_id>/<x>_<y>.png`` (``slide_id``: the slide's
+#: keyed pseudonym)
 TILES = "tiles.parquet"
 #: ``id, md5, pixel_sha256, phash, dhash`` (dhash null unless ``features.dhash``)
 HASHES = "hashes.parquet"
@@ -68,9 +71,12 @@ PATCH_METADATA = f"{PRIVATE}/patch_metadata.parquet"
 #: may name patients); ``patches.parquet``, ``curated.parquet`` and the manifest hold the
 #: neutral name instead (:func:`neutral_patch_path`)
 PATCH_SOURCES = f"{PRIVATE}/patch_sources.parquet"
-#: tiled slides: ``slide_id, file, absolute_path``
+#: tiled slides: ``slide_id`` (pseudonym), ``file``, ``absolute_path``
 SLIDES = f"{PRIVATE}/slides.parquet"
-#: published slide pseudonym → the build's slide id (publish)
+#: ``slide_pseudonym, original_slide_id, stage``: the keyed pseudonym every other table holds
+#: as ``slide_id`` (and publish publishes) → the slide id as read (``ingest``: the
+#: ``slide_id_regex`` capture or the table's slide column; ``tile``: the slide file's path);
+#: written by ingest and tile, each replacing its own rows
 SLIDE_PSEUDONYMS = f"{PRIVATE}/slide_pseudonyms.parquet"
 #: ingest's resume cache (internal)
 INGEST_CACHE = f"{PRIVATE}/cache/ingest.parquet"
@@ -94,6 +100,14 @@ PATCH_SCHEMA = pa.schema(
 )  # fmt: skip
 
 PATCH_SOURCE_SCHEMA = pa.schema([("id", pa.string()), ("path", pa.string())])
+
+SLIDE_PSEUDONYM_SCHEMA = pa.schema(
+    [
+        ("slide_pseudonym", pa.string()),
+        ("original_slide_id", pa.string()),
+        ("stage", pa.string()),
+    ]
+)
 
 HASH_SCHEMA = pa.schema(
     [

@@ -37,6 +37,7 @@ TABLE_SCHEMAS: dict[str, pa.Schema] = {
     hepatobench.HASHES: hepatobench.HASH_SCHEMA,
     hepatobench.CLUSTERS: hepatobench.CLUSTER_SCHEMA,
     hepatobench.CURATED: hepatobench.CURATED_SCHEMA,
+    hepatobench.SLIDE_PSEUDONYMS: hepatobench.SLIDE_PSEUDONYM_SCHEMA,
 }
 
 

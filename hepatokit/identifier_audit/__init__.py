@@ -24,7 +24,10 @@ values. It looks for them with precision as well as recall:
   from unnamed private tags, whose tag label starts with ``(``), numeric with fewer than six
   digits, no letter or digit at all, a single dictionary word (DICOM's own vocabulary:
   the words of pydicom's data-dictionary keywords) or a word of the recipe / schema text the
-  caller passes in ``ignore_text``.
+  caller passes in ``ignore_text``; and a value of a private element or of a free-text origin
+  whose tokens occur in a row inside the technical header text published by design
+  (``public_text``: a Siemens private copy of the image type or of the sequence name, an SR
+  text equal to a series description) — names, IDs and dates are never skipped that way.
 
 ``exclude`` folders (default ``private/``) are never scanned: they are never published.
 Any hit makes the audit fail. The report (``reports/phi_audit.json`` and ``.md`` by default)

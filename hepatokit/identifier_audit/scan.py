@@ -100,6 +100,8 @@ def audit_identifiers(
     report_dir: str | os.PathLike[str] | None = None,
     workers: int | None = None,
     executor: Executor | None = None,
+    public_text: Iterable[str] = (),
+    free_text_origins: Iterable[str] = (),
     own_report: str | os.PathLike[str] | None = None,
 ) -> IdentifierAuditResult:
     """Look for identifying values in every file of ``folder`` (except ``exclude``).
@@ -127,6 +129,10 @@ def audit_identifiers(
         count other files than the first run.
     workers, executor
         Parallelism over files (see :func:`hepatokit.parallel.map_items`).
+    public_text, free_text_origins
+        Technical header text published by design (series descriptions, image types,
+        sequence names): a value of an unnamed private element or of a ``free_text_origins``
+        origin found in a row inside one of them is skipped as ``in_public_header_text``.
 
     Returns
     -------
@@ -142,6 +148,8 @@ def audit_identifiers(
         min_length=min_length,
         min_length_private=min_length_private,
         ignore_text=ignore_text,
+        public_text=public_text,
+        free_text_origins=free_text_origins,
     )
     mine = report_dir if report_dir is not None else own_report
     own = [Path(mine) / name for name in REPORT_FILES] if mine is not None else []

@@ -9,7 +9,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
-from hepatokit.identifier_audit.normalise import CJK_CHAR, normalise, tokens_of, value_forms
+from hepatokit.identifier_audit.normalise import (
+    CJK_CHAR,
+    by_first,
+    match_tokens,
+    normalise,
+    tokens_of,
+    value_forms,
+)
 
 __all__ = [
     "MIN_DIGITS",
@@ -93,20 +100,51 @@ def skip_reason(
     return None
 
 
+def _in_public_text(
+    identifiers: Mapping[str, str], public_text: Iterable[str], free_text: frozenset[str]
+) -> set[str]:
+    """The values of private elements and of the ``free_text`` origins whose tokens occur in
+    a row inside one of ``public_text`` (technical header text published by design)."""
+    weak: dict[tuple[str, ...], list[str]] = {}
+    for value, tag in identifiers.items():
+        if tag.startswith("(") or tag in free_text:
+            for seq in value_forms(value):
+                weak.setdefault(seq, []).append(value)
+    if not weak:
+        return set()
+    firsts = by_first(weak)
+    out: set[str] = set()
+    for text in public_text:
+        for form in set(normalise(text)):
+            for seq in match_tokens(tokens_of(form), weak, firsts=firsts):
+                out.update(weak[seq])
+    return out
+
+
 def prepare_needles(
     identifiers: Mapping[str, str],
     *,
     min_length: int,
     min_length_private: int,
     ignore_text: Iterable[str],
+    public_text: Iterable[str] = (),
+    free_text_origins: Iterable[str] = (),
 ) -> tuple[Needles, Counter[str], list[SkippedValue]]:
     """The needles of ``identifiers`` (value → origin), the skipped values counted per reason
-    and a few masked examples of each reason."""
+    and a few masked examples of each reason.
+
+    A value of a private element (origin ``(gggg,eeee)``) or of a ``free_text_origins``
+    origin whose tokens occur in a row inside one of ``public_text`` (the technical header
+    text published by design: series descriptions, image types, sequence names...) is
+    skipped as ``in_public_header_text``: a vendor's private copy of the image type or the
+    sequence name identifies no one. Names, IDs, dates and the other origins are never
+    skipped that way."""
     ignored: set[str] = set()
     for text in ignore_text:
         for form in normalise(text):
             ignored.update(tokens_of(form))
     frozen = frozenset(ignored)
+    public = _in_public_text(identifiers, public_text, frozenset(free_text_origins))
     needles: Needles = {}
     skipped: Counter[str] = Counter()
     examples: list[SkippedValue] = []
@@ -114,6 +152,8 @@ def prepare_needles(
     for value, tag in sorted(identifiers.items()):
         forms = value_forms(value)
         reason = skip_reason(forms, tag, min_length, min_length_private, frozen)
+        if reason is None and value in public:
+            reason = "in_public_header_text"
         if reason is not None:
             skipped[reason] += 1
             if per_reason[reason] < _EXAMPLES:

@@ -75,7 +75,9 @@ def build_dataset(
         MRI only: use the built-in de-identification key (synthetic data only; real data
         needs ``HEPATOKIT_DEID_KEY`` or a key file).
     key_file
-        MRI only: file holding the de-identification key (else ``HEPATOKIT_DEID_KEY``).
+        File holding the de-identification key (else ``HEPATOKIT_DEID_KEY``); histology:
+        the key of the slide pseudonyms (else the build's own random key, see
+        :mod:`hepatokit.pseudonyms`).
     mpp, force_mpp
         Histology slides: level-0 µm/px for slides without resolution metadata; with
         ``force_mpp`` for every slide.
@@ -131,7 +133,7 @@ def _build_dataset(
 
         curation = build_hepatobench(recipe=recipe, raw=raw, out=out, workers=workers,
                                      executor=executor, mpp=mpp,
-                                     force_mpp=force_mpp)  # fmt: skip
+                                     force_mpp=force_mpp, key_file=key_file)  # fmt: skip
     split = split_build(build=out, recipe=rec)
     leakage = audit_leakage(build=out, recipe=rec)
     from hepatokit.contracts.common import PHI_AUDIT_JSON, PHI_AUDIT_MD

@@ -69,6 +69,7 @@ def build_hepatobench(
     mpp: float | None = None,
     force_mpp: bool = False,
     allow_outside_root: bool = False,
+    key_file: str | os.PathLike[str] | None = None,
 ) -> HepatoBenchBuild:
     """Run ingest (patch folders / table) or tile (slides), then qc and dedup.
 
@@ -87,6 +88,8 @@ def build_hepatobench(
         Apply ``mpp`` to every slide, overriding its metadata.
     allow_outside_root
         A patch table's paths may lead outside its folder (see :func:`ingest_patches`).
+    key_file
+        File holding the slide pseudonym key (see :func:`hepatokit.pseudonyms.build_key`).
     """
     raw_p, build = Path(raw), Path(out)
     kind = source if source != "auto" else ("slides" if _looks_like_slides(raw_p) else "patches")
@@ -95,12 +98,13 @@ def build_hepatobench(
             return build_hepatobench(recipe=recipe, raw=raw, out=out, workers=workers,
                                      executor=pool, source=kind, mpp=mpp,
                                      force_mpp=force_mpp,
-                                     allow_outside_root=allow_outside_root)  # fmt: skip
+                                     allow_outside_root=allow_outside_root,
+                                     key_file=key_file)  # fmt: skip
     from hepatokit.buildlock import build_lock
 
     with build_lock(build):
         return _stages(raw_p, build, recipe, kind, workers, executor, mpp, force_mpp,
-                       allow_outside_root)  # fmt: skip
+                       allow_outside_root, key_file)  # fmt: skip
 
 
 def _stages(
@@ -113,6 +117,7 @@ def _stages(
     mpp: float | None,
     force_mpp: bool = False,
     allow_outside_root: bool = False,
+    key_file: str | os.PathLike[str] | None = None,
 ) -> HepatoBenchBuild:
     """The stages in a row, each given its recipe sections (the recipe resolved once)."""
     rec = build_recipe(build, None if recipe is None else os.fspath(recipe), default="hepatobench")
@@ -122,7 +127,7 @@ def _stages(
         slides = raw_p / "slides" if (raw_p / "slides").is_dir() else raw_p
         first = tile_slides(slides=slides, out=build, tiling=rec.section("tiling", TilingConfig),
                             mpp=mpp, force_mpp=force_mpp, workers=workers,
-                            executor=executor)  # fmt: skip
+                            executor=executor, key_file=key_file)  # fmt: skip
     else:
         first = ingest_patches(
             root=raw_p,
@@ -133,6 +138,7 @@ def _stages(
             workers=workers,
             executor=executor,
             allow_outside_root=allow_outside_root,
+            key_file=key_file,
         )
     log.info("%s", first)
     qc = qc_patches(build=build, qc=rec.section("qc", PatchQCConfig), features=features,

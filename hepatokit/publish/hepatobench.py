@@ -4,9 +4,11 @@ One row per patch; the ``image`` cell holds the patch's pixels without any metad
 (:func:`hepatokit.imagemeta.scrub_image`: PNG, TIFF & co. re-encoded as PNG from the pixels,
 JPEG rebuilt from the segments a decoder needs, so the pixels are identical), named
 ``<id>.<ext>`` so that no raw file name (which may carry a patient or slide name) reaches
-the dataset; ``md5`` is that of the published bytes. ``slide_id`` is a keyed pseudonym
-(:mod:`hepatokit.pseudonyms`); the table linking it to the build's slide ids is written to
-``BUILD/private/slide_pseudonyms.parquet``. The shard writer checks each file's size (and
+the dataset; ``md5`` is that of the published bytes. ``slide_id`` is the keyed pseudonym
+ingest / tile stored (:mod:`hepatokit.pseudonyms`; its original is only in
+``BUILD/private/slide_pseudonyms.parquet``), published as it is; a build whose tables still
+hold original slide ids (made before they were keyed at ingest) has them keyed here, with
+the same function and key, and the map completed. The shard writer checks each file's size (and
 MD5, ``verify_md5``) against the curated table before scrubbing it.
 """
 
@@ -21,16 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-
-from hepatokit.atomic import write_parquet_atomic
 from hepatokit.contracts import read_table
 from hepatokit.contracts.common import RAW_ROOT
-from hepatokit.contracts.hepatobench import CURATED, SLIDE_PSEUDONYMS
+from hepatokit.contracts.hepatobench import CURATED
 from hepatokit.contracts.items import raw_patch_paths
 from hepatokit.errors import BuildStateError, DataFormatError
 from hepatokit.imagemeta import published_format
-from hepatokit.pseudonyms import build_key, slide_pseudonym
+from hepatokit.pseudonyms import PublicSlideIds
 from hepatokit.publish.cells import DigestOf, EmbeddedFile
 from hepatokit.publish.features import hepatobench_features
 from hepatokit.publish.plan import DatasetPlan, is_test_split
@@ -78,20 +77,6 @@ def _format(row: dict[str, Any]) -> str:
     return "JPEG" if suffix in (".jpg", ".jpeg", ".jpe", ".jfif") else "PNG"
 
 
-def _write_pseudonyms(build: Path, slides: dict[str, str]) -> None:
-    """``BUILD/private/slide_pseudonyms.parquet``: published pseudonym → the build's id."""
-    rows = sorted(slides.items(), key=lambda kv: kv[1])
-    write_parquet_atomic(
-        build / SLIDE_PSEUDONYMS,
-        pa.table(
-            {
-                "slide_pseudonym": pa.array([p for _, p in rows], pa.string()),
-                "slide_id": pa.array([s for s, _ in rows], pa.string()),
-            }
-        ),
-    )
-
-
 @dataclass(frozen=True)
 class _Context:
     """What every patch's row is made with."""
@@ -101,7 +86,7 @@ class _Context:
     bases: list[str]  # where patch files are looked for, in order
     sources: dict[str, str]  # patch id → its raw path (private; the tables hold neutral names)
     tiled: bool
-    key: bytes  # the build's pseudonym key
+    slides: PublicSlideIds  # the build's slide id → the published one (the same when keyed)
     withhold_test_labels: bool
 
 
@@ -113,7 +98,6 @@ class _Rows:
     records: list[dict[str, Any]] = field(default_factory=list)
     truth: list[dict[str, Any]] = field(default_factory=list)
     sizes: Counter[tuple[int, int]] = field(default_factory=Counter)
-    pseudonyms: dict[str, str] = field(default_factory=dict)  # slide id → pseudonym
     problems: list[str] = field(default_factory=list)
 
 
@@ -159,7 +143,7 @@ def collect_hepatobench(
         bases=[str(b) for b in (root, build) if b is not None],
         sources=raw_patch_paths(build),
         tiled=tiled,
-        key=build_key(build),
+        slides=PublicSlideIds(build),
         withhold_test_labels=withhold_test_labels,
     )
     rows = _Rows(per_split={s: [] for s in section.splits})
@@ -173,7 +157,7 @@ def collect_hepatobench(
             path=build,
             hint="pass --raw-root (where the patches were ingested from) or re-run ingest",
         )
-    _write_pseudonyms(build, rows.pseudonyms)
+    ctx.slides.save()  # only when original ids were keyed here
     return DatasetPlan(
         name=recipe.name,
         configs={CONFIG: rows.per_split},
@@ -211,7 +195,7 @@ def _add_patch(rows: _Rows, row: dict[str, Any], split: str, ctx: _Context) -> N
     fmt = _format(row)
     slide = row.get("slide_id")
     if slide is not None:
-        slide = rows.pseudonyms.setdefault(slide, slide_pseudonym(str(slide), ctx.key))
+        slide = ctx.slides(str(slide))
     out = {
         "id": row["id"],
         "image": EmbeddedFile(

@@ -5,11 +5,13 @@ names (a slide id that is a file name such as ``SMITHJOHN-S21-4455``, the patch 
 their folders) and in the images' metadata (PNG text chunks, EXIF, JPEG comments, TIFF
 descriptions). The audit
 
-1. collects those values from the build: every slide id and raw file stem of
-   ``patches.parquet`` / ``tiles.parquet`` (raw file names from
-   ``BUILD/private/patch_sources.parquet``) and of the tiled slides
-   (``BUILD/private/slides.parquet``), and the metadata text ingest found in the raw
-   patches (``BUILD/private/patch_metadata.parquet``), plus any ``extra_values``;
+1. collects those values from the build: every original slide id (the tables hold keyed
+   pseudonyms; the originals are in ``BUILD/private/slide_pseudonyms.parquet``, and an old
+   build's tables hold them as they are), the raw file stem of every patch of
+   ``patches.parquet`` (raw file names from ``BUILD/private/patch_sources.parquet``) and of
+   the tiled slides (``BUILD/private/slides.parquet``), and the metadata text ingest found
+   in the raw patches (``BUILD/private/patch_metadata.parquet``), plus any
+   ``extra_values``;
 2. scans, with the engine both datasets share (:mod:`hepatokit.identifier_audit`: decoded
    text, Unicode-aware, whole tokens), the build's ``reports/`` (what a build shares;
    its tables hold the raw names by design and stay local) or every file of a published
@@ -36,6 +38,7 @@ from hepatokit.contracts.hepatobench import CURATED, PATCH_METADATA, PATCHES, SL
 from hepatokit.contracts.items import raw_patch_paths
 from hepatokit.errors import BuildStateError
 from hepatokit.imagemeta import metadata_text
+from hepatokit.pseudonyms import slide_originals
 
 __all__ = ["HistologyPhiAudit", "audit_histology_phi", "histology_phi_values"]
 
@@ -76,6 +79,9 @@ def histology_phi_values(build: str | os.PathLike[str]) -> dict[str, str]:
         if text:  # too short / numeric: the engine skips it and records why
             values.setdefault(text, tag)
 
+    originals = slide_originals(build)  # pseudonym → original slide id
+    for original in sorted(set(originals.values())):
+        add(original, "slide_id")
     for name in (PATCHES, TILES, CURATED):
         path = build / name
         if not path.is_file():
@@ -83,7 +89,8 @@ def histology_phi_values(build: str | os.PathLike[str]) -> dict[str, str]:
         table = pq.read_table(path)
         cols = table.column_names
         for sid in set(table.column("slide_id").to_pylist()) if "slide_id" in cols else ():
-            add(sid, "slide_id")
+            if sid not in originals:  # an original id (a build keyed before ingest did it)
+                add(sid, "slide_id")
         if "path" in cols and name == PATCHES:
             # the names of image files only: a folder's other files (``Thumbs.db``,
             # ``labels.csv``) are excluded at ingest by reason, never shown or published by

@@ -17,7 +17,7 @@ from hepatokit.contracts.common import RAW_ROOT
 from hepatokit.contracts.hepatobench import CLUSTERS as CLUSTERS_TABLE, CURATED, PATCHES, QC, TILES
 from hepatokit.contracts.items import raw_patch_paths
 from hepatokit.contracts.tables import check_schema, read_table
-from hepatokit.pseudonyms import build_key, slide_pseudonym
+from hepatokit.pseudonyms import PublicSlideIds
 from hepatokit.report.html import esc, figure, section, table
 from hepatokit.report.thumbs import ThumbCache, patch_thumb
 
@@ -178,14 +178,11 @@ def _dedup_gallery(build: Path, patches: _Patches, thumbs: ThumbCache) -> str:
 def _counts(
     curated: dict[str, list[Any]], classes: list[str], split_of: dict[str, str], build: Path
 ) -> str:
-    key = build_key(build)  # slides as published: a slide id is often a file name (PHI)
+    public = PublicSlideIds(build)  # slides as published (pseudonyms; an old build's keyed)
     counts: Counter[tuple[str, str, str]] = Counter(
         zip(
             [split_of.get(i, "none") for i in curated.get("id", [])],
-            [
-                "none" if s is None else slide_pseudonym(str(s), key)
-                for s in curated.get("slide_id", [])
-            ],
+            ["none" if s is None else public(str(s)) for s in curated.get("slide_id", [])],
             map(str, curated.get("class", [])),
             strict=True,
         )

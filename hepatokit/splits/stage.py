@@ -19,6 +19,7 @@ from hepatokit.contracts.items import raw_patch_paths
 from hepatokit.contracts.lifs import SUBJECTS
 from hepatokit.errors import BuildStateError
 from hepatokit.manifest import Manifest, excluded, stable_id
+from hepatokit.pseudonyms import slide_originals
 from hepatokit.recipe import Recipe, read_recipe
 from hepatokit.splits.assign import SplitPlan, plan_splits, splits_from_column
 from hepatokit.splits.grouping import grouping_warnings
@@ -263,14 +264,18 @@ def _report(
     wanted = [policy.group, policy.stratify, policy.domain, *policy.binary_labels]
     rows = table.select(list(dict.fromkeys(c for c in wanted if c and c in table.column_names)))
     rows = rows.append_column("split", pa.array([plan.assignment[g] for g in groups], pa.string()))
-    names = None
+    names, named_groups = None, groups
     if "path" in table.column_names:  # the raw names (the curated table holds neutral ones)
         raw = raw_patch_paths(build)
         ids = table.column("id").to_pylist() if "id" in table.column_names else []
         names = [str(v) for v in table.column("path").to_pylist()]
         names = [raw.get(i, n) for i, n in zip(ids, names, strict=True)] if raw else names
+        # a raw name holds the original slide id, the group its keyed pseudonym (in memory
+        # only: the warnings name no file and no group)
+        originals = slide_originals(build)
+        named_groups = [originals.get(g, g) for g in groups] if originals else groups
     warnings = grouping_warnings(
-        groups, names, group_column=policy.group, items_per_group=policy.items_per_group
+        named_groups, names, group_column=policy.group, items_per_group=policy.items_per_group
     )
     for warning in warnings:
         log.warning("split: %s", warning)

@@ -4,6 +4,8 @@ published byte; the build and the publish step both audit for them."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import io
 import zlib
 
@@ -148,8 +150,13 @@ def test_slide_ids_are_keyed_pseudonyms_kept_in_private(published):
         pub |= set(pq.read_table(path).column("slide_id").to_pylist())
     mapping = pq.read_table(build / "private" / "slide_pseudonyms.parquet").to_pylist()
     assert {m["slide_pseudonym"] for m in mapping} == pub
-    assert PLANTED["file name"] in {m["slide_id"] for m in mapping}
+    assert PLANTED["file name"] in {m["original_slide_id"] for m in mapping}
     assert all(s.startswith("slide-") and len(s) == 22 for s in pub)
+    # the pseudonyms publish has always published: HMAC of the original id, the build's key
+    key = (build / "private" / "deid_key").read_bytes().strip()
+    for m in mapping:
+        mac = hmac.new(key, b"slide\x1f" + m["original_slide_id"].encode(), hashlib.sha256)
+        assert m["slide_pseudonym"] == "slide-" + mac.hexdigest()[:16]
 
 
 def test_build_and_publish_audits_ran_and_pass(published):

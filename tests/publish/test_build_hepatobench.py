@@ -122,3 +122,62 @@ def test_withheld_hepatobench_truth(fake_hepatobench_build, tmp_path):
     assert {ln.split(",")[0]: ln.split(",")[2] for ln in lines[1:]} == tests
     rows = _all_rows(tmp_path / "hf")
     assert all(r["label"] is None for s, r in rows.values() if s == "test")
+
+
+def _hmac_pseudonym(key: bytes, original: str) -> str:
+    """The slide pseudonym, computed here (HMAC-SHA256 of ``"slide" ␟ id``, 16 hex)."""
+    import hmac
+
+    mac = hmac.new(key, b"slide\x1f" + original.encode(), hashlib.sha256)
+    return "slide-" + mac.hexdigest()[:16]
+
+
+def test_old_build_with_original_slide_ids_is_keyed_at_publish(
+    fake_hepatobench_build, fake_hepatobench_published
+):
+    """A build whose tables still hold original slide ids (made before ingest keyed them):
+    publish keys each with the build's key (the pseudonyms it always published), never
+    passes one through, and records the map in private/."""
+    import os
+
+    hf, _ = fake_hepatobench_published
+    build = fake_hepatobench_build.build
+    env = os.environ.get("HEPATOKIT_DEID_KEY")
+    key = env.encode() if env else (build / "private" / "deid_key").read_bytes().strip()
+    originals = {p["id"]: p["slide_id"] for p in fake_hepatobench_build.patches}
+    rows = _all_rows(hf)
+    assert rows and all(
+        row["slide_id"] == _hmac_pseudonym(key, originals[pid]) for pid, (_, row) in rows.items()
+    )
+    assert not {row["slide_id"] for _, row in rows.values()} & set(originals.values())
+    mapping = pq.read_table(build / "private" / "slide_pseudonyms.parquet").to_pylist()
+    assert {(m["original_slide_id"], m["slide_pseudonym"]) for m in mapping} == {
+        (o, _hmac_pseudonym(key, o)) for o in set(originals.values())
+    }
+    assert {m["stage"] for m in mapping} == {"publish"}
+
+
+def test_build_keyed_at_ingest_publishes_its_pseudonyms_as_they_are(
+    fake_hepatobench_build, tmp_path
+):
+    """Tables holding pseudonyms the private map knows: published as they are, not keyed a
+    second time (whatever key is in force now)."""
+    import pyarrow as pa
+
+    from hepatokit.pseudonyms import record_slide_pseudonyms
+
+    build = tmp_path / "build"
+    shutil.copytree(fake_hepatobench_build.build, build)
+    curated = pq.read_table(build / "curated.parquet")
+    originals = sorted(set(curated.column("slide_id").to_pylist()))
+    keyed = {o: f"slide-{i:016x}" for i, o in enumerate(originals)}  # any pseudonyms
+    column = pa.array([keyed[s] for s in curated.column("slide_id").to_pylist()], pa.string())
+    index = curated.column_names.index("slide_id")
+    pq.write_table(curated.set_column(index, "slide_id", column), build / "curated.parquet")
+    (build / "private" / "slide_pseudonyms.parquet").unlink(missing_ok=True)
+    record_slide_pseudonyms(build, "ingest", keyed)
+    publish_build(
+        build=build, out=tmp_path / "hf", raw_root=fake_hepatobench_build.raw_root, workers=1
+    )
+    rows = _all_rows(tmp_path / "hf")
+    assert {row["slide_id"] for _, row in rows.values()} == set(keyed.values())

@@ -7,7 +7,15 @@ import importlib.util
 import numpy as np
 import pytest
 
-peft = pytest.importorskip("peft", reason="peft (a hepatokit dependency) is not installed")
+if importlib.util.find_spec("peft") is None:
+    pytest.skip("peft (a hepatokit dependency) is not installed", allow_module_level=True)
+try:
+    importlib.import_module("peft")
+except Exception as exc:  # installed but broken: say so, do not call it missing
+    pytest.skip(
+        f"peft is installed but cannot be imported here: {type(exc).__name__}: {exc}",
+        allow_module_level=True,
+    )
 torch = pytest.importorskip("torch")
 
 from hepatokit.quant.segment.model import (  # noqa: E402

@@ -34,6 +34,8 @@ __all__ = [
 
 IGNORE = 255
 _DS = re.compile(r"_ds(\d+(?:\.\d+)?)$")
+#: a slide pseudonym (:func:`hepatokit.pseudonyms.slide_pseudonym`)
+_PSEUDONYM = re.compile(r"slide-[0-9a-f]{16}")
 ANNOTATION_SUFFIXES = (".geojson", ".json", ".png", ".tif", ".tiff")
 
 
@@ -123,9 +125,30 @@ def find_annotation(
 
 
 def read_hepatobench_slides(path: str | os.PathLike[str]) -> set[str]:
-    """Slide ids that built the HepatoBench patch set: a ``.txt`` (one per line), or a
-    ``.csv`` / ``.parquet`` table with a ``slide_id`` column (e.g. the build's patch table)."""
+    """Slide ids that built the HepatoBench patch set: a ``.txt`` (one per line), a ``.csv`` /
+    ``.parquet`` table with a ``slide_id`` column (e.g. the build's patch table), or a build
+    folder (its ``private/slide_pseudonyms.parquet``).
+
+    A build's tables hold keyed slide pseudonyms: they are turned back into the slide ids
+    they stand for through the build's private map (next to the table), so that they match
+    the slide files' names.
+
+    Raises
+    ------
+    DataFormatError
+        No such file; no ``slide_id`` column; pseudonyms without the private map.
+    """
+    from hepatokit.pseudonyms import slide_originals
+
     p = Path(path)
+    if p.is_dir():
+        originals = slide_originals(p)
+        if not originals:
+            raise DataFormatError(
+                "the build has no slide pseudonym map", path=p,
+                hint="give the build folder after ingest / tile, or a table of slide ids",
+            )  # fmt: skip
+        return {Path(v).stem for v in originals.values()}
     if not p.is_file():
         raise DataFormatError("file not found", path=p, hint="give the HepatoBench patch table")
     if p.suffix.lower() == ".parquet":
@@ -141,7 +164,15 @@ def read_hepatobench_slides(path: str | os.PathLike[str]) -> set[str]:
             values = [row["slide_id"] for row in reader]
     else:
         values = [line.strip() for line in p.read_text().splitlines()]
-    return {Path(str(v)).stem for v in values if v not in (None, "")}
+    ids = {str(v) for v in values if v not in (None, "")}
+    originals = slide_originals(p.parent)
+    if not originals and any(_PSEUDONYM.fullmatch(v) for v in ids):
+        raise DataFormatError(
+            "the slide ids are keyed pseudonyms and the build's private map is not next to "
+            "the table", path=p,
+            hint="give the build folder, or the table inside it (BUILD/patches.parquet)",
+        )  # fmt: skip
+    return {Path(originals.get(v, v)).stem for v in ids}
 
 
 def split_slides(

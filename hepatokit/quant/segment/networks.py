@@ -7,7 +7,8 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hepatokit.errors import DataFormatError, DependencyMissingError
+from hepatokit._extras import import_optional
+from hepatokit.errors import DataFormatError
 
 if TYPE_CHECKING:
     from torch import nn
@@ -97,15 +98,7 @@ class _Tokens:
 
 
 def _require(module: str, spec: str) -> Any:
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise DependencyMissingError(
-            f"encoder {spec!r} needs the {module!r} package, which cannot be imported: {exc}",
-            hint=f"pip install {module} (or use builtin:seg-cnn)",
-        ) from exc
+    return import_optional(module, f"region-model encoder {spec!r}", alternative="builtin:seg-cnn")
 
 
 def _monai_vit(size: str, window: int, spec: str) -> Any:
@@ -191,10 +184,10 @@ def _progressive_head(width: int, patch: int, n_classes: int) -> nn.Module:
 def lora_vit(encoder: str, window: int, lora: Any, *, n_classes: int) -> nn.Module:
     """A frozen ViT backbone with LoRA adapters (``lora``: rank, alpha, dropout, targets)
     on its attention and a progressive-upsampling head of ``n_classes`` logits."""
-    import peft
     import torch.nn.functional as F
     from torch import nn
 
+    peft = _require("peft", encoder)
     backbone, tokens, width, patch, backend = _backbone(encoder, window)
     for p in backbone.parameters():
         p.requires_grad_(False)

@@ -24,3 +24,12 @@ def he_patch(
     od = h_scale * h[..., None] * H_VEC + e_scale * np.clip(e, 0, None)[..., None] * E_VEC
     rgb = 245.0 * np.power(10.0, -od)
     return np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
+
+
+def slide_ids(build) -> dict[str, str]:
+    """The build's slide pseudonyms by original slide id (a tiled slide: its file's path),
+    from ``BUILD/private/slide_pseudonyms.parquet``."""
+    import pyarrow.parquet as pq
+
+    rows = pq.read_table(build / "private" / "slide_pseudonyms.parquet").to_pylist()
+    return {r["original_slide_id"]: r["slide_pseudonym"] for r in rows}

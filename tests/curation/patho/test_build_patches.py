@@ -24,6 +24,7 @@ from hepatokit.curation.patho.config import DedupConfig, FeaturesConfig, PatchQC
 from hepatokit.curation.patho.features.hashing import hex_to_uint64
 from hepatokit.manifest import Manifest
 from hepatokit.pipelines import build_hepatobench
+from tests.curation.patho.helpers import slide_ids
 from tests.curation.patho.search_helpers import RecordingExecutor, brute_force_pairs
 
 pytestmark = pytest.mark.slow
@@ -198,10 +199,15 @@ def test_table_layout_gives_same_ids(patho_raw: Path, built: Path, tmp_path: Pat
     b = pq.read_table(tmp_path / "t" / "patches.parquet").to_pylist()
     assert summary.files == len(a) == len(b)
     raw_a, raw_b = raw_patch_paths(built), raw_patch_paths(tmp_path / "t")
-    ids_a = {raw_a[r["id"]]: (r["class"], r["slide_id"], r["ingest_reason"]) for r in a}
-    ids_b = {raw_b[r["id"]].removeprefix("patches/"): (r["class"], r["slide_id"],
-             r["ingest_reason"]) for r in b}  # fmt: skip
+    # each build keys the slide ids with its own key: compared as the ids they stand for
+    sl_a = {p: o for o, p in slide_ids(built).items()}
+    sl_b = {p: o for o, p in slide_ids(tmp_path / "t").items()}
+    ids_a = {raw_a[r["id"]]: (r["class"], sl_a.get(r["slide_id"], r["slide_id"]),
+             r["ingest_reason"]) for r in a}  # fmt: skip
+    ids_b = {raw_b[r["id"]].removeprefix("patches/"): (r["class"],
+             sl_b.get(r["slide_id"], r["slide_id"]), r["ingest_reason"]) for r in b}  # fmt: skip
     assert ids_a == ids_b
+    assert len({v[1] for v in ids_a.values()} - {None}) > 3  # the slide ids came back
     # the build's tables name files neutrally; the raw paths are private
     assert all(r["path"].startswith(f"patch/{r['id']}") for r in a)
 

@@ -21,8 +21,12 @@ from hepatokit.curation.patho.dedup.bands import DENSE_BITS, Band, flip_groups
 
 __all__: list[str] = []
 
-#: a task: hashes, the band, the radius, this part and the number of parts of its flips
-Job = tuple[NDArray[np.uint64], Band, int, int, int]
+#: a task: hashes, the band, the radius, this part and the number of parts of its work,
+#: and optionally whether to run the compiled loop (default: when numba is installed)
+Job = (
+    tuple[NDArray[np.uint64], Band, int, int, int]
+    | tuple[NDArray[np.uint64], Band, int, int, int, bool]
+)
 
 _CHUNK = 4_000_000  # candidate pairs expanded + verified per batch (bounds memory)
 _BATCH = 1 << 18  # probes (item × flip) per vectorised step
@@ -177,11 +181,22 @@ class _BandIndex:
             self.verify(sel[col[more]], lo, hi)
 
 
+def compiled_available() -> bool:
+    """Whether the compiled loop runs (numba installed, not switched off)."""
+    from hepatokit.curation.patho.dedup.compiled import available
+
+    return available()
+
+
 def _search_band(job: Job) -> NDArray[np.int64]:
     """Verified pair keys ``min(i, j) * n + max(i, j)`` found through one band, or through
     part ``part`` of ``parts`` of its flips (a picklable work item). Within a band, each
     pair is found at most once."""
-    h, band, radius, part, parts = job
+    h, band, radius, part, parts = job[:5]
+    if compiled_available() if len(job) < 6 else job[5] and compiled_available():
+        from hepatokit.curation.patho.dedup.compiled import search_band_compiled
+
+        return search_band_compiled(h, band, radius, part, parts)
     index = _BandIndex(h, band, radius)
     own, by_bit = split_flips(band, part, parts)
     if own:

@@ -26,6 +26,12 @@ _COST_PROBE_SORTED = 0.6  # × log2(n): a lookup by binary search in the sorted 
 _COST_CANDIDATE = 3.0  # one candidate pair expanded and verified
 _COST_BUCKET = 0.5  # one bucket of a dense table built
 _COST_SORT = 0.4  # × log2(n): one item sorted by its band key
+# the compiled loop's (ns on one core of the bench machine)
+_C_SORT = 7.5  # × log2(n): one item sorted by its band key
+_C_SEARCH = 3.0  # × log2(n): one probe of a wide band by binary search
+_C_WORD = 6.0  # one item × high-bit flip: a bitmap word and its mask
+_C_CANDIDATE = 3.0  # one candidate (set bit of a probed word) checked
+_C_TABLE = 2.0  # one bitmap word built
 
 
 @dataclass(frozen=True)
@@ -86,6 +92,20 @@ def _band_cost(n: int, width: int, threshold: int) -> float:
     return cost + probes * _COST_PROBE_SORTED * lg
 
 
+def _band_cost_compiled(n: int, width: int, threshold: int) -> float:
+    """Estimated work of the compiled loop through one band (its own units, ~ns)."""
+    if threshold < 0:
+        return 0.0
+    lg = log2(max(n, 2))
+    if width > DENSE_BITS:  # a binary search per probe
+        flips = _ball(width, threshold)
+        return n * lg * _C_SORT + n * flips / 2 * lg * _C_SEARCH
+    words = _ball(max(width - 6, 0), threshold)  # one bitmap word per high-bit flip
+    candidates = n * n / 2 * _ball(width, threshold) / 2.0**width
+    return (n * lg * _C_SORT + n * words / 2 * _C_WORD + candidates * _C_CANDIDATE
+            + 2.0 ** (width - 6) * _C_TABLE)  # fmt: skip
+
+
 def _layout(widths: list[int], thresholds: list[int]) -> tuple[Band, ...]:
     bands, shift = [], 0
     for w, t in zip(widths, thresholds, strict=True):
@@ -116,12 +136,15 @@ def _plans(radius: int, bands: int | None) -> Iterator[tuple[Band, ...]]:
             yield _layout([w_hi] * rem + _split(rest, m - rem), thresholds)
 
 
-def plan_bands(n: int, radius: int, *, bands: int | None = None) -> tuple[Band, ...]:
+def plan_bands(
+    n: int, radius: int, *, bands: int | None = None, compiled: bool = False
+) -> tuple[Band, ...]:
     """The band plan with the least estimated work for ``n`` hashes within ``radius`` bits.
 
     Every plan is exact (generalised pigeonhole, see the module docstring); the choice only
     trades probes (more flips in wider bands) against candidates (narrower bands collide
-    more). ``bands`` fixes the number of bands (equal widths).
+    more). ``bands`` fixes the number of bands (equal widths). ``compiled``: the costs of
+    the compiled loop (:mod:`~hepatokit.curation.patho.dedup.compiled`) instead of numpy's.
     """
     if not 0 <= radius < 64:
         raise ValueError(f"radius must be in [0, 63], got {radius}")
@@ -129,7 +152,8 @@ def plan_bands(n: int, radius: int, *, bands: int | None = None) -> tuple[Band, 
     for plan in _plans(radius, bands):
         if any(_ball(b.width, b.threshold) > _MAX_FLIPS for b in plan):
             continue
-        cost = sum(_band_cost(n, b.width, b.threshold) for b in plan)
+        band_cost = _band_cost_compiled if compiled else _band_cost
+        cost = sum(band_cost(n, b.width, b.threshold) for b in plan)
         if best is None or cost < best[0]:
             best = (cost, plan)
     if best is None:

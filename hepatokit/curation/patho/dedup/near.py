@@ -28,7 +28,7 @@ from math import ceil
 import numpy as np
 from numpy.typing import NDArray
 
-from hepatokit.curation.patho.dedup.band_search import _search_band
+from hepatokit.curation.patho.dedup.band_search import _search_band, compiled_available
 from hepatokit.curation.patho.dedup.bands import Band, band_masks, plan_bands
 
 __all__ = [
@@ -59,6 +59,7 @@ def near_pairs(
     bands: int | None = None,
     workers: int | None = None,
     executor: Executor | None = None,
+    compiled: bool | None = None,
 ) -> Pairs:
     """All pairs within Hamming ``radius``, by multi-index hashing + exact verification.
 
@@ -79,6 +80,10 @@ def near_pairs(
     executor
         Search the bands as tasks of this executor instead (a process pool, or a Dask
         client's ``get_executor()``, which spreads the bands over the cluster).
+    compiled
+        Search each band with the compiled loop (:mod:`~hepatokit.curation.patho.dedup.compiled`,
+        needs numba: the ``fast`` extra) or with numpy; default: compiled where numba is
+        installed. Both find the same pairs; a task whose process lacks numba uses numpy.
 
     Returns
     -------
@@ -93,13 +98,15 @@ def near_pairs(
     n = h.size
     if n < 2:
         return _finish(h, [], n, second, second_radius)
-    plan = [b for b in plan_bands(n, radius, bands=bands) if b.threshold >= 0]
+    if compiled is None:
+        compiled = compiled_available()
+    plan = [b for b in plan_bands(n, radius, bands=bands, compiled=compiled) if b.threshold >= 0]
     # a pool of its own pays off only on large inputs (starting processes takes seconds)
     parallel = executor is not None or (workers is not None and workers > 1 and n >= _POOL_MIN)
     n_workers = workers or 2
     # split each band's flips into parts so that the tasks outnumber the workers
     parts = max(1, ceil(2 * n_workers / len(plan))) if parallel and n >= _POOL_MIN else 1
-    jobs = [(h, band, radius, k, parts) for band in plan for k in range(parts)]
+    jobs = [(h, band, radius, k, parts, compiled) for band in plan for k in range(parts)]
     if parallel and len(jobs) > 1:
         from hepatokit.parallel import map_items
 

@@ -5,7 +5,8 @@ problem, a label outside the recipe's classes); :func:`ingest_rows` turns every 
 its outcome (the per-file result, or its pre-exclusion) into the rows of
 ``patches.parquet``, ``hashes.parquet``, the raw QC scores, the patch metadata text, the
 raw paths (private) and the ``ingest`` ledger. Raw folder and file names may name
-patients: the non-private rows hold :func:`neutral_patch_path` instead.
+patients: the non-private rows hold :func:`neutral_patch_path` instead, and each slide id
+its keyed pseudonym (:mod:`hepatokit.pseudonyms`).
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ def ingest_rows(
     results: Mapping[int, dict[str, Any]],
     classes: Mapping[str, str],
     extensions: set[str],
+    slides: Mapping[str, str],
 ) -> IngestRows:
     """Every entry's rows, in entry order.
 
@@ -87,6 +89,8 @@ def ingest_rows(
         :func:`~hepatokit.curation.patho.ingest.analyse.analyse_file`).
     classes, extensions
         :func:`class_map`'s mapping; the image extensions (lower case).
+    slides
+        Original slide id → its keyed pseudonym (the only form the rows hold).
     """
     out = IngestRows()
     for k, e in enumerate(entries):
@@ -96,14 +100,15 @@ def ingest_rows(
             r: dict[str, Any] = {"reason": reason, "detail": detail, "bytes": pre_sizes.get(k)}
         else:
             r = results[k]
-            if r["reason"] is None and not any(e.rel.lower().endswith(x) for x in extensions):
-                log.info("%s: image with an unexpected extension, kept", e.rel)
         out.sources.append({"id": pid, "path": e.rel})
         name = neutral_patch_path(pid, e.rel)
+        if r["reason"] is None and not any(e.rel.lower().endswith(x) for x in extensions):
+            log.info("%s: image with an unexpected extension, kept", name)
         out.patches.append(
             {
                 "id": pid, "path": name, "class": classes.get((e.label or "").lower()),
-                "slide_id": e.slide_id, "width": r.get("width"), "height": r.get("height"),
+                "slide_id": None if e.slide_id is None else slides[e.slide_id],
+                "width": r.get("width"), "height": r.get("height"),
                 "mode": r.get("mode"), "bytes": r.get("bytes"), "md5": r.get("md5"),
                 "format": r.get("format"), "ingest_reason": r["reason"],
             }

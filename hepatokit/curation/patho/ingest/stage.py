@@ -17,7 +17,9 @@ Every file found becomes one manifest row (kept, or excluded with ``corrupt``,
 ``BUILD/patches.parquet`` (``ingest_reason`` is null for kept files). Raw folder and file
 names may name patients: ``patches.parquet`` and the manifest name each file by a neutral
 ``patch/<id>.<ext>``, the raw relative path is kept in ``BUILD/private/patch_sources.parquet``
-only. Hashes go to
+only; the slide id read from the name (or the table) is stored as its keyed pseudonym
+(:mod:`hepatokit.pseudonyms`), the original only in
+``BUILD/private/slide_pseudonyms.parquet``. Hashes go to
 ``hashes.parquet`` and the raw QC scores to ``cache/qc_scores.parquet`` (same decode).
 
 Read (discover the files, measure each once: :mod:`.analyse`, unchanged files from the
@@ -70,6 +72,7 @@ from hepatokit.curation.patho.ingest.rows import (
 )
 from hepatokit.manifest import Manifest
 from hepatokit.parallel import map_items
+from hepatokit.pseudonyms import build_key, write_slide_pseudonyms
 from hepatokit.recipe import stage_section
 
 __all__ = ["IngestSummary", "ingest_patches"]
@@ -102,6 +105,7 @@ def ingest_patches(
     workers: int | None = None,
     executor: Executor | None = None,
     allow_outside_root: bool = False,
+    key_file: str | os.PathLike[str] | None = None,
 ) -> IngestSummary:
     """Ingest a class-folder tree or a patch table into ``out`` (see the module docstring).
 
@@ -120,6 +124,9 @@ def ingest_patches(
     allow_outside_root
         A table's paths may lead outside the table's folder (absolute, ``../``); else such
         rows are excluded as ``outside_root``.
+    key_file
+        File holding the pseudonym key of the slide ids (else ``$HEPATOKIT_DEID_KEY``, else
+        the build's own key: :func:`hepatokit.pseudonyms.build_key`).
     """
     build = Path(out)
     build.mkdir(parents=True, exist_ok=True)
@@ -135,7 +142,10 @@ def ingest_patches(
     pre = pre_exclusions(entries, mapping, names)
     results, cache = _measure(build, raw_root, entries, pre, cfg, feats, workers, executor)
     exts = {e.lower() for e in cfg.extensions}
-    rows = ingest_rows(entries, pre, _sizes(raw_root, entries, pre), results, mapping, exts)
+    originals = (e.slide_id for e in entries if e.slide_id is not None)
+    slides = write_slide_pseudonyms(build, STAGE, originals, build_key(build, key_file))
+    rows = ingest_rows(entries, pre, _sizes(raw_root, entries, pre), results, mapping, exts,
+                       slides)  # fmt: skip
     _write(build, rows)
     cache.save()
     return IngestSummary(files=len(entries), kept=rows.kept, excluded=rows.excluded)

@@ -4,8 +4,12 @@ One slide is one work item (:func:`hepatokit.parallel.map_items`); a slide that 
 tiled (corrupt, no mpp, too large a flat TIFF...) is excluded with its reason and the run
 goes on. Each finished slide leaves ``tiles/<slide_id>/_tiles.parquet`` keyed on the slide
 file (size, mtime) and the tiling options, so a re-run skips it (resumable per slide).
-Slide file names may carry patient data: tiles are named by ``slide_id`` (a hash of the
-file name); names and absolute paths are only in ``BUILD/private/slides.parquet``.
+Slide file names may carry patient data: a slide is known everywhere (tile folders and
+paths, ``tiles.parquet``, the ledger, log lines) by its ``slide_id``, a keyed pseudonym
+(:mod:`hepatokit.pseudonyms`) of the hash of its file name that earlier versions used as
+the id (so published slide pseudonyms and tile ids are those published before); file
+names and absolute paths are only in ``BUILD/private/slides.parquet`` and
+``BUILD/private/slide_pseudonyms.parquet``.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from hepatokit.curation.patho.wsi.tiling import tile_slide
 from hepatokit.errors import DataFormatError
 from hepatokit.manifest import Manifest, ManifestRow, excluded, kept, stable_id
 from hepatokit.parallel import ItemResult, map_items
+from hepatokit.pseudonyms import build_key, record_slide_pseudonyms, slide_pseudonym
 from hepatokit.recipe import stage_section
 
 __all__ = [
@@ -69,7 +74,8 @@ class TileSummary:
 @dataclass(frozen=True)
 class _SlideJob:
     path: str
-    slide_id: str
+    slide_id: str  # the keyed pseudonym: folder, table, ledger
+    tile_key: str  # what tile ids hash (the unkeyed id earlier versions had: ids unchanged)
     build: str
     annotation: str | None
     mpp: float | None
@@ -126,7 +132,7 @@ def _tile_one(job: _SlideJob) -> dict[str, Any]:
             Image.fromarray(arr, "RGB").save(buf, "PNG", compress_level=6)
             write_bytes_atomic(Path(job.build) / rel, buf.getvalue())
             paths.append(rel)
-            ids.append(stable_id("tile", job.slide_id, str(x), str(y)))
+            ids.append(stable_id("tile", job.tile_key, str(x), str(y)))
             labels.append(aliases.get((region or "").lower()))
         t = tiling.table
         n = len(t)
@@ -213,6 +219,7 @@ def tile_slides(
     force_mpp: bool = False,
     workers: int | None = None,
     executor: Executor | None = None,
+    key_file: str | os.PathLike[str] | None = None,
 ) -> TileSummary:
     """Tile every slide under ``slides`` into ``out`` (see the module docstring).
 
@@ -233,6 +240,9 @@ def tile_slides(
     force_mpp
         Apply ``mpp`` to every slide, overriding its metadata; each overridden slide is
         logged and its manifest row says so.
+    key_file
+        File holding the pseudonym key of the slide ids (else ``$HEPATOKIT_DEID_KEY``, else
+        the build's own key: :func:`hepatokit.pseudonyms.build_key`).
     """
     if force_mpp and mpp is None:
         raise DataFormatError(
@@ -245,12 +255,16 @@ def tile_slides(
                         pick=lambda rec: rec.section("tiling", TilingConfig))  # fmt: skip
     root, files = _find_slides(Path(slides))
     ann_dirs = [Path(annotations)] if annotations else [root, root.parent / "annotations"]
-    jobs = []
+    secret = build_key(build, key_file)
+    jobs, originals = [], {}
     for f in files:
         ann = _annotation_for(f, [*ann_dirs, f.parent])
-        sid = stable_id("slide", f.name)
+        unkeyed = stable_id("slide", f.name)
+        sid = slide_pseudonym(unkeyed, secret)
+        originals[f.relative_to(root).as_posix()] = sid
         key = _job_key(f, cfg, mpp, ann, force_mpp)
-        jobs.append(_SlideJob(str(f), sid, str(build), ann, mpp, force_mpp, cfg, key))
+        jobs.append(_SlideJob(str(f), sid, unkeyed, str(build), ann, mpp, force_mpp, cfg, key))
+    record_slide_pseudonyms(build, STAGE, originals)  # before any file is named by them
     results = map_items(_tile_one, jobs, workers=workers, executor=executor, chunksize=1,
                         description="tile")  # fmt: skip
     facts = [_slide_file(f, root) for f in files]

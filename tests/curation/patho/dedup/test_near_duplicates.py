@@ -16,6 +16,15 @@ from hepatokit.curation.patho.dedup.near import (
 )
 from tests.curation.patho.search_helpers import RecordingExecutor, brute_force_pairs
 
+try:
+    import numba  # noqa: F401
+except ImportError:  # the light install: only the numpy path (`.[dev]` installs numba)
+    KERNELS = [False]
+else:
+    KERNELS = [False, True]
+#: both search paths: numpy, and the compiled loop where numba is installed
+kernels = pytest.mark.parametrize("compiled", KERNELS, ids=lambda c: "numba" if c else "numpy")
+
 
 def _clustered(n: int, seed: int, centres: int = 300, flips: int = 8) -> np.ndarray:
     """Hashes around a few centres (like H&E textures: close together), random bit flips."""
@@ -30,32 +39,35 @@ def _clustered(n: int, seed: int, centres: int = 300, flips: int = 8) -> np.ndar
     return h
 
 
+@kernels
 @pytest.mark.parametrize("radius", [0, 2, 5, 8, 10, 13])
-def test_same_as_brute_force_on_thousands(radius: int) -> None:
+def test_same_as_brute_force_on_thousands(radius: int, compiled: bool) -> None:
     h = _clustered(3000, seed=radius)
-    got = near_pairs(h, radius)
+    got = near_pairs(h, radius, compiled=compiled)
     want = brute_force_pairs(h, radius)
     assert len(want[0]) > 0
     for g, w in zip(got, want, strict=True):
         np.testing.assert_array_equal(g, w)
 
 
-def test_every_band_plan_is_exact() -> None:
+@kernels
+def test_every_band_plan_is_exact(compiled: bool) -> None:
     h = _clustered(1500, seed=7)
     want = brute_force_pairs(h, 9)
-    for bands in (3, 4, 5, 10):
-        got = near_pairs(h, 9, bands=bands)
+    for bands in (2, 3, 4, 5, 10):  # 2: wide bands, searched by binary search
+        got = near_pairs(h, 9, bands=bands, compiled=compiled)
         np.testing.assert_array_equal(got[0], want[0])
         np.testing.assert_array_equal(got[1], want[1])
 
 
-def test_parallel_bands_same_result() -> None:
+@kernels
+def test_parallel_bands_same_result(compiled: bool) -> None:
     from concurrent.futures import ProcessPoolExecutor
 
     h = _clustered(3000, seed=11)
     with ProcessPoolExecutor(2) as pool:
-        got = near_pairs(h, 10, executor=pool)
-    want = near_pairs(h, 10)
+        got = near_pairs(h, 10, executor=pool, compiled=compiled)
+    want = brute_force_pairs(h, 10)
     assert len(want[0]) > 0
     for g, w in zip(got, want, strict=True):
         np.testing.assert_array_equal(g, w)
@@ -116,17 +128,18 @@ def _planted(rng: np.random.Generator, n: int, centres: int, spread: int) -> np.
     radius=st.integers(0, 20),
     bands=st.one_of(st.none(), st.integers(1, 21)),
     seed=st.integers(0, 2**32 - 1),
+    compiled=st.sampled_from(KERNELS),
 )
 def test_property_planted_equals_brute_force(
-    n: int, centres: int, spread: int, radius: int, bands: int | None, seed: int
+    n: int, centres: int, spread: int, radius: int, bands: int | None, seed: int, compiled: bool
 ) -> None:
     """Random hashes at many sizes, radii and band plans (some with wide, binary-searched
-    bands): exactly the brute-force pairs."""
+    bands), through both search paths: exactly the brute-force pairs."""
     h = _planted(np.random.default_rng(seed), n, centres, spread)
     if bands is not None and bands > radius + 1:
         bands = radius + 1
     try:
-        got = near_pairs(h, radius, bands=bands)
+        got = near_pairs(h, radius, bands=bands, compiled=compiled)
     except ValueError:
         assert bands is not None  # only a forced plan with too few bands is refused
         return
@@ -135,8 +148,9 @@ def test_property_planted_equals_brute_force(
         np.testing.assert_array_equal(g, w)
 
 
+@kernels
 @pytest.mark.parametrize(("n", "radius"), [(20_000, 10), (8_000, 6), (8_000, 14)])
-def test_uniform_hashes_at_size_equal_brute_force(n: int, radius: int) -> None:
+def test_uniform_hashes_at_size_equal_brute_force(n: int, radius: int, compiled: bool) -> None:
     """Uniform 64-bit hashes (the bench's case) with planted near copies, at a size where
     the plan uses wide, dense bands."""
     rng = np.random.default_rng(n + radius)
@@ -144,23 +158,28 @@ def test_uniform_hashes_at_size_equal_brute_force(n: int, radius: int) -> None:
     src = rng.integers(0, n, n // 20)
     dst = rng.integers(0, n, n // 20)
     h[dst] = h[src] ^ (np.uint64(1) << rng.integers(0, 64, dst.size).astype(np.uint64))
-    got = near_pairs(h, radius)
+    got = near_pairs(h, radius, compiled=compiled)
     want = brute_force_pairs(h, radius)
     assert len(want[0]) > 0
     for g, w in zip(got, want, strict=True):
         np.testing.assert_array_equal(g, w)
 
 
-def test_band_parts_partition_the_work() -> None:
-    """Splitting a band's flips into parts (tasks) finds each pair once, as the whole band."""
+@kernels
+def test_band_parts_partition_the_work(compiled: bool) -> None:
+    """Splitting a band's work into parts (tasks) finds each pair once, as the whole band;
+    the numpy and compiled paths find the same pairs through each band."""
     from hepatokit.curation.patho.dedup.band_search import _search_band
+    from hepatokit.curation.patho.dedup.bands import Band
 
     h = _clustered(4000, seed=5)
-    for band in plan_bands(h.size, 10):
-        whole = np.sort(_search_band((h, band, 10, 0, 1)))
+    bands = [*plan_bands(h.size, 10), Band(0, 30, 2)]  # and a wide (binary-searched) band
+    for band in bands:
+        whole = np.sort(_search_band((h, band, 10, 0, 1, compiled)))
         assert np.unique(whole).size == whole.size  # within a band, each pair once
-        parts = np.sort(np.concatenate([_search_band((h, band, 10, k, 3)) for k in range(3)]))
-        np.testing.assert_array_equal(parts, whole)
+        parts = [_search_band((h, band, 10, k, 3, compiled)) for k in range(3)]
+        np.testing.assert_array_equal(np.sort(np.concatenate(parts)), whole)
+        np.testing.assert_array_equal(whole, np.sort(_search_band((h, band, 10, 0, 1, False))))
 
 
 @pytest.mark.parametrize(
@@ -183,6 +202,48 @@ def test_split_flips_covers_every_flip_once(width: int, threshold: int, parts: i
     want = [f for f in range(1, 1 << width) if f.bit_count() <= threshold]
     assert owns == 1
     assert sorted(flips) == want and len(flips) == len(want)
+
+
+@kernels
+@pytest.mark.parametrize(("centres", "spread", "radius"), [(1, 0, 3), (40, 2, 4), (60, 6, 10)])
+def test_near_duplicate_heavy_inputs(
+    centres: int, spread: int, radius: int, compiled: bool
+) -> None:
+    """Near-duplicate-heavy sets (one hash repeated 1,000 times; few tight clusters: big
+    buckets, far more pairs than items, so the compiled loop's output grows and resumes):
+    exactly the brute-force pairs."""
+    h = _planted(np.random.default_rng(centres), 1000, centres, spread)
+    got = near_pairs(h, radius, compiled=compiled)
+    want = brute_force_pairs(h, radius)
+    assert len(want[0]) > 8 * h.size
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w)
+
+
+@pytest.mark.skipif(True not in KERNELS, reason="numba is not installed")
+@settings(max_examples=25, deadline=None)
+@given(
+    width=st.integers(1, 26),
+    threshold=st.integers(0, 3),
+    radius=st.integers(0, 16),
+    n=st.integers(2, 3000),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_property_compiled_band_equals_numpy_band(
+    width: int, threshold: int, radius: int, n: int, seed: int
+) -> None:
+    """One band of any width (dense bitmap words, or binary-searched above 24 bits) and
+    threshold: the compiled loop finds exactly the numpy path's pairs, each once."""
+    from hepatokit.curation.patho.dedup.band_search import _search_band
+    from hepatokit.curation.patho.dedup.bands import Band
+
+    h = _planted(np.random.default_rng(seed), n, max(1, n // 10), 8)
+    band = Band(64 - width, width, threshold)  # the top bits: the shift is exercised too
+    got = _search_band((h, band, radius, 0, 1, True))
+    assert np.unique(got).size == got.size
+    np.testing.assert_array_equal(
+        np.sort(got), np.sort(_search_band((h, band, radius, 0, 1, False)))
+    )
 
 
 def test_union_find_and_clusters() -> None:

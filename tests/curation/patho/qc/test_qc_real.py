@@ -42,11 +42,11 @@ def test_vendored_files_match_their_readme_checksums():
         assert hashlib.sha256(path.read_bytes()).hexdigest() == want, rel
 
 
-def test_real_fields_come_from_five_sources(clean):
+def test_real_fields_come_from_six_sources(clean):
     fields = real_fields()
-    assert len(fields) == 310
-    assert len({f.source for f in clean}) == 5
-    assert len(clean) >= 120
+    assert len(fields) == 349
+    assert len({f.source for f in clean}) == len(SOURCES) == 6
+    assert len(clean) == 167  # README: 128 from the five first sources + 39 from opentile
 
 
 def test_default_recipe_keeps_clean_real_tissue(cfg, clean_scores):

@@ -11,7 +11,8 @@ import pytest
 from hepatokit.curation.patho.wsi.slides import open_slide
 from hepatokit.curation.patho.wsi.stage import tile_slides
 from hepatokit.errors import DataFormatError
-from hepatokit.manifest import Manifest, stable_id
+from hepatokit.manifest import Manifest
+from tests.curation.patho.helpers import slide_ids
 from tests.curation.patho.wsi.test_slides import _pyramid
 
 
@@ -39,7 +40,7 @@ def test_open_slide_prefers_metadata_and_force_overrides(tmp_path: Path) -> None
 
 def _tiles(build: Path, name: str) -> dict[tuple[int, int], tuple[int, bytes]]:
     table = pq.read_table(build / "tiles.parquet").to_pylist()
-    sid = stable_id("slide", name)
+    sid = slide_ids(build)[name]
     return {
         (r["x"], r["y"]): (r["level0_size"], (build / r["path"]).read_bytes())
         for r in table
@@ -65,14 +66,14 @@ def test_mixed_folder_tiles_each_slide_at_its_own_scale(tmp_path: Path) -> None:
     t20 = _tiles(mixed, "s20.tif")
     assert t20 and {s for s, _ in t20.values()} == {150}  # filled in as 20x
     rows = {r["item_id"]: r for r in Manifest(mixed).rows().to_pylist() if r["kind"] == "slide"}
-    assert "from the user (no metadata)" in rows[stable_id("slide", "s20.tif")]["detail"]
-    assert "from the user" not in rows[stable_id("slide", "s40.tif")]["detail"]
+    assert "from the user (no metadata)" in rows[slide_ids(mixed)["s20.tif"]]["detail"]
+    assert "from the user" not in rows[slide_ids(mixed)["s40.tif"]]["detail"]
 
     forced = tmp_path / "forced"
     tile_slides(slides=slides, out=forced, mpp=0.5, force_mpp=True, workers=1)
     assert {s for s, _ in _tiles(forced, "s40.tif").values()} == {150}  # read as 20x
     rows = {r["item_id"]: r for r in Manifest(forced).rows().to_pylist() if r["kind"] == "slide"}
-    assert "forced over its metadata" in rows[stable_id("slide", "s40.tif")]["detail"]
+    assert "forced over its metadata" in rows[slide_ids(forced)["s40.tif"]]["detail"]
     with pytest.raises(DataFormatError, match="--force-mpp"):
         tile_slides(slides=slides, out=tmp_path / "x", force_mpp=True, workers=1)
 

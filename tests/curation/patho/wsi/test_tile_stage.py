@@ -12,6 +12,7 @@ import pytest
 from hepatokit.curation.patho import tile_slide, tile_slides
 from hepatokit.manifest import Manifest, stable_id
 from hepatokit.pipelines import build_hepatobench
+from tests.curation.patho.helpers import slide_ids
 
 pytestmark = pytest.mark.slow
 
@@ -28,8 +29,8 @@ def tiled(wsi_raw: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def _slide_tiles(table: list[dict], name: str) -> dict[tuple[int, int], dict]:
-    sid = stable_id("slide", f"{name}.tif")
+def _slide_tiles(table: list[dict], name: str, build: Path) -> dict[tuple[int, int], dict]:
+    sid = slide_ids(build)[f"{name}.tif"]
     return {(r["x"], r["y"]): r for r in table if r["slide_id"] == sid}
 
 
@@ -39,7 +40,7 @@ def test_tiles_match_planted_layout(tiled: Path, wsi_truth: dict) -> None:
     for s in wsi_truth["slides"]:
         if s["expected"] not in ("ok", "fallback_or_excluded"):
             continue
-        got = _slide_tiles(table, s["name"])
+        got = _slide_tiles(table, s["name"], tiled)
         want = {(t["x"], t["y"]): t for t in s["tiles"]}
         assert set(got) == set(want), s["name"]
         for r in got.values():
@@ -48,7 +49,10 @@ def test_tiles_match_planted_layout(tiled: Path, wsi_truth: dict) -> None:
             assert r["mpp"] == pytest.approx(0.5)
             assert r["level0_magnification"] == pytest.approx(s["objective_power"])
             assert (tiled / r["path"]).is_file()
-            assert r["id"] == stable_id("tile", r["slide_id"], str(r["x"]), str(r["y"]))
+            # tile ids as before slide ids were keyed: the hash of the file name's hash
+            unkeyed = stable_id("slide", f"{s['name']}.tif")
+            assert r["id"] == stable_id("tile", unkeyed, str(r["x"]), str(r["y"]))
+            assert r["path"].startswith(f"tiles/{r['slide_id']}/")
         checked += 1
     assert checked >= 2
 
@@ -58,7 +62,7 @@ def test_tumor_region_inside_polygon(tiled: Path, wsi_truth: dict) -> None:
     for s in wsi_truth["slides"]:
         if s["expected"] != "ok":
             continue
-        got = _slide_tiles(table, s["name"])
+        got = _slide_tiles(table, s["name"], tiled)
         size = s["tile_size_level0"]
         tumor = {(t["x"], t["y"]) for t in s["tiles"] if t["region"] == "tumor"}
         # tiles away from the border: all 8 neighbours have the same truth region
@@ -73,7 +77,7 @@ def test_tumor_region_inside_polygon(tiled: Path, wsi_truth: dict) -> None:
 def test_bad_slides_and_manifest(tiled: Path, wsi_truth: dict) -> None:
     final = {r["item_id"]: r for r in Manifest(tiled).final().to_pylist()}
     for s in wsi_truth["slides"]:
-        row = final[stable_id("slide", f"{s['name']}.tif")]
+        row = final[slide_ids(tiled)[f"{s['name']}.tif"]]
         if s["expected"] == "excluded":
             assert row["outcome"] == "excluded" and row["reason"] == "corrupt"
         elif s["expected"] == "needs_mpp":
