@@ -128,6 +128,7 @@ def _resume_and_check(reference, build, scratch, environ, done, cached_headers, 
     """The same command again, to the end; then every check of the module docstring."""
     raw, want, thumbs = reference
     out = run(_args(raw, build), environ)
+    assert "stale build lock broken" in out  # the killed run's lock: reported, not blocking
     assert_same_tree(snapshot(build), want, f"resumed after a kill at {where}")
     assert leftovers(build, scratch) == [], "temporary or lock files left"
     for folder in (scratch, scratch.parent / "tmp"):  # $HEPATOKIT_SCRATCH, $TMPDIR
