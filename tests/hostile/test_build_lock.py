@@ -26,6 +26,16 @@ def _cli(*args, env=None):
                             env={**os.environ, **(env or {}), "COLUMNS": "200"})  # fmt: skip
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_pseudonym_key():
+    """Every build of this module (in this process and in the CLI runs, which inherit the
+    environment) with one pseudonym key: without one each build makes its own, and two
+    builds' slide pseudonyms (``curated.parquet``) differ."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HEPATOKIT_DEID_KEY", "one key for the lock tests")
+        yield
+
+
 @pytest.fixture(scope="module")
 def raw(tmp_path_factory):
     root = tmp_path_factory.mktemp("lock") / "raw"
