@@ -146,7 +146,7 @@ def _build_dataset(
     else:
         from hepatokit.publish.histology_audit import audit_histology_phi
 
-        phi = audit_histology_phi(build=out)
+        phi = audit_histology_phi(build=out, workers=workers, executor=executor)
     summary = Manifest(out).check().as_dict()
     result = BuildSummary(rec.kind, out, curation, split, leakage, phi, summary)
     if strict_audits and not leakage.ok:

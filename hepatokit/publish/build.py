@@ -122,10 +122,10 @@ def check_phi_audit(build: Path, *, allow_phi_risk: str | None = None) -> dict[s
     return dict(record)
 
 
-def _audit_published_histology(build: Path, out: Path) -> None:
+def _audit_published_histology(build: Path, out: Path, workers: int | None) -> None:
     """Every published byte of a histology dataset checked for the build's slide ids, file
     names and image metadata; a hit is a :class:`PHIError` (nothing may be pushed)."""
-    audit = audit_histology_phi(build=build, published=out)
+    audit = audit_histology_phi(build=build, published=out, workers=workers)
     log.info("%s", audit)
     if not audit.ok:
         first = audit.hits[0]
@@ -255,7 +255,7 @@ def _publish(
     write_docs(out, rec, plan, results, split_order, funnel, prep)
     write_checksums(out, known)
     if rec.kind == "patho":
-        _audit_published_histology(build, out)
+        _audit_published_histology(build, out, workers)
     warnings = check_croissant(out / "croissant.json", known=known)
     counts = {
         cfg: {s: sum(r.num_rows for r in shards) for s, shards in per_split.items()}

@@ -225,6 +225,26 @@ def leftovers(*folders: Path) -> list[str]:
     return sorted(found)
 
 
+def assert_stale_locks_broken(out: str, owners: Sequence[int]) -> None:
+    """The run's log reports each lock of ``owners`` (pids: :func:`lock_pids` before it
+    ran) as stale and breaks it (instead of refusing to run)."""
+    for pid in owners:
+        assert re.search(rf"stale (build lock broken: |lock of )pid {pid} on", out), out[-2000:]
+
+
+def lock_pids(*folders: Path) -> list[int]:
+    """The pids the lock files of ``folders`` name: a killed run's. (A run killed after it
+    emptied its lock file, while unlocking, leaves none.)"""
+    from hepatokit.buildlock import lock_owner
+
+    pids = []
+    for folder in folders:
+        pid = (lock_owner(folder) or {}).get("pid")
+        if isinstance(pid, int):
+            pids.append(pid)
+    return pids
+
+
 def log_number(out: str, pattern: str) -> int:
     """The integer group of ``pattern`` in the run's log (one match)."""
     found = re.findall(pattern, out)

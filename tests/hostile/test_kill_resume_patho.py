@@ -34,9 +34,11 @@ from tests.hostile.killpoints import (
     AtEvent,
     Outside,
     assert_same_tree,
+    assert_stale_locks_broken,
     env,
     kill_at,
     leftovers,
+    lock_pids,
     log_number,
     run,
     snapshot,
@@ -130,8 +132,9 @@ def _not_redone(build, done, when):
 
 def _resume_build(reference, build, scratch, environ, done, cached, where):
     """The same build command again, to the end; then the checks of the module docstring."""
+    owners = lock_pids(build)
     out = run(_build_args(reference["raw"], build), environ)
-    assert "stale build lock broken" in out  # the killed run's lock: reported, not blocking
+    assert_stale_locks_broken(out, owners)  # the killed run's lock: reported, not blocking
     assert_same_tree(snapshot(build), reference["built"], f"resumed after a kill at {where}")
     assert leftovers(build, scratch) == [], "temporary or lock files left"
     for folder in (scratch, scratch.parent / "tmp"):  # $HEPATOKIT_SCRATCH, $TMPDIR
@@ -147,8 +150,9 @@ def _resume_build(reference, build, scratch, environ, done, cached, where):
 
 
 def _resume_publish(reference, build, hf, scratch, environ, where):
+    owners = lock_pids(build, hf)
     out = run(_publish_args(build, hf), environ)  # the same command again
-    assert "stale build lock broken" in out  # the killed run's lock: reported, not blocking
+    assert_stale_locks_broken(out, owners)  # the killed run's locks: reported, not blocking
     assert_same_tree(snapshot(hf), reference["hf"], f"dataset, after a kill at {where}")
     assert_same_tree(snapshot(build), reference["published_build"], f"build, kill at {where}")
     assert leftovers(build, hf, scratch) == [], "temporary or lock files left"
