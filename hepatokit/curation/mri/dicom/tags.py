@@ -30,6 +30,7 @@ from pydicom.uid import PrivateTransferSyntaxes
 
 from hepatokit.curation.mri.dicom.columns import MOSAIC_IMAGES, phi_columns, public_columns
 from hepatokit.curation.mri.dicom.j2k import J2K_SYNTAXES, j2k_problem
+from hepatokit.curation.mri.dicom.scan import scan_elements
 from hepatokit.curation.mri.dicom.values import (
     BVALUE_PRIVATE_TAGS,
     Elements,
@@ -131,6 +132,7 @@ _IMPLICIT_LITTLE = "1.2.840.10008.1.2"
 _EXPLICIT_BIG = "1.2.840.10008.1.2.2"
 _DEFLATED = "1.2.840.10008.1.2.1.99"
 _HEADER_TAG_INTS = [int(t) for t in HEADER_TAGS]
+_HEADER_TAG_SET = frozenset(_HEADER_TAG_INTS)
 _DEFER_BYTES = 256
 
 
@@ -139,8 +141,10 @@ def _not_file_meta(tag: BaseTag, vr: str | None, length: int) -> bool:
 
 
 def _read_fast(path: Path) -> tuple[Elements, Elements] | None:
-    """``(file meta, dataset)`` element mappings of a Part-10 file, read with pydicom's element
-    generator and no ``Dataset`` around them (that wrapping costs as much as the parsing).
+    """``(file meta, dataset)`` element mappings of a Part-10 file, read with
+    :func:`.scan.scan_elements` (the plain case: pydicom's element generator's elements from a
+    few large reads) or else pydicom's element generator, and no ``Dataset`` around them (that
+    wrapping costs as much as the parsing).
 
     Only the common case: a 128-byte preamble + ``DICM``, a file meta group with a transfer
     syntax, a dataset that is not deflated. Anything else, or any error, returns None and
@@ -150,6 +154,18 @@ def _read_fast(path: Path) -> tuple[Elements, Elements] | None:
         with open(path, "rb") as fh:
             if fh.read(132)[128:] != b"DICM":
                 return None
+            scanned = scan_elements(fh, _HEADER_TAG_SET, defer_size=_DEFER_BYTES)
+            if scanned is not None:
+                scanned_meta, scanned_elements, implicit = scanned
+                syntax = text_of(scanned_meta, "TransferSyntaxUID")
+                if (
+                    syntax is not None
+                    and syntax not in (_DEFLATED, _EXPLICIT_BIG)
+                    and syntax not in PrivateTransferSyntaxes
+                    and implicit == (syntax == _IMPLICIT_LITTLE)
+                ):
+                    return scanned_meta, scanned_elements
+            fh.seek(132)  # not the plain case: pydicom's generator
             meta = {
                 int(e.tag): e
                 for e in data_element_generator(fh, False, True, stop_when=_not_file_meta)

@@ -29,8 +29,8 @@ _COST_SORT = 0.4  # × log2(n): one item sorted by its band key
 # the compiled loop's (ns on one core of the bench machine)
 _C_SORT = 7.5  # × log2(n): one item sorted by its band key
 _C_SEARCH = 3.0  # × log2(n): one probe of a wide band by binary search
-_C_WORD = 6.0  # one item × high-bit flip: a bitmap word and its mask
-_C_CANDIDATE = 3.0  # one candidate (set bit of a probed word) checked
+_C_WORD = 10.0  # one item × high-bit flip: a bitmap word, its mask, its candidate bits
+_C_CANDIDATE = 0.8  # one candidate (set bit of a probed word) checked
 _C_TABLE = 2.0  # one bitmap word built
 
 

@@ -13,8 +13,14 @@ a word) and a rank table over its words:
   that bit (distinct keys before it), and each is checked at once by XOR + popcount;
 - a pair is probed from one side only: from the item with the smaller high bits, or, with
   equal high bits, with the smaller low bits (pairs with equal keys: the own-bucket pass);
-- items are taken in sorted-key blocks: a block's targets of one high-bit flip lie close
-  together, so the words, ranks, starts and hashes they read stay in cache.
+- items are taken as runs that share a bitmap word (sorted keys), runs in blocks of 64
+  aligned words, high-bit flips in sorted order: consecutive flips of a block read the same
+  words, ranks, starts and hashes;
+- a high-bit flip that uses up the threshold leaves one candidate bit per item: that case
+  runs without branches until a hit is close or its bucket holds more than one item.
+
+The plan's costs for this loop are in :func:`~hepatokit.curation.patho.dedup.bands.plan_bands`
+(``compiled=True``): candidates are cheap here, so its plans have narrower bands than numpy's.
 
 Same pigeonhole plan, same exact check, so the same pairs as the numpy path and brute force
 (the property tests run both). Used when numba is installed (the ``fast`` extra);
@@ -110,15 +116,15 @@ def search_band_compiled(
         units = [-1, *high_flips(band)]  # -1: the own buckets
         mine = units[len(units) * part // parts : len(units) * (part + 1) // parts]
         own = bool(mine) and mine[0] == -1
-        gs = np.array([g for g in mine if g >= 0], dtype=np.uint64)
+        gs = np.sort(np.array([g for g in mine if g >= 0], dtype=np.uint64))
         if own:
             runner.run(kern["own"], sk, hs, order, radius)
         if gs.size:
-            bitmap, rank, dstart = kern["tables"](sk, band.width)
+            tabs = kern["tables"](sk, hs, band.width)
             ball, above = _low_masks(band.threshold)
             gbits = np.bitwise_count(gs).astype(np.int64)
-            runner.run(kern["dense"], sk, hs, order, bitmap, rank, dstart, gs, gbits, ball,
-                       above, band.threshold, radius)  # fmt: skip
+            runner.run(kern["dense"], sk, hs, order, *tabs, gs, gbits, ball, above,
+                       band.threshold, radius)  # fmt: skip
         return runner.result()
     own, by_bit = split_flips(band, part, parts)
     if own:

@@ -44,6 +44,9 @@ __all__ = [
 Pairs = tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]
 
 _POOL_MIN = 100_000  # fewer hashes are searched inline even when workers are given
+# the compiled loop searches 1 M hashes in ~4 s of CPU: a pool of its own (starting
+# processes, importing numba, loading its kernels: seconds) pays off only above this
+_POOL_MIN_COMPILED = 2_000_000
 
 
 def _popcount(x: NDArray[np.uint64]) -> NDArray[np.int64]:
@@ -76,7 +79,8 @@ def near_pairs(
         Number of bands (default: chosen by :func:`plan_bands`); any number is exact.
     workers
         Search the bands in this many processes (bands are independent); default inline,
-        and inline below 100,000 hashes (a pool would start slower than the search runs).
+        and inline below 100,000 hashes (2,000,000 with the compiled loop): a pool would
+        start slower than the search runs.
     executor
         Search the bands as tasks of this executor instead (a process pool, or a Dask
         client's ``get_executor()``, which spreads the bands over the cluster).
@@ -102,10 +106,11 @@ def near_pairs(
         compiled = compiled_available()
     plan = [b for b in plan_bands(n, radius, bands=bands, compiled=compiled) if b.threshold >= 0]
     # a pool of its own pays off only on large inputs (starting processes takes seconds)
-    parallel = executor is not None or (workers is not None and workers > 1 and n >= _POOL_MIN)
+    pool_min = _POOL_MIN_COMPILED if compiled else _POOL_MIN
+    parallel = executor is not None or (workers is not None and workers > 1 and n >= pool_min)
     n_workers = workers or 2
     # split each band's flips into parts so that the tasks outnumber the workers
-    parts = max(1, ceil(2 * n_workers / len(plan))) if parallel and n >= _POOL_MIN else 1
+    parts = max(1, ceil(2 * n_workers / len(plan))) if parallel and n >= pool_min else 1
     jobs = [(h, band, radius, k, parts, compiled) for band in plan for k in range(parts)]
     if parallel and len(jobs) > 1:
         from hepatokit.parallel import map_items

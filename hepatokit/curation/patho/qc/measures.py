@@ -16,7 +16,7 @@ deconvolution onto the Ruifrok–Johnston haematoxylin (H) and eosin (E) OD vect
     light, nucleus-poor stroma on glass is not mistaken for a stain failure).
 ``eosin_fraction``
     Share of eosin in the total stain of the tissue: near 0 when the eosin failed
-    (haematoxylin only).
+    (haematoxylin only). The amounts are summed in fixed point (2⁻²⁴), exact in any order.
 ``eosin_p90``
     90th percentile of the eosin amount: over-staining (magenta) is high.
 ``pen``
@@ -31,7 +31,8 @@ deconvolution onto the Ruifrok–Johnston haematoxylin (H) and eosin (E) OD vect
     the darkest nuclei of a dense, well-stained H&E field are near-black too, but they are
     small blobs; a black felt-pen stroke is a wide band.
 ``sharpness``
-    Variance of the Laplacian of the grey image over tissue pixels (low = blurred).
+    Variance of the Laplacian of the grey image (ITU-R 601 luma) off the glass edge (low =
+    blurred); computed exactly in integers, rounded once.
 ``blocking``
     JPEG blocking: for each of the 8 phases of an 8-px grid, the median over 8-line periods
     of the neighbour difference across the grid line divided by the period's mean neighbour
@@ -41,19 +42,28 @@ deconvolution onto the Ruifrok–Johnston haematoxylin (H) and eosin (E) OD vect
     inside and step at their borders. Phase-free, so a patch cut at any offset of a
     compressed image is judged the same.
 
+Every score is defined by elementwise operations in a fixed order, integers and order
+statistics (no BLAS product, whose rounding depends on the CPU's kernel), so that the numpy
+code here and the compiled pass of :mod:`.kernel` (numba, the ``fast`` extra) give the same
+scores bit for bit on every machine (``QC_VERSION`` 3; version 2 differed from it by at
+most a unit of a score's last rounded digit, and in no QC decision, on the test images).
+
 Real H&E (``tests/data/real_he``: five public sources) sits 11–20° off the
 Ruifrok–Johnston plane (other published sets reach 24°), which is why ``stain_max`` is 24°.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
 from hepatokit.curation.patho.config import PatchQCConfig
+from hepatokit.curation.patho.qc import kernel
 from hepatokit.curation.patho.qc.masks import (
     BLACK,
     GREEN,
@@ -69,7 +79,7 @@ from hepatokit.curation.patho.qc.masks import (
     disk3_erode,
     far4,
 )
-from hepatokit.curation.patho.qc.order import median, percentile
+from hepatokit.curation.patho.qc.order import order_statistics
 
 __all__ = [
     "QC_CHECKS",
@@ -94,7 +104,7 @@ QC_CHECKS = (
     "blocking",
 )
 #: version of the score definitions: cached scores of another version are recomputed
-QC_VERSION = "2"
+QC_VERSION = "3"
 
 # Ruifrok & Johnston (2001) H&E optical-density vectors (R, G, B), normalised.
 _H = np.array([0.650, 0.704, 0.286])
@@ -123,25 +133,10 @@ class QCScores:
 
 
 _OD_LUT = OD_LUT
-_GRAY = np.array([0.299, 0.587, 0.114], dtype=np.float32)
-
-
-def _share(mask: NDArray[np.bool_]) -> float:
-    """``float(mask.mean())`` (the count over the size: the same float64 division)."""
-    return int(np.count_nonzero(mask)) / mask.size
-
-
-def _pen_score(flags: NDArray[np.uint8]) -> tuple[float, float]:
-    """(fraction of thick blue / dark ink components, fraction of green / thick black pixels)."""
-    colour = _share((flags & GREEN) != 0)
-    ink = (flags & INK) != 0
-    if _share(ink) < 0.02:
-        return 0.0, colour
-    thick = _thick(ink)
-    black = (flags & BLACK) != 0
-    if _share(black) >= 0.005:  # near-black only counts inside a wide band (not nuclei)
-        colour += _share(_thick(black))
-    return _share(thick), colour
+#: the stain sums are integers in units of 2⁻²⁴ of an amount (exact in any order)
+_FIXED = float(1 << 24)
+#: the grey image is ``299 R + 587 G + 114 B``: ITU-R 601 luma times 1000, in integers
+_GRAY_SCALE = 1000
 
 
 def _thick(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
@@ -176,85 +171,229 @@ def _thick(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
     return np.asarray(keep[labels], dtype=bool)
 
 
-def _blocking(gray: NDArray[np.float32]) -> float:
-    """JPEG blocking (see the module docstring): 1 without an 8-px grid, higher with one."""
-    ratios = []
-    for axis in (0, 1):
-        d = np.abs(np.diff(gray, axis=axis)).mean(axis=1 - axis)  # per line between px
-        n = d.size - d.size % 8
-        if n < 16 or d[:n].mean() <= 1e-6:
-            continue
-        periods = d[:n].reshape(-1, 8)
-        per = periods / np.maximum(periods.mean(axis=1, keepdims=True), 1e-6)
-        ratios.append(float(_column_median(per).max()))  # one straight edge is one period
-    return float(np.mean(ratios)) if ratios else 1.0
+def _laplacian_sums(gray: NDArray[np.int32], keep: NDArray[np.bool_]) -> tuple[int, ...]:
+    """(n, Σ L, Σ L²) of the integer Laplacian over ``keep``, then over every pixel.
+
+    ``L = (up + down + left + right) − 4 × centre`` of the scaled grey image, the border
+    pixel repeated outside (scipy's ``reflect`` mode); exact in integers.
+    """
+    p = np.pad(gray, 1, mode="edge")
+    lap = (p[:-2, 1:-1] + p[2:, 1:-1]) + (p[1:-1, :-2] + p[1:-1, 2:]) - 4 * gray
+    wide = lap.astype(np.int64)
+    sq = wide * wide
+    kept = wide[keep]
+    return (
+        int(kept.size),
+        int(kept.sum()),
+        int(sq[keep].sum()),
+        int(wide.size),
+        int(wide.sum()),
+        int(sq.sum()),
+    )
 
 
-def _column_median(x: NDArray[np.float32]) -> NDArray[np.float32]:
-    """``np.median(x, axis=0)`` of a small finite float32 array: sorted columns, and the two
-    middle rows averaged in float32 as numpy's mean does (``(a + b) / 2``)."""
+def _variance(n: int, s1: int, s2: int) -> float:
+    """Variance of the Laplacian in grey levels² from its integer sums: exact, then rounded
+    once (the grey image is scaled by 1000)."""
+    return (n * s2 - s1 * s1) / (n * n * _GRAY_SCALE**2)
+
+
+def _block_ratio(lines: NDArray[np.int64]) -> float:
+    """Blocking of one axis from the sums of the neighbour differences between successive
+    lines (NaN: too few lines, or no difference at all).
+
+    For each 8-line period, each line's share of the period's sum (times 8: 1 when even);
+    per phase, the median over the periods; the largest phase.
+    """
+    n = lines.size - lines.size % 8
+    if n < 16:
+        return float("nan")
+    periods = lines[:n].reshape(-1, 8)
+    if not periods.any():
+        return float("nan")
+    total = periods.sum(axis=1, keepdims=True)
+    per = np.where(total > 0, (8 * periods) / np.maximum(total, 1), 0.0)
+    return float(_column_median(per).max())
+
+
+def _column_median(x: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``np.median(x, axis=0)``: sorted columns, the two middle rows averaged as
+    ``(a + b) / 2`` when their number is even."""
     s = np.sort(x, axis=0)
     half = s.shape[0] // 2
     if s.shape[0] % 2:
         return s[half]
-    return np.asarray((s[half - 1] + s[half]) / np.float32(2), dtype=np.float32)
+    return (s[half - 1] + s[half]) / 2
 
 
-def _stain_scores(index: NDArray[np.uint32], flags: NDArray[np.uint8]) -> tuple[float, ...]:
-    """(stain angle, stain intensity, eosin fraction, eosin p90) over the tissue pixels.
+def _stain_stats(index: NDArray[np.uint32], flags: NDArray[np.uint8]) -> tuple[Any, ...]:
+    """The raw stain statistics over the tissue pixels (:class:`_Raw`); zeros with too
+    little tissue.
 
-    The tissue pixels come from the colour flags; the per-pixel OD norm is written as a sum
-    over the three channels (the same floats as ``linalg.norm(axis=1)``, checked on all
-    2²⁴ colours by the tests), far faster than a reduction over a length-3 axis.
+    Every per-pixel value is written elementwise in a fixed order (no BLAS product, whose
+    rounding depends on the CPU's kernel): the same floats on every machine and in the
+    compiled path.
     """
     tissue = (flags & (TISSUE | WHITE)) == TISSUE  # mean OD above 0.05 and not glass
-    if np.count_nonzero(tissue) < max(50, 0.02 * tissue.size):
-        return 0.0, 0.0, 0.0, 0.0
+    n = int(np.count_nonzero(tissue))
+    if n < max(50, 0.02 * tissue.size):
+        return (n, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0, 0)
     t = channel_od(index[tissue])  # (N, 3) float64 OD of the tissue pixels
-    sq = t * t
-    norms = np.sqrt(sq[:, 0] + sq[:, 1] + sq[:, 2])
-    cos_n = np.abs(t @ _NORMAL) / np.maximum(norms, 1e-9)
-    stain = float(np.degrees(np.arcsin(np.clip(median(cos_n), 0.0, 1.0))))
-    conc = t @ _UNMIX.T  # (N, 2): H and E amounts
-    pos = np.clip(conc, 0.0, None)
-    intensity = percentile(pos[:, 0] + pos[:, 1], 99)
-    e_frac = float(pos[:, 1].sum() / max(pos.sum(), 1e-9))
-    e_p90 = percentile(conc[:, 1], 90)
-    return stain, intensity, e_frac, e_p90
+    t0, t1, t2 = t[:, 0], t[:, 1], t[:, 2]
+    norms = np.sqrt((t0 * t0 + t1 * t1) + t2 * t2)
+    n0, n1, n2 = (float(v) for v in _NORMAL)
+    cos_n = np.abs((t0 * n0 + t1 * n1) + t2 * n2) / np.maximum(norms, 1e-9)
+    (h0, h1, h2), (e0, e1, e2) = ((float(v) for v in row) for row in _UNMIX)
+    conc_h = (t0 * h0 + t1 * h1) + t2 * h2
+    conc_e = (t0 * e0 + t1 * e1) + t2 * e2
+    pos_h = np.maximum(conc_h, 0.0)
+    pos_e = np.maximum(conc_e, 0.0)
+    half = n // 2
+    m = order_statistics(cos_n, [half - 1, half] if n % 2 == 0 else [half, half])
+    p99 = order_statistics(pos_h + pos_e, _ranks(n, 99))
+    p90 = order_statistics(conc_e, _ranks(n, 90))
+    sum_h = int((pos_h * _FIXED + 0.5).astype(np.int64).sum())
+    sum_e = int((pos_e * _FIXED + 0.5).astype(np.int64).sum())
+    return (n, m[0], m[1], p99[0], p99[1], p90[0], p90[1], sum_h, sum_e)
 
 
-def qc_scores(rgb: NDArray[np.uint8]) -> QCScores:
+def _ranks(n: int, q: int) -> list[int]:
+    """The two order statistics numpy's ``percentile(q)`` (method ``linear``) interpolates."""
+    lo = math.floor((n - 1) * (q / 100))
+    return [lo, min(lo + 1, n - 1)]
+
+
+def _interpolate(n: int, q: int, a: float, b: float) -> float:
+    """numpy's ``percentile`` from its two order statistics (see :func:`.order.percentile`)."""
+    virtual = (n - 1) * (q / 100)
+    t = virtual - math.floor(virtual)
+    diff = b - a
+    return b - diff * (1 - t) if t >= 0.5 else a + diff * t
+
+
+class _Raw(NamedTuple):
+    """What a patch's scores are computed from: counts, order statistics and exact sums.
+
+    The numpy path (:func:`_measure`) and the compiled one (:mod:`.kernel`) produce the
+    same values; :func:`_finish` turns them into :class:`QCScores`.
+    """
+
+    size: int
+    white: int
+    green: int
+    ink: int  # blue ink or dark pixels
+    black: int  # near-black pixels
+    thick_ink: int  # pixels of `ink` in thick components (0 when `ink` < 2 %)
+    thick_black: int  # pixels of `black` in thick components (0 unless needed)
+    tissue: int
+    cos_a: float  # the order statistics at the middle of the |cos| to the H-E normal
+    cos_b: float
+    amount_a: float  # the two order statistics of the p99 of the H + E amount
+    amount_b: float
+    eosin_a: float  # the two order statistics of the p90 of the E amount
+    eosin_b: float
+    sum_h: int  # Σ max(H, 0), Σ max(E, 0) in units of 2⁻²⁴, each amount rounded (exact)
+    sum_e: int
+    lap_n: int  # Laplacian sums on the tissue side of the glass edge
+    lap_s1: int
+    lap_s2: int
+    all_n: int  # ... and over every pixel
+    all_s1: int
+    all_s2: int
+    block_rows: float  # blocking of each axis (NaN: not measured)
+    block_cols: float
+
+
+def _measure(rgb: NDArray[np.uint8]) -> _Raw:
+    """The raw statistics of one patch with numpy (the reference of the compiled path)."""
+    index = colour_index(rgb)
+    flags = colour_flags(index)  # glass, inks, tissue: one table lookup per pixel
+    size = flags.size
+    white = (flags & WHITE) != 0
+    ink = (flags & INK) != 0
+    black = (flags & BLACK) != 0
+    n_ink, n_black = int(np.count_nonzero(ink)), int(np.count_nonzero(black))
+    thick_ink = thick_black = 0
+    if n_ink / size >= 0.02:
+        thick_ink = int(np.count_nonzero(_thick(ink)))
+        if n_black / size >= 0.005:  # near-black only counts inside a wide band (not nuclei)
+            thick_black = int(np.count_nonzero(_thick(black)))
+    stain = _stain_stats(index, flags)
+    gray = _gray(rgb)
+    lap = _laplacian_sums(gray, ~cross2_dilate(white))  # tissue side of the glass edge
+    counts = (size, int(np.count_nonzero(white)), int(np.count_nonzero(flags & GREEN)))
+    blocking = (
+        _block_ratio(np.abs(np.diff(gray, axis=0)).sum(axis=1, dtype=np.int64)),
+        _block_ratio(np.abs(np.diff(gray, axis=1)).sum(axis=0, dtype=np.int64)),
+    )
+    pens = (n_ink, n_black, thick_ink, thick_black)
+    return _Raw._make(counts + pens + stain + lap + blocking)
+
+
+def _gray(rgb: NDArray[np.uint8]) -> NDArray[np.int32]:
+    """The grey image scaled by 1000: ``299 R + 587 G + 114 B`` (ITU-R 601 weights), exact."""
+    wide = rgb.astype(np.int32)
+    return np.asarray(
+        (wide[..., 0] * 299 + wide[..., 1] * 587) + wide[..., 2] * 114, dtype=np.int32
+    )
+
+
+def _finish(raw: _Raw) -> QCScores:
+    """The scores from the raw statistics (the same Python arithmetic for both paths)."""
+    size = raw.size
+    colour = raw.green / size
+    pen = 0.0
+    if raw.ink / size >= 0.02:
+        if raw.black / size >= 0.005:
+            colour += raw.thick_black / size
+        pen = raw.thick_ink / size
+    n = raw.tissue
+    if n < max(50, 0.02 * size):
+        stain = intensity = e_frac = e_p90 = 0.0
+    else:
+        mid = raw.cos_a if n % 2 else (raw.cos_a + raw.cos_b) / 2
+        stain = float(np.degrees(np.arcsin(np.clip(mid, 0.0, 1.0))))
+        intensity = _interpolate(n, 99, raw.amount_a, raw.amount_b)
+        total = raw.sum_h + raw.sum_e
+        e_frac = raw.sum_e / total if total else 0.0
+        e_p90 = _interpolate(n, 90, raw.eosin_a, raw.eosin_b)
+    if raw.lap_n >= 200:
+        sharpness = _variance(raw.lap_n, raw.lap_s1, raw.lap_s2)
+    else:
+        sharpness = _variance(raw.all_n, raw.all_s1, raw.all_s2)
+    ratios = [r for r in (raw.block_rows, raw.block_cols) if not math.isnan(r)]
+    blocking = (ratios[0] + ratios[1]) / 2 if len(ratios) == 2 else ratios[0] if ratios else 1.0
+    return QCScores(
+        background=round(raw.white / size, 6),
+        stain=round(stain, 4),
+        stain_intensity=round(intensity, 5),
+        eosin_fraction=round(e_frac, 5),
+        eosin_p90=round(e_p90, 5),
+        pen=round(pen, 6),
+        ink=round(colour, 6),
+        sharpness=round(sharpness, 3),
+        blocking=round(blocking, 4),
+    )
+
+
+def qc_scores(rgb: NDArray[np.uint8], *, compiled: bool | None = None) -> QCScores:
     """All QC scores of one patch.
 
     Parameters
     ----------
     rgb
         ``(H, W, 3)`` uint8 RGB array.
+    compiled
+        Use the compiled per-pixel pass (:mod:`.kernel`, needs numba: the ``fast`` extra).
+        None (default): when numba is installed. Both paths give the same scores, bit for
+        bit (the tests compare them).
     """
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"expected an (H, W, 3) RGB array, got shape {rgb.shape}")
     rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
-    index = colour_index(rgb)
-    flags = colour_flags(index)  # glass, inks, tissue: one table lookup per pixel
-    white = (flags & WHITE) != 0
-    pen, ink = _pen_score(flags)
-    stain, intensity, e_frac, e_p90 = _stain_scores(index, flags)
-
-    gray = rgb.astype(np.float32) @ _GRAY
-    lap = ndimage.laplace(gray, mode="reflect")
-    lap_t = lap[~cross2_dilate(white)]  # tissue side of the glass edge
-    sharpness = float(lap_t.var()) if lap_t.size >= 200 else float(lap.var())
-    return QCScores(
-        background=round(_share(white), 6),
-        stain=round(stain, 4),
-        stain_intensity=round(intensity, 5),
-        eosin_fraction=round(e_frac, 5),
-        eosin_p90=round(e_p90, 5),
-        pen=round(pen, 6),
-        ink=round(ink, 6),
-        sharpness=round(sharpness, 3),
-        blocking=round(_blocking(gray), 4),
-    )
+    if compiled is None:
+        compiled = kernel.available()
+    return _finish(kernel.measure(rgb) if compiled else _measure(rgb))
 
 
 def _fails(check: str, s: dict[str, float], cfg: PatchQCConfig) -> bool:

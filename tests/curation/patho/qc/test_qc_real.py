@@ -16,7 +16,15 @@ import pytest
 from hepatokit.curation.patho.config import PatchQCConfig
 from hepatokit.curation.patho.qc.measures import qc_reason, qc_scores
 from hepatokit.recipe import load_recipe
-from tests.real_he import ARTEFACTS, DATA, SOURCES, plant, real_fields
+from tests.real_he import (
+    ARTEFACTS,
+    DATA,
+    PEN_OVERVIEWS,
+    SOURCES,
+    plant,
+    real_fields,
+    real_pen_fields,
+)
 
 
 @pytest.fixture(scope="module")
@@ -35,18 +43,21 @@ def clean_scores(clean):
 
 
 def test_vendored_files_match_their_readme_checksums():
-    for rel in SOURCES.values():
+    rels = [rel for rels in SOURCES.values() for rel in rels]
+    rels += [rel for pair in PEN_OVERVIEWS.values() for rel in pair]
+    for rel in rels:
         path = DATA / rel
         readme = (path.parent / "README.md").read_text()
-        (want,) = re.findall(r"sha256: `([0-9a-f]{64})`", readme)
+        listed = dict(re.findall(r"`([^`]+)`[^`\n]*sha256: `([0-9a-f]{64})`", readme))
+        want = listed.get(path.name) or re.findall(r"sha256: `([0-9a-f]{64})`", readme)[0]
         assert hashlib.sha256(path.read_bytes()).hexdigest() == want, rel
 
 
-def test_real_fields_come_from_six_sources(clean):
+def test_real_fields_come_from_seven_sources(clean):
     fields = real_fields()
-    assert len(fields) == 349
-    assert len({f.source for f in clean}) == len(SOURCES) == 6
-    assert len(clean) == 167  # README: 128 from the five first sources + 39 from opentile
+    assert len(fields) == 385
+    assert len({f.source for f in clean}) == len(SOURCES) == 7
+    assert len(clean) == 203  # README: 128 from the first five sources, 39 opentile, 36 histoqc
 
 
 def test_default_recipe_keeps_clean_real_tissue(cfg, clean_scores):
@@ -61,6 +72,16 @@ def test_artefacts_planted_on_real_tissue_are_caught(cfg, clean, kind):
     hosts = clean[::2]  # 64 fields per artefact keeps the test at seconds
     reasons = Counter(qc_reason(qc_scores(plant(f.rgb, kind, rng)).as_dict(), cfg) for f in hosts)
     assert reasons[None] <= 0.10 * len(hosts), reasons
+
+
+def test_real_felt_pen_strokes_are_caught(cfg):
+    """Real green and black pen on slide overviews (HistoQC's pen images); the truth is the
+    pen mask HistoQC's authors drew, a field counts as inked from 2 % of its pixels."""
+    inked = [(colour, f) for colour, f, ink in real_pen_fields() if ink >= 0.02]
+    assert {colour for colour, _ in inked} == {"green", "black"} and len(inked) >= 30
+    reasons = Counter(qc_reason(qc_scores(f.rgb).as_dict(), cfg) for _, f in inked)
+    assert reasons[None] <= 0.10 * len(inked), reasons
+    assert reasons["pen"] >= 0.80 * len(inked), reasons
 
 
 def test_relative_mode_on_real_tissue_keeps_clean_and_catches_artefacts(clean, clean_scores):

@@ -1,0 +1,416 @@
+"""numba code of :mod:`.kernel` (imported only when numba is installed).
+
+Every function mirrors a step of :func:`hepatokit.curation.patho.qc.measures._measure`;
+the comments name it. No ``fastmath``: the floating-point operations are those written,
+in the order written, as numpy performs them element by element.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+# the bits of masks.colour_flags
+_WHITE, _GREEN, _BLACK, _INK, _TISSUE = 1, 2, 4, 8, 16
+_NB = 4096  # buckets of the order-statistic histograms
+_COS, _AMOUNT, _EOSIN = 0, 1, 2
+
+
+@njit(cache=True, nogil=True)
+def _bucket(v: float, kind: int) -> int:
+    """A monotone (non-decreasing) bucket of ``v``: values in a lower bucket are smaller."""
+    if kind == _COS:
+        x = v * 4096.0  # |cos| in [0, 1]
+    elif kind == _AMOUNT:
+        x = v * 512.0  # H + E amount, >= 0: [0, 8) spread over the buckets
+    else:
+        x = (v + 4.0) * 512.0  # E amount: [-4, 4)
+    if x >= 4095.0:
+        return 4095
+    if x <= 0.0:
+        return 0
+    return int(x)
+
+
+@njit(cache=True, nogil=True)
+def _select(
+    values: np.ndarray, codes: np.ndarray, n: int, hist: np.ndarray, k1: int, k2: int
+) -> tuple[float, float]:
+    """``np.sort(values[:n])[[k1, k2]]`` (``k1 <= k2``) from the values' buckets ``codes``
+    and the bucket counts ``hist``: only the values of the buckets holding the two ranks
+    are sorted."""
+    cum = 0
+    b1 = -1
+    b2 = _NB - 1
+    before = 0
+    for b in range(_NB):
+        c = hist[b]
+        if b1 < 0 and cum + c > k1:
+            b1 = b
+            before = cum
+        if cum + c > k2:
+            b2 = b
+            break
+        cum += c
+    m = 0
+    for b in range(b1, b2 + 1):
+        m += hist[b]
+    kept = np.empty(m, dtype=np.float64)
+    j = 0
+    lo, hi = np.uint16(b1), np.uint16(b2)
+    for i in range(n):
+        b = codes[i]
+        if b >= lo and b <= hi:
+            kept[j] = values[i]
+            j += 1
+    kept.sort()
+    return kept[k1 - before], kept[k2 - before]
+
+
+@njit(cache=True, nogil=True)
+def _rowdist(a: np.ndarray, bit: int, want: int, cap: int, out: np.ndarray) -> None:
+    """``out[y, x]``: distance along row ``y`` to the nearest pixel whose ``a & bit`` is
+    ``want`` (``bit`` or 0), capped at ``cap``."""
+    h, w = a.shape
+    for y in range(h):
+        row = a[y]
+        o = out[y]
+        d = cap
+        for x in range(w):
+            far = int((row[x] & bit) != want)
+            d = min(d + 1, cap) * far
+            o[x] = d
+        d = cap
+        for x in range(w - 1, -1, -1):
+            far = int((row[x] & bit) != want)
+            d = min(d + 1, cap) * far
+            o[x] = min(o[x], d)
+
+
+@njit(cache=True, nogil=True)
+def _edt2(mask: np.ndarray, out: np.ndarray) -> int:
+    """Exact squared Euclidean distance of each pixel of ``mask`` to the nearest pixel
+    outside it (Meijster et al. 2000, integers); 0 outside. ``mask`` must have a pixel
+    outside. Returns the largest value."""
+    h, w = mask.shape
+    inf = h + w
+    g = np.empty((h, w), dtype=np.int64)
+    for x in range(w):
+        g[0, x] = inf if mask[0, x] else 0
+        for y in range(1, h):
+            g[y, x] = g[y - 1, x] + 1 if mask[y, x] else 0
+        for y in range(h - 2, -1, -1):
+            if g[y + 1, x] < g[y, x]:
+                g[y, x] = g[y + 1, x] + 1
+    s = np.empty(w, dtype=np.int64)
+    t = np.empty(w, dtype=np.int64)
+    top = 0
+    for y in range(h):
+        q = 0
+        s[0] = 0
+        t[0] = 0
+        for u in range(1, w):
+            gu = g[y, u] * g[y, u]
+            while q >= 0:
+                i = s[q]
+                gi = g[y, i] * g[y, i]
+                tq = t[q]
+                if (tq - i) * (tq - i) + gi > (tq - u) * (tq - u) + gu:
+                    q -= 1
+                else:
+                    break
+            if q < 0:
+                q = 0
+                s[0] = u
+            else:
+                i = s[q]
+                gi = g[y, i] * g[y, i]
+                sep = (u * u - i * i + gu - gi) // (2 * (u - i))
+                ww = 1 + sep
+                if ww < w:
+                    q += 1
+                    s[q] = u
+                    t[q] = ww
+        for u in range(w - 1, -1, -1):
+            i = s[q]
+            d = (u - i) * (u - i) + g[y, i] * g[y, i]
+            out[y, u] = d
+            if d > top:
+                top = d
+            if u == t[q]:
+                q -= 1
+    return top
+
+
+@njit(cache=True, nogil=True)
+def _find(parent: np.ndarray, i: int) -> int:
+    root = i
+    while parent[root] != root:
+        root = parent[root]
+    while parent[i] != root:
+        nxt = parent[i]
+        parent[i] = root
+        i = nxt
+    return root
+
+
+@njit(cache=True, nogil=True)
+def _thick(flags: np.ndarray, bit: int) -> int:
+    """Pixels of the ``bit`` mask in thick components (``measures._thick``): the opening by
+    a radius-3 disk, its 4-connected components, those whose mean distance to the opening's
+    edge is >= 4 px. -1: a case where scipy measures from outside the image (no pixel off
+    the mask, or an opening covering the patch), left to the numpy code."""
+    h, w = flags.shape
+    # erosion (masks.disk3_erode): no pixel off the mask within dx² + dy² <= 9
+    dist = np.empty((h, w), dtype=np.int32)
+    _rowdist(flags, bit, 0, 4, dist)
+    if dist.min() > 0:  # no pixel off the mask
+        return -1
+    eroded = np.zeros((h, w), dtype=np.uint8)
+    n_eroded = 0
+    for y in range(h):
+        for x in range(w):
+            if dist[y, x] < 4:
+                continue
+            ok = True
+            for dy in (-3, -2, -1, 1, 2, 3):
+                yy = y + dy
+                if yy < 0 or yy >= h:
+                    continue
+                need = 1 if (dy == 3 or dy == -3) else 3
+                if dist[yy, x] < need:
+                    ok = False
+                    break
+            if ok:
+                eroded[y, x] = 1
+                n_eroded += 1
+    if n_eroded == 0:
+        return 0
+    # dilation (masks.disk3_dilate): an eroded pixel within dx² + dy² <= 9
+    _rowdist(eroded, 1, 1, 4, dist)
+    opened = np.zeros((h, w), dtype=np.uint8)
+    n_open = 0
+    for y in range(h):
+        for x in range(w):
+            hit = dist[y, x] <= 3
+            if not hit:
+                for dy in (-3, -2, -1, 1, 2, 3):
+                    yy = y + dy
+                    if yy < 0 or yy >= h:
+                        continue
+                    reach = 0 if (dy == 3 or dy == -3) else 2
+                    if dist[yy, x] <= reach:
+                        hit = True
+                        break
+            if hit:
+                opened[y, x] = 1
+                n_open += 1
+    if n_open == h * w:
+        return -1
+    d2 = np.empty((h, w), dtype=np.int64)
+    if _edt2(opened, d2) < 16:
+        return 0  # no pixel 4 px from the edge: no mean radius >= 4
+    # 4-connected components (ndimage.label), the distances summed in raster order
+    # (np.bincount with weights), the mean radius of each
+    size = h * w
+    parent = np.arange(size)
+    for y in range(h):
+        for x in range(w):
+            if not opened[y, x]:
+                continue
+            p = y * w + x
+            if x > 0 and opened[y, x - 1]:
+                a, b = _find(parent, p), _find(parent, p - 1)
+                if a != b:
+                    parent[max(a, b)] = min(a, b)
+            if y > 0 and opened[y - 1, x]:
+                a, b = _find(parent, p), _find(parent, p - w)
+                if a != b:
+                    parent[max(a, b)] = min(a, b)
+    sums = np.zeros(size, dtype=np.float64)
+    area = np.zeros(size, dtype=np.int64)
+    for y in range(h):
+        for x in range(w):
+            if opened[y, x]:
+                r = _find(parent, y * w + x)
+                sums[r] += math.sqrt(float(d2[y, x]))
+                area[r] += 1
+    count = 0
+    for i in range(size):
+        if area[i] and sums[i] / float(area[i]) >= 4.0:
+            count += area[i]
+    return count
+
+
+@njit(cache=True, nogil=True)
+def _block_ratio(lines: np.ndarray) -> float:
+    """``measures._block_ratio``."""
+    n = lines.size - lines.size % 8
+    if n < 16:
+        return np.nan
+    k = n // 8
+    total = 0
+    for i in range(n):
+        total += lines[i]
+    if total == 0:
+        return np.nan
+    per = np.empty((8, k), dtype=np.float64)
+    for p in range(k):
+        s = 0
+        for j in range(8):
+            s += lines[8 * p + j]
+        for j in range(8):
+            per[j, p] = float(8 * lines[8 * p + j]) / float(s) if s > 0 else 0.0
+    best = -np.inf
+    half = k // 2
+    for j in range(8):
+        col = per[j].copy()
+        col.sort()
+        med = col[half] if k % 2 else (col[half - 1] + col[half]) / 2
+        if med > best:
+            best = med
+    return best
+
+
+@njit(cache=True, nogil=True)
+def measure(
+    rgb: np.ndarray,
+    table: np.ndarray,
+    od: np.ndarray,
+    normal: np.ndarray,
+    unmix: np.ndarray,
+    flags: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The raw statistics (``measures._Raw``) as (integers, floats); fills ``flags``."""
+    h, w = rgb.shape[0], rgb.shape[1]
+    size = h * w
+    gray = np.empty((h, w), dtype=np.int64)
+    cos_v = np.empty(size, dtype=np.float64)
+    amount = np.empty(size, dtype=np.float64)
+    eosin = np.empty(size, dtype=np.float64)
+    hist = np.zeros((3, _NB), dtype=np.int64)
+    codes = np.empty((3, size), dtype=np.uint16)
+    n0, n1, n2 = normal[0], normal[1], normal[2]
+    h0, h1, h2 = unmix[0, 0], unmix[0, 1], unmix[0, 2]
+    e0, e1, e2 = unmix[1, 0], unmix[1, 1], unmix[1, 2]
+    n_white = n_green = n_ink = n_black = nt = 0
+    sum_h = sum_e = 0  # fixed point, 2**-24 (measures._FIXED)
+    for y in range(h):
+        for x in range(w):
+            r, g, b = rgb[y, x, 0], rgb[y, x, 1], rgb[y, x, 2]
+            f = table[np.int64(r) | (np.int64(g) << 8) | (np.int64(b) << 16)]
+            flags[y, x] = f
+            gray[y, x] = (299 * np.int64(r) + 587 * np.int64(g)) + 114 * np.int64(b)
+            if f & _WHITE:
+                n_white += 1
+            if f & _GREEN:
+                n_green += 1
+            if f & _INK:
+                n_ink += 1
+            if f & _BLACK:
+                n_black += 1
+            if (f & (_TISSUE | _WHITE)) == _TISSUE:
+                t0, t1, t2 = od[r], od[g], od[b]
+                norm = math.sqrt((t0 * t0 + t1 * t1) + t2 * t2)
+                c = abs((t0 * n0 + t1 * n1) + t2 * n2) / max(norm, 1e-9)
+                ch = (t0 * h0 + t1 * h1) + t2 * h2
+                ce = (t0 * e0 + t1 * e1) + t2 * e2
+                ph = ch if ch > 0.0 else 0.0
+                pe = ce if ce > 0.0 else 0.0
+                am = ph + pe
+                cos_v[nt] = c
+                amount[nt] = am
+                eosin[nt] = ce
+                sum_h += int(ph * 16777216.0 + 0.5)
+                sum_e += int(pe * 16777216.0 + 0.5)
+                b0, b1, b2 = _bucket(c, _COS), _bucket(am, _AMOUNT), _bucket(ce, _EOSIN)
+                codes[_COS, nt] = b0
+                codes[_AMOUNT, nt] = b1
+                codes[_EOSIN, nt] = b2
+                hist[_COS, b0] += 1
+                hist[_AMOUNT, b1] += 1
+                hist[_EOSIN, b2] += 1
+                nt += 1
+
+    floats = np.zeros(8, dtype=np.float64)
+    if nt < max(50.0, 0.02 * size):  # too little tissue to judge the stain
+        sum_h = sum_e = 0
+    else:
+        half = nt // 2
+        k1 = half - 1 if nt % 2 == 0 else half
+        floats[0], floats[1] = _select(cos_v, codes[_COS], nt, hist[_COS], k1, half)
+        lo = math.floor((nt - 1) * (99 / 100))
+        hi = min(lo + 1, nt - 1)
+        floats[2], floats[3] = _select(amount, codes[_AMOUNT], nt, hist[_AMOUNT], lo, hi)
+        lo = math.floor((nt - 1) * (90 / 100))
+        hi = min(lo + 1, nt - 1)
+        floats[4], floats[5] = _select(eosin, codes[_EOSIN], nt, hist[_EOSIN], lo, hi)
+
+    thick_ink = thick_black = 0
+    if n_ink / size >= 0.02:
+        thick_ink = _thick(flags, _INK)
+        if n_black / size >= 0.005:
+            thick_black = _thick(flags, _BLACK)
+
+    # sharpness: the Laplacian off the glass edge (masks.cross2_dilate of the glass)
+    dist = np.empty((h, w), dtype=np.int32)
+    _rowdist(flags, _WHITE, _WHITE, 3, dist)
+    keep_n = keep_s1 = keep_s2 = all_s1 = all_s2 = 0
+    for y in range(h):
+        up = y - 1 if y > 0 else 0
+        down = y + 1 if y < h - 1 else h - 1
+        for x in range(w):
+            left = x - 1 if x > 0 else 0
+            right = x + 1 if x < w - 1 else w - 1
+            c = gray[y, x]
+            lap = (gray[up, x] + gray[down, x]) + (gray[y, left] + gray[y, right]) - 4 * c
+            sq = lap * lap
+            all_s1 += lap
+            all_s2 += sq
+            near = dist[y, x] <= 2
+            if not near and y > 0 and dist[y - 1, x] <= 1:
+                near = True
+            if not near and y < h - 1 and dist[y + 1, x] <= 1:
+                near = True
+            if not near and y > 1 and dist[y - 2, x] == 0:
+                near = True
+            if not near and y < h - 2 and dist[y + 2, x] == 0:
+                near = True
+            if not near:
+                keep_n += 1
+                keep_s1 += lap
+                keep_s2 += sq
+
+    # blocking: neighbour differences summed per line between pixels
+    rows = np.zeros(max(h - 1, 0), dtype=np.int64)
+    cols = np.zeros(max(w - 1, 0), dtype=np.int64)
+    for y in range(h):
+        for x in range(w):
+            c = gray[y, x]
+            if y < h - 1:
+                rows[y] += abs(gray[y + 1, x] - c)
+            if x < w - 1:
+                cols[x] += abs(gray[y, x + 1] - c)
+    floats[6] = _block_ratio(rows)
+    floats[7] = _block_ratio(cols)
+
+    ints = np.empty(16, dtype=np.int64)
+    ints[14] = sum_h
+    ints[15] = sum_e
+    ints[0] = size
+    ints[1] = n_white
+    ints[2] = n_green
+    ints[3] = n_ink
+    ints[4] = n_black
+    ints[5] = thick_ink
+    ints[6] = thick_black
+    ints[7] = nt
+    ints[8] = keep_n
+    ints[9] = keep_s1
+    ints[10] = keep_s2
+    ints[11] = size
+    ints[12] = all_s1
+    ints[13] = all_s2
+    return ints, floats
