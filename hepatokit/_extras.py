@@ -39,7 +39,7 @@ _WHAT = {
     "wsi": "whole-slide images",
     "train": "the baselines and torch loaders",
     "dask": "running on a Dask cluster",
-    "fast": "the compiled near-duplicate search",
+    "fast": "the compiled loops (near-duplicate search, patch QC)",
 }
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from hepatokit.contracts.common import DEID_KEY
 from hepatokit.contracts.hepatobench import SLIDE_PSEUDONYM_SCHEMA, SLIDE_PSEUDONYMS
 from hepatokit.contracts.tables import read_table, write_table
 from hepatokit.errors import DataFormatError, PHIError
@@ -49,7 +50,6 @@ log = logging.getLogger("hepatokit.pseudonyms")
 
 KEY_ENV = "HEPATOKIT_DEID_KEY"
 KEY_FILE_ENV = "HEPATOKIT_DEID_KEY_FILE"
-PRIVATE_KEY = "private/deid_key"
 
 
 def build_key(
@@ -68,7 +68,7 @@ def build_key(
         if text:
             return text.encode("utf-8")
     named = os.fspath(key_file) if key_file is not None else os.environ.get(KEY_FILE_ENV)
-    path = Path(named) if named else Path(build) / PRIVATE_KEY
+    path = Path(named) if named else Path(build) / DEID_KEY
     if path.is_file():
         try:
             key = path.read_bytes().strip()
@@ -86,8 +86,9 @@ def build_key(
     with os.fdopen(fd, "wb") as fh:
         fh.write(key)
     log.warning(
-        "no %s: made a random pseudonym key for this build (%s); set the variable to keep "
-        "slide pseudonyms stable across builds", KEY_ENV, path,
+        "no %s and no --key-file: made a random pseudonym key for this build (%s); give a key "
+        "to keep slide pseudonyms, and with them the splits, the same in another build folder",
+        KEY_ENV, path,
     )  # fmt: skip
     return key
 

@@ -13,9 +13,10 @@ descriptions). The audit
    in the raw patches (``BUILD/private/patch_metadata.parquet``), plus any
    ``extra_values``;
 2. scans, with the engine both datasets share (:mod:`hepatokit.identifier_audit`: decoded
-   text, Unicode-aware, whole tokens), the build's ``reports/`` (what a build shares;
-   its tables hold the raw names by design and stay local) or every file of a published
-   dataset folder; there, every embedded image must also carry no metadata at all
+   text, Unicode-aware, whole tokens), every file of the build outside ``private/`` (its
+   tables, ledgers and reports hold neutral names and slide pseudonyms only; the tile PNGs,
+   written from pixels, are skipped) or every file of a published dataset folder; there,
+   every embedded image must also carry no metadata at all
    (:func:`hepatokit.imagemeta.metadata_text`), whatever its text.
 
 Hits are reported masked.
@@ -34,9 +35,17 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from hepatokit.contracts.common import PRIVATE, REPORTS
-from hepatokit.contracts.hepatobench import CURATED, PATCH_METADATA, PATCHES, SLIDES, TILES
+from hepatokit.contracts.common import PRIVATE, RECIPE, REPORTS
+from hepatokit.contracts.hepatobench import (
+    CURATED,
+    PATCH_METADATA,
+    PATCHES,
+    SLIDES,
+    TILES,
+    TILES_DIR,
+)
 from hepatokit.contracts.items import raw_patch_paths
+from hepatokit.contracts.tables import TABLE_SCHEMAS
 from hepatokit.errors import BuildStateError
 from hepatokit.imagemeta import metadata_text
 from hepatokit.pseudonyms import slide_originals
@@ -117,6 +126,16 @@ def histology_phi_values(build: str | os.PathLike[str]) -> dict[str, str]:
     return values
 
 
+def _schema_text(build: Path) -> list[str]:
+    """The build's recipe and its tables' column names: a one-word value equal to one of
+    their words (a patch named ``background.png``) is not looked for in the build."""
+    out = [" ".join(schema.names) for schema in TABLE_SCHEMAS.values()]
+    recipe = build / RECIPE
+    if recipe.is_file():
+        out.append(recipe.read_text(encoding="utf-8", errors="replace"))
+    return out
+
+
 def _images_with_metadata(folder: Path) -> tuple[int, list[str]]:
     """How many images the parquet files under ``folder`` embed, and the names of those that
     still carry any metadata (:func:`hepatokit.imagemeta.metadata_text`)."""
@@ -146,7 +165,7 @@ def audit_histology_phi(
     workers: int | None = None,
     executor: Executor | None = None,
 ) -> HistologyPhiAudit:
-    """Audit a histology build's ``reports/`` (no ``published``), or the ``published``
+    """Audit a histology build's shareable files (no ``published``), or the ``published``
     dataset folder, for the build's identifying values, with the shared engine
     (:func:`hepatokit.identifier_audit.audit_identifiers`); every image a published
     parquet embeds must also carry no metadata at all.
@@ -177,13 +196,16 @@ def audit_histology_phi(
         if str(v).strip():
             values.setdefault(str(v).strip(), "extra")
     exclude: tuple[str, ...]
+    ignore: list[str] = []
     if published is not None:
         folder, exclude, report_dir = Path(published), (), build / REPORTS / "published"
     else:
-        folder, exclude, report_dir = build / REPORTS, ("published",), build / REPORTS
-        folder.mkdir(parents=True, exist_ok=True)
+        # every shareable file of the build: tables, ledgers, reports (not private/; not the
+        # tile PNGs, written from pixels only, in folders named by pseudonym)
+        folder, exclude, report_dir = build, (PRIVATE, TILES_DIR), build / REPORTS
+        ignore = _schema_text(build)
     result = audit_identifiers(folder=folder, identifiers=values, exclude=exclude,
-                               own_report=report_dir, workers=workers,
+                               ignore_text=ignore, own_report=report_dir, workers=workers,
                                executor=executor)  # fmt: skip
     images, with_meta = _images_with_metadata(folder) if published is not None else (0, [])
     result.hits += [IdentifierHit(name, "image_metadata", "(any)", "image") for name in with_meta]

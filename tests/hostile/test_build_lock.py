@@ -27,13 +27,14 @@ def _cli(*args, env=None):
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _one_pseudonym_key():
-    """Every build of this module (in this process and in the CLI runs, which inherit the
-    environment) with one pseudonym key: without one each build makes its own, and two
-    builds' slide pseudonyms (``curated.parquet``) differ."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("HEPATOKIT_DEID_KEY", "one key for the lock tests")
-        yield
+def deid_key():
+    """One de-identification key for the solo and the concurrent builds, as a curator keeps one
+    key per dataset: slide pseudonyms, and with them the slide-level splits, follow the key
+    (without one, each build folder makes its own random key)."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("HEPATOKIT_DEID_KEY", "build-lock-test-" + "5" * 48)
+    yield
+    mp.undo()
 
 
 @pytest.fixture(scope="module")
@@ -44,9 +45,19 @@ def raw(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def solo(raw, tmp_path_factory):
+def key(raw):
+    """One pseudonym key for the solo and the concurrent build: slide ids are keyed at
+    ingest, and two build folders are byte-identical only with the same key (without one,
+    each folder makes its own)."""
+    path = raw.parent / "deid_key"
+    path.write_text("one key for the solo and the concurrent build\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def solo(raw, key, tmp_path_factory):
     out = tmp_path_factory.mktemp("solo") / "build"
-    build_dataset(recipe="hepatobench", raw=raw, out=out, workers=1)
+    build_dataset(recipe="hepatobench", raw=raw, out=out, workers=1, key_file=key)
     return out
 
 
@@ -72,9 +83,10 @@ def test_a_second_run_refuses_while_the_first_holds_the_lock(raw, tmp_path):
         holder.wait(timeout=30)
 
 
-def test_two_concurrent_builds_one_refuses_other_matches_solo(raw, solo, tmp_path):
+def test_two_concurrent_builds_one_refuses_other_matches_solo(raw, key, solo, tmp_path):
     out = tmp_path / "build"
-    first = _cli("--workers", "1", "build", "hepatobench", "--raw", str(raw), "--out", str(out))
+    first = _cli("--workers", "1", "build", "hepatobench", "--raw", str(raw), "--out", str(out),
+                 "--key-file", str(key))  # fmt: skip
     deadline = time.monotonic() + 120
     while not (out / LOCK_NAME).is_file() or not (out / LOCK_NAME).read_text():
         assert first.poll() is None, first.communicate()[0]
@@ -89,7 +101,7 @@ def test_two_concurrent_builds_one_refuses_other_matches_solo(raw, solo, tmp_pat
     assert not (out / LOCK_NAME).exists()  # released
 
 
-def test_stale_lock_of_a_dead_run_is_reported_and_broken(raw, solo, tmp_path, caplog):
+def test_stale_lock_of_a_dead_run_is_reported_and_broken(raw, key, solo, tmp_path, caplog):
     out = tmp_path / "build"
     out.mkdir()
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -98,7 +110,7 @@ def test_stale_lock_of_a_dead_run_is_reported_and_broken(raw, solo, tmp_path, ca
         json.dumps({"pid": dead.pid, "host": socket.gethostname(), "started": 1.0})
     )
     with caplog.at_level(logging.WARNING, logger="hepatokit.buildlock"):
-        build_dataset(recipe="hepatobench", raw=raw, out=out, workers=1)
+        build_dataset(recipe="hepatobench", raw=raw, out=out, workers=1, key_file=key)
     assert any("stale" in r.getMessage() and str(dead.pid) in r.getMessage()
                for r in caplog.records)  # fmt: skip
     assert (out / "curated.parquet").read_bytes() == (solo / "curated.parquet").read_bytes()

@@ -258,3 +258,24 @@ def test_tile_names_slides_by_pseudonym(tmp_path: Path) -> None:
                         "--mpp", "0.5")  # fmt: skip
     assert code == 0
     assert {p: p.stat().st_mtime_ns for p in (build / "tiles").rglob("*.png")} == stamps
+
+
+def test_build_audit_scans_the_tables_too(published, tmp_path: Path) -> None:
+    """The histology PHI audit of a build looks at its tables, not only its reports: an
+    original slide id put back into ``patches.parquet`` (or a ledger) fails it."""
+    import pyarrow as pa
+
+    from hepatokit.publish.histology_audit import audit_histology_phi
+
+    _raw, build, _hf = published
+    assert audit_histology_phi(build=build, report=False).ok
+    copy = tmp_path / "build"
+    shutil.copytree(build, copy)
+    table = pq.read_table(copy / "patches.parquet")
+    back = {p: o for o, p in slide_ids(copy).items()}
+    column = pa.array([back.get(s, s) for s in table.column("slide_id").to_pylist()], pa.string())
+    index = table.column_names.index("slide_id")
+    pq.write_table(table.set_column(index, "slide_id", column), copy / "patches.parquet")
+    audit = audit_histology_phi(build=copy, report=False)
+    assert {h.file for h in audit.hits} == {"patches.parquet"}
+    assert {h.tag for h in audit.hits} == {"slide_id"} and len(audit.hits) >= len(SLIDES)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import combinations, pairwise
-from math import comb, log2
+from math import comb, expm1, log2
 
 import numpy as np
 from numpy.typing import NDArray
@@ -26,11 +26,14 @@ _COST_PROBE_SORTED = 0.6  # × log2(n): a lookup by binary search in the sorted 
 _COST_CANDIDATE = 3.0  # one candidate pair expanded and verified
 _COST_BUCKET = 0.5  # one bucket of a dense table built
 _COST_SORT = 0.4  # × log2(n): one item sorted by its band key
-# the compiled loop's (ns on one core of the bench machine)
-_C_SORT = 7.5  # × log2(n): one item sorted by its band key
+# the compiled loop's (ns on one core of the bench machine, fitted on single bands at
+# 140k and 1 M hashes: bench/RESULTS.md)
+_C_SORT = 7.5  # × log2(n): one item sorted by its band key, and the tables
 _C_SEARCH = 3.0  # × log2(n): one probe of a wide band by binary search
-_C_WORD = 10.0  # one item × high-bit flip: a bitmap word, its mask, its candidate bits
-_C_CANDIDATE = 0.8  # one candidate (set bit of a probed word) checked
+_C_WORD_SMALL = 1.5  # one item × high-bit flip: a word of a bitmap of up to 2**18 bits
+_C_WORD = 5.0  # the same in a larger bitmap (out of the core's caches)
+_C_VISIT = 6.0  # one probe that meets an occupied bucket: rank, bucket bounds, loop
+_C_CANDIDATE = 0.6  # one item of such a bucket checked (XOR + POPCNT)
 _C_TABLE = 2.0  # one bitmap word built
 
 
@@ -101,9 +104,13 @@ def _band_cost_compiled(n: int, width: int, threshold: int) -> float:
         flips = _ball(width, threshold)
         return n * lg * _C_SORT + n * flips / 2 * lg * _C_SEARCH
     words = _ball(max(width - 6, 0), threshold)  # one bitmap word per high-bit flip
-    candidates = n * n / 2 * _ball(width, threshold) / 2.0**width
-    return (n * lg * _C_SORT + n * words / 2 * _C_WORD + candidates * _C_CANDIDATE
-            + 2.0 ** (width - 6) * _C_TABLE)  # fmt: skip
+    probes = n * (_ball(width, threshold) - 1) / 2  # one-sided
+    load = n / 2.0**width  # items per bucket
+    visits = probes * -expm1(-load) + n  # probes that meet an occupied bucket, own buckets
+    candidates = n * load * _ball(width, threshold) / 2  # items of those buckets, checked
+    word_cost = _C_WORD_SMALL if width <= 18 else _C_WORD
+    return (n * lg * _C_SORT + n * words / 2 * word_cost + visits * _C_VISIT
+            + candidates * _C_CANDIDATE + 2.0 ** (width - 6) * _C_TABLE)  # fmt: skip
 
 
 def _layout(widths: list[int], thresholds: list[int]) -> tuple[Band, ...]:

@@ -70,40 +70,22 @@ def _select(
 
 
 @njit(cache=True, nogil=True)
-def _rowdist(a: np.ndarray, bit: int, want: int, cap: int, out: np.ndarray) -> None:
-    """``out[y, x]``: distance along row ``y`` to the nearest pixel whose ``a & bit`` is
-    ``want`` (``bit`` or 0), capped at ``cap``."""
-    h, w = a.shape
-    for y in range(h):
-        row = a[y]
-        o = out[y]
-        d = cap
-        for x in range(w):
-            far = int((row[x] & bit) != want)
-            d = min(d + 1, cap) * far
-            o[x] = d
-        d = cap
-        for x in range(w - 1, -1, -1):
-            far = int((row[x] & bit) != want)
-            d = min(d + 1, cap) * far
-            o[x] = min(o[x], d)
-
-
-@njit(cache=True, nogil=True)
 def _edt2(mask: np.ndarray, out: np.ndarray) -> int:
     """Exact squared Euclidean distance of each pixel of ``mask`` to the nearest pixel
     outside it (Meijster et al. 2000, integers); 0 outside. ``mask`` must have a pixel
     outside. Returns the largest value."""
     h, w = mask.shape
     inf = h + w
+    # column distances, row by row (contiguous): down, then up
     g = np.empty((h, w), dtype=np.int64)
     for x in range(w):
         g[0, x] = inf if mask[0, x] else 0
-        for y in range(1, h):
-            g[y, x] = g[y - 1, x] + 1 if mask[y, x] else 0
-        for y in range(h - 2, -1, -1):
-            if g[y + 1, x] < g[y, x]:
-                g[y, x] = g[y + 1, x] + 1
+    for y in range(1, h):
+        for x in range(w):
+            g[y, x] = (g[y - 1, x] + 1) * (mask[y, x] != 0)
+    for y in range(h - 2, -1, -1):
+        for x in range(w):
+            g[y, x] = min(g[y, x], g[y + 1, x] + 1)
     s = np.empty(w, dtype=np.int64)
     t = np.empty(w, dtype=np.int64)
     top = 0
@@ -127,7 +109,9 @@ def _edt2(mask: np.ndarray, out: np.ndarray) -> int:
             else:
                 i = s[q]
                 gi = g[y, i] * g[y, i]
-                sep = (u * u - i * i + gu - gi) // (2 * (u - i))
+                # floor of the exact quotient: the float quotient of these small
+                # integers is never within rounding of an integer it is not equal to
+                sep = math.floor(float(u * u - i * i + gu - gi) / float(2 * (u - i)))
                 ww = 1 + sep
                 if ww < w:
                     q += 1
@@ -157,56 +141,85 @@ def _find(parent: np.ndarray, i: int) -> int:
 
 
 @njit(cache=True, nogil=True)
+def _hwindow(m: np.ndarray, r: int, erode: bool) -> np.ndarray:
+    """AND (``erode``; outside the image counts as in) or OR (outside: out) of ``m`` over
+    ``x - r .. x + r`` in each row; 0 / 1 uint8. Elementwise passes over shifted rows."""
+    h, w = m.shape
+    out = m.copy()
+    for k in range(1, r + 1):
+        for y in range(h):
+            row = m[y]
+            o = out[y]
+            if erode:
+                for x in range(k, w):
+                    o[x] &= row[x - k]
+                for x in range(0, w - k):
+                    o[x] &= row[x + k]
+            else:
+                for x in range(k, w):
+                    o[x] |= row[x - k]
+                for x in range(0, w - k):
+                    o[x] |= row[x + k]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _vcombine(h3: np.ndarray, h2: np.ndarray, m: np.ndarray, erode: bool) -> np.ndarray:
+    """The radius-3 disk from row windows: ``h3`` (x ± 3) on row y, ``h2`` (x ± 2) on rows
+    y ± 1 and y ± 2, ``m`` on rows y ± 3; AND (``erode``, rows outside count as in) or OR."""
+    h, w = m.shape
+    out = h3.copy()
+    for y in range(h):
+        o = out[y]
+        for dy in range(-3, 4):
+            yy = y + dy
+            if dy == 0 or yy < 0 or yy >= h:
+                continue
+            src = m[yy] if (dy == 3 or dy == -3) else h2[yy]
+            if erode:
+                for x in range(w):
+                    o[x] &= src[x]
+            else:
+                for x in range(w):
+                    o[x] |= src[x]
+    return out
+
+
+@njit(cache=True, nogil=True)
 def _thick(flags: np.ndarray, bit: int) -> int:
     """Pixels of the ``bit`` mask in thick components (``measures._thick``): the opening by
     a radius-3 disk, its 4-connected components, those whose mean distance to the opening's
     edge is >= 4 px. -1: a case where scipy measures from outside the image (no pixel off
     the mask, or an opening covering the patch), left to the numpy code."""
     h, w = flags.shape
-    # erosion (masks.disk3_erode): no pixel off the mask within dx² + dy² <= 9
-    dist = np.empty((h, w), dtype=np.int32)
-    _rowdist(flags, bit, 0, 4, dist)
-    if dist.min() > 0:  # no pixel off the mask
+    m = np.empty((h, w), dtype=np.uint8)
+    n_in = 0
+    for y in range(h):
+        for x in range(w):
+            v = int((flags[y, x] & bit) != 0)
+            m[y, x] = v
+            n_in += v
+    if n_in == h * w:  # no pixel off the mask
         return -1
-    eroded = np.zeros((h, w), dtype=np.uint8)
+    # erosion (masks.disk3_erode): no pixel off the mask within dx² + dy² <= 9, i.e. rows
+    # y ± 3 at x, rows y ± 1, y ± 2 over x ± 2, row y over x ± 3 (outside the image: in)
+    h2 = _hwindow(m, 2, True)
+    h3 = _hwindow(h2, 1, True)
+    eroded = _vcombine(h3, h2, m, True)
     n_eroded = 0
     for y in range(h):
         for x in range(w):
-            if dist[y, x] < 4:
-                continue
-            ok = True
-            for dy in (-3, -2, -1, 1, 2, 3):
-                yy = y + dy
-                if yy < 0 or yy >= h:
-                    continue
-                need = 1 if (dy == 3 or dy == -3) else 3
-                if dist[yy, x] < need:
-                    ok = False
-                    break
-            if ok:
-                eroded[y, x] = 1
-                n_eroded += 1
+            n_eroded += eroded[y, x]
     if n_eroded == 0:
         return 0
-    # dilation (masks.disk3_dilate): an eroded pixel within dx² + dy² <= 9
-    _rowdist(eroded, 1, 1, 4, dist)
-    opened = np.zeros((h, w), dtype=np.uint8)
+    # dilation (masks.disk3_dilate): an eroded pixel within dx² + dy² <= 9 (the same disk)
+    h2 = _hwindow(eroded, 2, False)
+    h3 = _hwindow(h2, 1, False)
+    opened = _vcombine(h3, h2, eroded, False)
     n_open = 0
     for y in range(h):
         for x in range(w):
-            hit = dist[y, x] <= 3
-            if not hit:
-                for dy in (-3, -2, -1, 1, 2, 3):
-                    yy = y + dy
-                    if yy < 0 or yy >= h:
-                        continue
-                    reach = 0 if (dy == 3 or dy == -3) else 2
-                    if dist[yy, x] <= reach:
-                        hit = True
-                        break
-            if hit:
-                opened[y, x] = 1
-                n_open += 1
+            n_open += opened[y, x]
     if n_open == h * w:
         return -1
     d2 = np.empty((h, w), dtype=np.int64)
@@ -355,8 +368,22 @@ def measure(
             thick_black = _thick(flags, _BLACK)
 
     # sharpness: the Laplacian off the glass edge (masks.cross2_dilate of the glass)
-    dist = np.empty((h, w), dtype=np.int32)
-    _rowdist(flags, _WHITE, _WHITE, 3, dist)
+    white = np.empty((h, w), dtype=np.uint8)
+    for y in range(h):
+        for x in range(w):
+            white[y, x] = flags[y, x] & _WHITE
+    w1 = _hwindow(white, 1, False)
+    w2 = _hwindow(w1, 1, False)
+    near_glass = w2  # the cross of radius 2: row y over x ± 2, y ± 1 over x ± 1, y ± 2 at x
+    for y in range(h):
+        o = near_glass[y]
+        for dy in (-2, -1, 1, 2):
+            yy = y + dy
+            if yy < 0 or yy >= h:
+                continue
+            src = white[yy] if (dy == 2 or dy == -2) else w1[yy]
+            for x in range(w):
+                o[x] |= src[x]
     keep_n = keep_s1 = keep_s2 = all_s1 = all_s2 = 0
     for y in range(h):
         up = y - 1 if y > 0 else 0
@@ -369,15 +396,7 @@ def measure(
             sq = lap * lap
             all_s1 += lap
             all_s2 += sq
-            near = dist[y, x] <= 2
-            if not near and y > 0 and dist[y - 1, x] <= 1:
-                near = True
-            if not near and y < h - 1 and dist[y + 1, x] <= 1:
-                near = True
-            if not near and y > 1 and dist[y - 2, x] == 0:
-                near = True
-            if not near and y < h - 2 and dist[y + 2, x] == 0:
-                near = True
+            near = near_glass[y, x] != 0
             if not near:
                 keep_n += 1
                 keep_s1 += lap

@@ -39,7 +39,9 @@ def test_pre_exclusions_and_rows() -> None:
         3: {"reason": "corrupt", "detail": "truncated", "bytes": 10, "md5": "m3"},
         4: _ok("m4", resized=True),
     }
-    out = ingest_rows(entries, pre, {0: 12, 2: None}, results, mapping, {".png", ".jpg"})
+    slides = {"s1": "slide-k1", "s2": "slide-k2", "s3": "slide-k3"}  # original → pseudonym
+    out = ingest_rows(entries, pre, {0: 12, 2: None}, results, mapping, {".png", ".jpg"},
+                      slides)  # fmt: skip
     assert out.kept == 2 and out.excluded == {"no_class_folder": 1, "unknown_class": 1,
                                               "corrupt": 1}  # fmt: skip
     ids = [stable_id("patch", e.rel) for e in entries[:4]] + [
@@ -51,6 +53,10 @@ def test_pre_exclusions_and_rows() -> None:
         "no_class_folder", None, "unknown_class", "corrupt", None,
     ]  # fmt: skip
     assert out.patches[0]["bytes"] == 12 and out.patches[2]["bytes"] is None
+    # the rows hold the slide pseudonym only, the raw path only in the private rows
+    assert [p["slide_id"] for p in out.patches] == [None, "slide-k1", "slide-k2", "slide-k3",
+                                                     "slide-k3"]  # fmt: skip
+    assert [s["path"] for s in out.sources] == [e.rel for e in entries]
     assert [h["id"] for h in out.hashes] == [ids[1], ids[4]]
     assert [s["id"] for s in out.scores] == [ids[1], ids[4]]
     assert out.metadata == [{"id": ids[1], "value": "Patient: X"}]
