@@ -10,7 +10,16 @@ from typing import Any
 from hepatokit.atomic import write_json_atomic, write_text_atomic
 from hepatokit.identifier_audit.values import SkippedValue
 
-__all__ = ["IdentifierAuditResult", "IdentifierHit", "report_markdown", "write_report"]
+__all__ = [
+    "REPORT_FILES",
+    "IdentifierAuditResult",
+    "IdentifierHit",
+    "report_markdown",
+    "write_report",
+]
+
+#: the report's files, written into the report folder
+REPORT_FILES = ("phi_audit.json", "phi_audit.md")
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,7 @@ def report_markdown(result: IdentifierAuditResult, *, title: str = "PHI audit") 
 def write_report(
     report_dir: Path, result: IdentifierAuditResult, *, title: str = "PHI audit"
 ) -> None:
-    """``phi_audit.json`` (read by ``publish build``) and ``phi_audit.md``."""
-    write_json_atomic(report_dir / "phi_audit.json", result.to_dict())
-    write_text_atomic(report_dir / "phi_audit.md", report_markdown(result, title=title))
+    """``phi_audit.json`` (read by ``publish build``) and ``phi_audit.md``
+    (:data:`REPORT_FILES`)."""
+    write_json_atomic(report_dir / REPORT_FILES[0], result.to_dict())
+    write_text_atomic(report_dir / REPORT_FILES[1], report_markdown(result, title=title))

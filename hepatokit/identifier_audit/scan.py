@@ -12,7 +12,12 @@ from hepatokit.buildlock import LOCK_NAME
 from hepatokit.errors import BuildStateError, DataFormatError
 from hepatokit.identifier_audit.decode import file_texts
 from hepatokit.identifier_audit.normalise import by_first, match_tokens, normalise, tokens_of
-from hepatokit.identifier_audit.report import IdentifierAuditResult, IdentifierHit, write_report
+from hepatokit.identifier_audit.report import (
+    REPORT_FILES,
+    IdentifierAuditResult,
+    IdentifierHit,
+    write_report,
+)
 from hepatokit.identifier_audit.values import (
     MIN_LENGTH,
     MIN_LENGTH_PRIVATE,
@@ -62,18 +67,25 @@ def safe_path(
     return "/".join(parts)
 
 
-def files_to_scan(folder: Path, exclude: Iterable[str]) -> list[Path]:
-    """Every file under ``folder`` in sorted walk order, except the top-level ``exclude`` and
-    a run's lock file (:data:`hepatokit.buildlock.LOCK_NAME`: the writer's pid, host and
-    start time, removed when the run ends, never published; scanning it made the report's
-    counts differ from run to run)."""
+def files_to_scan(
+    folder: Path, exclude: Iterable[str], skip_files: Iterable[str | os.PathLike[str]] = ()
+) -> list[Path]:
+    """Every file under ``folder`` in sorted walk order, except the top-level ``exclude``,
+    the files ``skip_files`` (paths) and a run's lock file
+    (:data:`hepatokit.buildlock.LOCK_NAME`: the writer's pid, host and start time, removed
+    when the run ends, never published; scanning it made the report's counts differ from
+    run to run)."""
     skip = set(exclude)
+    unscanned: dict[Path, set[str]] = {}  # folder (resolved) -> names in it not scanned
+    for p in map(Path, skip_files):
+        unscanned.setdefault(p.parent.resolve(), set()).add(p.name)
     out: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(folder):
         if Path(dirpath) == folder:
             dirnames[:] = [d for d in dirnames if d not in skip]
         dirnames.sort()
-        out.extend(Path(dirpath) / f for f in sorted(filenames) if f != LOCK_NAME)
+        here = unscanned.get(Path(dirpath).resolve(), set()) if unscanned else set()
+        out.extend(Path(dirpath) / f for f in sorted(filenames) if f != LOCK_NAME and f not in here)
     return out
 
 
@@ -90,6 +102,7 @@ def audit_identifiers(
     executor: Executor | None = None,
     public_text: Iterable[str] = (),
     free_text_origins: Iterable[str] = (),
+    own_report: str | os.PathLike[str] | None = None,
 ) -> IdentifierAuditResult:
     """Look for identifying values in every file of ``folder`` (except ``exclude``).
 
@@ -109,6 +122,11 @@ def audit_identifiers(
         Shorter values are skipped as ``too_short`` (the second for unnamed private tags).
     report_dir
         Write ``phi_audit.json`` and ``phi_audit.md`` there (masked values only).
+    own_report
+        Where the caller writes this audit's report when ``report_dir`` is not given.
+        The report an earlier run left in ``report_dir`` (or ``own_report``) is not scanned:
+        this run rewrites it, and scanning it made a re-run (or a run resumed after a kill)
+        count other files than the first run.
     workers, executor
         Parallelism over files (see :func:`hepatokit.parallel.map_items`).
     public_text, free_text_origins
@@ -133,7 +151,9 @@ def audit_identifiers(
         public_text=public_text,
         free_text_origins=free_text_origins,
     )
-    files = [str(p) for p in files_to_scan(root, exclude)]
+    mine = report_dir if report_dir is not None else own_report
+    own = [Path(mine) / name for name in REPORT_FILES] if mine is not None else []
+    files = [str(p) for p in files_to_scan(root, exclude, own)]
     if len(files) < 64:  # a process pool costs more than scanning a few files
         workers, executor = 1, None
     n_jobs = max(1, min(len(files), 4 * (workers or os.cpu_count() or 1)))

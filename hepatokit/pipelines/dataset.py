@@ -136,15 +136,17 @@ def _build_dataset(
                                      force_mpp=force_mpp, key_file=key_file)  # fmt: skip
     split = split_build(build=out, recipe=rec)
     leakage = audit_leakage(build=out, recipe=rec)
+    from hepatokit.contracts.common import PHI_AUDIT_JSON, PHI_AUDIT_MD
     from hepatokit.report import build_report
 
-    build_report(build=out, recipe=rec)  # before the PHI audit, which also reads the page
+    # before the PHI audit, which also reads the page (and links to the audit's report)
+    build_report(build=out, recipe=rec, pending=(PHI_AUDIT_JSON, PHI_AUDIT_MD))
     if rec.kind == "mri":
         phi = audit_phi(build=out, raw=raw, workers=workers, executor=executor)
     else:
         from hepatokit.publish.histology_audit import audit_histology_phi
 
-        phi = audit_histology_phi(build=out)
+        phi = audit_histology_phi(build=out, workers=workers, executor=executor)
     summary = Manifest(out).check().as_dict()
     result = BuildSummary(rec.kind, out, curation, split, leakage, phi, summary)
     if strict_audits and not leakage.ok:

@@ -122,10 +122,10 @@ def check_phi_audit(build: Path, *, allow_phi_risk: str | None = None) -> dict[s
     return dict(record)
 
 
-def _audit_published_histology(build: Path, out: Path) -> None:
+def _audit_published_histology(build: Path, out: Path, workers: int | None) -> None:
     """Every published byte of a histology dataset checked for the build's slide ids, file
     names and image metadata; a hit is a :class:`PHIError` (nothing may be pushed)."""
-    audit = audit_histology_phi(build=build, published=out)
+    audit = audit_histology_phi(build=build, published=out, workers=workers)
     log.info("%s", audit)
     if not audit.ok:
         first = audit.hits[0]
@@ -186,23 +186,29 @@ def publish_build(
     RecipeError
         The card section lacks creators, homepage or citation (or, clinical data, the Hub
         gate), or one of them is a placeholder.
+    BuildLockedError
+        Another run is writing the build or the dataset folder.
     """
     build, out = Path(build), Path(out)
     _check_folders(build, out)
-    check_phi_audit(build, allow_phi_risk=allow_phi_risk)
-    rec = read_recipe(build, recipe, default=_default_recipe(build), stage_kind=False)
-    section = publish_section(rec)
-    check_publishable(rec, card_section(rec))  # validate the card section before any work
-    if repo_id is not None and (repo_id.count("/") != 1 or not all(repo_id.split("/"))):
-        raise BuildStateError(f"repo id {repo_id!r} is not ORG/NAME", hint="e.g. my-lab/lifs")
-    with build_lock(out):  # one writer per dataset folder (created here, after the checks)
-        stale = remove_stale_temps(out)
-        if stale:
-            log.warning("removed %d temporary file(s) of a killed run from %s", len(stale), out)
-        return _publish(
-            build, out, rec, section, withhold_test_labels, raw_root, verify_md5, workers,
-            repo_id,
-        )  # fmt: skip
+    # the build's lock too: publish reads the build and writes into it (its audit of the
+    # published files in reports/published/, private/), so no build may rewrite it
+    # meanwhile; and taking it removes the temporary files a killed publish left there
+    with build_lock(build):
+        check_phi_audit(build, allow_phi_risk=allow_phi_risk)
+        rec = read_recipe(build, recipe, default=_default_recipe(build), stage_kind=False)
+        section = publish_section(rec)
+        check_publishable(rec, card_section(rec))  # validate the card section before any work
+        if repo_id is not None and (repo_id.count("/") != 1 or not all(repo_id.split("/"))):
+            raise BuildStateError(f"repo id {repo_id!r} is not ORG/NAME", hint="e.g. my-lab/lifs")
+        with build_lock(out):  # one writer per dataset folder (created here, after the checks)
+            stale = remove_stale_temps(out)
+            if stale:
+                log.warning("removed %d temporary file(s) of a killed run from %s", len(stale), out)
+            return _publish(
+                build, out, rec, section, withhold_test_labels, raw_root, verify_md5, workers,
+                repo_id,
+            )  # fmt: skip
 
 
 def _publish(
@@ -249,7 +255,7 @@ def _publish(
     write_docs(out, rec, plan, results, split_order, funnel, prep)
     write_checksums(out, known)
     if rec.kind == "patho":
-        _audit_published_histology(build, out)
+        _audit_published_histology(build, out, workers)
     warnings = check_croissant(out / "croissant.json", known=known)
     counts = {
         cfg: {s: sum(r.num_rows for r in shards) for s, shards in per_split.items()}

@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -161,6 +162,8 @@ def audit_histology_phi(
     published: str | os.PathLike[str] | None = None,
     extra_values: Iterable[str] = (),
     report: bool = True,
+    workers: int | None = None,
+    executor: Executor | None = None,
 ) -> HistologyPhiAudit:
     """Audit a histology build's shareable files (no ``published``), or the ``published``
     dataset folder, for the build's identifying values, with the shared engine
@@ -175,6 +178,9 @@ def audit_histology_phi(
         A dataset folder written by ``publish build``: every file scanned.
     extra_values
         More strings to look for.
+    workers, executor
+        Parallelism over files (see :func:`hepatokit.parallel.map_items`; 1: inline, as a
+        ``--workers 1`` run asks).
     report
         Write the report: ``BUILD/reports/phi_audit.{json,md}`` for the build (read by
         ``publish build``), ``BUILD/reports/published/phi_audit.{json,md}`` for a
@@ -199,7 +205,8 @@ def audit_histology_phi(
         folder, exclude, report_dir = build, (PRIVATE, TILES_DIR), build / REPORTS
         ignore = _schema_text(build)
     result = audit_identifiers(folder=folder, identifiers=values, exclude=exclude,
-                               ignore_text=ignore)  # fmt: skip
+                               ignore_text=ignore, own_report=report_dir, workers=workers,
+                               executor=executor)  # fmt: skip
     images, with_meta = _images_with_metadata(folder) if published is not None else (0, [])
     result.hits += [IdentifierHit(name, "image_metadata", "(any)", "image") for name in with_meta]
     if report:

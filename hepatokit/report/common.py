@@ -135,17 +135,24 @@ def _split_order(name: str) -> tuple[int, str]:
     return (order.index(name) if name in order else len(order), name)
 
 
-def links_section(reports: Path, evaluations: Sequence[str | Path] = ()) -> str:
+def links_section(
+    reports: Path, evaluations: Sequence[str | Path] = (), pending: Sequence[str] = ()
+) -> str:
     """Links to the other reports of the build (stage reports, audits) and to the reports
-    of evaluations (``evaluations``: files or folders, linked by relative path)."""
+    of evaluations (``evaluations``: files or folders, linked by relative path);
+    ``pending``: reports (relative to ``reports``) the caller writes after the page, linked
+    whether an earlier run left them or not."""
     found = sorted(
-        p.relative_to(reports).as_posix()
-        for p in reports.rglob("*")
-        if p.is_file()
-        and p.suffix in {".md", ".html", ".json", ".csv"}
-        and p.name != PurePosixPath(REPORT_PAGE).name
-        and PurePosixPath(REPORT_PIX).name not in p.relative_to(reports).parts
-        and PurePosixPath(REPORT_SCREENSHOTS).name not in p.relative_to(reports).parts
+        {
+            p.relative_to(reports).as_posix()
+            for p in reports.rglob("*")
+            if p.is_file()
+            and p.suffix in {".md", ".html", ".json", ".csv"}
+            and p.name != PurePosixPath(REPORT_PAGE).name
+            and PurePosixPath(REPORT_PIX).name not in p.relative_to(reports).parts
+            and PurePosixPath(REPORT_SCREENSHOTS).name not in p.relative_to(reports).parts
+        }
+        | set(pending)
     )
     evals = []
     for item in map(Path, evaluations):

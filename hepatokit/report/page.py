@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pyarrow.parquet as pq
@@ -113,6 +113,7 @@ def build_report(
     build: str | Path,
     recipe: str | Path | Recipe | None = None,
     evaluations: Sequence[str | Path] = (),
+    pending: Sequence[str] = (),
 ) -> ReportResult:
     """(Re)write ``BUILD/reports/index.html``: the curation funnel, the dataset's own
     sections (LiFS: mid-slice strips, missing modalities, series recognition, volume QC,
@@ -128,6 +129,11 @@ def build_report(
     evaluations
         Reports of evaluations on this build (files or folders of ``.md`` / ``.html``) to
         link in, by relative path.
+    pending
+        Reports the caller writes after the page (paths relative to the build, e.g.
+        ``reports/phi_audit.md``: ``build`` audits the page itself once it is written):
+        linked whether an earlier run left them or not, so that a re-run, or a run resumed
+        after a kill, writes the same page as the first run.
 
     Raises
     ------
@@ -154,7 +160,17 @@ def build_report(
     extra, labels, domains = _dataset_sections(build, rec, reports, thumbs, split_of)
     sections += extra
     sections.append(("splits", "Splits", splits_section(split_of, labels, domains)))
-    sections.append(("reports", "Other reports", links_section(reports, evaluations)))
+    sections.append(
+        (
+            "reports",
+            "Other reports",
+            links_section(
+                reports,
+                evaluations,
+                [PurePosixPath(p).relative_to(REPORTS).as_posix() for p in pending],
+            ),
+        )
+    )
     thumbs.remove_unused()
     path = write_text_atomic(build / REPORT_PAGE, render_page(rec, sections), durable=False)
     seconds = time.perf_counter() - t0

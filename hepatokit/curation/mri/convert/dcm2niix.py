@@ -18,6 +18,7 @@ __all__ = [
     "build_scratch",
     "dcm2niix_binary",
     "dcm2niix_version",
+    "remove_dead_scratch",
     "run_dcm2niix",
     "run_dcm2niix_many",
     "scratch_dir",
@@ -65,19 +66,39 @@ def build_scratch(build: str | os.PathLike[str]) -> str:
     return folder
 
 
-@lru_cache(maxsize=1)
-def _build_scratch(build: str) -> str:
+def remove_dead_scratch(build: str | os.PathLike[str]) -> list[Path]:
+    """Remove the scratch folders that earlier runs of ``build`` on this host left behind
+    (their process is gone: a run killed before it removed its own); those of live runs and
+    of other builds are not touched. A stage calls it also when it has nothing to convert:
+    a run killed after its last volume, before its clean-up, leaves a folder that no later
+    run would otherwise remove (in ``/dev/shm`` it holds memory until a reboot).
+    Returns the folders removed."""
+    base, prefix = _scratch_prefix(os.fspath(build))
+    removed = []
+    for old in sorted(base.glob(prefix + "*")):
+        pid = old.name[len(prefix) :]
+        if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+            removed.append(old)
+    return removed
+
+
+def _scratch_prefix(build: str) -> tuple[Path, str]:
+    """The folder scratch folders go to and the name prefix of those of ``build`` on this
+    host (``hepatokit-<hash of the build path>-<host>-``)."""
     import hashlib
     import socket
 
     base = Path(scratch_dir() or tempfile.gettempdir())
     digest = hashlib.sha256(str(Path(build).resolve()).encode()).hexdigest()[:12]
     host = "".join(c for c in socket.gethostname() if c.isalnum())[:32] or "host"
-    prefix = f"hepatokit-{digest}-{host}-"
-    for old in base.glob(prefix + "*"):
-        pid = old.name[len(prefix) :]
-        if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
-            shutil.rmtree(old, ignore_errors=True)
+    return base, f"hepatokit-{digest}-{host}-"
+
+
+@lru_cache(maxsize=1)
+def _build_scratch(build: str) -> str:
+    remove_dead_scratch(build)
+    base, prefix = _scratch_prefix(build)
     folder = base / f"{prefix}{os.getpid()}"
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True, exist_ok=True)

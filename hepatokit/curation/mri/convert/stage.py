@@ -43,7 +43,12 @@ from hepatokit.contracts.lifs import (
     VOLUMES_DIR,
 )
 from hepatokit.curation.mri.config import ConvertConfig, recipe_sequences
-from hepatokit.curation.mri.convert.dcm2niix import build_scratch, dcm2niix_binary, run_dcm2niix
+from hepatokit.curation.mri.convert.dcm2niix import (
+    build_scratch,
+    dcm2niix_binary,
+    remove_dead_scratch,
+    run_dcm2niix,
+)
 from hepatokit.curation.mri.convert.job import ConvertJob, up_to_date
 from hepatokit.curation.mri.convert.plan import batches, changed_since_index, outcome, plan_jobs
 from hepatokit.curation.mri.convert.run import convert_batch
@@ -160,7 +165,11 @@ def _run(
     """Convert the jobs not up to date, one dcm2niix run per batch (:func:`batches`), in a
     scratch folder of this build; returns the jobs (with it) and each one's result."""
     todo = [i for i, job in enumerate(jobs) if not up_to_date(job)]
+    # a run with nothing to convert makes no scratch folder, but removes the ones killed
+    # runs of this build left (see remove_dead_scratch)
     scratch = build_scratch(build) if todo else None
+    if scratch is None:
+        remove_dead_scratch(build)
     jobs = [dataclasses.replace(j, scratch=scratch) for j in jobs]
     groups = batches([jobs[i] for i in todo])
     done = map_items(
