@@ -1,6 +1,6 @@
 """The QC statistics of a patch in one compiled pass per pixel (numba, the ``fast`` extra).
 
-:func:`measure` returns what :func:`hepatokit.curation.patho.qc.measures._measure` returns,
+:func:`measure` returns what :func:`hepatokit.curation.patho.qc.raw._measure` returns,
 bit for bit: the same colour table, the same per-pixel floating-point operations in the
 same order (numba does not contract or reorder them without ``fastmath``), integers where
 the numpy path has integers, order statistics (exact whatever the algorithm), numpy's
@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 if TYPE_CHECKING:
-    from hepatokit.curation.patho.qc.measures import _Raw
+    from hepatokit.curation.patho.qc.raw import _Raw
 
 __all__ = ["available", "measure"]
 
@@ -50,8 +50,8 @@ def _compiled() -> Any:
 
 
 def measure(rgb: NDArray[np.uint8]) -> _Raw:
-    """The raw QC statistics of a contiguous ``(H, W, 3)`` uint8 patch (see :mod:`.measures`)."""
-    from hepatokit.curation.patho.qc import measures
+    """The raw QC statistics of a contiguous ``(H, W, 3)`` uint8 patch (see :mod:`.raw`)."""
+    from hepatokit.curation.patho.qc import raw
     from hepatokit.curation.patho.qc.masks import BLACK, INK, OD_LUT, _flag_table
 
     k = _compiled()
@@ -60,15 +60,15 @@ def measure(rgb: NDArray[np.uint8]) -> _Raw:
         rgb,
         _flag_table(),
         OD_LUT.astype(np.float64),
-        np.asarray(measures._NORMAL, dtype=np.float64),
-        np.ascontiguousarray(measures._UNMIX, dtype=np.float64),
+        np.asarray(raw._NORMAL, dtype=np.float64),
+        np.ascontiguousarray(raw._UNMIX, dtype=np.float64),
         flags,
     )
     counts = [int(v) for v in ints]
     # thick-component counts the compiled code hands back (-1): scipy's distances
     for slot, bit in ((5, INK), (6, BLACK)):
         if counts[slot] < 0:
-            counts[slot] = int(np.count_nonzero(measures._thick((flags & bit) != 0)))
+            counts[slot] = int(np.count_nonzero(raw._thick((flags & bit) != 0)))
     f = [float(v) for v in floats]
     # _Raw's order: counts, stain statistics and sums, Laplacian sums, blocking
-    return measures._Raw._make(counts[:8] + f[:6] + counts[14:16] + counts[8:14] + f[6:8])
+    return raw._Raw._make(counts[:8] + f[:6] + counts[14:16] + counts[8:14] + f[6:8])

@@ -25,15 +25,9 @@ from scipy import ndimage
 
 from hepatokit.curation.patho.config import PatchQCConfig
 from hepatokit.curation.patho.qc import kernel, masks
-from hepatokit.curation.patho.qc.measures import (
-    _OD_LUT,
-    _column_median,
-    _measure,
-    _thick,
-    qc_reason,
-    qc_scores,
-)
+from hepatokit.curation.patho.qc.measures import qc_reason, qc_scores
 from hepatokit.curation.patho.qc.order import median, order_statistics, percentile
+from hepatokit.curation.patho.qc.raw import _OD_LUT, _column_median, _measure, _thick
 from hepatokit.recipe import load_recipe
 from tests.curation.patho.helpers import he_patch
 from tests.curation.patho.qc.oracle_measures import _thick as _thick_reference, qc_scores_reference
@@ -185,7 +179,7 @@ def test_compiled_equals_numpy_on_edge_cases_and_odd_shapes() -> None:
 
 def test_compiled_thick_components_equal_numpy_on_random_masks() -> None:
     pytest.importorskip("numba")
-    from hepatokit.curation.patho.qc import _kernel_numba
+    from hepatokit.curation.patho.qc import _kernel_morph
 
     rng = np.random.default_rng(0)
     for trial in range(120):
@@ -194,7 +188,7 @@ def test_compiled_thick_components_equal_numpy_on_random_masks() -> None:
         noise = ndimage.uniform_filter(rng.random((h, w)), size=int(rng.integers(1, 9)))
         mask = noise > np.quantile(noise, 1.0 - density)
         flags = (mask * masks.INK).astype(np.uint8)
-        got = _kernel_numba._thick(flags, masks.INK)
+        got = _kernel_morph._thick(flags, masks.INK)
         if got < 0:  # handed back: scipy measures from outside the image
             opened = masks.disk3_dilate(masks.disk3_erode(mask)) if not mask.all() else mask
             assert mask.all() or opened.all(), trial
