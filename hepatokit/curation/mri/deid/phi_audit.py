@@ -150,16 +150,7 @@ def audit_phi(
         The folder is missing, or ``report_dir`` lies inside a published folder.
     """
     build = Path(build)
-    if not build.is_dir():
-        raise BuildStateError("build folder not found", path=build)
-    folder: Path = build
-    exclude: tuple[str, ...] = (PRIVATE,)
-    if published is not None:
-        folder, exclude = Path(published), ()
-        if not folder.is_dir():
-            raise BuildStateError("published dataset folder not found", path=folder)
-    elif is_published_folder(build):
-        exclude = ()
+    folder, exclude = _scan_scope(build, published)
     out_dir = phi_report_dir(build=build, published=published, report_dir=report_dir)
     if report and not exclude and _inside(out_dir, folder):
         raise BuildStateError(
@@ -186,6 +177,21 @@ def audit_phi(
         public_text=sorted(text),
         free_text_origins=FREE_TEXT_KEYWORDS,
     )
+
+
+def _scan_scope(
+    build: Path, published: str | os.PathLike[str] | None
+) -> tuple[Path, tuple[str, ...]]:
+    """The folder to scan and the sub-folders left out: a build without ``private/``, a
+    published folder whole."""
+    if not build.is_dir():
+        raise BuildStateError("build folder not found", path=build)
+    if published is not None:
+        folder = Path(published)
+        if not folder.is_dir():
+            raise BuildStateError("published dataset folder not found", path=folder)
+        return folder, ()
+    return build, (() if is_published_folder(build) else (PRIVATE,))
 
 
 def _inside(path: Path, folder: Path) -> bool:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from hepatokit.curation.patho.dedup.bands import DENSE_BITS, Band, flip_groups
+from hepatokit.curation.patho.dedup.bands import DENSE_BITS, Band, split_flips
 
 __all__: list[str] = []
 
@@ -30,25 +30,6 @@ Job = (
 
 _CHUNK = 4_000_000  # candidate pairs expanded + verified per batch (bounds memory)
 _BATCH = 1 << 18  # probes (item × flip) per vectorised step
-
-
-def split_flips(band: Band, part: int, parts: int) -> tuple[bool, dict[int, list[int]]]:
-    """The work of part ``part`` of ``parts`` of a band: whether it searches the own buckets
-    (pairs with equal keys), and its flips grouped by their highest bit.
-
-    The work units, in order: the own bucket, then every flip of at most ``band.threshold``
-    bits, grouped by highest bit; the parts are consecutive near-equal slices of them, so
-    together they cover every unit once.
-    """
-    units: list[tuple[int, NDArray[np.uint64]]] = [(-1, np.zeros(1, dtype=np.uint64))]
-    units += flip_groups(band.width, band.threshold)
-    flat = [(b, f) for b, fl in units for f in fl.tolist()]
-    mine = flat[len(flat) * part // parts : len(flat) * (part + 1) // parts]
-    own = bool(mine) and mine[0][0] == -1
-    by_bit: dict[int, list[int]] = {}
-    for b, f in mine[1:] if own else mine:
-        by_bit.setdefault(b, []).append(f)
-    return own, by_bit
 
 
 class _BandIndex:

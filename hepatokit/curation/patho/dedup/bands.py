@@ -16,7 +16,7 @@ from math import comb, expm1, log2
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["Band", "band_masks", "flip_groups", "plan_bands"]
+__all__ = ["Band", "band_masks", "flip_groups", "plan_bands", "split_flips"]
 
 DENSE_BITS = 24  # bands up to this width use a dense bucket table (2**24 int32 = 64 MiB max)
 _MAX_FLIPS = 200_000  # flip masks per band: more would mean a plan with too few bands
@@ -168,3 +168,22 @@ def plan_bands(
             f"{bands} bands for radius {radius} means too many flip masks; use more bands"
         )
     return best[1]
+
+
+def split_flips(band: Band, part: int, parts: int) -> tuple[bool, dict[int, list[int]]]:
+    """The work of part ``part`` of ``parts`` of a band: whether it searches the own buckets
+    (pairs with equal keys), and its flips grouped by their highest bit.
+
+    The work units, in order: the own bucket, then every flip of at most ``band.threshold``
+    bits, grouped by highest bit; the parts are consecutive near-equal slices of them, so
+    together they cover every unit once.
+    """
+    units: list[tuple[int, NDArray[np.uint64]]] = [(-1, np.zeros(1, dtype=np.uint64))]
+    units += flip_groups(band.width, band.threshold)
+    flat = [(b, f) for b, fl in units for f in fl.tolist()]
+    mine = flat[len(flat) * part // parts : len(flat) * (part + 1) // parts]
+    own = bool(mine) and mine[0][0] == -1
+    by_bit: dict[int, list[int]] = {}
+    for b, f in mine[1:] if own else mine:
+        by_bit.setdefault(b, []).append(f)
+    return own, by_bit

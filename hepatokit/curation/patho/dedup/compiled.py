@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from hepatokit.curation.patho.dedup.bands import DENSE_BITS, Band
+from hepatokit.curation.patho.dedup.bands import DENSE_BITS, Band, split_flips
 
 __all__ = ["available", "high_flips", "search_band_compiled"]
 
@@ -104,7 +104,6 @@ def search_band_compiled(
     Dense bands (up to :data:`~hepatokit.curation.patho.dedup.bands.DENSE_BITS` bits) are
     split by high-bit flip (:func:`high_flips`), wide bands by flip (as the numpy path).
     """
-    from hepatokit.curation.patho.dedup.band_search import split_flips
 
     kern = _build()
     dtype: Any = np.uint32 if band.width <= 32 else np.uint64

@@ -188,8 +188,7 @@ def test_band_parts_partition_the_work(compiled: bool) -> None:
 def test_split_flips_covers_every_flip_once(width: int, threshold: int, parts: int) -> None:
     """The parts of a band's work: the own bucket once, and every non-zero flip of at most
     ``threshold`` bits exactly once, under its highest bit."""
-    from hepatokit.curation.patho.dedup.band_search import split_flips
-    from hepatokit.curation.patho.dedup.bands import Band
+    from hepatokit.curation.patho.dedup.bands import Band, split_flips
 
     band = Band(0, width, threshold)
     owns, flips = 0, []
