@@ -53,6 +53,15 @@ def test_stage_folders_follow_the_design() -> None:
         assert (PACKAGE / "pipelines" / f"{name}.py").is_file()
 
 
+#: functions allowed past MAX_FUNCTION_LINES, each one loop that runs per pixel or per DICOM
+#: element, where a call out of the loop costs measurable time; each is checked against its
+#: reference (numpy path / pydicom's element generator) by its tests
+HOT_LOOPS = {
+    "hepatokit/curation/patho/qc/_kernel_numba.py:measure": "one compiled pass per pixel",
+    "hepatokit/curation/mri/dicom/scan.py:scan_elements": "the header parse loop of each file",
+}
+
+
 def test_modules_and_functions_are_readable_in_one_sitting() -> None:
     long_modules, long_functions = [], []
     for path in _modules():
@@ -63,7 +72,7 @@ def test_modules_and_functions_are_readable_in_one_sitting() -> None:
         for node in ast.walk(ast.parse(src)):
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 n = (node.end_lineno or node.lineno) - node.lineno + 1
-                if n > MAX_FUNCTION_LINES:
+                if n > MAX_FUNCTION_LINES and f"{rel}:{node.name}" not in HOT_LOOPS:
                     long_functions.append(f"{rel}:{node.lineno} {node.name}: {n} lines")
     assert not long_modules, long_modules
     assert not long_functions, long_functions

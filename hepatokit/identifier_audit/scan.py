@@ -144,13 +144,9 @@ def audit_identifiers(
     if not root.is_dir():
         raise BuildStateError("folder to audit not found", path=root)
     needles, skipped, examples = prepare_needles(
-        identifiers,
-        min_length=min_length,
-        min_length_private=min_length_private,
-        ignore_text=ignore_text,
-        public_text=public_text,
-        free_text_origins=free_text_origins,
-    )
+        identifiers, min_length=min_length, min_length_private=min_length_private,
+        ignore_text=ignore_text, public_text=public_text, free_text_origins=free_text_origins,
+    )  # fmt: skip
     mine = report_dir if report_dir is not None else own_report
     own = [Path(mine) / name for name in REPORT_FILES] if mine is not None else []
     files = [str(p) for p in files_to_scan(root, exclude, own)]

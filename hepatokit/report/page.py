@@ -174,13 +174,8 @@ def build_report(
     thumbs.remove_unused()
     path = write_text_atomic(build / REPORT_PAGE, render_page(rec, sections), durable=False)
     seconds = time.perf_counter() - t0
-    log.info(
-        "report: %s (%d thumbnails made, %d reused, %.1f s)",
-        path,
-        thumbs.made,
-        thumbs.reused,
-        seconds,
-    )
+    log.info("report: %s (%d thumbnails made, %d reused, %.1f s)",
+             path, thumbs.made, thumbs.reused, seconds)  # fmt: skip
     return ReportResult(
         path=path,
         sections=[sid for sid, _, _ in sections],
