@@ -242,6 +242,40 @@ def _short_element(elements: Elements) -> int | None:
     return None
 
 
+#: pixel data elements: left deferred (their length is checked, their bytes never read)
+_PIXEL_TAGS = frozenset({0x7FE00008, 0x7FE00009, 0x7FE00010})
+#: the most bytes read for one deferred header value (a header text the index decodes is far
+#: shorter; a longer one stays deferred and reads as absent)
+_MAX_DEFERRED_BYTES = 1 << 16
+
+
+def _fill_deferred(path: Path, elements: Elements) -> Elements:
+    """``elements`` with the header values that were deferred for being longer than
+    ``_DEFER_BYTES`` (a 300-character SeriesDescription, a long ImageComments) read from the
+    file, up to ``_MAX_DEFERRED_BYTES`` each; the pixel data stays deferred. A value the file
+    ends inside comes back short, and :func:`_short_element` reports the file truncated."""
+    todo = [
+        (tag, elem)
+        for tag, elem in elements.items()
+        if isinstance(elem, RawDataElement)
+        and elem.value is None
+        and tag not in _PIXEL_TAGS
+        and 0 < elem.length <= _MAX_DEFERRED_BYTES
+        and elem.value_tell is not None
+    ]
+    if not todo:
+        return elements
+    filled = dict(elements)
+    try:
+        with open(path, "rb") as fh:
+            for tag, elem in todo:
+                fh.seek(elem.value_tell)
+                filled[tag] = elem._replace(value=fh.read(elem.length))
+    except OSError:
+        return elements
+    return filled
+
+
 def _non_image_reason(sop_class: str | None) -> str | None:
     if not sop_class:
         return None
@@ -277,6 +311,7 @@ def read_header(path: str | Path) -> HeaderRecord:
     if isinstance(read, HeaderRecord):
         return read
     meta, elements, forced = read
+    elements = _fill_deferred(path, elements)
     record = _classify(meta, elements, forced=forced, size=size, warned=caught)
     return record if record.reason else _check_j2k(path, meta, elements, record)
 

@@ -160,6 +160,8 @@ def _raw_parts(
 
 
 def _converted(elem: Any) -> list[Any]:
+    if isinstance(elem, RawDataElement) and elem.value is None and elem.length:
+        return []  # still deferred (longer than the index reads): absent, not a crash
     value = convert_raw_data_element(elem).value if isinstance(elem, RawDataElement) else elem.value
     if value is None:
         return []

@@ -173,3 +173,22 @@ def test_fast_reader_agrees_with_dcmread(
     assert sum(taken) > 0.9 * len(files)  # the fast path is the common one
     assert fast[-1].public["echo_time"] == 80.0 and fast[-2].public["echo_time"] == 4.5
     assert fast[-3].public["orientation"] == [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+
+
+@pytest.mark.parametrize("implicit", [False, True])
+@pytest.mark.parametrize("charset", [None, "GB18030"])
+def test_header_values_longer_than_the_deferral_are_read_not_corrupt(tmp_path, implicit, charset):
+    # a 300-character SeriesDescription is longer than the 256 bytes the header read defers:
+    # the file is a kept image and the description equals pydicom's own reading of the file
+    ds = _mr(implicit)
+    if charset:
+        ds.SpecificCharacterSet = charset
+    ds.SeriesDescription = ("t2_haste_tra 腹部 " if charset else "t2_haste_tra ") + "x" * 300
+    ds.InstitutionName = "Klinik " + "y" * 290  # an identifying value past the deferral too
+    path = tmp_path / "long.dcm"
+    ds.save_as(path, enforce_file_format=True)
+    reference = pydicom.dcmread(path)
+    record = read_header(path)
+    assert record.reason is None, record.detail
+    assert record.public["series_description"] == reference.SeriesDescription
+    assert reference.InstitutionName in record.phi.values()
