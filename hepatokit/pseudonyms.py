@@ -13,8 +13,9 @@ The key is the same as for MRI subject pseudonyms: an explicit key file (``--key
 else ``$HEPATOKIT_DEID_KEY`` (text), else the file named by ``$HEPATOKIT_DEID_KEY_FILE``.
 Without any, a random key is made once per build and kept in ``BUILD/private/deid_key``
 (never published): re-running or re-publishing the build gives the same pseudonyms, another
-build of the same data gives other ones, and so other split groups (give the same key to
-keep pseudonyms, and with them splits and shards, identical across builds).
+build of the same data gives other ones (give the same key to keep pseudonyms, and with them
+the split and shard files, byte-identical across builds; which split each slide goes to does
+not depend on the key: the split stage orders slides by their original ids).
 """
 
 from __future__ import annotations

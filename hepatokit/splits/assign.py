@@ -168,6 +168,7 @@ def plan_splits(
     split_names: Sequence[str] | None = None,
     ood_split: str = "test_ood",
     previous: Mapping[str, str] | None = None,
+    order_names: Mapping[str, str] | None = None,
 ) -> SplitPlan:
     """Assign every group of ``table`` to a split (see the module docstring).
 
@@ -187,8 +188,13 @@ def plan_splits(
     previous
         ``{group: split}`` of an earlier run: those groups keep their split (OOD groups always
         go to ``ood_split``); new groups fill the quotas.
+    order_names
+        ``{group: name}``: the name a group's seeded position is drawn from (default: the
+        group itself). A build whose slide ids are keyed pseudonyms orders them by their
+        original ids, so the assignment does not change with the key.
     """
     tbl = _as_arrow(table)
+    named = order_names or {}
     ood_set = {str(d) for d in ood_domains}
     weights = normalise_ratios(ratios, names=split_names, has_ood=bool(ood_set))
     infos = _group_infos(
@@ -213,7 +219,9 @@ def plan_splits(
     quotas = controlled_round(sizes, list(weights.values()), {s: s[0] for s in order})
     pinned = 0
     for s in order:
-        members = sorted(strata[s], key=lambda g: (group_hash(seed, g), g))
+        members = sorted(
+            strata[s], key=lambda g: (group_hash(seed, named.get(g, g)), named.get(g, g), g)
+        )
         if previous is None:
             _contiguous_blocks(members, quotas[s], names, assignment)
         else:

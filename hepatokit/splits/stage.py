@@ -151,7 +151,7 @@ def split_build(
             # a curated build (not a release, whose test labels are hidden, not missing):
             # a row without a label cannot be scored, so it gets no split
             table, left_out = _drop_unlabelled(build, table, rec.kind, id_column, policy.stratify)
-        plan = _assigned_plan(table, policy, previous if pin else None)
+        plan = _assigned_plan(table, policy, previous if pin else None, slide_originals(build))
     write_table(build, SPLITS, _splits_table(table, plan, policy, id_column, rec, left_out))
     moved = sum(1 for g, s in plan.assignment.items() if g in previous and previous[g] != s)
     new = sum(1 for g in plan.assignment if g not in previous)
@@ -200,12 +200,18 @@ def _predefined_plan(table: pa.Table, policy: SplitPolicy) -> SplitPlan:
 
 
 def _assigned_plan(
-    table: pa.Table, policy: SplitPolicy, previous: dict[str, str] | None
+    table: pa.Table,
+    policy: SplitPolicy,
+    previous: dict[str, str] | None,
+    originals: dict[str, str],
 ) -> SplitPlan:
-    """Splits assigned by the policy's ratios (``previous``: groups pinned to their split)."""
+    """Splits assigned by the policy's ratios (``previous``: groups pinned to their split).
+    Slide pseudonyms are ordered by their original ids (``originals``, in memory only), so
+    the assignment is the same whatever the de-identification key."""
     assert policy.seed is not None
     return plan_splits(
         table,
+        order_names=originals,
         group=policy.group,
         stratify=policy.stratify,
         domain=policy.domain,
