@@ -200,14 +200,11 @@ def _predefined_plan(table: pa.Table, policy: SplitPolicy) -> SplitPlan:
 
 
 def _assigned_plan(
-    table: pa.Table,
-    policy: SplitPolicy,
-    previous: dict[str, str] | None,
+    table: pa.Table, policy: SplitPolicy, previous: dict[str, str] | None,
     originals: dict[str, str],
-) -> SplitPlan:
-    """Splits assigned by the policy's ratios (``previous``: groups pinned to their split).
-    Slide pseudonyms are ordered by their original ids (``originals``, in memory only), so
-    the assignment is the same whatever the de-identification key."""
+) -> SplitPlan:  # fmt: skip
+    """Splits assigned by the policy's ratios (``previous``: groups pinned to their split);
+    slide pseudonyms ordered by their ``originals`` (in memory), whatever the key."""
     assert policy.seed is not None
     return plan_splits(
         table,
