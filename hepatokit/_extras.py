@@ -10,11 +10,12 @@ encoders.
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any
 
 from hepatokit.errors import DependencyMissingError
 
-__all__ = ["EXTRA_OF", "extra_error", "import_optional"]
+__all__ = ["EXTRA_OF", "extra_error", "import_optional", "numba_path_enabled"]
 
 #: top-level module → the extra that installs it
 EXTRA_OF: dict[str, str] = {
@@ -110,3 +111,15 @@ def import_optional(module: str, needed_by: str, *, alternative: str = "") -> An
             f"{needed_by} needs {module!r}, which is installed but fails to import: {chain}",
             hint=hint + other,
         ) from exc
+
+
+def numba_path_enabled(switch: str) -> bool:
+    """Whether a compiled loop of the ``fast`` extra may run: numba imports and the
+    environment variable ``switch`` is not ``numpy`` (which forces the numpy path)."""
+    if os.environ.get(switch, "").strip().lower() == "numpy":
+        return False
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return False
+    return True

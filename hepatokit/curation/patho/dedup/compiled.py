@@ -29,13 +29,13 @@ Same pigeonhole plan, same exact check, so the same pairs as the numpy path and 
 
 from __future__ import annotations
 
-import os
 from itertools import combinations
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from hepatokit._extras import numba_path_enabled
 from hepatokit.curation.patho.dedup.bands import DENSE_BITS, Band, split_flips
 
 __all__ = ["available", "high_flips", "search_band_compiled"]
@@ -45,9 +45,7 @@ _LOW = 6  # low key bits resolved inside one bitmap word (as in the kernels)
 
 def available() -> bool:
     """Whether the compiled path runs: numba importable and not switched off."""
-    if os.environ.get("HEPATOKIT_DEDUP_KERNEL", "").lower() == "numpy":
-        return False
-    return _kernel_module() is not None
+    return numba_path_enabled("HEPATOKIT_DEDUP_KERNEL") and _kernel_module() is not None
 
 
 def _kernel_module() -> Any:

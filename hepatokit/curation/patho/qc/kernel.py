@@ -15,11 +15,12 @@ Without numba :func:`available` is False and the scores come from the numpy path
 from __future__ import annotations
 
 import functools
-import os
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
+
+from hepatokit._extras import numba_path_enabled
 
 if TYPE_CHECKING:
     from hepatokit.curation.patho.qc.raw import _Raw
@@ -33,13 +34,7 @@ ENV = "HEPATOKIT_QC_KERNEL"
 @functools.cache
 def available() -> bool:
     """Whether the compiled path runs: numba importable and not switched off."""
-    if os.environ.get(ENV, "").strip().lower() == "numpy":
-        return False
-    try:
-        import numba  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return numba_path_enabled(ENV)
 
 
 @functools.cache
