@@ -19,9 +19,8 @@ CLASSES = ("TUM", "FIB", "INF", "NEC", "NOR", "REA", "STE")
 
 @pytest.mark.slow
 def test_trained_head_proportions_within_5_points(demo_patches, wsi_raw, tmp_path, monkeypatch):
-    # slide pseudonyms, and the slide-level split that picks the training patches, follow the
-    # de-identification key: one fixed key, as a curator keeps one per dataset (without it
-    # each build makes a random key and trains on another split)
+    # one fixed de-identification key, as a curator keeps one per dataset: the build's slide
+    # pseudonyms are then the same on every run (the split itself does not depend on the key)
     monkeypatch.setenv("HEPATOKIT_DEID_KEY", "trained-head-test-" + "7" * 46)
     from hepatokit.baselines import (
         ProbeSettings,
