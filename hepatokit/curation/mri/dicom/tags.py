@@ -28,7 +28,7 @@ from pydicom.filereader import data_element_generator
 from pydicom.tag import BaseTag, Tag
 from pydicom.uid import PrivateTransferSyntaxes
 
-from hepatokit.curation.mri.dicom.columns import MOSAIC_IMAGES, phi_columns, public_columns
+from hepatokit.curation.mri.dicom.columns import MOSAIC_IMAGES, header_columns
 from hepatokit.curation.mri.dicom.j2k import J2K_SYNTAXES, j2k_problem
 from hepatokit.curation.mri.dicom.scan import scan_elements
 from hepatokit.curation.mri.dicom.values import (
@@ -381,6 +381,5 @@ def _classify(
         return HeaderRecord(
             "truncated", f"pixel data declares {length} bytes but the file ends {size - tell} in"
         )
-    return HeaderRecord(
-        None, None, public=public_columns(elements, sop_class), phi=phi_columns(elements)
-    )
+    public, phi = header_columns(elements, sop_class)
+    return HeaderRecord(None, None, public=public, phi=phi)
