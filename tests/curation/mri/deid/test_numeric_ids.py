@@ -1,0 +1,92 @@
+"""Digits-only identifiers (a numeric PatientName / PatientID / accession) against the numbers
+hepatokit writes itself.
+
+A 610-patient synthetic build failed its PHI audit on one such coincidence: a numeric patient
+name equal to an output size written in a convert resume record. Each precision case here
+plants an identifier equal to a number hepatokit writes (it must pass); each recall case
+plants the same identifier as text (a string column, a file name, a JSON string, a NIfTI
+text field, a CSV), which must still fail.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from hepatokit.curation.mri.convert.job import stamp
+from hepatokit.identifier_audit import audit_identifiers
+
+#: a numeric patient name, as a synthetic header may hold
+ID = "123457"
+
+
+def _audit(folder: Path, values: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    return audit_identifiers(folder=folder, identifiers=values or {ID: "PatientName"}, workers=1)
+
+
+def _outputs(folder: Path, size: int) -> list[Path]:
+    """Two converted outputs, the first of ``size`` bytes."""
+    folder.mkdir(parents=True)
+    nii, side = folder / "sub-1_DWI.nii.gz", folder / "sub-1_DWI.json"
+    nii.write_bytes(b"\0" * size)
+    side.write_text("{}")
+    return [nii, side]
+
+
+def test_resume_record_holds_no_output_size(tmp_path: Path) -> None:
+    outs = _outputs(tmp_path / "work", int(ID))
+    record = stamp("ab" * 32, outs)
+    assert ID not in record  # the size is digested, never written
+    build = tmp_path / "build"
+    (build / ".state" / "convert").mkdir(parents=True)
+    (build / ".state" / "convert" / "volumes__sub-1_DWI.key").write_text(record)
+    assert _audit(build).ok
+    # the record still tells sizes apart (a truncated output is converted again)
+    outs[0].write_bytes(b"\0" * (int(ID) - 1))
+    assert stamp("ab" * 32, outs) != record
+
+
+def test_the_old_record_would_have_failed(tmp_path: Path) -> None:
+    """The false alarm reproduced: the sizes written as numbers are found."""
+    (tmp_path / "x.key").write_text("ab" * 32 + f"\n{ID} 2\n")
+    result = _audit(tmp_path)
+    assert not result.ok and result.hits[0].tag == "PatientName"
+
+
+def _plant_string_column(folder: Path) -> None:
+    pq.write_table(pa.table({"note": ["a", f"seen {ID}"]}), folder / "t.parquet")
+
+
+def _plant_file_name(folder: Path) -> None:
+    (folder / f"scan_{ID}.txt").write_text("nothing")
+
+
+def _plant_json_string(folder: Path) -> None:
+    (folder / "s.json").write_text(json.dumps({"SeriesDescription": f"t1 {ID}"}))
+
+
+def _plant_nifti_text(folder: Path) -> None:
+    img = nib.Nifti1Image(np.zeros((2, 2, 2), np.int16), np.eye(4))
+    img.header["descrip"] = f"pt {ID}".encode()
+    nib.save(img, folder / "v.nii.gz")
+
+
+def _plant_csv(folder: Path) -> None:
+    (folder / "t.csv").write_text(f"subject,value\nsub-1,{ID}\n")
+
+
+@pytest.mark.parametrize(
+    "plant",
+    [_plant_string_column, _plant_file_name, _plant_json_string, _plant_nifti_text, _plant_csv],
+)
+def test_numeric_id_in_text_is_found(tmp_path: Path, plant) -> None:  # type: ignore[no-untyped-def]
+    plant(tmp_path)
+    result = _audit(tmp_path)
+    assert not result.ok
+    assert [h.tag for h in result.hits] == ["PatientName"]
