@@ -179,6 +179,28 @@ def test_token_matching(words: list[str], needle: list[str], at: int, sep: str) 
     assert value  # the needle is not empty
 
 
+def _match_by_scan(tokens: list[str], needles: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    """The definition: at each token in turn, each needle in the order given."""
+    found: list[tuple[str, ...]] = []
+    for i in range(len(tokens)):
+        for n in needles:
+            if n not in found and tuple(tokens[i : i + len(n)]) == n:
+                found.append(n)
+    return found
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from("abcd"), max_size=40),
+    st.lists(st.lists(st.sampled_from("abcd"), min_size=1, max_size=4).map(tuple), max_size=12),
+)
+def test_match_tokens_equals_the_scan(tokens: list[str], needles: list[tuple[str, ...]]) -> None:
+    """Needles sharing first tokens, of several lengths, repeated: the same needles in the
+    same order as a scan of every needle at every token (the indexed lookup is the fast
+    path of the audit)."""
+    assert match_tokens(tokens, needles) == _match_by_scan(tokens, needles)
+
+
 def test_random_text_speed_sanity(tmp_path: Path) -> None:
     """Many values over a large table: finds exactly the planted rows' values."""
     rng = random.Random(1)

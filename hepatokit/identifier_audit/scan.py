@@ -11,7 +11,13 @@ from pathlib import Path
 from hepatokit.buildlock import LOCK_NAME
 from hepatokit.errors import BuildStateError, DataFormatError
 from hepatokit.identifier_audit.decode import file_texts
-from hepatokit.identifier_audit.normalise import by_first, match_tokens, normalise, tokens_of
+from hepatokit.identifier_audit.normalise import (
+    Firsts,
+    by_first,
+    match_tokens,
+    normalise,
+    tokens_of,
+)
 from hepatokit.identifier_audit.report import (
     REPORT_FILES,
     IdentifierAuditResult,
@@ -54,9 +60,7 @@ def _scan_job(job: tuple[list[str], str, Needles]) -> list[_Found]:
     return found
 
 
-def safe_path(
-    rel: str, needles: Mapping[tuple[str, ...], str], firsts: Mapping[str, list[tuple[str, ...]]]
-) -> str:
+def safe_path(rel: str, needles: Mapping[tuple[str, ...], str], firsts: Firsts) -> str:
     """``rel`` with every component that holds a value masked (the report leaks nothing)."""
     parts = rel.split("/")
     for i, part in enumerate(parts):
