@@ -11,6 +11,14 @@ values. It looks for them with precision as well as recall:
   descriptions, JPEG comments), tar members, DICOM headers (decoded by pydicom); plain text
   as UTF-8; for any other binary, its printable runs. Gzip is inflated first. The relative
   path of every file is scanned too (folder names carry patient names).
+* **Numbers hepatokit computes are fields, not text.** The values of a numeric field (a
+  Parquet integer / float / decimal column, the numbers nested in a column's cells, the
+  numbers of a JSON file) are not searched one by one for digits-only values (a numeric
+  patient name, ID or accession, a date as ``20240315``): there they are sizes, counts and
+  measurements, and at LiFS scale one of them met a numeric patient name. Such a field is
+  reported whole when more than half of its distinct values are identifiers (a column of
+  IDs or dates stored as numbers). Everywhere else (string cells, JSON strings and keys,
+  paths, text files, CSV, NIfTI / DICOM / image text) every value is looked for.
 * **Unicode-aware.** Text and values are NFKC-normalised and case-folded, and compared both
   with and without diacritics (``MÜLLERSOHN`` finds ``Müllersohn`` and ``Mullersohn``).
 * **Whole tokens.** Text is split into tokens (letters and digits; ``_``, ``^``, spaces and

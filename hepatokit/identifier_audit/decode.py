@@ -4,7 +4,9 @@ Parquet cells (strings, nested values, column names, schema metadata; binary cel
 they hold), JSON strings (keys and values, never the ``\\uXXXX`` escapes), NIfTI header text
 fields and extensions (not the voxels), image metadata (PNG text chunks, EXIF, TIFF
 descriptions, JPEG comments), tar members, DICOM headers (decoded by pydicom); plain text as
-UTF-8; for any other binary, its printable runs. Gzip is inflated first.
+UTF-8; for any other binary, its printable runs. Gzip is inflated first. Numeric fields
+(Parquet integer / float / decimal columns, the numbers of a JSON file) come apart, their
+``where`` prefixed with :data:`NUMBERS` (see :func:`.scan.identifier_field`).
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ import re
 import tarfile
 import zlib
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-__all__ = ["file_texts"]
+__all__ = ["NUMBERS", "file_texts"]
 
 log = logging.getLogger("hepatokit.identifier_audit")
 
@@ -33,6 +36,10 @@ _TEXT_SUFFIXES = frozenset(
 )  # fmt: skip
 _IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp", ".gif"})
 _MAX_INFLATE = 2 << 30
+#: prefix of the ``where`` of a numeric field's values (one a line): a Parquet integer /
+#: float / decimal column (or the numbers nested in a column's cells), the numbers of a JSON
+#: file. :mod:`.scan` looks there for digits-only values only as a whole field (see there).
+NUMBERS = "numbers:"
 
 
 def _strings(data: bytes) -> str:
@@ -137,30 +144,38 @@ def _dicom_texts(data: bytes) -> list[tuple[str, str]]:
     return out
 
 
-def _json_strings(obj: Any, out: list[str]) -> None:
+def _is_number(obj: Any) -> bool:
+    return isinstance(obj, int | float | Decimal) and not isinstance(obj, bool)
+
+
+def _json_strings(obj: Any, out: list[str], numbers: list[str]) -> None:
     if isinstance(obj, str):
         out.append(obj)
     elif isinstance(obj, dict):
         for k, v in obj.items():
             out.append(str(k))
-            _json_strings(v, out)
+            _json_strings(v, out, numbers)
     elif isinstance(obj, list | tuple):
         for v in obj:
-            _json_strings(v, out)
+            _json_strings(v, out, numbers)
+    elif _is_number(obj):
+        numbers.append(str(obj))
     elif obj is not None:
         out.append(str(obj))
 
 
-def _cell_texts(value: Any, out: list[str], blobs: list[bytes]) -> None:
+def _cell_texts(value: Any, out: list[str], blobs: list[bytes], numbers: list[str]) -> None:
     if isinstance(value, bytes):
         blobs.append(value)
     elif isinstance(value, dict):
         for k, v in value.items():
             out.append(str(k))
-            _cell_texts(v, out, blobs)
+            _cell_texts(v, out, blobs, numbers)
     elif isinstance(value, list | tuple):
         for v in value:
-            _cell_texts(v, out, blobs)
+            _cell_texts(v, out, blobs, numbers)
+    elif _is_number(value):
+        numbers.append(str(value))
     elif value is not None:
         out.append(str(value))
 
@@ -184,17 +199,24 @@ def _parquet_texts(data: bytes) -> Iterator[tuple[str, str]]:
         if pa.types.is_string(kind) or pa.types.is_large_string(kind):
             yield f"column:{name}", "\n".join(v for v in column.to_pylist() if v)
             continue
-        if pa.types.is_dictionary(kind) or pa.types.is_floating(kind):
+        if pa.types.is_dictionary(kind):
             yield f"column:{name}", "\n".join(str(v) for v in column.to_pylist() if v)
             continue
-        if pa.types.is_integer(kind) or pa.types.is_boolean(kind) or pa.types.is_temporal(kind):
+        if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
+            values = (str(v) for v in column.to_pylist() if v is not None)
+            yield f"{NUMBERS}column:{name}", "\n".join(values)
+            continue
+        if pa.types.is_boolean(kind) or pa.types.is_temporal(kind):
             yield f"column:{name}", "\n".join(str(v) for v in column.to_pylist() if v is not None)
             continue
         texts: list[str] = []
         blobs: list[bytes] = []
+        numbers: list[str] = []
         for v in column.to_pylist():
-            _cell_texts(v, texts, blobs)
+            _cell_texts(v, texts, blobs, numbers)
         yield f"column:{name}", "\n".join(texts)
+        if numbers:
+            yield f"{NUMBERS}column:{name}", "\n".join(numbers)
         for i, blob in enumerate(blobs):
             for where, text in _blob_texts(blob, name=""):
                 yield f"column:{name}[{i}]:{where}", text
@@ -240,10 +262,12 @@ def _blob_texts(data: bytes, *, name: str, depth: int = 0) -> list[tuple[str, st
         with contextlib.suppress(ValueError):
             lines = [data] if suffix != ".jsonl" else data.splitlines()
             strings: list[str] = []
+            numbers: list[str] = []
             for line in lines:
                 if line.strip():
-                    _json_strings(json.loads(line), strings)
-            return [("json", "\n".join(strings))]
+                    _json_strings(json.loads(line), strings, numbers)
+            out = [("json", "\n".join(strings))]
+            return [*out, (f"{NUMBERS}json", "\n".join(numbers))] if numbers else out
     if suffix in _TEXT_SUFFIXES:
         return [("text", data.decode("utf-8", "replace"))]
     return [("text" if _is_utf8(data) else "bytes", _as_text(data))]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from hepatokit.buildlock import LOCK_NAME
 from hepatokit.errors import BuildStateError, DataFormatError
-from hepatokit.identifier_audit.decode import file_texts
+from hepatokit.identifier_audit.decode import NUMBERS, file_texts
 from hepatokit.identifier_audit.normalise import (
     Firsts,
     by_first,
@@ -33,7 +33,7 @@ from hepatokit.identifier_audit.values import (
 )
 from hepatokit.parallel import map_items
 
-__all__ = ["audit_identifiers", "files_to_scan", "safe_path"]
+__all__ = ["audit_identifiers", "files_to_scan", "identifier_field", "safe_path"]
 
 #: one scan finding: (masked relative path, where in the file, origin\x1fvalue, 0), or the
 #: file's size in characters as (masked relative path, "", "", size)
@@ -50,14 +50,35 @@ def _scan_job(job: tuple[list[str], str, Needles]) -> list[_Found]:
         seen: set[str] = set()
         for where, text in file_texts(p, relative=Path(os.path.relpath(p, root)).as_posix()):
             size += len(text)
-            for form in set(normalise(text)):
-                for n in match_tokens(tokens_of(form), needles, firsts=firsts):
-                    key = needles[n]
-                    if key not in seen:
-                        seen.add(key)
-                        found.append((rel, where, key, 0))
+            if where.startswith(NUMBERS):
+                where, hits = where[len(NUMBERS) :], identifier_field(text, needles)
+            else:
+                hits = [
+                    n
+                    for form in set(normalise(text))
+                    for n in match_tokens(tokens_of(form), needles, firsts=firsts)
+                ]
+            for n in hits:
+                key = needles[n]
+                if key not in seen:
+                    seen.add(key)
+                    found.append((rel, where, key, 0))
         found.append((rel, "", "", size))
     return found
+
+
+def identifier_field(text: str, needles: Mapping[tuple[str, ...], str]) -> list[tuple[str, ...]]:
+    """The needles of a numeric field (its values one a line, :data:`.decode.NUMBERS`) when
+    it is a field of identifiers: more than half of its distinct values are each a whole
+    needle (a column of patient IDs or dates stored as numbers). Otherwise none: a number
+    of a numeric field that equals a digits-only identifier (a numeric patient name, ID or
+    accession) is a size, count or measurement that hepatokit computed (a 610-patient build
+    failed on one such coincidence), and hepatokit reads identifiers as text, never as
+    numbers; the same identifier in any text (a string cell, a JSON string, a name, a CSV)
+    is always found."""
+    values = set(text.split("\n")) - {""}
+    hits = [t for t in (tuple(tokens_of(v.lower())) for v in values) if t in needles]
+    return hits if 2 * len(hits) > len(values) else []
 
 
 def safe_path(rel: str, needles: Mapping[tuple[str, ...], str], firsts: Firsts) -> str:

@@ -90,3 +90,31 @@ def test_numeric_id_in_text_is_found(tmp_path: Path, plant) -> None:  # type: ig
     result = _audit(tmp_path)
     assert not result.ok
     assert [h.tag for h in result.hits] == ["PatientName"]
+
+
+def test_a_size_or_count_in_a_numeric_field_is_no_hit(tmp_path: Path) -> None:
+    """Numbers hepatokit computes: a size column, sidecar numbers, a report's counts."""
+    sizes = [int(ID), 5, 999, 70_000, 1_234_567]
+    pq.write_table(
+        pa.table({"size": sizes, "mm": [0.5, 1.0, 1.5, 2.0, float(ID)], "n": [[int(ID), 2]] * 5}),
+        tmp_path / "volumes.parquet",
+    )
+    (tmp_path / "sub-1_T1w.json").write_text(
+        json.dumps({"EchoTime": 0.01, "FileSize": int(ID), "Frames": [4, 8], "Flip": 9.0})
+    )
+    (tmp_path / "summary.json").write_text(json.dumps({"inputs": int(ID), "kept": 1234}))
+    assert _audit(tmp_path).ok
+
+
+def test_a_field_of_numeric_ids_is_found(tmp_path: Path) -> None:
+    """An identifier parsed as a number: a column (or JSON file) mostly of identifiers."""
+    ids = {ID: "PatientID", "7654321": "PatientID", "20240315": "StudyDate"}
+    pq.write_table(pa.table({"subject": [int(ID), 7654321, 42]}), tmp_path / "a.parquet")
+    pq.write_table(pa.table({"day": [20240315, 20240315]}), tmp_path / "b.parquet")
+    (tmp_path / "c.json").write_text(json.dumps({"patient": int(ID)}))
+    hits = {(h.file, h.where) for h in _audit(tmp_path, ids).hits}
+    assert hits == {
+        ("a.parquet", "column:subject"),
+        ("b.parquet", "column:day"),
+        ("c.json", "json"),
+    }
