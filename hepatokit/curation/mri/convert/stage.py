@@ -171,9 +171,16 @@ def _run(
     if scratch is None:
         remove_dead_scratch(build)
     jobs = [dataclasses.replace(j, scratch=scratch) for j in jobs]
-    groups = batches([jobs[i] for i in todo])
+    # the largest batches first, one a task: the workers run out of work together (the
+    # default ~8 tasks a worker left one idle for up to a task at the end)
+    groups = sorted(batches([jobs[i] for i in todo]), key=lambda b: -sum(len(j.files) for j in b))
     done = map_items(
-        convert_batch, groups, executor=executor, workers=workers, description="convert (dcm2niix)"
+        convert_batch,
+        groups,
+        executor=executor,
+        workers=workers,
+        chunksize=1,
+        description="convert (dcm2niix)",
     )
     got: dict[str, tuple[str | None, str | None]] = {}
     for batch, bres in zip(groups, done, strict=True):

@@ -43,6 +43,17 @@ _LENGTH32 = struct.Struct("<L").unpack_from
 _KNOWN_VR = frozenset(ENCODED_VR)
 _LONG_VR = frozenset(vr.encode() for vr in EXPLICIT_VR_LENGTH_32)
 _VR_TEXT = {vr: vr.decode() for vr in ENCODED_VR}
+#: VR bytes → (VR, whether its length is 32-bit after 2 reserved bytes)
+_VR_KIND = {vr: (vr.decode(), vr in _LONG_VR) for vr in ENCODED_VR}
+_TAGS: dict[int, BaseTag] = {}
+
+
+def _base_tag(tag: int) -> BaseTag:
+    """One ``BaseTag`` a tag, reused (an immutable int)."""
+    out = _TAGS.get(tag)
+    if out is None:
+        out = _TAGS[tag] = BaseTag(tag)
+    return out
 
 
 class _Decline(Exception):
@@ -154,17 +165,19 @@ def scan_elements(
         elements: dict[int, RawDataElement] = {}
         new = tuple.__new__  # a RawDataElement without its keyword-argument handling
         explicit = not implicit
+        data, base = win.data, win.base
+        end = base + len(data) - 12  # the last position whose longest header is in the buffer
         while True:
             # the plain element, its header in the buffer: inline; anything else: _header
-            off = pos - win.base
-            data = win.data
-            if off >= 0 and off + 12 <= len(data):
+            if base <= pos <= end:
+                off = pos - base
                 if explicit:
                     group, elem, vr_bytes, length = _EXPLICIT(data, off)
-                    vr = _VR_TEXT.get(vr_bytes)
-                    if vr is None:
+                    kind = _VR_KIND.get(vr_bytes)
+                    if kind is None:
                         raise _Decline  # a VR switch or an unknown VR: pydicom guesses
-                    if vr_bytes in _LONG_VR:
+                    vr, long = kind
+                    if long:
                         length = _LENGTH32(data, off + 8)[0]
                         at = pos + 12
                     else:
@@ -181,26 +194,32 @@ def scan_elements(
                     tag, vr, length, at = _header(win, pos, implicit)
                 except EOFError:
                     break
+                data, base = win.data, win.base
+                end = base + len(data) - 12
             if tag == _ITEM_DELIMITER:
                 break
             pos = at + length
             if tag == _CHARSET:  # never deferred; decoded now, as pydicom (its warnings too)
                 value = _value(win, at, length, vr)
+                data, base = win.data, win.base
+                end = base + len(data) - 12
                 convert_encodings(convert_string(value or b"", True))
             elif tag not in tags:
                 continue
             elif length > defer_size:
                 value = None
             elif length:
-                off = at - win.base
-                if off >= 0 and off + length <= len(win.data):
-                    value = win.data[off : off + length]
+                if base <= at and pos <= base + len(data):
+                    value = data[at - base : pos - base]
                 else:
                     value = win.take(at, length)
+                    data, base = win.data, win.base
+                    end = base + len(data) - 12
             else:
                 value = empty_value_for_VR(vr, raw=True)
             elements[tag] = new(
-                RawDataElement, (BaseTag(tag), vr, length, value, at, implicit, True, True, False)
+                RawDataElement,
+                (_base_tag(tag), vr, length, value, at, implicit, True, True, False),
             )
     except _Decline:
         return DECLINED
