@@ -26,15 +26,16 @@ _COST_PROBE_SORTED = 0.6  # × log2(n): a lookup by binary search in the sorted 
 _COST_CANDIDATE = 3.0  # one candidate pair expanded and verified
 _COST_BUCKET = 0.5  # one bucket of a dense table built
 _COST_SORT = 0.4  # × log2(n): one item sorted by its band key
-# the compiled loop's (ns on one core of the bench machine, fitted on single bands at
-# 140k and 1 M hashes: bench/RESULTS.md)
-_C_SORT = 7.5  # × log2(n): one item sorted by its band key, and the tables
+# the compiled loop's (ns on one core of the bench machine, least squares over 32 single
+# bands of widths 11–20 and thresholds 0–2 at 140k and 1 M uniform hashes: bench/RESULTS.md)
+_C_ITEM = 25.5  # one item: counting sort, tables, own bucket, the band's fixed costs
+_C_KEY = 11.0  # one of the 2**width keys (counts, bitmap, ranks)
+_C_JOIN = 4.4  # one chunk of LANES items joined with one probed bucket
+_C_VECTOR = 2.8  # LANES × LANES hashes of such a join compared (XOR, VPOPCNTQ, compare)
+_C_WORD = 2.7  # one bucket × high-bit flip (a bitmap word ANDed with a ball of low bits)
+_C_SORT = 7.5  # × log2(n): a wide band's items sorted (numpy), per item
 _C_SEARCH = 3.0  # × log2(n): one probe of a wide band by binary search
-_C_WORD_SMALL = 1.5  # one item × high-bit flip: a word of a bitmap of up to 2**18 bits
-_C_WORD = 5.0  # the same in a larger bitmap (out of the core's caches)
-_C_VISIT = 6.0  # one probe that meets an occupied bucket: rank, bucket bounds, loop
-_C_CANDIDATE = 0.6  # one item of such a bucket checked (XOR + POPCNT)
-_C_TABLE = 2.0  # one bitmap word built
+_LANES = 8  # as in the kernels
 
 
 @dataclass(frozen=True)
@@ -96,21 +97,25 @@ def _band_cost(n: int, width: int, threshold: int) -> float:
 
 
 def _band_cost_compiled(n: int, width: int, threshold: int) -> float:
-    """Estimated work of the compiled loop through one band (its own units, ~ns)."""
+    """Estimated work of the compiled loop through one band (its own units, ~ns): each
+    occupied bucket is joined with each occupied bucket it probes, ``_LANES`` items of it at
+    a time, each chunk against the probed bucket's items padded to ``_LANES``."""
     if threshold < 0:
         return 0.0
     lg = log2(max(n, 2))
     if width > DENSE_BITS:  # a binary search per probe
         flips = _ball(width, threshold)
         return n * lg * _C_SORT + n * flips / 2 * lg * _C_SEARCH
-    words = _ball(max(width - 6, 0), threshold)  # one bitmap word per high-bit flip
-    probes = n * (_ball(width, threshold) - 1) / 2  # one-sided
     load = n / 2.0**width  # items per bucket
-    visits = probes * -expm1(-load) + n  # probes that meet an occupied bucket, own buckets
-    candidates = n * load * _ball(width, threshold) / 2  # items of those buckets, checked
-    word_cost = _C_WORD_SMALL if width <= 18 else _C_WORD
-    return (n * lg * _C_SORT + n * words / 2 * word_cost + visits * _C_VISIT
-            + candidates * _C_CANDIDATE + 2.0 ** (width - 6) * _C_TABLE)  # fmt: skip
+    occupied = -expm1(-load)
+    buckets = 2.0**width * occupied
+    per_bucket = load / max(occupied, 1e-300)  # items of an occupied bucket
+    chunks = max(1.0, per_bucket / _LANES + 0.5)
+    scans = max(1.0, (per_bucket + _LANES / 2) / _LANES)  # LANES-item steps of a bucket
+    joins = buckets * (_ball(width, threshold) - 1) / 2 * occupied * chunks  # one-sided
+    words = buckets * _ball(max(width - 6, 0), threshold) / 2
+    return (n * _C_ITEM + 2.0**width * _C_KEY + joins * _C_JOIN
+            + (joins + buckets * chunks) * scans * _C_VECTOR + words * _C_WORD)  # fmt: skip
 
 
 def _layout(widths: list[int], thresholds: list[int]) -> tuple[Band, ...]:

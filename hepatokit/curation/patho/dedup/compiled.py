@@ -1,26 +1,30 @@
-"""The search through one band as one compiled loop (numba): the optional fast path.
+"""The search through one band as compiled loops (numba): the optional fast path.
 
 The numpy path (:mod:`~hepatokit.curation.patho.dedup.band_search`) probes every item ×
 flip as array passes and pays ~40–50 ns for each probe that meets an occupied bucket. Here
-one loop does a band, with the buckets as an occupancy bitmap (``2**width`` bits, 64 buckets
-a word) and a rank table over its words:
+(kernels in :mod:`~hepatokit.curation.patho.dedup._kernels`) a band is:
 
-- a flip is split into the flip of the key's high bits (the bitmap word) and of its 6 low
-  bits (the bit in the word). For each high-bit flip ``g`` one load of the bitmap word,
-  ANDed with a precomputed mask of the low-bit flips still allowed (a Hamming ball around the
-  key's low bits), answers ``ball(6, t - |g|)`` probes at once;
-- each occupied bucket left in the word is found by its set bit, its items by the rank of
-  that bit (distinct keys before it), and each is checked at once by XOR + popcount;
-- a pair is probed from one side only: from the item with the smaller high bits, or, with
-  equal high bits, with the smaller low bits (pairs with equal keys: the own-bucket pass);
-- items are taken as runs that share a bitmap word (sorted keys), runs in blocks of 64
-  aligned words, high-bit flips in sorted order: consecutive flips of a block read the same
-  words, ranks, starts and hashes;
-- a high-bit flip that uses up the threshold leaves one candidate bit per item: that case
-  runs without branches until a hit is close or its bucket holds more than one item.
+- a counting sort of the items by band key (linear; numpy's sort where the ``2**width``
+  counts would far outnumber the items), then an occupancy bitmap over the keys (64 buckets
+  a word) with a rank per word, and each bucket's first position;
+- a join of each occupied bucket with each occupied bucket it probes. A flip is split into
+  the flip of the key's high bits (the bitmap word) and of its 6 low bits (the bit in the
+  word): for each high-bit flip ``g`` one load of the bitmap word, ANDed with a precomputed
+  mask of the low-bit flips still allowed (a Hamming ball around the bucket's low bits),
+  gives every probed bucket of that word;
+- the join compares 8 items of the bucket (one 512-bit register) with every item of the
+  probed bucket, branch-free (XOR, VPOPCNTQ, compare), and only where one is within the
+  radius are the pairs checked one by one and written. The probed bucket's items are read
+  in whole steps of 8 (past its end into the next bucket: the filter only decides whether
+  to look, the exact check reads the bucket's bounds);
+- a pair is probed from one side only: from the bucket with the smaller high bits, or,
+  with equal high bits, with the smaller low bits (pairs with equal keys: the own-bucket
+  pass); buckets are taken as runs that share a bitmap word, runs in blocks of 64 aligned
+  words, high-bit flips in sorted order.
 
-The plan's costs for this loop are in :func:`~hepatokit.curation.patho.dedup.bands.plan_bands`
-(``compiled=True``): candidates are cheap here, so its plans have narrower bands than numpy's.
+The plan's costs for these loops are in :func:`~hepatokit.curation.patho.dedup.bands.plan_bands`
+(``compiled=True``): the join makes a probe cost once a bucket rather than once an item and
+a candidate ~0.05 ns, so its plans have narrower bands (fuller buckets) than numpy's.
 
 Same pigeonhole plan, same exact check, so the same pairs as the numpy path and brute force
 (the property tests run both). Used when numba is installed (the ``fast`` extra);
@@ -82,15 +86,29 @@ def _low_masks(threshold: int) -> tuple[NDArray[np.uint64], NDArray[np.uint64]]:
     return ball, above
 
 
-def _build() -> dict[str, Any]:
+def _build() -> Any:
     """The compiled kernels (numba compiles them at first use, or loads them from its cache)."""
     nb = _kernel_module()
     if nb is None:
         raise ImportError(
             "the compiled near-duplicate search needs numba: pip install 'hepatokit[fast]'"
         )
-    return {"own": nb.own_buckets, "tables": nb.tables, "dense": nb.probe_dense,
-            "sorted": nb.probe_sorted}  # fmt: skip
+    return nb
+
+
+def _sorted_band(kern: Any, h: NDArray[np.uint64], band: Band) -> tuple[Any, Any, Any]:
+    """The items sorted by band key: order (int64), keys, hashes followed by ``LANES``
+    zeros. A counting sort where its table of ``2**width`` counts is not much larger than
+    the items, else numpy's sort."""
+    n = h.size
+    if band.width <= DENSE_BITS and (1 << band.width) <= max(4 * n, 1 << 16):
+        return kern.sort_band(h, band.shift, band.width)
+    dtype: Any = np.uint32 if band.width <= 32 else np.uint64
+    keys = ((h >> np.uint64(band.shift)) & np.uint64(band.mask)).astype(dtype)
+    order = np.argsort(keys, kind="stable").astype(np.int64)
+    hs = np.zeros(n + kern.LANES, dtype=np.uint64)
+    hs[:n] = h[order]
+    return order, keys[order], hs
 
 
 def search_band_compiled(
@@ -102,33 +120,29 @@ def search_band_compiled(
     Dense bands (up to :data:`~hepatokit.curation.patho.dedup.bands.DENSE_BITS` bits) are
     split by high-bit flip (:func:`high_flips`), wide bands by flip (as the numpy path).
     """
-
     kern = _build()
-    dtype: Any = np.uint32 if band.width <= 32 else np.uint64
-    keys = ((h >> np.uint64(band.shift)) & np.uint64(band.mask)).astype(dtype)
-    order = np.argsort(keys, kind="stable").astype(np.int64)
-    sk, hs = keys[order], np.ascontiguousarray(h[order])
+    h = np.ascontiguousarray(h, dtype=np.uint64)
+    order, sk, hs = _sorted_band(kern, h, band)
     runner = _Runner(max(1024, sk.size // 4))
     if band.width <= DENSE_BITS:
         units = [-1, *high_flips(band)]  # -1: the own buckets
         mine = units[len(units) * part // parts : len(units) * (part + 1) // parts]
-        own = bool(mine) and mine[0] == -1
         gs = np.sort(np.array([g for g in mine if g >= 0], dtype=np.uint64))
-        if own:
-            runner.run(kern["own"], sk, hs, order, radius)
+        tabs = kern.tables(sk, band.width)
+        if mine and mine[0] == -1:
+            runner.run(kern.own_buckets, hs, order, tabs[2], radius)
         if gs.size:
-            tabs = kern["tables"](sk, hs, band.width)
             ball, above = _low_masks(band.threshold)
             gbits = np.bitwise_count(gs).astype(np.int64)
-            runner.run(kern["dense"], sk, hs, order, *tabs, gs, gbits, ball, above,
+            runner.run(kern.probe_dense, hs, order, *tabs, gs, gbits, ball, above,
                        band.threshold, radius)  # fmt: skip
         return runner.result()
     own, by_bit = split_flips(band, part, parts)
     if own:
-        runner.run(kern["own"], sk, hs, order, radius)
-    flips = np.array([f for fl in by_bit.values() for f in fl], dtype=dtype)
+        runner.run(kern.own_sorted, sk, hs, order, radius)
+    flips = np.array([f for fl in by_bit.values() for f in fl], dtype=sk.dtype)
     if flips.size:
-        runner.run(kern["sorted"], sk, hs, order, flips, radius)
+        runner.run(kern.probe_sorted, sk, hs, order, flips, radius)
     return runner.result()
 
 

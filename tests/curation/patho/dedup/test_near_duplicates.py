@@ -245,6 +245,39 @@ def test_property_compiled_band_equals_numpy_band(
     )
 
 
+@pytest.mark.skipif(True not in KERNELS, reason="numba is not installed")
+@pytest.mark.parametrize("threshold", [0, 1, 2])
+@pytest.mark.parametrize("sizes", [(1, 7, 8, 9), (15, 16, 17, 2), (8, 8, 24, 1), (33, 5, 40, 3)])
+def test_compiled_bucket_joins_at_chunk_edges(sizes: tuple[int, ...], threshold: int) -> None:
+    """Buckets of chosen sizes around the compiled join's 8-item chunks (and the last
+    bucket, whose padded read runs past the items), every bucket within the threshold of
+    the others, hashes close and far: each band finds exactly the brute-force pairs that
+    collide in it, once (the oracle here filters the brute-force pairs by band key)."""
+    from hepatokit.curation.patho.dedup.band_search import _search_band
+    from hepatokit.curation.patho.dedup.bands import Band
+
+    rng = np.random.default_rng(sum(sizes) + threshold)
+    band, radius = Band(0, 12, threshold), 9
+    keys = rng.choice(1 << 12, len(sizes) * 3, replace=False)[: len(sizes)]
+    keys[1:] = keys[0] ^ np.array([1, 3, 2048 | 64][: len(sizes) - 1])  # 1–2 bits apart
+    base = rng.integers(0, 2**63, dtype=np.uint64)
+    h = []
+    for key, size in zip(keys, sizes, strict=True):
+        far = rng.random(size) < 0.5  # half the items random, half near a common hash
+        near = base ^ (np.uint64(1) << rng.integers(12, 64, size).astype(np.uint64))
+        other = np.where(far, rng.integers(0, 2**63, size, dtype=np.uint64), near)
+        h.append((other & ~np.uint64(band.mask)) | np.uint64(key))
+    hashes = rng.permutation(np.concatenate(h))
+    n = hashes.size
+    i, j, _ = brute_force_pairs(hashes, radius)
+    kd = np.bitwise_count((hashes[i] ^ hashes[j]) & np.uint64(band.mask))
+    want = np.sort(i[kd <= threshold] * n + j[kd <= threshold])
+    assert want.size > 0
+    for compiled in (True, False):
+        got = _search_band((hashes, band, radius, 0, 1, compiled))
+        np.testing.assert_array_equal(np.sort(got), want)
+
+
 def test_union_find_and_clusters() -> None:
     uf = UnionFind(6)
     uf.union(0, 1)
