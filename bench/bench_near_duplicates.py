@@ -142,14 +142,14 @@ def main() -> None:
                 b = best.get(compiled, (math.inf, math.inf))
                 best[compiled] = (min(b[0], wall), min(b[1], cpu))
                 name = "numba" if compiled else "numpy"
-                print(f"  round {rnd} {name:5s} {args.workers} processes: wall {wall:8.2f} s  "
-                      f"CPU (this process) {cpu:8.2f} s  load {load:.1f}  {got.size} pairs",
+                print(f"  round {rnd} {name:5s} {args.workers} processes: wall {wall:8.3f} s  "
+                      f"CPU (this process) {cpu:8.3f} s  load {load:.1f}  {got.size} pairs",
                       flush=True)  # fmt: skip
         t_par, cpu_par = best[kernels[0]]
         if len(best) > 1:
             other = best[kernels[1]]
-            print(f"  best {args.kernels}: wall {t_par:.2f} / {other[0]:.2f} s, CPU "
-                  f"{cpu_par:.2f} / {other[1]:.2f} s: ratio {t_par / other[0]:.3f} wall, "
+            print(f"  best {args.kernels}: wall {t_par:.3f} / {other[0]:.3f} s, CPU "
+                  f"{cpu_par:.3f} / {other[1]:.3f} s: ratio {t_par / other[0]:.3f} wall, "
                   f"{cpu_par / other[1]:.3f} CPU", flush=True)  # fmt: skip
         row = {"n": n, "par": t_par}
         if args.workers == 1:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import combinations, pairwise
 from math import comb, expm1, log2
 
@@ -58,6 +59,7 @@ def band_masks(n_bands: int, bits: int = 64) -> list[tuple[int, int]]:
     return [(int(lo), (1 << int(hi - lo)) - 1) for lo, hi in pairwise(edges)]
 
 
+@lru_cache(maxsize=4096)
 def _ball(width: int, radius: int) -> int:
     """Number of ``width``-bit masks with at most ``radius`` bits set."""
     return sum(comb(width, k) for k in range(radius + 1))
@@ -82,6 +84,7 @@ def flip_groups(width: int, threshold: int) -> list[tuple[int, NDArray[np.uint64
     return out
 
 
+@lru_cache(maxsize=4096)
 def _band_cost(n: int, width: int, threshold: int) -> float:
     """Estimated work to search one band of ``n`` uniform hashes (cost-model units)."""
     if threshold < 0:
@@ -96,6 +99,7 @@ def _band_cost(n: int, width: int, threshold: int) -> float:
     return cost + probes * _COST_PROBE_SORTED * lg
 
 
+@lru_cache(maxsize=4096)
 def _band_cost_compiled(n: int, width: int, threshold: int) -> float:
     """Estimated work of the compiled loop through one band (its own units, ~ns): each
     occupied bucket is joined with each occupied bucket it probes, ``_LANES`` items of it at
