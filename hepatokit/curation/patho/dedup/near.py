@@ -44,9 +44,10 @@ __all__ = [
 Pairs = tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]
 
 _POOL_MIN = 100_000  # fewer hashes are searched inline even when workers are given
-# the compiled loop searches 1 M hashes in ~4 s of CPU: a pool of its own (starting
-# processes, importing numba, loading its kernels: seconds) pays off only above this
-_POOL_MIN_COMPILED = 2_000_000
+# the compiled loop searches 1 M hashes in ~0.5 s of CPU, 5 M in ~5.5 s; a pool of its
+# own (starting processes, importing numba, loading its kernels, sending the hashes) was
+# slower at 5 M (15.8 s wall with 2 processes against 13.6 s inline, loaded machine)
+_POOL_MIN_COMPILED = 10_000_000
 
 
 def _popcount(x: NDArray[np.uint64]) -> NDArray[np.int64]:
@@ -79,7 +80,7 @@ def near_pairs(
         Number of bands (default: chosen by :func:`plan_bands`); any number is exact.
     workers
         Search the bands in this many processes (bands are independent); default inline,
-        and inline below 100,000 hashes (2,000,000 with the compiled loop): a pool would
+        and inline below 100,000 hashes (10,000,000 with the compiled loop): a pool would
         start slower than the search runs.
     executor
         Search the bands as tasks of this executor instead (a process pool, or a Dask
