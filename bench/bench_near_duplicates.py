@@ -2,7 +2,7 @@
 
     python bench/bench_near_duplicates.py [--sizes 140000,1000000,5000000] [--radius 10]
         [--workers 2] [--faiss] [--inline] [--hashes hashes.parquet]
-        [--kernels numba,numpy] [--rounds 2]
+        [--kernels numba,numpy] [--rounds 2] [--compare-plans 8]
 
 Hash sets: ``uniform`` (random 64-bit) with 3 % planted near duplicates (1–radius bit flips),
 or the ``phash`` column of a build's ``hashes.parquet`` (``--hashes``). For each size:
@@ -19,6 +19,10 @@ or the ``phash`` column of a build's ``hashes.parquet`` (``--hashes``). For each
   both answer ``range_search`` over all items, with ``--workers`` OpenMP threads;
 - the pairs are checked: equal to faiss's exact index, and to a brute-force scan on the
   first ``--subset`` items.
+
+``--compare-plans K``: the K plans the compiled cost model ranks cheapest (and the plan it
+chooses), each timed band by band through the compiled loop (CPU, best of ``--rounds``,
+alternating): whether the chosen plan is the cheapest measured.
 
 The growth exponent between consecutive sizes is ``log(t2 / t1) / log(n2 / n1)``.
 """
@@ -90,6 +94,33 @@ def faiss_pairs(h: np.ndarray, radius: int, kind: str, threads: int) -> tuple[fl
     return dt, np.unique(q[keep] * h.size + ids[keep])
 
 
+def compare_plans(h: np.ndarray, radius: int, k: int, rounds: int) -> None:
+    """CPU time of the ``k`` plans the compiled cost model ranks cheapest, band by band."""
+    from hepatokit.curation.patho.dedup import bands as b
+    from hepatokit.curation.patho.dedup.compiled import search_band_compiled
+
+    n = h.size
+
+    def model(plan: tuple[b.Band, ...]) -> float:
+        return sum(b._band_cost_compiled(n, x.width, x.threshold) for x in plan)
+
+    plans = [p for p in b._plans(radius, None)
+             if all(b._ball(x.width, x.threshold) <= b._MAX_FLIPS for x in p)]  # fmt: skip
+    plans = sorted(plans, key=model)[:k]
+    chosen = plan_bands(n, radius, compiled=True)
+    best = dict.fromkeys(plans, math.inf)
+    for _ in range(rounds):
+        for p in plans:
+            c0 = time.process_time()
+            found = [search_band_compiled(h, x, radius, 0, 1) for x in p if x.threshold >= 0]
+            np.unique(np.concatenate(found))
+            best[p] = min(best[p], time.process_time() - c0)
+    for p in sorted(plans, key=best.__getitem__):
+        mark = "  <- chosen" if p == chosen else ""
+        print(f"  plan CPU {best[p] * 1e3:8.1f} ms  model {model(p) / 1e6:7.1f} ms  "
+              f"{[(x.width, x.threshold) for x in p]}{mark}", flush=True)  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="140000,1000000")
@@ -107,6 +138,7 @@ def main() -> None:
     ap.add_argument("--hashes", default=None, help="hashes.parquet of a build")
     ap.add_argument("--kernels", default="numba", help="numba,numpy: paths timed (first: main)")
     ap.add_argument("--rounds", type=int, default=1, help="alternating rounds (best of)")
+    ap.add_argument("--compare-plans", type=int, default=0, help="time the K cheapest plans")
     args = ap.parse_args()
     kernels = [k.strip() == "numba" for k in args.kernels.split(",")]
     r = args.radius
@@ -179,6 +211,8 @@ def main() -> None:
         assert set(zip(si.tolist(), sj.tolist(), strict=True)) == brute_force_keys(h[:m], r)
         print(f"  same pairs as brute force on the first {m}: yes", flush=True)
         rows.append(row)
+        if args.compare_plans:
+            compare_plans(h, r, args.compare_plans, args.rounds)
     pairs_of_rows = list(itertools.pairwise(rows))
     if len(rows) > 2:
         pairs_of_rows.append((rows[0], rows[-1]))
