@@ -271,3 +271,50 @@ def test_report_markdown_lists_hits_and_skip_reasons() -> None:
     assert "| PatientID | … | numeric_short |" in text
     empty = IdentifierAuditResult(0, 0, 0)
     assert "→ PASS" in report_markdown(empty) and "|" not in report_markdown(empty)
+
+
+def _nifti_cases(folder: Path) -> list[Path]:
+    """Gzipped NIfTI files the header-only read must decode as the whole-file read does."""
+    data = np.random.default_rng(0).integers(0, 30000, (40, 50, 6), dtype=np.int16)
+    out = []
+    for i, (cls, endian, ext) in enumerate(
+        [
+            (nib.Nifti1Image, "<", False),
+            (nib.Nifti1Image, ">", True),
+            (nib.Nifti2Image, "<", True),
+            (nib.Nifti2Image, ">", False),
+        ]
+    ):
+        img = cls(data.astype(data.dtype.newbyteorder(endian)), np.eye(4))
+        img.header["descrip"] = f"case {i} Müllersohn".encode()
+        if ext:
+            img.header.extensions.append(nib.nifti1.Nifti1Extension(6, b"comment Hans 1234567"))
+        out.append(folder / f"v{i}.nii.gz")
+        nib.save(img, out[-1])
+    whole = out[1].read_bytes()
+    (folder / "cut.nii.gz").write_bytes(whole[:40])  # a stream cut inside the header
+    (folder / "plain.nii.gz").write_bytes(gzip.decompress(whole))  # not gzipped
+    (folder / "text.nii.gz").write_bytes(gzip.compress(b"Hans Mullersohn " * 40))
+    zero = bytearray(gzip.decompress(whole))
+    zero[108:112] = np.float32(0).astype(">f4").tobytes()  # vox_offset 0 (a .hdr/.img pair)
+    (folder / "zero.nii.gz").write_bytes(gzip.compress(bytes(zero)))
+    return [*out, *(folder / f"{n}.nii.gz" for n in ("cut", "plain", "text", "zero"))]
+
+
+def test_nifti_gz_header_only_read_equals_whole_read(tmp_path: Path) -> None:
+    from hepatokit.identifier_audit.decode import _blob_texts, file_texts
+
+    for p in _nifti_cases(tmp_path):
+        whole = [("path", p.name), *_blob_texts(p.read_bytes(), name=p.name)]
+        assert file_texts(p) == whole, p.name
+    # a stream cut in the voxels: its header is read (the whole read saw no gzip, only bytes)
+    cut = tmp_path / "short.nii.gz"
+    cut.write_bytes((tmp_path / "v1.nii.gz").read_bytes()[:20_000])
+    assert file_texts(cut)[1:] == file_texts(tmp_path / "v1.nii.gz")[1:]
+    found = _audit(tmp_path, {"Müllersohn": "PatientName", "1234567": "PatientID"})
+    assert {(h.file, h.tag) for h in found.hits} >= {
+        ("v0.nii.gz", "PatientName"),
+        ("v1.nii.gz", "PatientID"),
+        ("v2.nii.gz", "PatientID"),
+        ("v3.nii.gz", "PatientName"),
+    }

@@ -281,6 +281,38 @@ def _is_utf8(data: bytes) -> bool:
     return True
 
 
+def _nifti_gz_head(path: Path) -> list[tuple[str, str]] | None:
+    """The texts of a ``.nii.gz`` image from its header and extensions alone (the bytes
+    before ``vox_offset``, inflated from the start of the stream), or None when it is not a
+    gzipped NIfTI-1/2 with a plausible offset (:func:`_blob_texts` then reads it whole).
+
+    Same texts as inflating the whole file (the voxels are never scanned), without reading
+    or inflating the voxels: the volumes were ~60 % of the bytes the audit read and
+    inflated on a LiFS build."""
+    import struct
+
+    try:
+        with gzip.open(path, "rb") as fh:
+            head = fh.read(540)
+            for order in "<>":
+                size = struct.unpack(f"{order}i", head[:4])[0] if len(head) >= 4 else 0
+                if size == 348 and len(head) >= 352:
+                    offset = int(struct.unpack(f"{order}f", head[108:112])[0])
+                    break
+                if size == 540 and len(head) >= 540:
+                    offset = struct.unpack(f"{order}q", head[168:176])[0]
+                    break
+            else:
+                return None
+            if not size <= offset <= 1 << 26:
+                return None
+            head += fh.read(offset - len(head)) if offset > len(head) else b""
+    except (OSError, EOFError, zlib.error, struct.error, ValueError, OverflowError):
+        return None
+    texts = _nifti_texts(head[: max(offset, size)])
+    return None if texts is None else [(f"gzip:{w}", t) for w, t in texts]
+
+
 def file_texts(
     path: str | os.PathLike[str], *, relative: str | None = None
 ) -> list[tuple[str, str]]:
@@ -288,4 +320,7 @@ def file_texts(
     relative path itself first)."""
     p = Path(path)
     rel = relative if relative is not None else p.name
+    head = _nifti_gz_head(p) if p.name.lower().endswith(".nii.gz") else None
+    if head is not None:
+        return [("path", rel), *head]
     return [("path", rel), *_blob_texts(p.read_bytes(), name=p.name)]
