@@ -77,11 +77,21 @@ def _load(build: Path) -> Rows:
         phi_path, columns=["item_id", "acquisition_time", "series_time", "contrast_start_time"]
     ).to_pylist()
     times = {p["item_id"]: p for p in phi}
+    seconds: dict[Any, float | None] = {}  # a time text repeats over a series: parsed once
+
+    def of(tm: Any) -> float | None:
+        if type(tm) is not str:
+            return seconds_of_day(tm)
+        got = seconds.get(tm, seconds)
+        if got is seconds:
+            got = seconds[tm] = seconds_of_day(tm)
+        return got  # type: ignore[return-value]
+
     for r in rows:
         p = times.get(r["item_id"], {})
-        t_acq = seconds_of_day(p.get("acquisition_time"))
-        r["t_acq"] = t_acq if t_acq is not None else seconds_of_day(p.get("series_time"))
-        r["t_bolus"] = seconds_of_day(p.get("contrast_start_time"))
+        t_acq = of(p.get("acquisition_time"))
+        r["t_acq"] = t_acq if t_acq is not None else of(p.get("series_time"))
+        r["t_bolus"] = of(p.get("contrast_start_time"))
     return rows
 
 
