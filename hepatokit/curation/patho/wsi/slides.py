@@ -36,6 +36,9 @@ __all__ = [
 ]
 
 FLAT_LIMIT_PIXELS = 400_000_000  # a flat TIFF above this is refused (it would not fit in memory)
+#: level-0 resolutions (µm/px) a slide's metadata may give; outside them it is a file default,
+#: not a scan (72 dpi is 352.8 µm/px; 28.35 px per inch, 72 per cm written as per inch, is 896)
+PLAUSIBLE_MPP = (0.05, 50.0)
 
 
 class SlideError(DataFormatError):
@@ -194,10 +197,16 @@ def _resolve(
     """Level-0 mpp, magnification and where they came from.
 
     The slide's own metadata wins (mpp, then objective power); the user's ``mpp`` only fills
-    in a slide that has neither, unless ``force_mpp`` (then it overrides every slide).
+    in a slide that has neither, unless ``force_mpp`` (then it overrides every slide). A
+    metadata mpp outside :data:`PLAUSIBLE_MPP` is a file's default resolution (a generic TIFF
+    written with 72 dpi), not a scan's: it counts as absent.
     """
     if mpp is not None and force_mpp:
         return mpp, magnification_from_mpp(mpp), "user-forced"
+    ignored = ""
+    if mpp_meta and not PLAUSIBLE_MPP[0] <= mpp_meta <= PLAUSIBLE_MPP[1]:
+        ignored = f" (its resolution tag says {mpp_meta:.4g} µm/px: a file default, not a scan)"
+        mpp_meta = None
     if mpp_meta and mpp_meta > 0:
         mag = objective if objective else magnification_from_mpp(mpp_meta)
         return mpp_meta, mag, "metadata"
@@ -207,7 +216,7 @@ def _resolve(
         return mpp, magnification_from_mpp(mpp), "user"
     raise SlideError(
         "no_mpp",
-        "the slide has neither mpp nor objective-power metadata",
+        "the slide has neither mpp nor objective-power metadata" + ignored,
         path=path.name,
         hint="pass --mpp (µm per level-0 pixel, e.g. 0.25 for 40x, 0.5 for 20x)",
     )
@@ -336,4 +345,4 @@ def _tiff_mpp(page: Any) -> float | None:
         return None
     per_um = res / (1e4 if unit == 3 else 25_400.0)
     mpp = 1.0 / per_um
-    return mpp if 0.05 <= mpp <= 50 else None  # 72-dpi defaults are not a scan resolution
+    return mpp  # a 72-dpi default is set aside by _resolve (PLAUSIBLE_MPP)

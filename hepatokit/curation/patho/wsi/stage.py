@@ -316,7 +316,7 @@ def tile_outcome(
         source = r.get("mpp_source") or ""
         detail = f"{len(t)} tiles"
         if source in ("user", "user-forced"):
-            why = "forced over its metadata" if source == "user-forced" else "no metadata"
+            why = "forced over its metadata" if source == "user-forced" else "no usable metadata"
             detail += f"; level-0 mpp {mpp} from the user ({why})"
             log.info("slide %s: level-0 mpp %s from the user (%s)", sid, mpp, why)
         out.rows.append(kept(sid, kind="slide", stage=STAGE, source=shown, size=f.size,

