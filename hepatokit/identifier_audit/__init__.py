@@ -8,7 +8,8 @@ values. It looks for them with precision as well as recall:
   cells (strings, nested values, column names, schema metadata; binary cells by what they
   hold), JSON strings (keys and values, never the ``\\uXXXX`` escapes), NIfTI header text
   fields and extensions (not the voxels), image metadata (PNG text chunks, EXIF, TIFF
-  descriptions, JPEG comments), tar members, DICOM headers (decoded by pydicom); plain text
+  descriptions, JPEG comments), tar members, DICOM headers (decoded by pydicom, and the
+  printable runs of the file without its pixel data); plain text
   as UTF-8; for any other binary, its printable runs. Gzip is inflated first. The relative
   path of every file is scanned too (folder names carry patient names).
 * **Numbers hepatokit computes are fields, not text.** The values of a numeric field (a

@@ -122,16 +122,22 @@ def _image_texts(data: bytes) -> list[tuple[str, str]] | None:
     return out
 
 
-def _dicom_texts(data: bytes) -> list[tuple[str, str]]:
+def _dicom_texts(data: bytes) -> tuple[list[tuple[str, str]], bytes]:
+    """The header text of a DICOM file (decoded by pydicom) and its bytes without the pixel
+    data's value (whose printable runs are noise: a run of digits in the voxels met a
+    digits-only identifier as easily as any other number)."""
     import warnings
 
     import pydicom
 
     out: list[tuple[str, str]] = []
+    rest = data
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            ds = pydicom.dcmread(io.BytesIO(data), force=True, stop_before_pixels=True)
+            fh = io.BytesIO(data)
+            ds = pydicom.dcmread(fh, force=True, stop_before_pixels=True)
+            rest = _without_pixels(data, fh.tell())
             texts = []
             for elem in ds.iterall():
                 if elem.VR in ("SQ", "OB", "OW", "UN", "OF", "OD", "OL", "OV"):
@@ -141,7 +147,25 @@ def _dicom_texts(data: bytes) -> list[tuple[str, str]]:
             out.append(("dicom", "\n".join(texts)))
         except Exception:
             pass
-    return out
+    return out, rest
+
+
+_PIXEL_TAGS = (b"\xe0\x7f\x10\x00", b"\xe0\x7f\x08\x00", b"\xe0\x7f\x09\x00")
+
+
+def _without_pixels(data: bytes, pos: int) -> bytes:
+    """``data`` without the value of the (little-endian) pixel data element at ``pos``
+    (where ``dcmread(stop_before_pixels=True)`` stopped); ``data`` itself otherwise."""
+    if data[pos : pos + 4] not in _PIXEL_TAGS:
+        return data
+    if data[pos + 4 : pos + 6] in (b"OB", b"OW", b"OF", b"OD", b"OL", b"OV", b"UN"):
+        start, length = pos + 12, int.from_bytes(data[pos + 8 : pos + 12], "little")
+    else:  # implicit VR
+        start, length = pos + 8, int.from_bytes(data[pos + 4 : pos + 8], "little")
+    if length != 0xFFFFFFFF:
+        return data[:pos] + data[start + length :]
+    end = data.find(b"\xfe\xff\xdd\xe0", start)  # encapsulated: to the sequence delimiter
+    return data[:pos] + (data[end + 8 :] if end >= 0 else b"")
 
 
 def _is_number(obj: Any) -> bool:
@@ -246,7 +270,8 @@ def _blob_texts(data: bytes, *, name: str, depth: int = 0) -> list[tuple[str, st
         if texts is not None:
             return texts
     if data[128:132] == b"DICM":
-        return [*_dicom_texts(data), ("bytes", _strings(data))]
+        texts, rest = _dicom_texts(data)
+        return [*texts, ("bytes", _strings(rest))]
     if suffix == ".tar" or (len(data) > 262 and data[257:262] == b"ustar"):
         out: list[tuple[str, str]] = []
         with contextlib.suppress(tarfile.TarError):

@@ -118,3 +118,28 @@ def test_a_field_of_numeric_ids_is_found(tmp_path: Path) -> None:
         ("b.parquet", "column:day"),
         ("c.json", "json"),
     }
+
+
+def _dicom(path: Path, pixels: bytes, description: str) -> None:
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.4"
+    meta.MediaStorageSOPInstanceUID = "1.2.3.4"
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SeriesDescription = description
+    ds.Rows, ds.Columns, ds.BitsAllocated = 1, len(pixels), 8
+    ds.PixelData = pixels
+    ds.save_as(path, enforce_file_format=True)
+
+
+def test_digits_in_dicom_pixel_data_are_no_hit(tmp_path: Path) -> None:
+    """Voxels are not text: a run of digit bytes in the pixel data is no hit; the same
+    digits in the header's text are."""
+    _dicom(tmp_path / "a.dcm", b"\x00\x01" + ID.encode() + b"\x02\x03", "t1 vibe")
+    assert _audit(tmp_path).ok
+    _dicom(tmp_path / "b.dcm", b"\x00\x01\x02\x03", f"t1 {ID}")
+    assert [(h.file, h.where) for h in _audit(tmp_path).hits] == [("b.dcm", "dicom")]
