@@ -15,6 +15,7 @@ vendors' private tags: Siemens (0019,100C), GE (0043,1039) first value modulo 1e
 
 from __future__ import annotations
 
+import os
 import struct
 import warnings
 from dataclasses import dataclass, field
@@ -140,7 +141,7 @@ def _not_file_meta(tag: BaseTag, vr: str | None, length: int) -> bool:
     return tag >> 16 != 0x0002
 
 
-def _read_fast(path: Path) -> tuple[Elements, Elements] | None:
+def _read_fast(path: str | Path) -> tuple[Elements, Elements] | None:
     """``(file meta, dataset)`` element mappings of a Part-10 file, read with
     :func:`.scan.scan_elements` (the plain case: pydicom's element generator's elements from a
     few large reads) or else pydicom's element generator, and no ``Dataset`` around them (that
@@ -188,7 +189,7 @@ def _read_fast(path: Path) -> tuple[Elements, Elements] | None:
     return meta, elements
 
 
-def _starts_like_dicom(path: Path) -> bool:
+def _starts_like_dicom(path: str | Path) -> bool:
     """Whether a file without a preamble starts with a DICOM element (group 0002 or 0008,
     either byte order): forcing pydicom through anything else (a 2 GB file of zeros) reads
     the whole file as empty elements."""
@@ -199,7 +200,7 @@ def _starts_like_dicom(path: Path) -> bool:
     return int.from_bytes(head[:2], "little") in (2, 8) or int.from_bytes(head[:2], "big") in (2, 8)
 
 
-def _read_slow(path: Path) -> tuple[Elements, Elements, bool] | HeaderRecord:
+def _read_slow(path: str | Path) -> tuple[Elements, Elements, bool] | HeaderRecord:
     """``dcmread`` (forced when there is no preamble): ``(file meta, dataset, forced)``, or the
     exclusion when pydicom cannot read the header."""
     try:
@@ -249,7 +250,7 @@ _PIXEL_TAGS = frozenset({0x7FE00008, 0x7FE00009, 0x7FE00010})
 _MAX_DEFERRED_BYTES = 1 << 16
 
 
-def _fill_deferred(path: Path, elements: Elements) -> Elements:
+def _fill_deferred(path: str | Path, elements: Elements) -> Elements:
     """``elements`` with the header values that were deferred for being longer than
     ``_DEFER_BYTES`` (a 300-character SeriesDescription, a long ImageComments) read from the
     file, up to ``_MAX_DEFERRED_BYTES`` each; the pixel data stays deferred. A value the file
@@ -294,9 +295,9 @@ def read_header(path: str | Path) -> HeaderRecord:
         ``reason`` is None for a kept image, else one of ``not_dicom``, ``truncated``,
         ``corrupt``, ``dicomdir``, ``non_image`` (``detail`` says why, one line).
     """
-    path = Path(path)
+    path = os.fspath(path)  # a str: os calls, no Path objects (~4 µs a file, 22k files)
     try:
-        size = path.stat().st_size
+        size = os.stat(path).st_size  # noqa: PTH116 (hot loop)
     except OSError as exc:
         return HeaderRecord("not_dicom", f"{type(exc).__name__}: {exc}"[:300])
     if size == 0:
@@ -317,7 +318,7 @@ def read_header(path: str | Path) -> HeaderRecord:
 
 
 def _check_j2k(
-    path: Path, meta: Elements, elements: Elements, record: HeaderRecord
+    path: str | Path, meta: Elements, elements: Elements, record: HeaderRecord
 ) -> HeaderRecord:
     """A kept image whose JPEG 2000 pixel data are damaged (:mod:`.j2k`: read only for those
     transfer syntaxes) becomes ``corrupt``."""
