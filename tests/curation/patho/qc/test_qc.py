@@ -34,6 +34,12 @@ def test_blur_background_stain_pen() -> None:
     assert _reason(he_patch(2, e_scale=0.0, h_scale=1.5)) == "stain"  # haematoxylin only
     assert _reason(he_patch(2, e_scale=0.3, h_scale=0.3)) == "stain"  # faded
 
+    # eosin over-staining in the H&E plane: eosin_p90 1.26 > 1.0 at 4x the eosin (0.96 at 3x);
+    # four times the haematoxylin (dense dark nuclei) is kept
+    assert _reason(he_patch(2, e_scale=4.0)) == "stain"
+    assert _reason(he_patch(2, e_scale=3.0)) is None
+    assert _reason(he_patch(2, h_scale=4.0)) is None
+
     for colour in [(35, 60, 165), (28, 28, 34), (40, 135, 70)]:
         mask = Image.new("L", (150, 150), 0)
         ImageDraw.Draw(mask).line([(0, 40), (75, 90), (150, 60)], fill=255, width=20)

