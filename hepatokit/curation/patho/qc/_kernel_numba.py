@@ -102,6 +102,49 @@ def _block_ratio(lines: np.ndarray) -> float:
 
 
 @njit(cache=True, nogil=True)
+def _stain_values(
+    t0s: np.ndarray,
+    t1s: np.ndarray,
+    t2s: np.ndarray,
+    nt: int,
+    normal: np.ndarray,
+    unmix: np.ndarray,
+    cos_v: np.ndarray,
+    amount: np.ndarray,
+    eosin: np.ndarray,
+    codes: np.ndarray,
+) -> tuple[int, int]:
+    """``raw._stain_stats`` per tissue pixel: |cos| to the H-E normal, H + E amount, E
+    amount, their buckets, and the fixed-point sums of the positive amounts.
+
+    A loop of its own over the gathered ODs, with no branch the compiler cannot turn into
+    a select: it runs on SIMD lanes (square root and division are correctly rounded there
+    too, so the values are the same), ~1.5x faster than inside the per-pixel pass."""
+    n0, n1, n2 = normal[0], normal[1], normal[2]
+    h0, h1, h2 = unmix[0, 0], unmix[0, 1], unmix[0, 2]
+    e0, e1, e2 = unmix[1, 0], unmix[1, 1], unmix[1, 2]
+    sum_h = sum_e = 0  # fixed point, 2**-24 (raw._FIXED)
+    for i in range(nt):
+        t0, t1, t2 = t0s[i], t1s[i], t2s[i]
+        norm = math.sqrt((t0 * t0 + t1 * t1) + t2 * t2)
+        c = abs((t0 * n0 + t1 * n1) + t2 * n2) / max(norm, 1e-9)
+        ch = (t0 * h0 + t1 * h1) + t2 * h2
+        ce = (t0 * e0 + t1 * e1) + t2 * e2
+        ph = ch if ch > 0.0 else 0.0
+        pe = ce if ce > 0.0 else 0.0
+        am = ph + pe
+        cos_v[i] = c
+        amount[i] = am
+        eosin[i] = ce
+        sum_h += int(ph * 16777216.0 + 0.5)
+        sum_e += int(pe * 16777216.0 + 0.5)
+        codes[_COS, i] = _bucket(c, _COS)
+        codes[_AMOUNT, i] = _bucket(am, _AMOUNT)
+        codes[_EOSIN, i] = _bucket(ce, _EOSIN)
+    return sum_h, sum_e
+
+
+@njit(cache=True, nogil=True)
 def measure(
     rgb: np.ndarray,
     table: np.ndarray,
@@ -114,16 +157,11 @@ def measure(
     h, w = rgb.shape[0], rgb.shape[1]
     size = h * w
     gray = np.empty((h, w), dtype=np.int64)
-    cos_v = np.empty(size, dtype=np.float64)
-    amount = np.empty(size, dtype=np.float64)
-    eosin = np.empty(size, dtype=np.float64)
-    hist = np.zeros((3, _NB), dtype=np.int64)
-    codes = np.empty((3, size), dtype=np.uint16)
-    n0, n1, n2 = normal[0], normal[1], normal[2]
-    h0, h1, h2 = unmix[0, 0], unmix[0, 1], unmix[0, 2]
-    e0, e1, e2 = unmix[1, 0], unmix[1, 1], unmix[1, 2]
+    # the tissue pixels' channel ODs, gathered here; their stain values in _stain_values
+    t0s = np.empty(size, dtype=np.float64)
+    t1s = np.empty(size, dtype=np.float64)
+    t2s = np.empty(size, dtype=np.float64)
     n_white = n_green = n_ink = n_black = nt = 0
-    sum_h = sum_e = 0  # fixed point, 2**-24 (raw._FIXED)
     for y in range(h):
         for x in range(w):
             r, g, b = rgb[y, x, 0], rgb[y, x, 1], rgb[y, x, 2]
@@ -139,32 +177,26 @@ def measure(
             if f & _BLACK:
                 n_black += 1
             if (f & (_TISSUE | _WHITE)) == _TISSUE:
-                t0, t1, t2 = od[r], od[g], od[b]
-                norm = math.sqrt((t0 * t0 + t1 * t1) + t2 * t2)
-                c = abs((t0 * n0 + t1 * n1) + t2 * n2) / max(norm, 1e-9)
-                ch = (t0 * h0 + t1 * h1) + t2 * h2
-                ce = (t0 * e0 + t1 * e1) + t2 * e2
-                ph = ch if ch > 0.0 else 0.0
-                pe = ce if ce > 0.0 else 0.0
-                am = ph + pe
-                cos_v[nt] = c
-                amount[nt] = am
-                eosin[nt] = ce
-                sum_h += int(ph * 16777216.0 + 0.5)
-                sum_e += int(pe * 16777216.0 + 0.5)
-                b0, b1, b2 = _bucket(c, _COS), _bucket(am, _AMOUNT), _bucket(ce, _EOSIN)
-                codes[_COS, nt] = b0
-                codes[_AMOUNT, nt] = b1
-                codes[_EOSIN, nt] = b2
-                hist[_COS, b0] += 1
-                hist[_AMOUNT, b1] += 1
-                hist[_EOSIN, b2] += 1
+                t0s[nt] = od[r]
+                t1s[nt] = od[g]
+                t2s[nt] = od[b]
                 nt += 1
+    enough = nt >= max(50.0, 0.02 * size)  # else too little tissue to judge the stain
+    m = nt if enough else 0
+    cos_v = np.empty(m, dtype=np.float64)
+    amount = np.empty(m, dtype=np.float64)
+    eosin = np.empty(m, dtype=np.float64)
+    codes = np.empty((3, m), dtype=np.uint16)
+    sum_h, sum_e = _stain_values(t0s, t1s, t2s, m, normal, unmix, cos_v, amount, eosin, codes)
+    hist = np.zeros((3, _NB), dtype=np.int64)
+    for k in range(3):
+        hk = hist[k]
+        ck = codes[k]
+        for i in range(m):
+            hk[ck[i]] += 1
 
     floats = np.zeros(8, dtype=np.float64)
-    if nt < max(50.0, 0.02 * size):  # too little tissue to judge the stain
-        sum_h = sum_e = 0
-    else:
+    if enough:
         half = nt // 2
         k1 = half - 1 if nt % 2 == 0 else half
         floats[0], floats[1] = _select(cos_v, codes[_COS], nt, hist[_COS], k1, half)
