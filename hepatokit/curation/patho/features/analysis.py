@@ -109,14 +109,15 @@ def analyse_image(
             )
         rgb = rgb.resize((expected_size[0], expected_size[1]), Image.Resampling.BILINEAR)
         resized = True
+    pixels = np.asarray(rgb)  # one copy of the pixels for the hashes and the QC scores
     return PatchAnalysis(
         width=width,
         height=height,
         mode=mode,
         format=fmt,
         resized=resized,
-        hashes=image_hashes(rgb, data, dhash=dhash),
-        scores=qc_scores(np.asarray(rgb)),
+        hashes=image_hashes(rgb, data, dhash=dhash, pixels=pixels),
+        scores=qc_scores(pixels),
     )
 
 

@@ -42,12 +42,12 @@ def analyse_file(task: FileTask) -> dict[str, Any]:
     except OSError as exc:
         reason = "not_regular_file" if exc.errno == 22 else "unreadable"
         return {"reason": reason, "detail": exc.strerror or type(exc).__name__, "bytes": None}
-    md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
     try:
         a = analyse_patch_bytes(
             data, expected_size=task.expected_size, size_policy=task.size_policy, dhash=task.dhash
         )
     except PatchRejected as rej:
+        md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
         reason, detail = rej.reason, rej.detail
         if reason == "not_image" and Path(task.path).suffix.lower() in task.image_extensions:
             reason = "corrupt"  # named as an image, holds no decodable image
@@ -56,7 +56,7 @@ def analyse_file(task: FileTask) -> dict[str, Any]:
     return {
         "reason": None,
         "bytes": len(data),
-        "md5": md5,
+        "md5": a.hashes.md5,  # of the same bytes (computed once per file)
         # text the file's metadata holds (removed at publish; the PHI audit looks for it)
         "meta": metadata_values(data) if metadata_text(data) else [],
         "width": a.width,
