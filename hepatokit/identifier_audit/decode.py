@@ -312,8 +312,9 @@ def _nifti_gz_head(path: Path) -> list[tuple[str, str]] | None:
     gzipped NIfTI-1/2 with a plausible offset (:func:`_blob_texts` then reads it whole).
 
     Same texts as inflating the whole file (the voxels are never scanned), without reading
-    or inflating the voxels: the volumes were ~60 % of the bytes the audit read and
-    inflated on a LiFS build."""
+    or inflating the voxels: the volumes are 86 % of the bytes of a 610-patient LiFS build
+    (400 of 464 MB); on the 799 volumes of a 120-patient build, 0.85 s CPU whole, 0.06 s
+    header only."""
     import struct
 
     try:

@@ -72,10 +72,11 @@ def identifier_field(text: str, needles: Mapping[tuple[str, ...], str]) -> list[
     it is a field of identifiers: more than half of its distinct values are each a whole
     needle (a column of patient IDs or dates stored as numbers). Otherwise none: a number
     of a numeric field that equals a digits-only identifier (a numeric patient name, ID or
-    accession) is a size, count or measurement that hepatokit computed (a 610-patient build
-    failed on one such coincidence), and hepatokit reads identifiers as text, never as
-    numbers; the same identifier in any text (a string cell, a JSON string, a name, a CSV)
-    is always found."""
+    accession) is a size, count or measurement that hepatokit computed (on a 610-patient
+    build an output size met a numeric patient name; with realistic 6-digit IDs, such
+    sizes met one in 90 % of builds: bench/RESULTS.md), and hepatokit reads identifiers as
+    text, never as numbers; the same identifier in any text (a string cell, a JSON string,
+    a name, a CSV) is always found."""
     values = set(text.split("\n")) - {""}
     hits = [t for t in (tuple(tokens_of(v.lower())) for v in values) if t in needles]
     return hits if 2 * len(hits) > len(values) else []
