@@ -145,12 +145,14 @@ class _Seen:
     element whose raw bytes (with its tag, VR, encoding, character set and private creator)
     were collected before into the same ``out`` cannot change it. ``done`` holds those
     elements (bytes longer than 64 as a 128-bit BLAKE2 digest: a run of files keeps no
-    per-slice vendor headers in memory); ``dull`` the ``(tag, raw VR)`` of public elements that can never give a value
-    (neither a name, date, ID, sequence nor public text: decided by keyword and VR, both fixed
-    by tag and raw VR), never converted. Measured on ``synth mri --patients 120`` (22,711
-    headers, one process): ~1.2 ms CPU a file before (pydicom's conversion of every
-    element, ~80 a file, ~75 % of it under a profiler), ~0.37 ms with this skip, ~0.2 ms
-    with :func:`_read`'s scanner too (bench/RESULTS.md)."""
+    per-slice vendor headers in memory); ``dull`` the ``(tag, raw VR)`` of public elements
+    that can never give a value (neither a name, date, ID, sequence nor public text:
+    decided by keyword and VR, both fixed by tag and raw VR), never converted.
+
+    Measured on ``synth mri --patients 120`` (22,711 headers, one process): ~1.2 ms CPU a
+    file before (pydicom's conversion of every element, ~80 a file, ~75 % of it under a
+    profiler), ~0.37 ms with this skip, ~0.2 ms with :func:`_read`'s scanner too
+    (bench/RESULTS.md)."""
 
     __slots__ = ("done", "dull")
 
