@@ -129,6 +129,31 @@ def _vcombine(h3: np.ndarray, h2: np.ndarray, m: np.ndarray, erode: bool) -> np.
 
 
 @njit(cache=True, nogil=True)
+def _far4_any(m: np.ndarray) -> bool:
+    """Whether a pixel of ``m`` lies 4 px from its edge (``masks.far4``: no pixel off ``m``
+    within a 7 x 5 and a 5 x 7 rectangle; outside the image counts as in): the test the
+    exact EDT made from its largest value, with byte passes, before paying for the EDT."""
+    h, w = m.shape
+    r3 = _hwindow(m, 3, True)  # x ± 3
+    r2 = _hwindow(m, 2, True)  # x ± 2
+    for y in range(h):
+        for x in range(w):
+            ok = True
+            for dy in range(-3, 4):
+                yy = y + dy
+                if yy < 0 or yy >= h:
+                    continue
+                # rows y ± 2 need x ± 3 (7 x 5) and x ± 2; rows y ± 3 need x ± 2 (5 x 7)
+                v = r2[yy, x] if (dy == 3 or dy == -3) else r3[yy, x]
+                if v == 0:
+                    ok = False
+                    break
+            if ok:
+                return True
+    return False
+
+
+@njit(cache=True, nogil=True)
 def _thick(flags: np.ndarray, bit: int) -> int:
     """Pixels of the ``bit`` mask in thick components (``raw._thick``): the opening by
     a radius-3 disk, its 4-connected components, those whose mean distance to the opening's
@@ -165,9 +190,10 @@ def _thick(flags: np.ndarray, bit: int) -> int:
             n_open += opened[y, x]
     if n_open == h * w:
         return -1
-    d2 = np.empty((h, w), dtype=np.int64)
-    if _edt2(opened, d2) < 16:
+    if not _far4_any(opened):
         return 0  # no pixel 4 px from the edge: no mean radius >= 4
+    d2 = np.empty((h, w), dtype=np.int64)
+    _edt2(opened, d2)
     # 4-connected components (ndimage.label), the distances summed in raster order
     # (np.bincount with weights), the mean radius of each
     size = h * w
