@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from hepatokit import atomic
 from hepatokit.atomic import (
     atomic_path,
     write_bytes_atomic,
@@ -53,3 +57,40 @@ def test_written_files_get_normal_permissions(tmp_path):
     finally:
         os.umask(mask)
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+# the lean path of write_bytes_atomic(durable=False) against the general one (atomic_path)
+
+
+def test_lean_write_gives_the_general_paths_file(tmp_path: Path) -> None:
+    data = os.urandom(70_000)
+    atomic.write_bytes_atomic(tmp_path / "a.nii.gz", data, durable=False)  # lean
+    with atomic.atomic_write(tmp_path / "b.nii.gz", durable=False) as fh:  # general
+        fh.write(data)
+    a, b = (tmp_path / "a.nii.gz"), (tmp_path / "b.nii.gz")
+    assert a.read_bytes() == b.read_bytes() == data
+    assert a.stat().st_mode == b.stat().st_mode
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.nii.gz", "b.nii.gz"]
+    atomic.write_bytes_atomic(a, b"second", durable=False)  # replaces
+    assert a.read_bytes() == b"second"
+    atomic.write_bytes_atomic(tmp_path / "new" / "c.txt", b"c", durable=False)  # no folder yet
+    assert (tmp_path / "new" / "c.txt").read_bytes() == b"c"
+
+
+def test_lean_temporary_name_is_a_stale_temp(tmp_path: Path) -> None:
+    name = f".sub-x_T1W.json.{os.getpid() % 10**8:08d}.tmp"
+    assert atomic._TEMP_NAME.match(name)
+    (tmp_path / name).write_bytes(b"left by a killed run")
+    atomic.write_bytes_atomic(tmp_path / "sub-x_T1W.json", b"{}\n", durable=False)
+    assert (tmp_path / "sub-x_T1W.json").read_bytes() == b"{}\n"  # written all the same
+    assert atomic.remove_stale_temps(tmp_path) == [tmp_path / name]
+
+
+def test_lean_failed_write_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(fd: int, data: object) -> int:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(atomic.os, "write", broken)
+    with pytest.raises(OSError, match="disk full"):
+        atomic.write_bytes_atomic(tmp_path / "v.nii.gz", b"x" * 10, durable=False)
+    assert list(tmp_path.iterdir()) == []
