@@ -251,7 +251,6 @@ def _collect_dataset(ds: Any, out: dict[str, str], public: set[str], seen: _Seen
 
 
 _PIXEL_TAGS = frozenset({0x7FE00010, 0x7FE00009, 0x7FE00008})
-_PLAIN_SYNTAX_REFUSED = frozenset({"1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99"})
 
 
 class _BeforePixels(frozenset[int]):
@@ -278,14 +277,12 @@ def _read(path: str) -> tuple[Any, Any]:
         if fh.read(132)[128:] == b"DICM":
             scanned = scan_elements(fh, _BeforePixels(), defer_size=1 << 62)
             if scanned is not None:
-                meta, elements, implicit = scanned
+                # the scan declines big endian and deflated itself; pydicom's private
+                # transfer syntaxes are left to dcmread
+                meta, elements, _implicit = scanned
                 uid = bytes(meta[0x00020010].value or b"")
                 syntax = uid.rstrip(b"\x00 ").decode("ascii", "replace")
-                if (
-                    syntax not in _PLAIN_SYNTAX_REFUSED
-                    and syntax not in PrivateTransferSyntaxes
-                    and implicit == (syntax == "1.2.840.10008.1.2")
-                ):
+                if syntax not in PrivateTransferSyntaxes:
                     return pydicom.Dataset(cast(Any, meta)), pydicom.Dataset(cast(Any, elements))
     ds = pydicom.dcmread(path, stop_before_pixels=True, force=True)  # anything else
     return getattr(ds, "file_meta", None), ds
