@@ -154,6 +154,16 @@ def _far4_any(m: np.ndarray) -> bool:
 
 
 @njit(cache=True, nogil=True)
+def _ones(m: np.ndarray) -> int:
+    """How many pixels of a 0/1 ``uint8`` mask are set."""
+    n = 0
+    for y in range(m.shape[0]):
+        for x in range(m.shape[1]):
+            n += m[y, x]
+    return n
+
+
+@njit(cache=True, nogil=True)
 def _thick(flags: np.ndarray, bit: int) -> int:
     """Pixels of the ``bit`` mask in thick components (``raw._thick``): the opening by
     a radius-3 disk, its 4-connected components, those whose mean distance to the opening's
@@ -174,21 +184,13 @@ def _thick(flags: np.ndarray, bit: int) -> int:
     h2 = _hwindow(m, 2, True)
     h3 = _hwindow(h2, 1, True)
     eroded = _vcombine(h3, h2, m, True)
-    n_eroded = 0
-    for y in range(h):
-        for x in range(w):
-            n_eroded += eroded[y, x]
-    if n_eroded == 0:
+    if _ones(eroded) == 0:
         return 0
     # dilation (masks.disk3_dilate): an eroded pixel within dx² + dy² <= 9 (the same disk)
     h2 = _hwindow(eroded, 2, False)
     h3 = _hwindow(h2, 1, False)
     opened = _vcombine(h3, h2, eroded, False)
-    n_open = 0
-    for y in range(h):
-        for x in range(w):
-            n_open += opened[y, x]
-    if n_open == h * w:
+    if _ones(opened) == h * w:
         return -1
     if not _far4_any(opened):
         return 0  # no pixel 4 px from the edge: no mean radius >= 4
